@@ -1,0 +1,292 @@
+//! The `rabat` command line: the server, the local runner, the checker and the builder.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+
+use crate::config::SettingsArgs;
+use crate::decide::{Decision, decide};
+use crate::model::Card;
+use crate::policy::build::{BuildOptions, Target, build_policy};
+use crate::policy::{CallInput, CompiledPolicy, Limits, Runtime, RuntimeConfig};
+
+#[derive(Debug, Parser)]
+#[command(name = "rabat", version, about = "A loyalty rules engine for point-of-sale systems")]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the server
+    Serve {
+        #[command(flatten)]
+        settings: SettingsArgs,
+        /// Create (if absent) a demo merchant, cards, a POS token and the example policy,
+        /// and print curl lines to try
+        #[arg(long)]
+        demo: bool,
+    },
+    /// Run a policy locally on a bill, exactly as the server would
+    Run(RunArgs),
+    /// Say what an upload of this module would say
+    Check {
+        /// The policy component (.wasm)
+        policy: PathBuf,
+    },
+    /// Build a policy crate into a component ready to upload
+    Build {
+        /// The policy crate's directory
+        #[arg(default_value = ".")]
+        dir: PathBuf,
+        /// The Rust target to build for
+        #[arg(long, value_enum, default_value_t = Target::default())]
+        target: Target,
+    },
+}
+
+#[derive(Debug, clap::Args)]
+pub struct RunArgs {
+    /// The policy component (.wasm), as built by `rabat build`
+    #[arg(long)]
+    pub policy: PathBuf,
+    /// The bill: a Papaya POS endpoint-1 request body (JSON)
+    #[arg(long)]
+    pub order: PathBuf,
+    /// The loyalty card (JSON: cardId, tier, tags, points, visits, …); default: a new card
+    /// with the bill's cardId
+    #[arg(long)]
+    pub card: Option<PathBuf>,
+    /// The merchant's policy config (a JSON object); default `{}`
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    /// Run `accrue` (points for the bill once completed) instead of `evaluate`
+    #[arg(long)]
+    pub accrue: bool,
+    /// Fuel (instructions) for the call
+    #[arg(long, default_value_t = Limits::default().fuel)]
+    pub fuel: u64,
+    /// Deadline for the call, in milliseconds
+    #[arg(long, default_value_t = Limits::default().deadline_ms)]
+    pub deadline_ms: u64,
+    /// Print one JSON object (for tools) instead of text
+    #[arg(long)]
+    pub json: bool,
+}
+
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Serve { settings, demo } => serve(&settings, demo),
+        Command::Run(args) => run(&args),
+        Command::Check { policy } => check(&policy),
+        Command::Build { dir, target } => build(&dir, target),
+    };
+    match result {
+        Ok(code) => code,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn serve(args: &SettingsArgs, demo: bool) -> anyhow::Result<ExitCode> {
+    let settings = args.resolve()?;
+    crate::logging::init();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("could not start the async runtime")?;
+    runtime.block_on(crate::server::serve(settings, demo))?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn load_policy(runtime: &Runtime, path: &Path) -> anyhow::Result<CompiledPolicy> {
+    let bytes =
+        std::fs::read(path).with_context(|| format!("could not read the policy {}", path.display()))?;
+    runtime
+        .compile(&bytes)
+        .with_context(|| format!("{} was rejected", path.display()))
+}
+
+fn read_json_file(path: &Path, what: &str) -> anyhow::Result<Vec<u8>> {
+    std::fs::read(path).with_context(|| format!("could not read the {what} {}", path.display()))
+}
+
+fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
+    let runtime = Runtime::new(RuntimeConfig::default())?;
+    let policy = load_policy(&runtime, &args.policy)?;
+    let bill = read_json_file(&args.order, "bill")?;
+    let query = crate::papaya::parse_discount_query(&bill).map_err(|e| {
+        anyhow::anyhow!("the bill {} is invalid: {}", args.order.display(), e.body().message)
+    })?;
+    let card = match &args.card {
+        Some(path) => serde_json::from_slice::<Card>(&read_json_file(path, "card")?)
+            .with_context(|| format!("the card {} is invalid", path.display()))?,
+        None => Card::new(query.card_id.clone()),
+    };
+    let config = match &args.config {
+        Some(path) => {
+            let text = String::from_utf8(read_json_file(path, "config")?)
+                .with_context(|| format!("the config {} is not UTF-8", path.display()))?;
+            crate::policy_config::validate(&text)
+                .with_context(|| format!("the config {} is invalid", path.display()))?;
+            text
+        }
+        None => "{}".to_owned(),
+    };
+    let limits = Limits {
+        fuel: args.fuel,
+        deadline_ms: args.deadline_ms,
+        ..Limits::default()
+    };
+    let input = CallInput {
+        order: &query.order,
+        card: Some(&card),
+        config: &config,
+        limits: &limits,
+    };
+    if args.accrue {
+        let report = runtime.accrue(&policy, input);
+        return print_accrual(args.json, &policy, report);
+    }
+    let decision = decide(&runtime, &policy, input);
+    print_decision(args.json, &policy, &decision)
+}
+
+fn print_decision(json: bool, policy: &CompiledPolicy, decision: &Decision) -> anyhow::Result<ExitCode> {
+    let info = policy.info();
+    if json {
+        let value = serde_json::json!({
+            "outcome": decision.outcome(),
+            "decision": decision,
+            "module": info,
+        });
+        println!("{}", serde_json::to_string_pretty(&value)?);
+    } else if let Some(failure) = &decision.failure {
+        eprintln!("error: {failure} (the till would get no discount)");
+    } else {
+        println!("{}", serde_json::to_string_pretty(&decision.response)?);
+        print_stats(policy, &decision.report);
+    }
+    Ok(if decision.failure.is_some() {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+fn print_accrual(
+    json: bool,
+    policy: &CompiledPolicy,
+    report: crate::policy::CallReport<crate::model::Accrual>,
+) -> anyhow::Result<ExitCode> {
+    if json {
+        let value = serde_json::json!({
+            "outcome": report.result.as_ref().map_or_else(|f| f.outcome(), |_| "answer"),
+            "accrual": report.result.as_ref().ok(),
+            "failure": report.result.as_ref().err(),
+            "report": &report,
+            "module": policy.info(),
+        });
+        println!("{}", serde_json::to_string_pretty(&value)?);
+        return Ok(if report.result.is_ok() { ExitCode::SUCCESS } else { ExitCode::FAILURE });
+    }
+    match &report.result {
+        Ok(accrual) => {
+            println!("{}", serde_json::to_string_pretty(accrual)?);
+            let unit = CallReportStats::from(&report);
+            print_stats_of(policy, &unit);
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(failure) => {
+            eprintln!("error: {failure} (the bill would be recorded with 0 points)");
+            Ok(ExitCode::FAILURE)
+        }
+    }
+}
+
+/// The numbers `rabat run` prints under an answer.
+struct CallReportStats<'a> {
+    fuel_used: u64,
+    peak_memory_bytes: usize,
+    duration: std::time::Duration,
+    logs: &'a [crate::policy::sandbox::LogLine],
+    logs_dropped: u32,
+}
+
+impl<'a, T> From<&'a crate::policy::CallReport<T>> for CallReportStats<'a> {
+    fn from(r: &'a crate::policy::CallReport<T>) -> Self {
+        CallReportStats {
+            fuel_used: r.fuel_used,
+            peak_memory_bytes: r.peak_memory_bytes,
+            duration: r.duration,
+            logs: &r.logs,
+            logs_dropped: r.logs_dropped,
+        }
+    }
+}
+
+fn print_stats(policy: &CompiledPolicy, report: &crate::policy::CallReport<()>) {
+    print_stats_of(policy, &CallReportStats::from(report));
+}
+
+fn print_stats_of(policy: &CompiledPolicy, stats: &CallReportStats<'_>) {
+    let info = policy.info();
+    eprintln!();
+    eprintln!("fuel     {} instructions", stats.fuel_used);
+    eprintln!("memory   {} KiB peak", stats.peak_memory_bytes.div_ceil(1024));
+    eprintln!("time     {} µs", stats.duration.as_micros());
+    eprintln!(
+        "module   {} bytes{}",
+        info.size_bytes,
+        if info.uses_wasi { " (uses WASI)" } else { "" }
+    );
+    if stats.logs.is_empty() {
+        eprintln!("logs     (none)");
+    } else {
+        eprintln!("logs");
+        for line in stats.logs {
+            eprintln!("  [{:?}] {}", line.level, line.message);
+        }
+        if stats.logs_dropped > 0 {
+            eprintln!("  … {} more lines dropped", stats.logs_dropped);
+        }
+    }
+}
+
+fn check(path: &Path) -> anyhow::Result<ExitCode> {
+    let runtime = Runtime::new(RuntimeConfig::default())?;
+    let policy = load_policy(&runtime, path)?;
+    let info = policy.info();
+    println!(
+        "ok: {} is a valid rabat policy ({} bytes, sha256 {}, compiled in {} ms; imports: {})",
+        path.display(),
+        info.size_bytes,
+        info.sha256,
+        info.compile_time.as_millis(),
+        if info.imports.is_empty() { "none".to_owned() } else { info.imports.join(", ") }
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+fn build(dir: &Path, target: Target) -> anyhow::Result<ExitCode> {
+    let built = build_policy(&BuildOptions {
+        crate_dir: dir.to_path_buf(),
+        target,
+        target_dir: None,
+        quiet: false,
+    })?;
+    let runtime = Runtime::new(RuntimeConfig::default())?;
+    load_policy(&runtime, &built.path)?;
+    println!("built {} ({} bytes)", built.path.display(), built.size_bytes);
+    println!(
+        "try it: rabat run --policy {} --order examples/data/bills/papaya-discount-request.json",
+        built.path.display()
+    );
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,104 @@
+//! Who is calling: a POS (the merchant's POS token), a merchant (its API key, only under
+//! its own id) or the operator. Secrets are compared as SHA-256 hashes in constant time.
+
+use axum::extract::{FromRequestParts, Path};
+use axum::http::request::Parts;
+use axum::http::header::AUTHORIZATION;
+use subtle::ConstantTimeEq;
+
+use super::error::ApiError;
+use crate::server::AppState;
+use crate::store::credentials::TokenHash;
+use crate::store::Merchant;
+
+fn bearer(parts: &Parts) -> Result<&str, ApiError> {
+    let header = parts
+        .headers
+        .get(AUTHORIZATION)
+        .ok_or(ApiError::Unauthorized("Missing Authorization header: send `Authorization: Bearer <token>`"))?;
+    let value = header
+        .to_str()
+        .map_err(|_| ApiError::Unauthorized("The Authorization header is not valid text"))?;
+    let token = value
+        .strip_prefix("Bearer ")
+        .or_else(|| value.strip_prefix("bearer "))
+        .ok_or(ApiError::Unauthorized("The Authorization header must be `Bearer <token>`"))?
+        .trim();
+    if token.is_empty() {
+        return Err(ApiError::Unauthorized("The bearer token is empty"));
+    }
+    Ok(token)
+}
+
+/// A request from a merchant's POS.
+#[derive(Debug, Clone)]
+pub struct PosMerchant(pub Merchant);
+
+impl FromRequestParts<AppState> for PosMerchant {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let token = bearer(parts)?;
+        let merchant = state.merchant_by_pos_token(token).await?;
+        merchant
+            .map(PosMerchant)
+            .ok_or(ApiError::Unauthorized("The POS token is not valid (unknown or revoked)"))
+    }
+}
+
+/// A request from a merchant, for its own id in the path (`/admin/v1/merchants/{m}/…`).
+#[derive(Debug, Clone)]
+pub struct MerchantAuth(pub Merchant);
+
+impl FromRequestParts<AppState> for MerchantAuth {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let token = bearer(parts)?.to_owned();
+        let Path(params): Path<Vec<(String, String)>> = Path::from_request_parts(parts, state)
+            .await
+            .map_err(|_| ApiError::NotFound("no merchant id in the path".into()))?;
+        let wanted = params
+            .iter()
+            .find(|(name, _)| name == "m")
+            .map(|(_, value)| value.as_str())
+            .ok_or_else(|| ApiError::NotFound("no merchant id in the path".into()))?;
+        let store = state.store();
+        match store.merchant_by_api_key(&TokenHash::of(&token)).await? {
+            Some(merchant) if merchant.id == wanted => Ok(MerchantAuth(merchant)),
+            Some(_) => Err(ApiError::Forbidden("This API key belongs to another merchant")),
+            None if state.is_operator(&token) => Err(ApiError::Forbidden(
+                "The operator token cannot act for a merchant: use the merchant's API key",
+            )),
+            None => Err(ApiError::Unauthorized("The API key is not valid")),
+        }
+    }
+}
+
+/// A request from the operator (creating merchants).
+#[derive(Debug, Clone, Copy)]
+pub struct Operator;
+
+impl FromRequestParts<AppState> for Operator {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let token = bearer(parts)?;
+        if state.is_operator(token) {
+            return Ok(Operator);
+        }
+        if state.store().merchant_by_api_key(&TokenHash::of(token)).await?.is_some() {
+            return Err(ApiError::Forbidden("Only the operator token may do this, not a merchant's API key"));
+        }
+        Err(ApiError::Unauthorized("The operator token is not valid"))
+    }
+}
+
+/// Constant-time comparison of a presented token with the configured one.
+pub fn same_secret(presented: &str, expected: &str) -> bool {
+    TokenHash::of(presented)
+        .to_hex()
+        .as_bytes()
+        .ct_eq(TokenHash::of(expected).to_hex().as_bytes())
+        .into()
+}

@@ -1,0 +1,128 @@
+//! The one error type of the HTTP surface, mapped once to the seed's error body
+//! `{"error": …, "message": …, "error_id": N}`. 5xx bodies never carry internals: the
+//! cause is logged instead.
+
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+
+use crate::papaya::{ErrorBody, PapayaError};
+use crate::store::{Entity, StoreError};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// A Papaya request body that does not parse (ids 1, 2, 6, 7).
+    #[error(transparent)]
+    Papaya(#[from] PapayaError),
+    /// Papaya's error 3.
+    #[error("customer not found")]
+    CustomerNotFound,
+    #[error("unauthorized: {0}")]
+    Unauthorized(&'static str),
+    #[error("body too large")]
+    BodyTooLarge { limit: usize },
+    #[error("malformed JSON: {0}")]
+    MalformedJson(String),
+    #[error("invalid field value: {0}")]
+    InvalidField(String),
+    #[error("conflict: {0}")]
+    Conflict(String),
+    #[error("not found: {0}")]
+    NotFound(String),
+    #[error("forbidden: {0}")]
+    Forbidden(&'static str),
+    #[error("invalid policy module: {0}")]
+    InvalidPolicy(String),
+    #[error("upstream POS error: {0}")]
+    Upstream(String),
+    /// Anything else: logged, answered as an opaque 500.
+    #[error("internal error: {0:#}")]
+    Internal(anyhow::Error),
+    /// The database is unreachable or failing: 503, opaque.
+    #[error("storage unavailable: {0}")]
+    Unavailable(StoreError),
+}
+
+impl ApiError {
+    pub fn status(&self) -> StatusCode {
+        match self {
+            ApiError::Papaya(e) => e.status(),
+            ApiError::CustomerNotFound | ApiError::MalformedJson(_) | ApiError::InvalidField(_) => {
+                StatusCode::BAD_REQUEST
+            }
+            ApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            ApiError::BodyTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::Conflict(_) => StatusCode::CONFLICT,
+            ApiError::NotFound(_) => StatusCode::NOT_FOUND,
+            ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
+            ApiError::InvalidPolicy(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::Upstream(_) => StatusCode::BAD_GATEWAY,
+            ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+        }
+    }
+
+    pub fn body(&self) -> ErrorBody {
+        match self {
+            ApiError::Papaya(e) => e.body(),
+            ApiError::CustomerNotFound => ErrorBody::customer_not_found(),
+            ApiError::Unauthorized(why) => ErrorBody::new(4, "Unauthorized", *why),
+            ApiError::BodyTooLarge { limit } => ErrorBody::new(
+                5,
+                "Body too large",
+                format!("The request body is larger than the limit of {limit} bytes"),
+            ),
+            ApiError::MalformedJson(why) => ErrorBody::new(6, "Malformed JSON", why.clone()),
+            ApiError::InvalidField(why) => ErrorBody::new(7, "Invalid field value", why.clone()),
+            ApiError::Conflict(why) => ErrorBody::new(8, "Conflict", why.clone()),
+            ApiError::NotFound(why) => ErrorBody::new(9, "Not found", why.clone()),
+            ApiError::Forbidden(why) => ErrorBody::new(10, "Forbidden", *why),
+            ApiError::InvalidPolicy(why) => ErrorBody::new(11, "Invalid policy module", why.clone()),
+            ApiError::Upstream(why) => ErrorBody::new(12, "Upstream POS error", why.clone()),
+            ApiError::Internal(_) => ErrorBody::new(
+                500,
+                "Internal error",
+                "Something went wrong on our side; it has been logged",
+            ),
+            ApiError::Unavailable(_) => ErrorBody::new(
+                503,
+                "Service unavailable",
+                "Storage is unavailable; try again shortly",
+            ),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let status = self.status();
+        if status.is_server_error() {
+            tracing::error!(error = %self, "request failed");
+        }
+        (status, Json(self.body())).into_response()
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(error: StoreError) -> Self {
+        match error {
+            StoreError::NotFound { entity, id } => ApiError::NotFound(format!("{entity} '{id}' not found")),
+            StoreError::Conflict { entity: Entity::Order, id, reason } => {
+                ApiError::Conflict(format!("order '{id}' {reason}"))
+            }
+            StoreError::Conflict { entity, id, reason } => {
+                ApiError::Conflict(format!("{entity} '{id}': {reason}"))
+            }
+            StoreError::Invalid(why) => ApiError::InvalidField(why),
+            other @ (StoreError::Database(_) | StoreError::Migrate(_)) => ApiError::Unavailable(other),
+        }
+    }
+}
+
+impl From<anyhow::Error> for ApiError {
+    fn from(error: anyhow::Error) -> Self {
+        ApiError::Internal(error)
+    }
+}
+
+pub type ApiResult<T> = Result<T, ApiError>;

@@ -1,0 +1,213 @@
+//! Papaya POS: endpoint 1 (the discount for an open bill) and endpoint 2 (record a
+//! closed bill on the card, exactly once). Bodies and errors follow Papaya's own page.
+
+use axum::Json;
+use axum::extract::State;
+use axum::extract::rejection::BytesRejection;
+use bytes::Bytes;
+use sha2::{Digest, Sha256};
+
+use super::auth::PosMerchant;
+use super::body;
+use super::error::{ApiError, ApiResult};
+use crate::decide::decide;
+use crate::model::{Card, Order, Pos};
+use crate::money::{DiscountResponse, NO_DISCOUNT_MESSAGE};
+use crate::papaya::{self, TransactionAck};
+use crate::policy::CallInput;
+use crate::server::AppState;
+use crate::store::{Entity, EvaluationRecord, StoreError, TransactionRecord};
+
+/// `POST /pos/papaya/v1/discounts`
+pub async fn discounts(
+    State(state): State<AppState>,
+    PosMerchant(merchant): PosMerchant,
+    raw: Result<Bytes, BytesRejection>,
+) -> ApiResult<Json<DiscountResponse>> {
+    let raw = body::bytes(raw, state.settings().max_body_bytes)?;
+    let query = papaya::parse_discount_query(&raw)?;
+    let card = state
+        .store()
+        .card(&merchant.id, &query.card_id)
+        .await?
+        .ok_or(ApiError::CustomerNotFound)?;
+    let evaluation = evaluate_for(&state, &merchant.id, query.order, card).await?;
+    Ok(Json(evaluation))
+}
+
+/// Runs the merchant's active policy for a bill and logs the evaluation; any policy
+/// failure gives the fail-safe answer. Shared by every POS.
+pub async fn evaluate_for(
+    state: &AppState,
+    merchant: &str,
+    order: Order,
+    card: Card,
+) -> ApiResult<DiscountResponse> {
+    let active = match state.active().get(state.store(), state.runtime(), merchant).await {
+        Ok(active) => active,
+        Err(crate::active::LoadError::Store(e)) => return Err(e.into()),
+        Err(error) => {
+            tracing::error!(%error, merchant, "the active policy does not load; answering with no discount");
+            let response = DiscountResponse::fail_safe(&order.currency);
+            state.evaluations().record(log_record(merchant, None, &order, &card, "unavailable", Some(&response), None, 0, Some(error.to_string())));
+            return Ok(response);
+        }
+    };
+    let Some(policy) = active.policy.clone() else {
+        let response = DiscountResponse::empty(&order.currency, NO_DISCOUNT_MESSAGE);
+        state.evaluations().record(log_record(merchant, None, &order, &card, "no_policy", Some(&response), None, 0, None));
+        return Ok(response);
+    };
+    let runtime = state.runtime().clone();
+    let limits = state.settings().policy_limits.clone();
+    let config = active.config.clone();
+    let (decision, order, card) = tokio::task::spawn_blocking(move || {
+        let decision = decide(
+            &runtime,
+            &policy,
+            CallInput {
+                order: &order,
+                card: Some(&card),
+                config: &config,
+                limits: &limits,
+            },
+        );
+        (decision, order, card)
+    })
+    .await
+    .map_err(|e| ApiError::Internal(e.into()))?;
+    if let Some(failure) = &decision.failure {
+        tracing::warn!(merchant, order_id = %order.order_id, version = active.version, %failure, "policy failed; answered with no discount");
+    }
+    let mut record = log_record(
+        merchant,
+        active.version,
+        &order,
+        &card,
+        decision.outcome(),
+        Some(&decision.response),
+        Some(decision.report.fuel_used),
+        u64::try_from(decision.report.duration.as_micros()).unwrap_or(u64::MAX),
+        decision.failure.as_ref().map(ToString::to_string),
+    );
+    record.logs = serde_json::to_value(&decision.report.logs).unwrap_or_default();
+    state.evaluations().record(record);
+    Ok(decision.response)
+}
+
+#[allow(clippy::too_many_arguments)]
+fn log_record(
+    merchant: &str,
+    version: Option<i64>,
+    order: &Order,
+    card: &Card,
+    outcome: &str,
+    response: Option<&DiscountResponse>,
+    fuel: Option<u64>,
+    duration_us: u64,
+    error: Option<String>,
+) -> EvaluationRecord {
+    EvaluationRecord {
+        merchant_id: merchant.to_owned(),
+        at: now_ms(),
+        order_id: order.order_id.clone(),
+        card_id: Some(card.card_id.clone()),
+        policy_version: version,
+        outcome: outcome.to_owned(),
+        total_discount: response.map(|r| r.total_discount),
+        fuel,
+        duration_us,
+        request: serde_json::to_value(order).unwrap_or_default(),
+        card: serde_json::to_value(card).ok(),
+        response: response.and_then(|r| serde_json::to_value(r).ok()),
+        logs: serde_json::Value::Array(Vec::new()),
+        error,
+    }
+}
+
+/// `POST /pos/papaya/v1/transactions`
+pub async fn transactions(
+    State(state): State<AppState>,
+    PosMerchant(merchant): PosMerchant,
+    raw: Result<Bytes, BytesRejection>,
+) -> ApiResult<Json<TransactionAck>> {
+    let raw = body::bytes(raw, state.settings().max_body_bytes)?;
+    let completed = papaya::parse_order_completed(&raw)?;
+    // Parsing succeeded, so the body is a JSON object; its canonical form (keys sorted,
+    // numbers as sent) tells an honest retry from a different bill under the same id.
+    let request: serde_json::Value = serde_json::from_slice(&raw).map_err(|e| ApiError::MalformedJson(e.to_string()))?;
+    let request_hash = hex::encode(Sha256::digest(request.to_string().as_bytes()));
+    let card = state
+        .store()
+        .card(&merchant.id, &completed.card_id)
+        .await?
+        .ok_or(ApiError::CustomerNotFound)?;
+    let order = completed.order;
+    let (points, points_reason, accrual_error) = accrue_for(&state, &merchant.id, &order, &card).await?;
+    let record = TransactionRecord {
+        order_id: order.order_id.clone(),
+        card_id: card.card_id.clone(),
+        request_hash,
+        total: order.total,
+        points,
+        points_reason,
+        occurred_at: completed.completed.or(order.updated).or(order.created).unwrap_or_else(now_ms),
+        pos: Pos::Papaya,
+        request: Some(request),
+        accrual_error,
+    };
+    match state.store().record_transaction(&merchant.id, &record).await {
+        Ok(_) => Ok(Json(TransactionAck::new(order.order_id))),
+        Err(StoreError::NotFound { entity: Entity::Card, .. }) => Err(ApiError::CustomerNotFound),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Points for a completed bill from the active policy: 0 (with the failure noted) when
+/// the policy fails, so the bill is always recorded. Shared by every POS.
+pub async fn accrue_for(
+    state: &AppState,
+    merchant: &str,
+    order: &Order,
+    card: &Card,
+) -> ApiResult<(i64, Option<String>, Option<String>)> {
+    let active = match state.active().get(state.store(), state.runtime(), merchant).await {
+        Ok(active) => active,
+        Err(crate::active::LoadError::Store(e)) => return Err(e.into()),
+        Err(error) => return Ok((0, None, Some(error.to_string()))),
+    };
+    let Some(policy) = active.policy.clone() else {
+        return Ok((0, None, None));
+    };
+    let runtime = state.runtime().clone();
+    let limits = state.settings().policy_limits.clone();
+    let config = active.config.clone();
+    let (order, card) = (order.clone(), card.clone());
+    let report = tokio::task::spawn_blocking(move || {
+        runtime.accrue(
+            &policy,
+            CallInput {
+                order: &order,
+                card: Some(&card),
+                config: &config,
+                limits: &limits,
+            },
+        )
+    })
+    .await
+    .map_err(|e| ApiError::Internal(e.into()))?;
+    Ok(match report.result {
+        Ok(accrual) => (accrual.points, accrual.reason, None),
+        Err(failure) => {
+            tracing::warn!(merchant, %failure, "accrue failed; recording the bill with 0 points");
+            (0, None, Some(failure.to_string()))
+        }
+    })
+}
+
+pub fn now_ms() -> i64 {
+    let since = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    i64::try_from(since.as_millis()).unwrap_or(i64::MAX)
+}

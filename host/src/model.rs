@@ -1,0 +1,147 @@
+//! The host's own vocabulary: the canonical order and card a policy sees (whatever POS
+//! sent them), and what a policy may ask for. POS adapters parse into these; the policy
+//! runtime converts them to and from the WIT types; `money` turns requests into amounts.
+
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+
+/// Which POS an order came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Pos {
+    Papaya,
+    Bifit,
+}
+
+impl Pos {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Pos::Papaya => "papaya",
+            Pos::Bifit => "bifit",
+        }
+    }
+}
+
+/// One line of a bill.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct OrderItem {
+    pub id: String,
+    pub product_id: String,
+    pub name: String,
+    pub description: Option<String>,
+    pub quantity: Decimal,
+    pub unit_price: Decimal,
+    pub total_price: Decimal,
+    pub vat: Option<Decimal>,
+    pub vat_rate: Option<Decimal>,
+    pub category_id: Option<String>,
+    pub category_name: Option<String>,
+    pub ean: Option<String>,
+    pub note: Option<String>,
+}
+
+/// A bill as a policy sees it, whichever POS sent it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Order {
+    pub order_id: String,
+    pub pos: Pos,
+    pub status: String,
+    pub total: Decimal,
+    pub total_without_vat: Option<Decimal>,
+    pub vat: Option<Decimal>,
+    pub currency: String,
+    /// Epoch milliseconds, UTC.
+    pub created: Option<i64>,
+    /// Epoch milliseconds, UTC.
+    pub updated: Option<i64>,
+    pub branch_id: Option<String>,
+    pub note: Option<String>,
+    pub items: Vec<OrderItem>,
+    /// POS-specific fields with no place of their own, as text.
+    pub attributes: Vec<(String, String)>,
+}
+
+/// A customer's loyalty card as rabat keeps it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Card {
+    pub card_id: String,
+    #[serde(default)]
+    pub customer_id: Option<String>,
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub tier: Option<String>,
+    #[serde(default)]
+    pub tags: Vec<String>,
+    #[serde(default)]
+    pub points: i64,
+    #[serde(default)]
+    pub visits: u32,
+    #[serde(default)]
+    pub total_spent: Decimal,
+    /// Epoch milliseconds, UTC.
+    #[serde(default)]
+    pub first_visit: Option<i64>,
+    /// Epoch milliseconds, UTC.
+    #[serde(default)]
+    pub last_visit: Option<i64>,
+}
+
+impl Card {
+    /// A card with nothing on it yet.
+    pub fn new(card_id: impl Into<String>) -> Self {
+        Card {
+            card_id: card_id.into(),
+            customer_id: None,
+            name: None,
+            tier: None,
+            tags: Vec::new(),
+            points: 0,
+            visits: 0,
+            total_spent: Decimal::ZERO,
+            first_visit: None,
+            last_visit: None,
+        }
+    }
+}
+
+/// What kind of discount a policy asked for.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", tag = "type")]
+pub enum DiscountKind {
+    PercentageOnBill {
+        percentage: Decimal,
+    },
+    PercentageOnItem {
+        product_id: String,
+        percentage: Decimal,
+    },
+    CouponZeroVat {
+        amount: Decimal,
+        code: String,
+    },
+}
+
+/// One discount a policy asked for (not yet money: see `money`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DiscountRequest {
+    pub kind: DiscountKind,
+    pub description: String,
+}
+
+/// A policy's answer for an open bill.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct Evaluation {
+    pub discounts: Vec<DiscountRequest>,
+    pub message: Option<String>,
+}
+
+/// A policy's answer for a completed bill.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct Accrual {
+    pub points: i64,
+    pub reason: Option<String>,
+}

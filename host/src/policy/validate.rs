@@ -1,0 +1,99 @@
+//! What an upload must be: a WebAssembly component of the `rabat:rules/policy` world
+//! that imports nothing beyond the host's log and the deterministic part of WASI.
+
+/// Why a module is refused at upload (or by `rabat check`). Each message says what is
+/// wrong and what to do next.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum Rejection {
+    #[error("the module is {size} bytes; the limit is {limit} bytes (build with `rabat build`, which optimizes for size)")]
+    TooLarge { size: usize, limit: usize },
+    #[error("the file is not WebAssembly (it does not start with \\0asm); upload the .wasm that `rabat build` wrote")]
+    NotWasm,
+    #[error("the file is a core WebAssembly module, not a component; build the policy with `rabat build`, which turns it into a component")]
+    CoreModule,
+    #[error("the WebAssembly binary has an unknown version or layer ({0}); build it with `rabat build`")]
+    UnknownLayer(String),
+    #[error("the component is invalid: {0}")]
+    Invalid(String),
+    #[error("the component imports `{0}`, which policies may not use (allowed: rabat:rules/host and WASI stdio, clocks, random); remove the code that needs it (files, network, HTTP and environment are not available)")]
+    ForbiddenImport(String),
+    #[error("the component is not a rabat policy (world rabat:rules/policy@0.1.0): {0}; build it against the rabat-rules SDK")]
+    WrongWorld(String),
+}
+
+/// What the header says the bytes are.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Kind {
+    Component,
+}
+
+pub fn kind(bytes: &[u8]) -> Result<Kind, Rejection> {
+    if bytes.len() < 8 || &bytes[..4] != b"\0asm" {
+        return Err(Rejection::NotWasm);
+    }
+    match bytes[4..8] {
+        [1, 0, 0, 0] => Err(Rejection::CoreModule),
+        [0x0d, 0, 1, 0] => Ok(Kind::Component),
+        ref other => Err(Rejection::UnknownLayer(format!("{other:02x?}"))),
+    }
+}
+
+/// Interfaces a policy may import. `wasi:*` ones are served deterministically.
+const ALLOWED_PREFIXES: &[&str] = &[
+    "rabat:rules/host@",
+    "wasi:io/error@",
+    "wasi:io/poll@",
+    "wasi:io/streams@",
+    "wasi:cli/environment@",
+    "wasi:cli/exit@",
+    "wasi:cli/stdin@",
+    "wasi:cli/stdout@",
+    "wasi:cli/stderr@",
+    "wasi:cli/terminal-input@",
+    "wasi:cli/terminal-output@",
+    "wasi:cli/terminal-stdin@",
+    "wasi:cli/terminal-stdout@",
+    "wasi:cli/terminal-stderr@",
+    "wasi:clocks/wall-clock@",
+    "wasi:clocks/monotonic-clock@",
+    "wasi:random/random@",
+    "wasi:random/insecure@",
+    "wasi:random/insecure-seed@",
+];
+
+pub fn check_import(name: &str) -> Result<(), Rejection> {
+    if ALLOWED_PREFIXES.iter().any(|p| name.starts_with(p)) {
+        Ok(())
+    } else {
+        Err(Rejection::ForbiddenImport(name.to_owned()))
+    }
+}
+
+pub fn uses_wasi(name: &str) -> bool {
+    name.starts_with("wasi:")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn headers_are_told_apart() {
+        assert_eq!(kind(b"hello world"), Err(Rejection::NotWasm));
+        assert_eq!(kind(b"\0asm\x01\0\0\0"), Err(Rejection::CoreModule));
+        assert_eq!(kind(b"\0asm\x0d\0\x01\0"), Ok(Kind::Component));
+        assert!(matches!(kind(b"\0asm\x02\0\0\0"), Err(Rejection::UnknownLayer(_))));
+    }
+
+    #[test]
+    fn only_the_harmless_imports_pass() {
+        assert!(check_import("rabat:rules/host@0.1.0").is_ok());
+        assert!(check_import("wasi:cli/stdout@0.2.6").is_ok());
+        assert!(check_import("wasi:clocks/wall-clock@0.2.6").is_ok());
+        let err = check_import("wasi:filesystem/preopens@0.2.6").unwrap_err();
+        assert!(err.to_string().contains("wasi:filesystem/preopens@0.2.6"));
+        assert!(check_import("wasi:sockets/tcp@0.2.6").is_err());
+        assert!(check_import("wasi:http/outgoing-handler@0.2.6").is_err());
+        assert!(check_import("rabat:rules/hostile@0.1.0").is_err());
+    }
+}

@@ -1,0 +1,165 @@
+//! The server: shared state, start-up (database, migrations, policy engine, evaluation
+//! log writer) and graceful shutdown.
+
+use std::sync::Arc;
+
+use anyhow::Context;
+use tokio::net::TcpListener;
+
+use crate::active::ActivePolicies;
+use crate::config::Settings;
+use crate::evaluation_log::EvaluationLog;
+use crate::http::auth::same_secret;
+use crate::policy::{Runtime, RuntimeConfig};
+use crate::store::credentials::TokenHash;
+use crate::store::{Merchant, Store, StoreError};
+
+/// What every handler shares. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct AppState(Arc<Inner>);
+
+#[derive(Debug)]
+struct Inner {
+    store: Store,
+    runtime: Arc<Runtime>,
+    active: ActivePolicies,
+    settings: Settings,
+    evaluations: EvaluationLog,
+}
+
+impl AppState {
+    pub fn store(&self) -> &Store {
+        &self.0.store
+    }
+
+    pub fn runtime(&self) -> &Arc<Runtime> {
+        &self.0.runtime
+    }
+
+    pub fn active(&self) -> &ActivePolicies {
+        &self.0.active
+    }
+
+    pub fn settings(&self) -> &Settings {
+        &self.0.settings
+    }
+
+    pub fn evaluations(&self) -> &EvaluationLog {
+        &self.0.evaluations
+    }
+
+    pub fn is_operator(&self, token: &str) -> bool {
+        self.0
+            .settings
+            .operator_token
+            .as_deref()
+            .is_some_and(|expected| same_secret(token, expected))
+    }
+
+    pub async fn merchant_by_pos_token(&self, token: &str) -> Result<Option<Merchant>, StoreError> {
+        self.0.store.merchant_by_pos_token(&TokenHash::of(token)).await
+    }
+}
+
+/// A started server's state and the evaluation-log writer to wait for at shutdown.
+#[derive(Debug)]
+pub struct Started {
+    pub state: AppState,
+    pub log_writer: tokio::task::JoinHandle<()>,
+}
+
+/// Opens the database (migrating it), starts the policy engine and the log writer.
+pub async fn start(settings: Settings) -> anyhow::Result<Started> {
+    let store = Store::connect(&settings.database_url)
+        .await
+        .with_context(|| format!("could not open the database {}", redact(&settings.database_url)))?;
+    start_with(settings, store)
+}
+
+/// Like [`start`], on a store opened by the caller (tests choose a PostgreSQL schema).
+pub fn start_with(settings: Settings, store: Store) -> anyhow::Result<Started> {
+    let runtime = Runtime::new(RuntimeConfig {
+        max_module_bytes: settings.max_module_bytes,
+        ..RuntimeConfig::default()
+    })
+    .context("could not start the policy engine")?;
+    let (evaluations, log_writer) = EvaluationLog::start(store.clone(), settings.evaluation_log_retention);
+    let state = AppState(Arc::new(Inner {
+        store,
+        runtime: Arc::new(runtime),
+        active: ActivePolicies::new(),
+        settings,
+        evaluations,
+    }));
+    Ok(Started { state, log_writer })
+}
+
+/// Runs until SIGINT/SIGTERM, then finishes in-flight requests and flushes the log.
+pub async fn serve(settings: Settings, demo: bool) -> anyhow::Result<()> {
+    let bind = settings.bind;
+    let Started { state, log_writer } = start(settings).await?;
+    if state.settings().operator_token.is_none() {
+        tracing::warn!("no operator token set (--operator-token / RABAT_OPERATOR_TOKEN): merchants cannot be created over HTTP");
+    }
+    let demo_info = if demo { Some(crate::demo::setup(&state).await?) } else { None };
+    let listener = TcpListener::bind(bind)
+        .await
+        .with_context(|| format!("could not listen on {bind}"))?;
+    let local = listener.local_addr().context("no local address")?;
+    tracing::info!(address = %local, database = state.store().engine().as_str(), "rabat is listening");
+    if let Some(info) = demo_info {
+        println!("{}", info.instructions(local));
+    }
+    let store = state.store().clone();
+    axum::serve(listener, crate::http::app(state))
+        .with_graceful_shutdown(shutdown_signal())
+        .await
+        .context("the server failed")?;
+    // Every handler (and so every log sender) is gone: the writer drains and stops.
+    if let Err(error) = log_writer.await {
+        tracing::warn!(%error, "the evaluation log writer failed");
+    }
+    store.close().await;
+    tracing::info!("rabat stopped");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        if let Err(error) = tokio::signal::ctrl_c().await {
+            tracing::warn!(%error, "cannot listen for Ctrl-C");
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(error) => {
+                tracing::warn!(%error, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutting down: finishing in-flight requests");
+}
+
+/// A database URL without its password, for messages.
+pub fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            let userinfo = &url[scheme + 3..at];
+            let user = userinfo.split(':').next().unwrap_or("");
+            format!("{}://{user}:***@{}", &url[..scheme], &url[at + 1..])
+        }
+        _ => url.to_owned(),
+    }
+}

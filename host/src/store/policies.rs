@@ -1,0 +1,231 @@
+//! Policy modules: immutable numbered versions per merchant, one active pointer, and the
+//! merchant's policy config. Activation (and rollback, which is activating an older
+//! version) is a single UPDATE, so every replica sees the switch at once and whole.
+//! Each activation or config change bumps the merchant's `generation`, which caches
+//! compare to know they are stale.
+
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+use super::engine::WritePool;
+use super::{Entity, Result, Store, StoreError, now_ms};
+
+/// One uploaded version (without its bytes).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PolicyVersion {
+    pub version: i64,
+    /// Lower-case hex SHA-256 of the module.
+    pub sha256: String,
+    pub size_bytes: i64,
+    pub created_at: i64,
+    pub note: Option<String>,
+    pub active: bool,
+}
+
+/// The version to run for a merchant, with its module.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ActivePolicy {
+    pub version: i64,
+    pub sha256: String,
+    pub wasm: Vec<u8>,
+    /// The merchant's generation when this was read.
+    pub generation: i64,
+}
+
+/// Everything about a merchant's policy setup except module bytes: cheap to poll.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PolicyState {
+    pub active_version: Option<i64>,
+    pub generation: i64,
+    /// The merchant's config as JSON text (an object; `{}` until set).
+    pub config: String,
+}
+
+type VersionRow = (i64, String, i64, i64, Option<String>, Option<i64>);
+
+impl Store {
+    /// Stores a new, inactive version and returns it; versions count up from 1 per
+    /// merchant. The hash and size are computed here, so they always match the bytes.
+    pub async fn add_policy(
+        &self,
+        merchant: &str,
+        wasm: &[u8],
+        note: Option<&str>,
+    ) -> Result<PolicyVersion> {
+        let sha256 = hex::encode(Sha256::digest(wasm));
+        let size_bytes = i64::try_from(wasm.len())
+            .map_err(|_| StoreError::Invalid("policy module is too large".into()))?;
+        let created_at = now_ms();
+        let version: i64 = with_pool!(self, pool => {
+            let mut tx = pool.begin_write().await?;
+            // Taking the number from a counter row serialises concurrent uploads on that
+            // row's lock; MAX(version)+1 would let two uploads pick the same number.
+            let version: Option<(i64,)> = sqlx::query_as(
+                "UPDATE policy_state SET next_version = next_version + 1
+                 WHERE merchant_id = $1 RETURNING next_version - 1",
+            )
+            .bind(merchant)
+            .fetch_optional(&mut *tx)
+            .await?;
+            let Some((version,)) = version else {
+                return Err(StoreError::not_found(Entity::Merchant, merchant));
+            };
+            sqlx::query(
+                "INSERT INTO policies (merchant_id, version, sha256, size_bytes, wasm, created_at, note)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            )
+            .bind(merchant)
+            .bind(version)
+            .bind(&sha256)
+            .bind(size_bytes)
+            .bind(wasm)
+            .bind(created_at)
+            .bind(note)
+            .execute(&mut *tx)
+            .await?;
+            tx.commit().await?;
+            version
+        });
+        Ok(PolicyVersion {
+            version,
+            sha256,
+            size_bytes,
+            created_at,
+            note: note.map(str::to_owned),
+            active: false,
+        })
+    }
+
+    /// The merchant's versions, newest first.
+    pub async fn list_policies(&self, merchant: &str) -> Result<Vec<PolicyVersion>> {
+        let rows: Vec<VersionRow> = with_pool!(self, pool => {
+            sqlx::query_as(
+                "SELECT p.version, p.sha256, p.size_bytes, p.created_at, p.note, s.active_version
+                 FROM policies p JOIN policy_state s ON s.merchant_id = p.merchant_id
+                 WHERE p.merchant_id = $1 ORDER BY p.version DESC",
+            )
+            .bind(merchant)
+            .fetch_all(pool)
+            .await
+        })?;
+        Ok(rows
+            .into_iter()
+            .map(
+                |(version, sha256, size_bytes, created_at, note, active)| PolicyVersion {
+                    version,
+                    sha256,
+                    size_bytes,
+                    created_at,
+                    note,
+                    active: active == Some(version),
+                },
+            )
+            .collect())
+    }
+
+    /// The module bytes of one version.
+    pub async fn policy_wasm(&self, merchant: &str, version: i64) -> Result<Vec<u8>> {
+        let row: Option<(Vec<u8>,)> = with_pool!(self, pool => {
+            sqlx::query_as("SELECT wasm FROM policies WHERE merchant_id = $1 AND version = $2")
+                .bind(merchant)
+                .bind(version)
+                .fetch_optional(pool)
+                .await
+        })?;
+        row.map(|(wasm,)| wasm)
+            .ok_or_else(|| StoreError::not_found(Entity::Policy, version.to_string()))
+    }
+
+    /// Makes `version` the active one and returns the new generation. A version the
+    /// merchant does not have is [`StoreError::NotFound`] and changes nothing.
+    pub async fn activate_policy(&self, merchant: &str, version: i64) -> Result<i64> {
+        let row: Option<(i64,)> = with_pool!(self, pool => {
+            sqlx::query_as(
+                "UPDATE policy_state SET active_version = $2, generation = generation + 1
+                 WHERE merchant_id = $1
+                   AND EXISTS (SELECT 1 FROM policies WHERE merchant_id = $1 AND version = $2)
+                 RETURNING generation",
+            )
+            .bind(merchant)
+            .bind(version)
+            .fetch_optional(pool)
+            .await
+        })?;
+        row.map(|(generation,)| generation)
+            .ok_or_else(|| StoreError::not_found(Entity::Policy, version.to_string()))
+    }
+
+    /// The active version with its module, or `None` if none was ever activated.
+    pub async fn active_policy(&self, merchant: &str) -> Result<Option<ActivePolicy>> {
+        let row: Option<(i64, String, Vec<u8>, i64)> = with_pool!(self, pool => {
+            sqlx::query_as(
+                "SELECT p.version, p.sha256, p.wasm, s.generation
+                 FROM policy_state s
+                 JOIN policies p ON p.merchant_id = s.merchant_id AND p.version = s.active_version
+                 WHERE s.merchant_id = $1",
+            )
+            .bind(merchant)
+            .fetch_optional(pool)
+            .await
+        })?;
+        Ok(row.map(|(version, sha256, wasm, generation)| ActivePolicy {
+            version,
+            sha256,
+            wasm,
+            generation,
+        }))
+    }
+
+    /// Active version, generation and config in one cheap read.
+    pub async fn policy_state(&self, merchant: &str) -> Result<PolicyState> {
+        let row: Option<(Option<i64>, i64, String)> = with_pool!(self, pool => {
+            sqlx::query_as(
+                "SELECT active_version, generation, config FROM policy_state WHERE merchant_id = $1",
+            )
+            .bind(merchant)
+            .fetch_optional(pool)
+            .await
+        })?;
+        let (active_version, generation, config) =
+            row.ok_or_else(|| StoreError::not_found(Entity::Merchant, merchant))?;
+        Ok(PolicyState {
+            active_version,
+            generation,
+            config,
+        })
+    }
+
+    /// The merchant's policy config as JSON text (`{}` until set).
+    pub async fn policy_config(&self, merchant: &str) -> Result<String> {
+        Ok(self.policy_state(merchant).await?.config)
+    }
+
+    /// Replaces the merchant's policy config (must be a JSON object) and returns the new
+    /// generation.
+    pub async fn put_policy_config(
+        &self,
+        merchant: &str,
+        config: &serde_json::Value,
+    ) -> Result<i64> {
+        if !config.is_object() {
+            return Err(StoreError::Invalid(
+                "policy config must be a JSON object".into(),
+            ));
+        }
+        let text = config.to_string();
+        let row: Option<(i64,)> = with_pool!(self, pool => {
+            sqlx::query_as(
+                "UPDATE policy_state SET config = $2, generation = generation + 1
+                 WHERE merchant_id = $1 RETURNING generation",
+            )
+            .bind(merchant)
+            .bind(&text)
+            .fetch_optional(pool)
+            .await
+        })?;
+        row.map(|(generation,)| generation)
+            .ok_or_else(|| StoreError::not_found(Entity::Merchant, merchant))
+    }
+}

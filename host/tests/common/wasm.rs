@@ -1,0 +1,69 @@
+//! Real policies for the tests: the repository's examples and the hostile fixtures in
+//! `host/tests/fixtures/`, built with the same code as `rabat build`, once per process.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use rabat::policy::build::{BuildOptions, Target, build_example, build_policy, policies_target_dir};
+
+static BUILT: Mutex<Option<HashMap<String, Vec<u8>>>> = Mutex::new(None);
+
+fn cached(key: &str, build: impl FnOnce() -> Vec<u8>) -> Vec<u8> {
+    // Holding the lock while building also keeps this process's builds one at a time.
+    let mut guard = BUILT.lock().unwrap_or_else(|e| e.into_inner());
+    let map = guard.get_or_insert_with(HashMap::new);
+    if let Some(bytes) = map.get(key) {
+        return bytes.clone();
+    }
+    let bytes = build();
+    map.insert(key.to_owned(), bytes.clone());
+    bytes
+}
+
+/// An example policy component, e.g. `example("tier-discount")`.
+pub fn example(name: &str) -> Vec<u8> {
+    cached(&format!("example:{name}"), || {
+        let built = build_example(name).unwrap_or_else(|e| panic!("building example {name}: {e:#}"));
+        std::fs::read(&built.path).unwrap()
+    })
+}
+
+pub fn fixtures_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
+}
+
+/// A hostile fixture component; names starting with `wasi-` are built for wasm32-wasip2.
+pub fn fixture(name: &str) -> Vec<u8> {
+    cached(&format!("fixture:{name}"), || {
+        let target = if name.starts_with("wasi-") {
+            Target::Wasm32Wasip2
+        } else {
+            Target::Wasm32UnknownUnknown
+        };
+        let built = build_policy(&BuildOptions {
+            crate_dir: fixtures_dir().join(name),
+            target,
+            target_dir: Some(policies_target_dir()),
+            quiet: true,
+        })
+        .unwrap_or_else(|e| panic!("building fixture {name}: {e:#}"));
+        std::fs::read(&built.path).unwrap()
+    })
+}
+
+/// The core module `cargo build` made for a wasm32-unknown-unknown fixture, before it was
+/// turned into a component.
+pub fn core_module(name: &str) -> Vec<u8> {
+    fixture(name);
+    let path = policies_target_dir()
+        .join("wasm32-unknown-unknown/release")
+        .join(format!("{}.wasm", name.replace('-', "_")));
+    std::fs::read(&path).unwrap_or_else(|e| panic!("reading {}: {e}", path.display()))
+}
+
+/// A sample file from `examples/data/`.
+pub fn data(path: &str) -> Vec<u8> {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/data").join(path);
+    std::fs::read(&path).unwrap_or_else(|e| panic!("reading {}: {e}", path.display()))
+}

@@ -1,0 +1,178 @@
+//! Write a [rabat](https://github.com/) discount policy as plain Rust.
+//!
+//! A policy is a type implementing [`Policy`]: [`Policy::evaluate`] decides the discounts
+//! for an open bill, [`Policy::accrue`] (optional) the points for a completed one.
+//! [`export_policy!`] turns it into a WebAssembly component rabat can run. The policy
+//! only *asks* for discounts; rabat computes the money (rounding, caps, order).
+//!
+//! ```
+//! use rabat_rules::prelude::*;
+//! use std::collections::BTreeMap;
+//!
+//! #[derive(serde::Deserialize)]
+//! struct Config { tiers: BTreeMap<String, Decimal> }
+//!
+//! struct TierDiscount;
+//!
+//! impl Policy for TierDiscount {
+//!     fn evaluate(ctx: &Context) -> Result<Evaluation, String> {
+//!         let config: Config = ctx.config()?;
+//!         let Some((tier, pct)) = ctx.tier().and_then(|t| Some((t, config.tiers.get(t)?))) else {
+//!             return Ok(Evaluation::none());
+//!         };
+//!         Ok(Discount::percentage_on_bill(*pct, format!("{pct}% {tier} member discount")).into())
+//!     }
+//! }
+//!
+//! export_policy!(TierDiscount);
+//!
+//! // A test is plain Rust, with builders for orders and cards:
+//! let order = Order::builder()
+//!     .item(OrderItem::new("11111", "Espresso", 2, dec!(2.50)).with_category("Hot Beverages"))
+//!     .build();
+//! let ctx = Context::new(order)
+//!     .with_card(Card::builder().tier("gold").build())
+//!     .with_config(r#"{"tiers": {"gold": 10}}"#);
+//! let evaluation = TierDiscount::evaluate(&ctx)?;
+//! assert_eq!(evaluation.discounts, [Discount::percentage_on_bill(10, "10% gold member discount")]);
+//! # Ok::<(), String>(())
+//! ```
+//!
+//! # What a policy sees
+//!
+//! A [`Context`]: the [`Order`] (every field the POS sent, its [`OrderItem`] lines, POS
+//! extras as attributes), the customer's [`Card`] if the bill carries one, and the
+//! merchant's config, read into your own `serde` type with [`Context::config`]. Look-ups
+//! rules need: [`Order::lines_of_product`], [`Order::lines_in_category`],
+//! [`Order::lines_in_category_id`], [`Order::sum`], [`Order::quantity`],
+//! [`Order::products`], [`Context::tier`], [`Context::has_tag`]; time of day and weekday
+//! of the order at the shop's UTC offset with [`time`].
+//!
+//! # Choosing a discount type: the tax sense
+//!
+//! - A promotional money-off (loyalty percentage, happy hour, a free coffee) must reduce
+//!   the taxable amount: ask for [`Discount::percentage_on_bill`] or
+//!   [`Discount::percentage_on_item`].
+//! - [`Discount::coupon_zero_vat`] is applied as a negative line with 0 % VAT. That is
+//!   right for a voucher that works like a payment — the EU's multi-purpose voucher
+//!   (Council Directive (EU) 2016/1065), e.g. a prepaid gift card — and wrong for a
+//!   promotional "5 € off", which belongs in the percentage types.
+//!
+//! The host applies item percentages first (on the sum of the lines of the product), then
+//! bill percentages on what is left, then coupons, each capped at what is left; at most
+//! [`MAX_DISCOUNTS`] per answer. [`Evaluation::validate`] checks an answer in tests.
+//!
+//! # Logging, panics, errors
+//!
+//! [`info!`], [`debug!`], [`warn!`], [`error!`] write to the call's log (shown by
+//! `rabat run`, dry-runs and the evaluation log); natively they print to stderr. An `Err`
+//! from `evaluate` is shown to the merchant and the till gets no discount. A panic
+//! traps, and its message is reported to the host first.
+//!
+//! # Building
+//!
+//! The crate is a `cdylib` (plus `rlib` for tests). rabat builds it with
+//! `cargo build --release --target wasm32-unknown-unknown` (size-optimized, `panic =
+//! "abort"`) and wraps the core module into a component; the module imports nothing but
+//! the log. A `wasm32-wasip2` build works too. On wasm32 the SDK installs a bump
+//! allocator (each call runs in a fresh instance, so memory is never reused); turn off the
+//! default `bump-allocator` feature to keep Rust's default allocator.
+#![deny(missing_docs)]
+
+mod answer;
+mod card;
+mod context;
+mod order;
+
+pub mod json;
+pub mod log;
+pub mod time;
+
+#[cfg(all(target_arch = "wasm32", feature = "bump-allocator"))]
+mod alloc;
+
+#[cfg(all(target_arch = "wasm32", feature = "bump-allocator"))]
+#[global_allocator]
+static ALLOCATOR: alloc::Bump = alloc::Bump::new();
+
+/// The bindings `wit-bindgen` generates from `wit/`; authors use the SDK's own types.
+#[doc(hidden)]
+#[allow(missing_docs, unsafe_code)]
+pub mod __bindings {
+    wit_bindgen::generate!({
+        path: "../wit",
+        world: "policy",
+        pub_export_macro: true,
+        export_macro_name: "__export",
+        default_bindings_module: "::rabat_rules::__bindings",
+    });
+}
+
+#[doc(hidden)]
+#[allow(missing_docs)]
+#[path = "export.rs"]
+pub mod __private;
+
+pub use answer::{Accrual, Discount, DiscountKind, Evaluation, MAX_DISCOUNTS};
+pub use card::{Card, CardBuilder};
+pub use context::Context;
+pub use order::{Order, OrderBuilder, OrderItem};
+pub use rust_decimal::{self, Decimal, RoundingStrategy};
+
+/// The names a policy usually needs: `use rabat_rules::prelude::*;`.
+///
+/// (`warn!` is left out: a glob-imported `warn` clashes with the `#[warn]` attribute;
+/// write `rabat_rules::warn!`.)
+pub mod prelude {
+    pub use crate::time::{TimeOfDay, Timestamp, Weekday};
+    pub use crate::{
+        Accrual, Card, Context, Decimal, Discount, DiscountKind, Evaluation, Order, OrderItem,
+        Policy, dec, debug, error, export_policy, info, log,
+    };
+}
+
+/// A discount policy. Implement it on your own type and export it with
+/// [`export_policy!`].
+pub trait Policy {
+    /// Decides the discounts for an open bill.
+    ///
+    /// An `Err` is reported to the merchant (say what is wrong and what to do, e.g.
+    /// `"config: missing field `tiers`"`), and the till gets no discount.
+    fn evaluate(ctx: &Context) -> Result<Evaluation, String>;
+
+    /// Decides the points to add to the card for a completed bill. An `Err` records the
+    /// bill with 0 points. By default: no points.
+    fn accrue(ctx: &Context) -> Result<Accrual, String> {
+        let _ = ctx;
+        Ok(Accrual::none())
+    }
+}
+
+/// Exports a [`Policy`] as the component's `evaluate` and `accrue`, and installs the
+/// panic hook that reports a panic's message to the host. Use it once, at the top level
+/// of the policy crate: `export_policy!(MyPolicy);`.
+///
+/// Natively (in tests) it exports nothing, so the crate still builds and tests as a
+/// normal library.
+#[macro_export]
+macro_rules! export_policy {
+    ($policy:ty) => {
+        const _: () = {
+            #[cfg(target_arch = "wasm32")]
+            type __RabatExported = $crate::__private::Exported<$policy>;
+            #[cfg(target_arch = "wasm32")]
+            $crate::__bindings::__export!(__RabatExported with_types_in $crate::__bindings);
+            $crate::__private::assert_policy::<$policy>();
+        };
+    };
+}
+
+/// An exact [`Decimal`] from a literal, for tests and constants: `dec!(2.50)`, `dec!(-1)`.
+///
+/// Panics if the literal is not a decimal (a mistake in code, not in data).
+#[macro_export]
+macro_rules! dec {
+    ($value:literal) => {
+        $crate::__private::decimal_literal(::core::stringify!($value))
+    };
+}
