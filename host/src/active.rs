@@ -41,8 +41,18 @@ impl ActivePolicies {
 
     /// The merchant's active policy and config, loading (and compiling, if no merchant
     /// uses that module yet) on first use.
-    pub async fn get(&self, store: &Store, runtime: &Arc<Runtime>, merchant: &str) -> Result<Arc<Active>, LoadError> {
-        if let Some(active) = self.by_merchant.read().ok().and_then(|m| m.get(merchant).cloned()) {
+    pub async fn get(
+        &self,
+        store: &Store,
+        runtime: &Arc<Runtime>,
+        merchant: &str,
+    ) -> Result<Arc<Active>, LoadError> {
+        if let Some(active) = self
+            .by_merchant
+            .read()
+            .ok()
+            .and_then(|m| m.get(merchant).cloned())
+        {
             return Ok(active);
         }
         let state = store.policy_state(merchant).await?;
@@ -52,7 +62,10 @@ impl ActivePolicies {
                 let active = store.active_policy(merchant).await?;
                 match active {
                     None => None,
-                    Some(active) => Some(self.compiled(runtime, active.version, &active.sha256, active.wasm).await?),
+                    Some(active) => Some(
+                        self.compiled(runtime, active.version, &active.sha256, active.wasm)
+                            .await?,
+                    ),
                 }
             }
         };
@@ -76,7 +89,12 @@ impl ActivePolicies {
         sha256: &str,
         wasm: Vec<u8>,
     ) -> Result<CompiledPolicy, LoadError> {
-        if let Some(policy) = self.by_hash.read().ok().and_then(|m| m.get(sha256).cloned()) {
+        if let Some(policy) = self
+            .by_hash
+            .read()
+            .ok()
+            .and_then(|m| m.get(sha256).cloned())
+        {
             return Ok(policy);
         }
         let runtime = runtime.clone();

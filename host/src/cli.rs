@@ -13,7 +13,11 @@ use crate::policy::build::{BuildOptions, Target, build_policy};
 use crate::policy::{CallInput, CompiledPolicy, Limits, Runtime, RuntimeConfig};
 
 #[derive(Debug, Parser)]
-#[command(name = "rabat", version, about = "A loyalty rules engine for point-of-sale systems")]
+#[command(
+    name = "rabat",
+    version,
+    about = "A loyalty rules engine for point-of-sale systems"
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
@@ -106,8 +110,8 @@ fn serve(args: &SettingsArgs, demo: bool) -> anyhow::Result<ExitCode> {
 }
 
 fn load_policy(runtime: &Runtime, path: &Path) -> anyhow::Result<CompiledPolicy> {
-    let bytes =
-        std::fs::read(path).with_context(|| format!("could not read the policy {}", path.display()))?;
+    let bytes = std::fs::read(path)
+        .with_context(|| format!("could not read the policy {}", path.display()))?;
     runtime
         .compile(&bytes)
         .with_context(|| format!("{} was rejected", path.display()))
@@ -122,7 +126,11 @@ fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
     let policy = load_policy(&runtime, &args.policy)?;
     let bill = read_json_file(&args.order, "bill")?;
     let query = crate::papaya::parse_discount_query(&bill).map_err(|e| {
-        anyhow::anyhow!("the bill {} is invalid: {}", args.order.display(), e.body().message)
+        anyhow::anyhow!(
+            "the bill {} is invalid: {}",
+            args.order.display(),
+            e.body().message
+        )
     })?;
     let card = match &args.card {
         Some(path) => serde_json::from_slice::<Card>(&read_json_file(path, "card")?)
@@ -158,7 +166,11 @@ fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
     print_decision(args.json, &policy, &decision)
 }
 
-fn print_decision(json: bool, policy: &CompiledPolicy, decision: &Decision) -> anyhow::Result<ExitCode> {
+fn print_decision(
+    json: bool,
+    policy: &CompiledPolicy,
+    decision: &Decision,
+) -> anyhow::Result<ExitCode> {
     let info = policy.info();
     if json {
         let value = serde_json::json!({
@@ -194,7 +206,11 @@ fn print_accrual(
             "module": policy.info(),
         });
         println!("{}", serde_json::to_string_pretty(&value)?);
-        return Ok(if report.result.is_ok() { ExitCode::SUCCESS } else { ExitCode::FAILURE });
+        return Ok(if report.result.is_ok() {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::FAILURE
+        });
     }
     match &report.result {
         Ok(accrual) => {
@@ -239,7 +255,10 @@ fn print_stats_of(policy: &CompiledPolicy, stats: &CallReportStats<'_>) {
     let info = policy.info();
     eprintln!();
     eprintln!("fuel     {} instructions", stats.fuel_used);
-    eprintln!("memory   {} KiB peak", stats.peak_memory_bytes.div_ceil(1024));
+    eprintln!(
+        "memory   {} KiB peak",
+        stats.peak_memory_bytes.div_ceil(1024)
+    );
     eprintln!("time     {} µs", stats.duration.as_micros());
     eprintln!(
         "module   {} bytes{}",
@@ -269,7 +288,11 @@ fn check(path: &Path) -> anyhow::Result<ExitCode> {
         info.size_bytes,
         info.sha256,
         info.compile_time.as_millis(),
-        if info.imports.is_empty() { "none".to_owned() } else { info.imports.join(", ") }
+        if info.imports.is_empty() {
+            "none".to_owned()
+        } else {
+            info.imports.join(", ")
+        }
     );
     Ok(ExitCode::SUCCESS)
 }
@@ -283,7 +306,11 @@ fn build(dir: &Path, target: Target) -> anyhow::Result<ExitCode> {
     })?;
     let runtime = Runtime::new(RuntimeConfig::default())?;
     load_policy(&runtime, &built.path)?;
-    println!("built {} ({} bytes)", built.path.display(), built.size_bytes);
+    println!(
+        "built {} ({} bytes)",
+        built.path.display(),
+        built.size_bytes
+    );
     println!(
         "try it: rabat run --policy {} --order examples/data/bills/papaya-discount-request.json",
         built.path.display()

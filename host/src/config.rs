@@ -30,7 +30,8 @@ impl FileSettings {
     pub fn load(path: &Path) -> anyhow::Result<Self> {
         let text = std::fs::read_to_string(path)
             .with_context(|| format!("could not read the config file {}", path.display()))?;
-        toml::from_str(&text).with_context(|| format!("the config file {} is invalid", path.display()))
+        toml::from_str(&text)
+            .with_context(|| format!("the config file {} is invalid", path.display()))
     }
 }
 
@@ -129,7 +130,10 @@ mod tests {
         assert_eq!(settings.database_url, "sqlite://file.db");
         assert_eq!(settings.max_body_bytes, 1000);
         assert_eq!(settings.policy_limits.fuel, 5);
-        assert_eq!(settings.policy_limits.deadline_ms, Limits::default().deadline_ms);
+        assert_eq!(
+            settings.policy_limits.deadline_ms,
+            Limits::default().deadline_ms
+        );
     }
 
     #[test]

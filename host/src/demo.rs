@@ -28,12 +28,21 @@ pub async fn setup(state: &AppState) -> anyhow::Result<DemoInfo> {
     if store.merchant(MERCHANT).await?.is_some() {
         return Ok(DemoInfo { created: false });
     }
-    tracing::info!(policy = POLICY, "setting up the demo merchant: building the example policy (the first build takes a minute)");
+    tracing::info!(
+        policy = POLICY,
+        "setting up the demo merchant: building the example policy (the first build takes a minute)"
+    );
     let built = tokio::task::spawn_blocking(|| build_example(POLICY))
         .await
         .context("the policy build panicked")?
-        .with_context(|| format!("could not build the demo policy from {}", examples_dir().join(POLICY).display()))?;
-    let wasm = std::fs::read(&built.path).with_context(|| format!("could not read {}", built.path.display()))?;
+        .with_context(|| {
+            format!(
+                "could not build the demo policy from {}",
+                examples_dir().join(POLICY).display()
+            )
+        })?;
+    let wasm = std::fs::read(&built.path)
+        .with_context(|| format!("could not read {}", built.path.display()))?;
     let compiled = state
         .runtime()
         .compile(&wasm)
@@ -41,7 +50,12 @@ pub async fn setup(state: &AppState) -> anyhow::Result<DemoInfo> {
     state.active().remember(compiled);
 
     store
-        .create_merchant(MERCHANT, "Demo Café", &TokenHash::of(API_KEY), &TokenHash::of(POS_TOKEN))
+        .create_merchant(
+            MERCHANT,
+            "Demo Café",
+            &TokenHash::of(API_KEY),
+            &TokenHash::of(POS_TOKEN),
+        )
         .await?;
     let mut gold = Card::new("memberCardId");
     gold.customer_id = Some("customer-1".into());
@@ -52,8 +66,11 @@ pub async fn setup(state: &AppState) -> anyhow::Result<DemoInfo> {
     let mut new = Card::new("newCardId");
     new.name = Some("Peter Novák".into());
     store.upsert_card(MERCHANT, &new).await?;
-    let version = store.add_policy(MERCHANT, &wasm, Some("demo: examples/tier-discount")).await?;
-    let config: serde_json::Value = serde_json::from_str(CONFIG).context("the demo config is not JSON")?;
+    let version = store
+        .add_policy(MERCHANT, &wasm, Some("demo: examples/tier-discount"))
+        .await?;
+    let config: serde_json::Value =
+        serde_json::from_str(CONFIG).context("the demo config is not JSON")?;
     store.put_policy_config(MERCHANT, &config).await?;
     store.activate_policy(MERCHANT, version.version).await?;
     state.active().invalidate(MERCHANT);

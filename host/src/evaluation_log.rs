@@ -65,10 +65,14 @@ async fn write_loop(
     while rx.recv_many(&mut batch, BATCH).await > 0 {
         match store.insert_evaluations(&batch).await {
             Ok(()) => {
-                counters.written.fetch_add(batch.len() as u64, Ordering::Relaxed);
+                counters
+                    .written
+                    .fetch_add(batch.len() as u64, Ordering::Relaxed);
             }
             Err(error) => {
-                counters.failed.fetch_add(batch.len() as u64, Ordering::Relaxed);
+                counters
+                    .failed
+                    .fetch_add(batch.len() as u64, Ordering::Relaxed);
                 tracing::warn!(%error, count = batch.len(), "could not write evaluation log records");
             }
         }

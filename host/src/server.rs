@@ -57,7 +57,10 @@ impl AppState {
     }
 
     pub async fn merchant_by_pos_token(&self, token: &str) -> Result<Option<Merchant>, StoreError> {
-        self.0.store.merchant_by_pos_token(&TokenHash::of(token)).await
+        self.0
+            .store
+            .merchant_by_pos_token(&TokenHash::of(token))
+            .await
     }
 }
 
@@ -72,7 +75,12 @@ pub struct Started {
 pub async fn start(settings: Settings) -> anyhow::Result<Started> {
     let store = Store::connect(&settings.database_url)
         .await
-        .with_context(|| format!("could not open the database {}", redact(&settings.database_url)))?;
+        .with_context(|| {
+            format!(
+                "could not open the database {}",
+                redact(&settings.database_url)
+            )
+        })?;
     start_with(settings, store)
 }
 
@@ -83,7 +91,8 @@ pub fn start_with(settings: Settings, store: Store) -> anyhow::Result<Started> {
         ..RuntimeConfig::default()
     })
     .context("could not start the policy engine")?;
-    let (evaluations, log_writer) = EvaluationLog::start(store.clone(), settings.evaluation_log_retention);
+    let (evaluations, log_writer) =
+        EvaluationLog::start(store.clone(), settings.evaluation_log_retention);
     let state = AppState(Arc::new(Inner {
         store,
         runtime: Arc::new(runtime),
@@ -99,9 +108,15 @@ pub async fn serve(settings: Settings, demo: bool) -> anyhow::Result<()> {
     let bind = settings.bind;
     let Started { state, log_writer } = start(settings).await?;
     if state.settings().operator_token.is_none() {
-        tracing::warn!("no operator token set (--operator-token / RABAT_OPERATOR_TOKEN): merchants cannot be created over HTTP");
+        tracing::warn!(
+            "no operator token set (--operator-token / RABAT_OPERATOR_TOKEN): merchants cannot be created over HTTP"
+        );
     }
-    let demo_info = if demo { Some(crate::demo::setup(&state).await?) } else { None };
+    let demo_info = if demo {
+        Some(crate::demo::setup(&state).await?)
+    } else {
+        None
+    };
     let listener = TcpListener::bind(bind)
         .await
         .with_context(|| format!("could not listen on {bind}"))?;

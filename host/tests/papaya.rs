@@ -85,8 +85,12 @@ fn gold_card() -> Card {
 async fn shop_with_tier_policy(app: &TestApp, id: &str) -> TestMerchant {
     let merchant = app.merchant(id).await;
     app.card(&merchant, gold_card()).await;
-    app.activate(&merchant, &example("tier-discount"), json!({"tiers": {"gold": 10, "silver": 5}}))
-        .await;
+    app.activate(
+        &merchant,
+        &example("tier-discount"),
+        json!({"tiers": {"gold": 10, "silver": 5}}),
+    )
+    .await;
     merchant
 }
 
@@ -94,14 +98,25 @@ fn assert_error(reply: &common::app::Reply, status: u16, id: u64) {
     assert_eq!(reply.status.as_u16(), status, "{}", reply.text);
     assert_eq!(reply.json["error_id"], id, "{}", reply.text);
     let keys: Vec<&String> = reply.json.as_object().unwrap().keys().collect();
-    assert_eq!(keys.len(), 3, "exactly error, message, error_id: {}", reply.text);
+    assert_eq!(
+        keys.len(),
+        3,
+        "exactly error, message, error_id: {}",
+        reply.text
+    );
     assert!(reply.json["error"].as_str().is_some_and(|s| !s.is_empty()));
-    assert!(reply.json["message"].as_str().is_some_and(|s| !s.is_empty()));
+    assert!(
+        reply.json["message"]
+            .as_str()
+            .is_some_and(|s| !s.is_empty())
+    );
 }
 
 async fn seed_bill_gets_the_tier_discount(app: &TestApp) {
     let shop = shop_with_tier_policy(app, "cafe").await;
-    let reply = app.post_json(DISCOUNTS, &shop.pos_token, &seed_bill()).await;
+    let reply = app
+        .post_json(DISCOUNTS, &shop.pos_token, &seed_bill())
+        .await;
     assert_eq!(reply.status, 200, "{}", reply.text);
     // Amounts are JSON numbers in the currency's minor unit, keys in the seed's order.
     assert!(
@@ -109,7 +124,11 @@ async fn seed_bill_gets_the_tier_discount(app: &TestApp) {
         "{}",
         reply.text
     );
-    assert!(reply.text.contains(r#""totalDiscount":5.00,"message":"#), "{}", reply.text);
+    assert!(
+        reply.text.contains(r#""totalDiscount":5.00,"message":"#),
+        "{}",
+        reply.text
+    );
     assert_eq!(reply.json["discounts"].as_array().unwrap().len(), 1);
 
     // A silver card gets 5% of 50.00; a tier the config does not know gets nothing.
@@ -119,33 +138,57 @@ async fn seed_bill_gets_the_tier_discount(app: &TestApp) {
     let mut bill = seed_bill();
     bill["cardId"] = json!("silverCard");
     let reply = app.post_json(DISCOUNTS, &shop.pos_token, &bill).await;
-    assert!(reply.text.contains(r#""totalDiscount":2.50"#), "{}", reply.text);
+    assert!(
+        reply.text.contains(r#""totalDiscount":2.50"#),
+        "{}",
+        reply.text
+    );
     app.card(&shop, Card::new("plainCard")).await;
     bill["cardId"] = json!("plainCard");
     let reply = app.post_json(DISCOUNTS, &shop.pos_token, &bill).await;
     assert_eq!(reply.status, 200);
     assert_eq!(reply.json["discounts"], json!([]));
-    assert!(reply.text.contains(r#""totalDiscount":0.00"#), "{}", reply.text);
+    assert!(
+        reply.text.contains(r#""totalDiscount":0.00"#),
+        "{}",
+        reply.text
+    );
 
     // Each call is in the evaluation log, with its outcome and the policy's version.
     app.flush_evaluations().await;
     let page = app
         .state
         .store()
-        .list_evaluations("cafe", &EvaluationQuery { limit: 10, ..Default::default() })
+        .list_evaluations(
+            "cafe",
+            &EvaluationQuery {
+                limit: 10,
+                ..Default::default()
+            },
+        )
         .await
         .unwrap();
     assert_eq!(page.items.len(), 3);
-    assert!(page.items.iter().all(|e| e.record.outcome == "answer" && e.record.policy_version == Some(1)));
+    assert!(
+        page.items
+            .iter()
+            .all(|e| e.record.outcome == "answer" && e.record.policy_version == Some(1))
+    );
 }
 
 async fn no_active_policy_means_no_discount(app: &TestApp) {
     let shop = app.merchant("nopolicy").await;
     app.card(&shop, gold_card()).await;
-    let reply = app.post_json(DISCOUNTS, &shop.pos_token, &seed_bill()).await;
+    let reply = app
+        .post_json(DISCOUNTS, &shop.pos_token, &seed_bill())
+        .await;
     assert_eq!(reply.status, 200, "{}", reply.text);
     assert_eq!(reply.json["discounts"], json!([]));
-    assert!(reply.text.contains(r#""totalDiscount":0.00"#), "{}", reply.text);
+    assert!(
+        reply.text.contains(r#""totalDiscount":0.00"#),
+        "{}",
+        reply.text
+    );
 }
 
 async fn unknown_card_is_error_3(app: &TestApp) {
@@ -177,20 +220,33 @@ async fn bad_requests_get_their_error_ids(app: &TestApp) {
         json!({"error": "Missing required field", "message": "orderId is required", "error_id": 2})
     );
 
-    let reply = app.call("POST", DISCOUNTS, Some(token), "{\"orderId\": ").await;
+    let reply = app
+        .call("POST", DISCOUNTS, Some(token), "{\"orderId\": ")
+        .await;
     assert_error(&reply, 400, 6);
 
     let mut bill = seed_bill();
     bill["total"] = json!(-5);
     let reply = app.post_json(DISCOUNTS, token, &bill).await;
     assert_error(&reply, 400, 7);
-    assert!(reply.json["message"].as_str().unwrap().contains("total"), "{}", reply.text);
+    assert!(
+        reply.json["message"].as_str().unwrap().contains("total"),
+        "{}",
+        reply.text
+    );
 
     let mut bill = seed_bill();
     bill["orderItems"][2]["quantity"] = json!("many");
     let reply = app.post_json(DISCOUNTS, token, &bill).await;
     assert_error(&reply, 400, 7);
-    assert!(reply.json["message"].as_str().unwrap().contains("orderItems[2].quantity"), "{}", reply.text);
+    assert!(
+        reply.json["message"]
+            .as_str()
+            .unwrap()
+            .contains("orderItems[2].quantity"),
+        "{}",
+        reply.text
+    );
 
     let huge = format!("{{\"note\": \"{}\"}}", "x".repeat(300 << 10));
     let reply = app.call("POST", DISCOUNTS, Some(token), huge).await;
@@ -204,7 +260,9 @@ async fn bad_requests_get_their_error_ids(app: &TestApp) {
 async fn credentials_are_required(app: &TestApp) {
     let shop = shop_with_tier_policy(app, "locked").await;
     let other = app.merchant("other").await;
-    let reply = app.call("POST", DISCOUNTS, None, seed_bill().to_string()).await;
+    let reply = app
+        .call("POST", DISCOUNTS, None, seed_bill().to_string())
+        .await;
     assert_error(&reply, 401, 4);
     let reply = app.post_json(DISCOUNTS, "not-a-token", &seed_bill()).await;
     assert_error(&reply, 401, 4);
@@ -212,21 +270,33 @@ async fn credentials_are_required(app: &TestApp) {
     let reply = app.post_json(DISCOUNTS, &shop.api_key, &seed_bill()).await;
     assert_error(&reply, 401, 4);
     // Another merchant's POS token reaches that merchant, who has no such card.
-    let reply = app.post_json(DISCOUNTS, &other.pos_token, &seed_bill()).await;
+    let reply = app
+        .post_json(DISCOUNTS, &other.pos_token, &seed_bill())
+        .await;
     assert_error(&reply, 400, 3);
-    let reply = app.post_json(TRANSACTIONS, &other.pos_token, &seed_transaction()).await;
+    let reply = app
+        .post_json(TRANSACTIONS, &other.pos_token, &seed_transaction())
+        .await;
     assert_error(&reply, 400, 3);
 }
 
 async fn transaction_is_recorded_once(app: &TestApp) {
     let shop = shop_with_tier_policy(app, "ledger").await;
-    let reply = app.post_json(TRANSACTIONS, &shop.pos_token, &seed_transaction()).await;
+    let reply = app
+        .post_json(TRANSACTIONS, &shop.pos_token, &seed_transaction())
+        .await;
     assert_eq!(reply.status, 200, "{}", reply.text);
     assert_eq!(
         reply.json,
         json!({"success": true, "message": "Order processed successfully", "orderDetails": {"orderId": "00123487979878"}})
     );
-    let card = app.state.store().card("ledger", "memberCardId").await.unwrap().unwrap();
+    let card = app
+        .state
+        .store()
+        .card("ledger", "memberCardId")
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(card.visits, 13);
     assert_eq!(card.total_spent, dec("25.50"));
     assert_eq!(card.last_visit, Some(1_761_042_912_000));
@@ -237,13 +307,25 @@ async fn transaction_is_recorded_once(app: &TestApp) {
     again["orderItems"] = items;
     let reply = app.post_json(TRANSACTIONS, &shop.pos_token, &again).await;
     assert_eq!(reply.status, 200, "{}", reply.text);
-    let card = app.state.store().card("ledger", "memberCardId").await.unwrap().unwrap();
+    let card = app
+        .state
+        .store()
+        .card("ledger", "memberCardId")
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(card.visits, 13);
     assert_eq!(card.total_spent, dec("25.50"));
     let rows = app
         .state
         .store()
-        .list_transactions("ledger", &LedgerQuery { limit: 10, ..Default::default() })
+        .list_transactions(
+            "ledger",
+            &LedgerQuery {
+                limit: 10,
+                ..Default::default()
+            },
+        )
         .await
         .unwrap();
     assert_eq!(rows.items.len(), 1);
@@ -253,14 +335,23 @@ async fn transaction_is_recorded_once(app: &TestApp) {
     changed["total"] = json!(99.00);
     let reply = app.post_json(TRANSACTIONS, &shop.pos_token, &changed).await;
     assert_error(&reply, 409, 8);
-    assert!(reply.json["message"].as_str().unwrap().contains("00123487979878"), "{}", reply.text);
+    assert!(
+        reply.json["message"]
+            .as_str()
+            .unwrap()
+            .contains("00123487979878"),
+        "{}",
+        reply.text
+    );
 }
 
 async fn transaction_errors(app: &TestApp) {
     let shop = shop_with_tier_policy(app, "events").await;
     let mut other_event = seed_transaction();
     other_event["event"] = json!("order.nieco");
-    let reply = app.post_json(TRANSACTIONS, &shop.pos_token, &other_event).await;
+    let reply = app
+        .post_json(TRANSACTIONS, &shop.pos_token, &other_event)
+        .await;
     assert_eq!(reply.status, 400);
     assert_eq!(
         reply.json,
@@ -273,27 +364,52 @@ async fn transaction_errors(app: &TestApp) {
         reply.json,
         json!({"error": "Missing required field", "message": "orderId is required", "error_id": 2})
     );
-    let reply = app.call("POST", TRANSACTIONS, Some(&shop.pos_token), "[1,2").await;
+    let reply = app
+        .call("POST", TRANSACTIONS, Some(&shop.pos_token), "[1,2")
+        .await;
     assert_error(&reply, 400, 6);
-    let card = app.state.store().card("events", "memberCardId").await.unwrap().unwrap();
+    let card = app
+        .state
+        .store()
+        .card("events", "memberCardId")
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(card.visits, 12, "no failed request changed the card");
 }
 
 async fn concurrent_repeats_record_once(app: &TestApp) {
     let shop = shop_with_tier_policy(app, "rush").await;
     let body = seed_transaction();
-    let replies = futures::future::join_all((0..50).map(|_| app.post_json(TRANSACTIONS, &shop.pos_token, &body)).collect::<Vec<_>>()).await;
+    let replies = futures::future::join_all(
+        (0..50)
+            .map(|_| app.post_json(TRANSACTIONS, &shop.pos_token, &body))
+            .collect::<Vec<_>>(),
+    )
+    .await;
     for reply in &replies {
         assert_eq!(reply.status, 200, "{}", reply.text);
     }
     let rows = app
         .state
         .store()
-        .list_transactions("rush", &LedgerQuery { limit: 100, ..Default::default() })
+        .list_transactions(
+            "rush",
+            &LedgerQuery {
+                limit: 100,
+                ..Default::default()
+            },
+        )
         .await
         .unwrap();
     assert_eq!(rows.items.len(), 1, "exactly one ledger row");
-    let card = app.state.store().card("rush", "memberCardId").await.unwrap().unwrap();
+    let card = app
+        .state
+        .store()
+        .card("rush", "memberCardId")
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(card.visits, 13, "exactly one card update");
     assert_eq!(card.total_spent, dec("25.50"));
 }
@@ -312,51 +428,103 @@ async fn hostile_policies_fail_safe(app: &TestApp) {
         let shop = app.merchant(&format!("hostile-{name}")).await;
         app.card(&shop, gold_card()).await;
         app.activate(&shop, &fixture(name), json!({})).await;
-        let reply = app.post_json(DISCOUNTS, &shop.pos_token, &seed_bill()).await;
+        let reply = app
+            .post_json(DISCOUNTS, &shop.pos_token, &seed_bill())
+            .await;
         assert_eq!(reply.status, 200, "{name}: {}", reply.text);
         assert_eq!(reply.json["discounts"], json!([]), "{name}");
-        assert!(reply.text.contains(r#""totalDiscount":0.00"#), "{name}: {}", reply.text);
-        assert!(reply.json["message"].as_str().is_some_and(|m| !m.is_empty()), "{name}");
+        assert!(
+            reply.text.contains(r#""totalDiscount":0.00"#),
+            "{name}: {}",
+            reply.text
+        );
+        assert!(
+            reply.json["message"]
+                .as_str()
+                .is_some_and(|m| !m.is_empty()),
+            "{name}"
+        );
 
         app.flush_evaluations().await;
         let page = app
             .state
             .store()
-            .list_evaluations(&shop.id, &EvaluationQuery { limit: 10, ..Default::default() })
+            .list_evaluations(
+                &shop.id,
+                &EvaluationQuery {
+                    limit: 10,
+                    ..Default::default()
+                },
+            )
             .await
             .unwrap();
         let logged = &page.items[0].record;
         assert_eq!(logged.outcome, outcome, "{name}: {logged:?}");
-        assert!(logged.error.as_ref().is_some_and(|e| !e.is_empty()), "{name}: the failure is recorded");
+        assert!(
+            logged.error.as_ref().is_some_and(|e| !e.is_empty()),
+            "{name}: the failure is recorded"
+        );
         if name == "panic" {
-            assert!(logged.error.as_ref().unwrap().contains("boom: card tier missing"), "{logged:?}");
+            assert!(
+                logged
+                    .error
+                    .as_ref()
+                    .unwrap()
+                    .contains("boom: card tier missing"),
+                "{logged:?}"
+            );
         }
 
         // The till is never blocked at close either: the bill is recorded.
-        let reply = app.post_json(TRANSACTIONS, &shop.pos_token, &seed_transaction()).await;
+        let reply = app
+            .post_json(TRANSACTIONS, &shop.pos_token, &seed_transaction())
+            .await;
         assert_eq!(reply.status, 200, "{name}: {}", reply.text);
 
         // And everyone else is still served.
-        let reply = app.post_json(DISCOUNTS, &good.pos_token, &seed_bill()).await;
-        assert!(reply.text.contains(r#""totalDiscount":5.00"#), "after {name}: {}", reply.text);
+        let reply = app
+            .post_json(DISCOUNTS, &good.pos_token, &seed_bill())
+            .await;
+        assert!(
+            reply.text.contains(r#""totalDiscount":5.00"#),
+            "after {name}: {}",
+            reply.text
+        );
     }
 }
 
 async fn accrue_adds_points(app: &TestApp) {
     let shop = app.merchant("stamps").await;
     app.card(&shop, gold_card()).await;
-    app.activate(&shop, &example("stamp-card"), json!({"every": 5, "category": "Hot Beverages"})).await;
+    app.activate(
+        &shop,
+        &example("stamp-card"),
+        json!({"every": 5, "category": "Hot Beverages"}),
+    )
+    .await;
     // The seed's closed bill has no categories: no stamps. One with two coffees gets two.
     let mut bill = seed_transaction();
     bill["orderItems"][0]["categoryName"] = json!("Hot Beverages");
     let reply = app.post_json(TRANSACTIONS, &shop.pos_token, &bill).await;
     assert_eq!(reply.status, 200, "{}", reply.text);
-    let card = app.state.store().card("stamps", "memberCardId").await.unwrap().unwrap();
+    let card = app
+        .state
+        .store()
+        .card("stamps", "memberCardId")
+        .await
+        .unwrap()
+        .unwrap();
     assert!(card.points > 0, "stamps were added: {card:?}");
     let rows = app
         .state
         .store()
-        .list_transactions("stamps", &LedgerQuery { limit: 10, ..Default::default() })
+        .list_transactions(
+            "stamps",
+            &LedgerQuery {
+                limit: 10,
+                ..Default::default()
+            },
+        )
         .await
         .unwrap();
     assert_eq!(rows.items[0].points, card.points);
@@ -364,16 +532,36 @@ async fn accrue_adds_points(app: &TestApp) {
 
 async fn state_survives_a_restart(app: &TestApp) {
     let shop = shop_with_tier_policy(app, "durable").await;
-    let reply = app.post_json(TRANSACTIONS, &shop.pos_token, &seed_transaction()).await;
+    let reply = app
+        .post_json(TRANSACTIONS, &shop.pos_token, &seed_transaction())
+        .await;
     assert_eq!(reply.status, 200);
 
     // A second app on the same database, as after a restart.
     let restarted = app.restart().await;
-    let reply = restarted.post_json(DISCOUNTS, &shop.pos_token, &seed_bill()).await;
-    assert!(reply.text.contains(r#""totalDiscount":5.00"#), "active policy kept: {}", reply.text);
-    let reply = restarted.post_json(TRANSACTIONS, &shop.pos_token, &seed_transaction()).await;
-    assert_eq!(reply.status, 200, "the repeat is still recognised: {}", reply.text);
-    let card = restarted.state.store().card("durable", "memberCardId").await.unwrap().unwrap();
+    let reply = restarted
+        .post_json(DISCOUNTS, &shop.pos_token, &seed_bill())
+        .await;
+    assert!(
+        reply.text.contains(r#""totalDiscount":5.00"#),
+        "active policy kept: {}",
+        reply.text
+    );
+    let reply = restarted
+        .post_json(TRANSACTIONS, &shop.pos_token, &seed_transaction())
+        .await;
+    assert_eq!(
+        reply.status, 200,
+        "the repeat is still recognised: {}",
+        reply.text
+    );
+    let card = restarted
+        .state
+        .store()
+        .card("durable", "memberCardId")
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(card.visits, 13);
     restarted.shutdown().await;
 }

@@ -31,7 +31,11 @@ fn gold() -> Card {
     card
 }
 
-fn evaluate(runtime: &Runtime, wasm: &[u8], limits: &Limits) -> rabat::policy::CallReport<rabat::model::Evaluation> {
+fn evaluate(
+    runtime: &Runtime,
+    wasm: &[u8],
+    limits: &Limits,
+) -> rabat::policy::CallReport<rabat::model::Evaluation> {
     let policy = runtime.compile(wasm).unwrap();
     let order = seed_order();
     let card = gold();
@@ -59,7 +63,11 @@ fn endless_loop_runs_out_of_fuel() {
     let limits = Limits::default();
     let report = evaluate(&runtime, &fixture("loop"), &limits);
     assert_eq!(report.result.unwrap_err(), Failure::OutOfFuel);
-    assert!(report.fuel_used >= limits.fuel, "all fuel used: {}", report.fuel_used);
+    assert!(
+        report.fuel_used >= limits.fuel,
+        "all fuel used: {}",
+        report.fuel_used
+    );
     still_serves(&runtime);
 }
 
@@ -75,7 +83,11 @@ fn endless_loop_with_fuel_to_spare_hits_the_deadline() {
     let report = evaluate(&runtime, &fixture("loop"), &limits);
     assert_eq!(report.result.unwrap_err(), Failure::Timeout);
     // Stopped near the deadline, not when the fuel ran out (which would take minutes).
-    assert!(started.elapsed() < Duration::from_secs(5), "{:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
     still_serves(&runtime);
 }
 
@@ -85,7 +97,10 @@ fn memory_bomb_hits_the_memory_limit() {
     let limits = Limits::default();
     let report = evaluate(&runtime, &fixture("memory-bomb"), &limits);
     match report.result.unwrap_err() {
-        Failure::MemoryLimit(message) => assert!(message.contains(&limits.memory_bytes.to_string()), "{message}"),
+        Failure::MemoryLimit(message) => assert!(
+            message.contains(&limits.memory_bytes.to_string()),
+            "{message}"
+        ),
         other => panic!("expected memory limit, got {other:?}"),
     }
     assert!(report.peak_memory_bytes <= limits.memory_bytes);
@@ -96,7 +111,11 @@ fn memory_bomb_hits_the_memory_limit() {
 fn deep_recursion_traps() {
     let runtime = runtime();
     let report = evaluate(&runtime, &fixture("deep-recursion"), &Limits::default());
-    assert!(matches!(report.result, Err(Failure::Trap(_))), "{:?}", report.result);
+    assert!(
+        matches!(report.result, Err(Failure::Trap(_))),
+        "{:?}",
+        report.result
+    );
     still_serves(&runtime);
 }
 
@@ -116,7 +135,9 @@ fn huge_answer_is_invalid() {
     let runtime = runtime();
     let report = evaluate(&runtime, &fixture("huge-answer"), &Limits::default());
     match report.result.unwrap_err() {
-        Failure::InvalidAnswer(message) => assert!(message.contains("10000 discounts"), "{message}"),
+        Failure::InvalidAnswer(message) => {
+            assert!(message.contains("10000 discounts"), "{message}")
+        }
         other => panic!("expected an invalid answer, got {other:?}"),
     }
     still_serves(&runtime);
@@ -135,9 +156,14 @@ fn policy_error_is_reported_with_its_message() {
 #[test]
 fn forbidden_imports_are_rejected_by_name() {
     let runtime = runtime();
-    for (name, import) in [("wasi-fs", "wasi:filesystem/"), ("wasi-net", "wasi:sockets/")] {
+    for (name, import) in [
+        ("wasi-fs", "wasi:filesystem/"),
+        ("wasi-net", "wasi:sockets/"),
+    ] {
         match runtime.compile(&fixture(name)).unwrap_err() {
-            Rejection::ForbiddenImport(found) => assert!(found.starts_with(import), "{name}: {found}"),
+            Rejection::ForbiddenImport(found) => {
+                assert!(found.starts_with(import), "{name}: {found}")
+            }
             other => panic!("{name}: expected a forbidden import, got {other:?}"),
         }
     }
@@ -162,7 +188,10 @@ fn wasi_stdio_goes_to_the_call_log() {
     let report = evaluate(&runtime, &fixture("wasi-stdio"), &Limits::default());
     assert!(report.result.is_ok(), "{:?}", report.result);
     assert!(
-        report.logs.iter().any(|l| l.message.contains("hello from stdout")),
+        report
+            .logs
+            .iter()
+            .any(|l| l.message.contains("hello from stdout")),
         "{:?}",
         report.logs
     );
@@ -171,8 +200,14 @@ fn wasi_stdio_goes_to_the_call_log() {
 #[test]
 fn uploads_that_are_not_policies_are_rejected() {
     let runtime = runtime();
-    assert_eq!(runtime.compile(b"just some text, not wasm").unwrap_err(), Rejection::NotWasm);
-    assert_eq!(runtime.compile(&core_module("panic")).unwrap_err(), Rejection::CoreModule);
+    assert_eq!(
+        runtime.compile(b"just some text, not wasm").unwrap_err(),
+        Rejection::NotWasm
+    );
+    assert_eq!(
+        runtime.compile(&core_module("panic")).unwrap_err(),
+        Rejection::CoreModule
+    );
     match runtime.compile(&fixture("other-world")).unwrap_err() {
         Rejection::WrongWorld(why) => assert!(!why.is_empty()),
         other => panic!("expected wrong world, got {other:?}"),
@@ -193,11 +228,21 @@ fn uploads_that_are_not_policies_are_rejected() {
 #[test]
 fn examples_are_small_and_import_only_the_host() {
     let runtime = runtime();
-    for name in ["tier-discount", "category-discount", "welcome-coupon", "stamp-card", "happy-hour"] {
+    for name in [
+        "tier-discount",
+        "category-discount",
+        "welcome-coupon",
+        "stamp-card",
+        "happy-hour",
+    ] {
         let wasm = example(name);
         assert!(wasm.len() <= 64 * 1024, "{name} is {} bytes", wasm.len());
         let policy = runtime.compile(&wasm).unwrap();
-        assert!(!policy.info().uses_wasi, "{name} imports {:?}", policy.info().imports);
+        assert!(
+            !policy.info().uses_wasi,
+            "{name} imports {:?}",
+            policy.info().imports
+        );
     }
 }
 

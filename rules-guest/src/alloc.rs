@@ -26,7 +26,10 @@ pub(crate) struct Bump {
 
 impl Bump {
     pub(crate) const fn new() -> Self {
-        Bump { next: AtomicUsize::new(0), end: AtomicUsize::new(0) }
+        Bump {
+            next: AtomicUsize::new(0),
+            end: AtomicUsize::new(0),
+        }
     }
 
     /// Returns the address of a block for `layout`, or `None` when memory cannot grow.

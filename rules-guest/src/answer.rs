@@ -56,7 +56,10 @@ pub struct Discount {
 impl Discount {
     /// A percentage (in (0, 100]) off the bill's total, after item discounts. A
     /// promotional discount: it reduces the taxable amount.
-    pub fn percentage_on_bill(percentage: impl Into<Decimal>, description: impl Into<String>) -> Discount {
+    pub fn percentage_on_bill(
+        percentage: impl Into<Decimal>,
+        description: impl Into<String>,
+    ) -> Discount {
         Discount {
             kind: DiscountKind::PercentageOnBill(percentage.into()),
             description: description.into(),
@@ -88,7 +91,10 @@ impl Discount {
         description: impl Into<String>,
     ) -> Discount {
         Discount {
-            kind: DiscountKind::CouponZeroVat { amount, code: code.into() },
+            kind: DiscountKind::CouponZeroVat {
+                amount,
+                code: code.into(),
+            },
             description: description.into(),
         }
     }
@@ -149,7 +155,9 @@ impl Evaluation {
                 DiscountKind::PercentageOnItem { product_id, .. }
                     if order.lines_of_product(product_id).next().is_none() =>
                 {
-                    return Err(format!("discounts[{i}]: product {product_id} is not on the bill"));
+                    return Err(format!(
+                        "discounts[{i}]: product {product_id} is not on the bill"
+                    ));
                 }
                 DiscountKind::CouponZeroVat { amount, .. } if *amount <= Decimal::ZERO => {
                     return Err(format!("discounts[{i}]: coupon amount {amount} is not > 0"));
@@ -184,13 +192,19 @@ impl Accrual {
 
     /// `points` with the reason written to the ledger.
     pub fn points(points: i64, reason: impl Into<String>) -> Accrual {
-        Accrual { points, reason: Some(reason.into()) }
+        Accrual {
+            points,
+            reason: Some(reason.into()),
+        }
     }
 }
 
 impl From<Option<Discount>> for Evaluation {
     /// One discount, or none.
     fn from(discount: Option<Discount>) -> Evaluation {
-        Evaluation { discounts: discount.into_iter().collect(), message: None }
+        Evaluation {
+            discounts: discount.into_iter().collect(),
+            message: None,
+        }
     }
 }

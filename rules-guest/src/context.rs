@@ -22,7 +22,11 @@ pub struct Context {
 impl Context {
     /// A context with no card and an empty config (`{}`).
     pub fn new(order: Order) -> Context {
-        Context { order, card: None, config: "{}".into() }
+        Context {
+            order,
+            card: None,
+            config: "{}".into(),
+        }
     }
 
     /// Sets the card.

@@ -36,9 +36,9 @@ pub const fn assert_policy<P: Policy>() {}
 
 /// `dec!`'s work: the literal's exact value.
 pub fn decimal_literal(text: &str) -> Decimal {
-    match Decimal::from_str_exact(text) {
-        Ok(value) => value,
-        Err(e) => panic!("dec!({text}) is not a decimal: {e}"),
+    match crate::number::parse_decimal(text) {
+        Some(value) => value,
+        None => panic!("dec!({text}) is not a decimal that fits a Decimal"),
     }
 }
 
@@ -47,7 +47,9 @@ pub fn decimal_literal(text: &str) -> Decimal {
 fn install_panic_hook() {
     #[cfg(target_arch = "wasm32")]
     std::panic::set_hook(Box::new(|info| {
-        let message = info.payload_as_str().unwrap_or("panic with a non-text payload");
+        let message = info
+            .payload_as_str()
+            .unwrap_or("panic with a non-text payload");
         let report = match info.location() {
             Some(at) => format!("{message} (at {}:{}:{})", at.file(), at.line(), at.column()),
             None => message.to_string(),
@@ -58,8 +60,12 @@ fn install_panic_hook() {
 
 #[inline(never)]
 fn decimal(value: wit::Decimal, field: &str) -> Result<Decimal, String> {
-    Decimal::try_new(value.mantissa, u32::from(value.scale))
-        .map_err(|_| format!("the host sent {field} with scale {}; at most 28 is possible", value.scale))
+    Decimal::try_new(value.mantissa, u32::from(value.scale)).map_err(|_| {
+        format!(
+            "the host sent {field} with scale {}; at most 28 is possible",
+            value.scale
+        )
+    })
 }
 
 fn optional(value: Option<wit::Decimal>, field: &str) -> Result<Option<Decimal>, String> {
@@ -67,7 +73,11 @@ fn optional(value: Option<wit::Decimal>, field: &str) -> Result<Option<Decimal>,
 }
 
 fn context(ctx: wit::Context) -> Result<Context, String> {
-    let wit::Context { order, card, config } = ctx;
+    let wit::Context {
+        order,
+        card,
+        config,
+    } = ctx;
     Ok(Context {
         order: self::order(order)?,
         card: card.map(self::card).transpose()?,
@@ -76,7 +86,11 @@ fn context(ctx: wit::Context) -> Result<Context, String> {
 }
 
 fn order(order: wit::Order) -> Result<Order, String> {
-    let items = order.items.into_iter().map(item).collect::<Result<_, _>>()?;
+    let items = order
+        .items
+        .into_iter()
+        .map(item)
+        .collect::<Result<_, _>>()?;
     Ok(Order {
         order_id: order.order_id,
         pos: order.pos,
@@ -90,7 +104,11 @@ fn order(order: wit::Order) -> Result<Order, String> {
         branch_id: order.branch_id,
         note: order.note,
         items,
-        attributes: order.attributes.into_iter().map(|a| (a.key, a.value)).collect(),
+        attributes: order
+            .attributes
+            .into_iter()
+            .map(|a| (a.key, a.value))
+            .collect(),
     })
 }
 
@@ -135,36 +153,49 @@ fn to_wit(value: Decimal, what: impl FnOnce() -> String) -> Result<wit::Decimal,
         let scale = u8::try_from(d.scale()).ok()?;
         Some(wit::Decimal { mantissa, scale })
     };
-    fit(value).or_else(|| fit(value.normalize())).ok_or_else(|| {
-        format!(
-            "{} = {value} has too many digits for the host (at most 18 significant digits); \
+    fit(value)
+        .or_else(|| fit(value.normalize()))
+        .ok_or_else(|| {
+            format!(
+                "{} = {value} has too many digits for the host (at most 18 significant digits); \
              round it first, e.g. with `.round_dp(6)`",
-            what()
-        )
-    })
+                what()
+            )
+        })
 }
 
 fn evaluation(evaluation: Evaluation) -> Result<wit::Evaluation, String> {
     let mut discounts = Vec::with_capacity(evaluation.discounts.len());
     for (i, discount) in evaluation.discounts.into_iter().enumerate() {
         let kind = match discount.kind {
-            DiscountKind::PercentageOnBill(p) => wit::DiscountKind::PercentageOnBill(to_wit(p, || {
-                format!("discounts[{i}].percentage")
-            })?),
-            DiscountKind::PercentageOnItem { product_id, percentage } => {
-                wit::DiscountKind::PercentageOnItem(wit::ItemPercentage {
-                    percentage: to_wit(percentage, || format!("discounts[{i}].percentage"))?,
-                    product_id,
+            DiscountKind::PercentageOnBill(p) => {
+                wit::DiscountKind::PercentageOnBill(to_wit(p, || {
+                    format!("discounts[{i}].percentage")
+                })?)
+            }
+            DiscountKind::PercentageOnItem {
+                product_id,
+                percentage,
+            } => wit::DiscountKind::PercentageOnItem(wit::ItemPercentage {
+                percentage: to_wit(percentage, || format!("discounts[{i}].percentage"))?,
+                product_id,
+            }),
+            DiscountKind::CouponZeroVat { amount, code } => {
+                wit::DiscountKind::CouponZeroVat(wit::Coupon {
+                    amount: to_wit(amount, || format!("discounts[{i}].amount"))?,
+                    code,
                 })
             }
-            DiscountKind::CouponZeroVat { amount, code } => wit::DiscountKind::CouponZeroVat(wit::Coupon {
-                amount: to_wit(amount, || format!("discounts[{i}].amount"))?,
-                code,
-            }),
         };
-        discounts.push(wit::Discount { kind, description: discount.description });
+        discounts.push(wit::Discount {
+            kind,
+            description: discount.description,
+        });
     }
-    Ok(wit::Evaluation { discounts, message: evaluation.message })
+    Ok(wit::Evaluation {
+        discounts,
+        message: evaluation.message,
+    })
 }
 
 #[cfg(test)]
@@ -173,17 +204,37 @@ mod tests {
 
     #[test]
     fn decimals_cross_exactly_and_too_many_digits_is_an_error() {
-        let d = decimal(wit::Decimal { mantissa: 1250, scale: 2 }, "x");
+        let d = decimal(
+            wit::Decimal {
+                mantissa: 1250,
+                scale: 2,
+            },
+            "x",
+        );
         assert_eq!(d, Ok(Decimal::new(1250, 2)));
-        assert!(decimal(wit::Decimal { mantissa: 1, scale: 29 }, "x").is_err());
+        assert!(
+            decimal(
+                wit::Decimal {
+                    mantissa: 1,
+                    scale: 29
+                },
+                "x"
+            )
+            .is_err()
+        );
 
         let back = to_wit(Decimal::new(1250, 2), String::new).map(|d| (d.mantissa, d.scale));
         assert_eq!(back, Ok((1250, 2)));
         // 10^20 with scale 20 is 1: it fits once normalized.
         let one = Decimal::from_i128_with_scale(10i128.pow(20), 20);
-        assert_eq!(to_wit(one, String::new).map(|d| (d.mantissa, d.scale)), Ok((1, 0)));
+        assert_eq!(
+            to_wit(one, String::new).map(|d| (d.mantissa, d.scale)),
+            Ok((1, 0))
+        );
         let third = Decimal::ONE / Decimal::from(3);
-        let err = to_wit(third, || "discounts[0].percentage".into()).err().unwrap_or_default();
+        let err = to_wit(third, || "discounts[0].percentage".into())
+            .err()
+            .unwrap_or_default();
         assert!(err.starts_with("discounts[0].percentage = 0.3333"), "{err}");
         assert!(err.contains("round_dp"), "{err}");
     }

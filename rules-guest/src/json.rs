@@ -29,7 +29,11 @@ const MAX_DEPTH: usize = 64;
 /// # Ok::<(), json::Error>(())
 /// ```
 pub fn from_str<'de, T: de::Deserialize<'de>>(text: &'de str) -> Result<T, Error> {
-    let mut parser = Parser { text, pos: 0, depth: 0 };
+    let mut parser = Parser {
+        text,
+        pos: 0,
+        depth: 0,
+    };
     let value = T::deserialize(&mut parser)
         .and_then(|value| {
             parser.skip_ws();
@@ -43,7 +47,12 @@ pub fn from_str<'de, T: de::Deserialize<'de>>(text: &'de str) -> Result<T, Error
             let offset = e.offset.unwrap_or(parser.pos).min(text.len());
             let before = text.as_bytes().get(..offset).unwrap_or_default();
             let line = before.iter().filter(|&&b| b == b'\n').count() + 1;
-            let column = offset - before.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1) + 1;
+            let column = offset
+                - before
+                    .iter()
+                    .rposition(|&b| b == b'\n')
+                    .map_or(0, |i| i + 1)
+                + 1;
             e.line_column = Some((line, column));
             e
         })?;
@@ -112,18 +121,29 @@ impl std::error::Error for Error {}
 
 impl de::Error for Error {
     fn custom<T: fmt::Display>(message: T) -> Error {
-        Error { message: message.to_string(), path: Vec::new(), offset: None, line_column: None }
+        Error {
+            message: message.to_string(),
+            path: Vec::new(),
+            offset: None,
+            line_column: None,
+        }
     }
 
     // These two describe the value with `Unexpected`'s wording but without its `Display`,
     // which links float formatting (~25 kB of a policy module) for a case that cannot
     // happen here (this reader hands out no floats unless a float was asked for).
     fn invalid_type(unexpected: de::Unexpected<'_>, expected: &dyn de::Expected) -> Error {
-        Error::custom(format_args!("invalid type: {}, expected {expected}", Unexpected(unexpected)))
+        Error::custom(format_args!(
+            "invalid type: {}, expected {expected}",
+            Unexpected(unexpected)
+        ))
     }
 
     fn invalid_value(unexpected: de::Unexpected<'_>, expected: &dyn de::Expected) -> Error {
-        Error::custom(format_args!("invalid value: {}, expected {expected}", Unexpected(unexpected)))
+        Error::custom(format_args!(
+            "invalid value: {}, expected {expected}",
+            Unexpected(unexpected)
+        ))
     }
 }
 
@@ -209,7 +229,8 @@ impl<'de> Parser<'de> {
     /// The next non-blank byte, not consumed.
     fn next_token(&mut self) -> Result<u8> {
         self.skip_ws();
-        self.peek().ok_or_else(|| self.error("unexpected end of JSON"))
+        self.peek()
+            .ok_or_else(|| self.error("unexpected end of JSON"))
     }
 
     fn expect(&mut self, byte: u8, message: &str) -> Result<()> {
@@ -253,7 +274,8 @@ impl<'de> Parser<'de> {
         let mut pos = start + usize::from(bytes.get(start) == Some(&b'-'));
         let int_start = pos;
         let mut integer = true;
-        let mut ok = digits(&mut pos) && !(bytes.get(int_start) == Some(&b'0') && pos - int_start > 1);
+        let mut ok =
+            digits(&mut pos) && !(bytes.get(int_start) == Some(&b'0') && pos - int_start > 1);
         if ok && bytes.get(pos) == Some(&b'.') {
             pos += 1;
             integer = false;
@@ -344,7 +366,10 @@ impl<'de> Parser<'de> {
     }
 
     fn hex4(&mut self) -> Result<u32> {
-        let hex = self.text.get(self.pos..self.pos + 4).filter(|h| h.bytes().all(|b| b.is_ascii_hexdigit()));
+        let hex = self
+            .text
+            .get(self.pos..self.pos + 4)
+            .filter(|h| h.bytes().all(|b| b.is_ascii_hexdigit()));
         let code = hex.and_then(|h| u32::from_str_radix(h, 16).ok());
         let code = code.ok_or_else(|| self.error("invalid unicode escape in string"))?;
         self.pos += 4;
@@ -400,7 +425,14 @@ impl<'de> Parser<'de> {
         let mut first = true;
         while self.next_token()? != bracket {
             if !first {
-                self.expect(b',', if object { "expected `,` or `}` in object" } else { "expected `,` or `]` in array" })?;
+                self.expect(
+                    b',',
+                    if object {
+                        "expected `,` or `}` in object"
+                    } else {
+                        "expected `,` or `]` in array"
+                    },
+                )?;
             }
             first = false;
             if object {
@@ -443,13 +475,20 @@ impl<'de> de::Deserializer<'de> for &mut Parser<'de> {
             Token::Signed(n) => visitor.visit_i64(n),
             Token::Number(text) => visitor.visit_borrowed_str(text),
             Token::Array => {
-                let value = visitor.visit_seq(Seq { parser: &mut *self, index: 0 });
+                let value = visitor.visit_seq(Seq {
+                    parser: &mut *self,
+                    index: 0,
+                });
                 let value = self.here(value)?;
                 self.close(b']')?;
                 Ok(value)
             }
             Token::Object => {
-                let value = visitor.visit_map(Map { parser: &mut *self, first: true, key: None });
+                let value = visitor.visit_map(Map {
+                    parser: &mut *self,
+                    first: true,
+                    key: None,
+                });
                 let value = self.here(value)?;
                 self.close(b'}')?;
                 Ok(value)
@@ -461,7 +500,9 @@ impl<'de> de::Deserializer<'de> for &mut Parser<'de> {
     fn deserialize_f64<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value> {
         if let b'-' | b'0'..=b'9' = self.next_token()? {
             let (text, _) = self.number()?;
-            let value = text.parse::<f64>().map_err(|_| self.error("invalid number"))?;
+            let value = text
+                .parse::<f64>()
+                .map_err(|_| self.error("invalid number"))?;
             self.here(visitor.visit_f64(value))
         } else {
             self.deserialize_any(visitor)
@@ -544,7 +585,9 @@ impl<'de> de::SeqAccess<'de> for Seq<'_, 'de> {
         }
         let index = self.index;
         self.index += 1;
-        seed.deserialize(&mut *self.parser).map(Some).map_err(|e| e.within(Segment::Index(index)))
+        seed.deserialize(&mut *self.parser)
+            .map(Some)
+            .map_err(|e| e.within(Segment::Index(index)))
     }
 }
 
@@ -582,7 +625,8 @@ impl<'de> de::MapAccess<'de> for Map<'_, 'de> {
     }
 
     fn next_value_seed<V: DeserializeSeed<'de>>(&mut self, seed: V) -> Result<V::Value> {
-        self.parser.expect(b':', "expected `:` after an object key")?;
+        self.parser
+            .expect(b':', "expected `:` after an object key")?;
         seed.deserialize(&mut *self.parser).map_err(|e| {
             let key = self.key.take().unwrap_or_default();
             e.within(Segment::Key(key.into_owned()))
@@ -602,7 +646,8 @@ impl<'de> de::EnumAccess<'de> for Variant<'_, 'de> {
         let name = self.parser.string()?;
         let value = seed.deserialize(name.into_deserializer());
         let value = self.parser.here(value)?;
-        self.parser.expect(b':', "expected `:` after an object key")?;
+        self.parser
+            .expect(b':', "expected `:` after an object key")?;
         Ok((value, self))
     }
 }
@@ -677,27 +722,42 @@ mod tests {
 
     #[test]
     fn errors_name_the_place_and_the_problem() {
-        let err = |text| from_str::<Config>(text).err().map(|e| e.to_string()).unwrap_or_default();
+        let err = |text| {
+            from_str::<Config>(text)
+                .err()
+                .map(|e| e.to_string())
+                .unwrap_or_default()
+        };
         assert_eq!(err("{}"), "missing field `tiers` (line 1, column 2)");
         assert_eq!(
             err(r#"{"tiers": {"gold": "ten"}}"#),
             "tiers.gold: invalid value: string \"ten\", expected a Decimal type representing \
              a fixed-point number (line 1, column 25)"
         );
-        assert!(err(r#"{"tiers": {}, "from": "25:00"}"#).starts_with("from: time of day \"25:00\""));
-        assert!(err(r#"{"tiers": {}, "days": ["monday", "someday"]}"#).starts_with("days[1]: unknown variant `someday`"));
+        assert!(
+            err(r#"{"tiers": {}, "from": "25:00"}"#).starts_with("from: time of day \"25:00\"")
+        );
+        assert!(
+            err(r#"{"tiers": {}, "days": ["monday", "someday"]}"#)
+                .starts_with("days[1]: unknown variant `someday`")
+        );
         assert!(err("{\"tiers\": {}}\n x").starts_with("trailing characters"));
         assert!(err(r#"{"tiers": {"a": 01}}"#).contains("invalid number"));
         assert!(err(r#"{"tiers": {"a": 1,}}"#).contains("expected a string key"));
         assert!(err(r#"{"tiers": {"a": 1} "x": 1}"#).contains("expected `,` or `}`"));
         assert!(err("").contains("unexpected end"));
-        let deep = from_str::<de::IgnoredAny>(&"[".repeat(100)).err().map(|e| e.to_string());
+        let deep = from_str::<de::IgnoredAny>(&"[".repeat(100))
+            .err()
+            .map(|e| e.to_string());
         assert!(deep.is_some_and(|e| e.contains("JSON nested too deeply (line 1, column 65)")));
     }
 
     #[test]
     fn big_integers_and_integers_reach_their_types() {
-        assert_eq!(from_str::<Decimal>("123456789012345678901234").map(|d| d.to_string()), Ok("123456789012345678901234".into()));
+        assert_eq!(
+            from_str::<Decimal>("123456789012345678901234").map(|d| d.to_string()),
+            Ok("123456789012345678901234".into())
+        );
         assert_eq!(from_str::<u8>("255"), Ok(255));
         assert!(from_str::<u8>("256").is_err());
         assert_eq!(from_str::<i64>("-9223372036854775808"), Ok(i64::MIN));

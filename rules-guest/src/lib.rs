@@ -10,7 +10,7 @@
 //! use std::collections::BTreeMap;
 //!
 //! #[derive(serde::Deserialize)]
-//! struct Config { tiers: BTreeMap<String, Decimal> }
+//! struct Config { tiers: BTreeMap<String, Percentage> }
 //!
 //! struct TierDiscount;
 //!
@@ -82,6 +82,7 @@
 mod answer;
 mod card;
 mod context;
+mod number;
 mod order;
 
 pub mod json;
@@ -116,6 +117,7 @@ pub mod __private;
 pub use answer::{Accrual, Discount, DiscountKind, Evaluation, MAX_DISCOUNTS};
 pub use card::{Card, CardBuilder};
 pub use context::Context;
+pub use number::{Amount, Percentage};
 pub use order::{Order, OrderBuilder, OrderItem};
 pub use rust_decimal::{self, Decimal, RoundingStrategy};
 
@@ -126,8 +128,8 @@ pub use rust_decimal::{self, Decimal, RoundingStrategy};
 pub mod prelude {
     pub use crate::time::{TimeOfDay, Timestamp, Weekday};
     pub use crate::{
-        Accrual, Card, Context, Decimal, Discount, DiscountKind, Evaluation, Order, OrderItem,
-        Policy, dec, debug, error, export_policy, info, log,
+        Accrual, Amount, Card, Context, Decimal, Discount, DiscountKind, Evaluation, Order,
+        OrderItem, Percentage, Policy, debug, dec, error, export_policy, info, log,
     };
 }
 
@@ -161,7 +163,7 @@ macro_rules! export_policy {
             #[cfg(target_arch = "wasm32")]
             type __RabatExported = $crate::__private::Exported<$policy>;
             #[cfg(target_arch = "wasm32")]
-            $crate::__bindings::__export!(__RabatExported with_types_in $crate::__bindings);
+    $crate::__bindings::__export!(__RabatExported with_types_in $crate::__bindings);
             $crate::__private::assert_policy::<$policy>();
         };
     };

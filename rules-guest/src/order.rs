@@ -100,7 +100,9 @@ impl Order {
         &'a self,
         product_id: &'a str,
     ) -> impl Iterator<Item = &'a OrderItem> + 'a {
-        self.items.iter().filter(move |item| item.product_id == product_id)
+        self.items
+            .iter()
+            .filter(move |item| item.product_id == product_id)
     }
 
     /// The lines whose category name is `name` (compared exactly, as the POS spells it).
@@ -116,7 +118,9 @@ impl Order {
         &'a self,
         id: &'a str,
     ) -> impl Iterator<Item = &'a OrderItem> + 'a {
-        self.items.iter().filter(move |item| item.category_id.as_deref() == Some(id))
+        self.items
+            .iter()
+            .filter(move |item| item.category_id.as_deref() == Some(id))
     }
 
     /// The distinct product ids of `lines`, in the order they first appear. Item
@@ -149,7 +153,10 @@ impl Order {
 
     /// The value of the POS-specific attribute `key`, if it sent one.
     pub fn attribute(&self, key: &str) -> Option<&str> {
-        self.attributes.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
+        self.attributes
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
     }
 
     /// When the order was opened, if the POS said; see [`Timestamp`] for local time.

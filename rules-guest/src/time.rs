@@ -75,7 +75,9 @@ impl Timestamp {
 
     /// The date and time at `utc_offset_minutes` (60 for UTC+01:00).
     pub fn local(self, utc_offset_minutes: i32) -> LocalTime {
-        let ms = self.0.saturating_add(i64::from(utc_offset_minutes) * MS_PER_MINUTE);
+        let ms = self
+            .0
+            .saturating_add(i64::from(utc_offset_minutes) * MS_PER_MINUTE);
         let days = ms.div_euclid(MS_PER_DAY);
         // In [0, 1440): the cast cannot truncate.
         let minute = (ms.rem_euclid(MS_PER_DAY) / MS_PER_MINUTE) as u16;
@@ -140,7 +142,11 @@ impl TimeOfDay {
     /// window whose end is before its start runs past midnight (22:00–02:00); equal ends
     /// make an empty window.
     pub fn is_within(self, from: TimeOfDay, to: TimeOfDay) -> bool {
-        if from <= to { from <= self && self < to } else { self >= from || self < to }
+        if from <= to {
+            from <= self && self < to
+        } else {
+            self >= from || self < to
+        }
     }
 }
 
@@ -180,7 +186,11 @@ fn civil_from_days(days: i64) -> (i32, u8, u8) {
     let day = (doy - (153 * mp + 2) / 5 + 1) as u8;
     let month = if mp < 10 { mp + 3 } else { mp - 9 } as u8;
     let year = yoe + era * 400 + i64::from(month <= 2);
-    (year.clamp(i64::from(i32::MIN), i64::from(i32::MAX)) as i32, month, day)
+    (
+        year.clamp(i64::from(i32::MIN), i64::from(i32::MAX)) as i32,
+        month,
+        day,
+    )
 }
 
 fn weekday_from_days(days: i64) -> Weekday {
@@ -217,9 +227,15 @@ mod tests {
         let t = Timestamp::utc(2024, 3, 1, 0, 30);
         let local = t.local(-60);
         assert_eq!((local.year, local.month, local.day), (2024, 2, 29));
-        assert_eq!(local.time, TimeOfDay::new(23, 30).unwrap_or(TimeOfDay::MIDNIGHT));
+        assert_eq!(
+            local.time,
+            TimeOfDay::new(23, 30).unwrap_or(TimeOfDay::MIDNIGHT)
+        );
         assert_eq!(Timestamp::utc(1969, 12, 31, 23, 59).epoch_ms(), -60_000);
-        assert_eq!(Timestamp::utc(1969, 12, 31, 0, 0).weekday(0), Weekday::Wednesday);
+        assert_eq!(
+            Timestamp::utc(1969, 12, 31, 0, 0).weekday(0),
+            Weekday::Wednesday
+        );
     }
 
     #[test]

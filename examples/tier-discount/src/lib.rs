@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 #[derive(serde::Deserialize)]
 struct Config {
-    tiers: BTreeMap<String, Decimal>,
+    tiers: BTreeMap<String, Percentage>,
 }
 
 /// The policy: `tiers[card.tier]` percent off the bill.

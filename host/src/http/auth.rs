@@ -2,27 +2,31 @@
 //! its own id) or the operator. Secrets are compared as SHA-256 hashes in constant time.
 
 use axum::extract::{FromRequestParts, Path};
-use axum::http::request::Parts;
 use axum::http::header::AUTHORIZATION;
+use axum::http::request::Parts;
 use subtle::ConstantTimeEq;
 
 use super::error::ApiError;
 use crate::server::AppState;
-use crate::store::credentials::TokenHash;
 use crate::store::Merchant;
+use crate::store::credentials::TokenHash;
 
 fn bearer(parts: &Parts) -> Result<&str, ApiError> {
     let header = parts
         .headers
         .get(AUTHORIZATION)
-        .ok_or(ApiError::Unauthorized("Missing Authorization header: send `Authorization: Bearer <token>`"))?;
+        .ok_or(ApiError::Unauthorized(
+            "Missing Authorization header: send `Authorization: Bearer <token>`",
+        ))?;
     let value = header
         .to_str()
         .map_err(|_| ApiError::Unauthorized("The Authorization header is not valid text"))?;
     let token = value
         .strip_prefix("Bearer ")
         .or_else(|| value.strip_prefix("bearer "))
-        .ok_or(ApiError::Unauthorized("The Authorization header must be `Bearer <token>`"))?
+        .ok_or(ApiError::Unauthorized(
+            "The Authorization header must be `Bearer <token>`",
+        ))?
         .trim();
     if token.is_empty() {
         return Err(ApiError::Unauthorized("The bearer token is empty"));
@@ -40,9 +44,9 @@ impl FromRequestParts<AppState> for PosMerchant {
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
         let token = bearer(parts)?;
         let merchant = state.merchant_by_pos_token(token).await?;
-        merchant
-            .map(PosMerchant)
-            .ok_or(ApiError::Unauthorized("The POS token is not valid (unknown or revoked)"))
+        merchant.map(PosMerchant).ok_or(ApiError::Unauthorized(
+            "The POS token is not valid (unknown or revoked)",
+        ))
     }
 }
 
@@ -66,7 +70,9 @@ impl FromRequestParts<AppState> for MerchantAuth {
         let store = state.store();
         match store.merchant_by_api_key(&TokenHash::of(&token)).await? {
             Some(merchant) if merchant.id == wanted => Ok(MerchantAuth(merchant)),
-            Some(_) => Err(ApiError::Forbidden("This API key belongs to another merchant")),
+            Some(_) => Err(ApiError::Forbidden(
+                "This API key belongs to another merchant",
+            )),
             None if state.is_operator(&token) => Err(ApiError::Forbidden(
                 "The operator token cannot act for a merchant: use the merchant's API key",
             )),
@@ -87,8 +93,15 @@ impl FromRequestParts<AppState> for Operator {
         if state.is_operator(token) {
             return Ok(Operator);
         }
-        if state.store().merchant_by_api_key(&TokenHash::of(token)).await?.is_some() {
-            return Err(ApiError::Forbidden("Only the operator token may do this, not a merchant's API key"));
+        if state
+            .store()
+            .merchant_by_api_key(&TokenHash::of(token))
+            .await?
+            .is_some()
+        {
+            return Err(ApiError::Forbidden(
+                "Only the operator token may do this, not a merchant's API key",
+            ));
         }
         Err(ApiError::Unauthorized("The operator token is not valid"))
     }

@@ -2,9 +2,9 @@
 //! `{"error": …, "message": …, "error_id": N}`. 5xx bodies never carry internals: the
 //! cause is logged instead.
 
+use axum::Json;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::Json;
 
 use crate::papaya::{ErrorBody, PapayaError};
 use crate::store::{Entity, StoreError};
@@ -77,7 +77,9 @@ impl ApiError {
             ApiError::Conflict(why) => ErrorBody::new(8, "Conflict", why.clone()),
             ApiError::NotFound(why) => ErrorBody::new(9, "Not found", why.clone()),
             ApiError::Forbidden(why) => ErrorBody::new(10, "Forbidden", *why),
-            ApiError::InvalidPolicy(why) => ErrorBody::new(11, "Invalid policy module", why.clone()),
+            ApiError::InvalidPolicy(why) => {
+                ErrorBody::new(11, "Invalid policy module", why.clone())
+            }
             ApiError::Upstream(why) => ErrorBody::new(12, "Upstream POS error", why.clone()),
             ApiError::Internal(_) => ErrorBody::new(
                 500,
@@ -106,15 +108,21 @@ impl IntoResponse for ApiError {
 impl From<StoreError> for ApiError {
     fn from(error: StoreError) -> Self {
         match error {
-            StoreError::NotFound { entity, id } => ApiError::NotFound(format!("{entity} '{id}' not found")),
-            StoreError::Conflict { entity: Entity::Order, id, reason } => {
-                ApiError::Conflict(format!("order '{id}' {reason}"))
+            StoreError::NotFound { entity, id } => {
+                ApiError::NotFound(format!("{entity} '{id}' not found"))
             }
+            StoreError::Conflict {
+                entity: Entity::Order,
+                id,
+                reason,
+            } => ApiError::Conflict(format!("order '{id}' {reason}")),
             StoreError::Conflict { entity, id, reason } => {
                 ApiError::Conflict(format!("{entity} '{id}': {reason}"))
             }
             StoreError::Invalid(why) => ApiError::InvalidField(why),
-            other @ (StoreError::Database(_) | StoreError::Migrate(_)) => ApiError::Unavailable(other),
+            other @ (StoreError::Database(_) | StoreError::Migrate(_)) => {
+                ApiError::Unavailable(other)
+            }
         }
     }
 }

@@ -43,19 +43,43 @@ pub async fn evaluate_for(
     order: Order,
     card: Card,
 ) -> ApiResult<DiscountResponse> {
-    let active = match state.active().get(state.store(), state.runtime(), merchant).await {
+    let active = match state
+        .active()
+        .get(state.store(), state.runtime(), merchant)
+        .await
+    {
         Ok(active) => active,
         Err(crate::active::LoadError::Store(e)) => return Err(e.into()),
         Err(error) => {
             tracing::error!(%error, merchant, "the active policy does not load; answering with no discount");
             let response = DiscountResponse::fail_safe(&order.currency);
-            state.evaluations().record(log_record(merchant, None, &order, &card, "unavailable", Some(&response), None, 0, Some(error.to_string())));
+            state.evaluations().record(log_record(
+                merchant,
+                None,
+                &order,
+                &card,
+                "unavailable",
+                Some(&response),
+                None,
+                0,
+                Some(error.to_string()),
+            ));
             return Ok(response);
         }
     };
     let Some(policy) = active.policy.clone() else {
         let response = DiscountResponse::empty(&order.currency, NO_DISCOUNT_MESSAGE);
-        state.evaluations().record(log_record(merchant, None, &order, &card, "no_policy", Some(&response), None, 0, None));
+        state.evaluations().record(log_record(
+            merchant,
+            None,
+            &order,
+            &card,
+            "no_policy",
+            Some(&response),
+            None,
+            0,
+            None,
+        ));
         return Ok(response);
     };
     let runtime = state.runtime().clone();
@@ -135,7 +159,8 @@ pub async fn transactions(
     let completed = papaya::parse_order_completed(&raw)?;
     // Parsing succeeded, so the body is a JSON object; its canonical form (keys sorted,
     // numbers as sent) tells an honest retry from a different bill under the same id.
-    let request: serde_json::Value = serde_json::from_slice(&raw).map_err(|e| ApiError::MalformedJson(e.to_string()))?;
+    let request: serde_json::Value =
+        serde_json::from_slice(&raw).map_err(|e| ApiError::MalformedJson(e.to_string()))?;
     let request_hash = hex::encode(Sha256::digest(request.to_string().as_bytes()));
     let card = state
         .store()
@@ -143,7 +168,8 @@ pub async fn transactions(
         .await?
         .ok_or(ApiError::CustomerNotFound)?;
     let order = completed.order;
-    let (points, points_reason, accrual_error) = accrue_for(&state, &merchant.id, &order, &card).await?;
+    let (points, points_reason, accrual_error) =
+        accrue_for(&state, &merchant.id, &order, &card).await?;
     let record = TransactionRecord {
         order_id: order.order_id.clone(),
         card_id: card.card_id.clone(),
@@ -151,14 +177,25 @@ pub async fn transactions(
         total: order.total,
         points,
         points_reason,
-        occurred_at: completed.completed.or(order.updated).or(order.created).unwrap_or_else(now_ms),
+        occurred_at: completed
+            .completed
+            .or(order.updated)
+            .or(order.created)
+            .unwrap_or_else(now_ms),
         pos: Pos::Papaya,
         request: Some(request),
         accrual_error,
     };
-    match state.store().record_transaction(&merchant.id, &record).await {
+    match state
+        .store()
+        .record_transaction(&merchant.id, &record)
+        .await
+    {
         Ok(_) => Ok(Json(TransactionAck::new(order.order_id))),
-        Err(StoreError::NotFound { entity: Entity::Card, .. }) => Err(ApiError::CustomerNotFound),
+        Err(StoreError::NotFound {
+            entity: Entity::Card,
+            ..
+        }) => Err(ApiError::CustomerNotFound),
         Err(e) => Err(e.into()),
     }
 }
@@ -171,7 +208,11 @@ pub async fn accrue_for(
     order: &Order,
     card: &Card,
 ) -> ApiResult<(i64, Option<String>, Option<String>)> {
-    let active = match state.active().get(state.store(), state.runtime(), merchant).await {
+    let active = match state
+        .active()
+        .get(state.store(), state.runtime(), merchant)
+        .await
+    {
         Ok(active) => active,
         Err(crate::active::LoadError::Store(e)) => return Err(e.into()),
         Err(error) => return Ok((0, None, Some(error.to_string()))),

@@ -137,7 +137,10 @@ pub fn evaluation_from_wit(value: wit::Evaluation) -> Result<model::Evaluation, 
                 wit::DiscountKind::PercentageOnItem(item) => {
                     model::DiscountKind::PercentageOnItem {
                         product_id: item.product_id,
-                        percentage: decimal_from_wit(item.percentage, &format!("{what}.percentage"))?,
+                        percentage: decimal_from_wit(
+                            item.percentage,
+                            &format!("{what}.percentage"),
+                        )?,
                     }
                 }
                 wit::DiscountKind::CouponZeroVat(coupon) => model::DiscountKind::CouponZeroVat {
@@ -189,7 +192,13 @@ mod tests {
 
     #[test]
     fn decimals_cross_exactly() {
-        for text in ["0", "12.50", "-3.333", "0.0000000001", "92233720368.54775807"] {
+        for text in [
+            "0",
+            "12.50",
+            "-3.333",
+            "0.0000000001",
+            "92233720368.54775807",
+        ] {
             let d = Decimal::from_str(text).unwrap();
             let back = decimal_from_wit(decimal_to_wit(d), "x").unwrap();
             assert_eq!(back, d);

@@ -86,7 +86,13 @@ pub fn build_policy(options: &BuildOptions) -> anyhow::Result<Built> {
 
     let mut cargo = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
     cargo
-        .args(["build", "--release", "--lib", "--target", options.target.triple()])
+        .args([
+            "build",
+            "--release",
+            "--lib",
+            "--target",
+            options.target.triple(),
+        ])
         .arg("--manifest-path")
         .arg(&manifest)
         .arg("--target-dir")
@@ -106,8 +112,13 @@ pub fn build_policy(options: &BuildOptions) -> anyhow::Result<Built> {
         .with_context(|| "could not run cargo: is the Rust toolchain installed?")?;
     if !output.status.success() {
         let stderr = String::from_utf8_lossy(&output.stderr);
-        let hint = if stderr.contains("target may not be installed") || stderr.contains("can't find crate for `core`") {
-            format!("\nhint: run `rustup target add {}`", options.target.triple())
+        let hint = if stderr.contains("target may not be installed")
+            || stderr.contains("can't find crate for `core`")
+        {
+            format!(
+                "\nhint: run `rustup target add {}`",
+                options.target.triple()
+            )
         } else {
             String::new()
         };
@@ -122,14 +133,16 @@ pub fn build_policy(options: &BuildOptions) -> anyhow::Result<Built> {
         .with_context(|| format!("cargo did not produce {}", module_path.display()))?;
     let component = match options.target {
         Target::Wasm32Wasip2 => module,
-        Target::Wasm32UnknownUnknown => componentize(&module)
-            .with_context(|| format!("could not turn {} into a component", module_path.display()))?,
+        Target::Wasm32UnknownUnknown => componentize(&module).with_context(|| {
+            format!("could not turn {} into a component", module_path.display())
+        })?,
     };
     let out_dir = target_dir.join("rabat");
     std::fs::create_dir_all(&out_dir)
         .with_context(|| format!("could not create {}", out_dir.display()))?;
     let path = out_dir.join(format!("{}.wasm", meta.package));
-    std::fs::write(&path, &component).with_context(|| format!("could not write {}", path.display()))?;
+    std::fs::write(&path, &component)
+        .with_context(|| format!("could not write {}", path.display()))?;
     Ok(Built {
         name: meta.package,
         path,
@@ -142,7 +155,9 @@ pub fn build_policy(options: &BuildOptions) -> anyhow::Result<Built> {
 pub fn componentize(module: &[u8]) -> anyhow::Result<Vec<u8>> {
     wit_component::ComponentEncoder::default()
         .module(module)
-        .context("the module carries no rabat component type: is it built with the rabat-rules SDK?")?
+        .context(
+            "the module carries no rabat component type: is it built with the rabat-rules SDK?",
+        )?
         .validate(true)
         .encode()
 }
@@ -155,7 +170,13 @@ struct Metadata {
 
 fn metadata(manifest: &Path) -> anyhow::Result<Metadata> {
     let output = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
-        .args(["metadata", "--no-deps", "--format-version", "1", "--manifest-path"])
+        .args([
+            "metadata",
+            "--no-deps",
+            "--format-version",
+            "1",
+            "--manifest-path",
+        ])
         .arg(manifest)
         .env_remove("CARGO_TARGET_DIR")
         .output()

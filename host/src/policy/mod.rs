@@ -152,7 +152,9 @@ impl CompiledPolicy {
 
 impl std::fmt::Debug for CompiledPolicy {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("CompiledPolicy").field("info", &self.info).finish()
+        f.debug_struct("CompiledPolicy")
+            .field("info", &self.info)
+            .finish()
     }
 }
 
@@ -167,7 +169,9 @@ pub struct Runtime {
 
 impl std::fmt::Debug for Runtime {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Runtime").field("config", &self.config).finish()
+        f.debug_struct("Runtime")
+            .field("config", &self.config)
+            .finish()
     }
 }
 
@@ -244,7 +248,10 @@ impl Runtime {
             let pre = self.wasi.instantiate_pre(&component).map_err(wrong_world)?;
             Pre::Wasi(PolicyPre::new(pre).map_err(wrong_world)?)
         } else {
-            let pre = self.plain.instantiate_pre(&component).map_err(wrong_world)?;
+            let pre = self
+                .plain
+                .instantiate_pre(&component)
+                .map_err(wrong_world)?;
             Pre::Plain(PolicyPre::new(pre).map_err(wrong_world)?)
         };
         Ok(CompiledPolicy {
@@ -260,7 +267,11 @@ impl Runtime {
     }
 
     /// Asks the policy for the discounts on an open bill.
-    pub fn evaluate(&self, policy: &CompiledPolicy, input: CallInput<'_>) -> CallReport<Evaluation> {
+    pub fn evaluate(
+        &self,
+        policy: &CompiledPolicy,
+        input: CallInput<'_>,
+    ) -> CallReport<Evaluation> {
         let call = EvaluateCall {
             ctx: bindings::context_to_wit(input.order, input.card, input.config),
             output_limit: input.limits.output_bytes,
@@ -276,7 +287,12 @@ impl Runtime {
         self.call(policy, input, call)
     }
 
-    fn call<C: Call>(&self, policy: &CompiledPolicy, input: CallInput<'_>, call: C) -> CallReport<C::Output> {
+    fn call<C: Call>(
+        &self,
+        policy: &CompiledPolicy,
+        input: CallInput<'_>,
+        call: C,
+    ) -> CallReport<C::Output> {
         match &policy.pre {
             Pre::Plain(pre) => self.call_in(pre, (), input.limits, |_| {}, call),
             Pre::Wasi(pre) => {
@@ -308,7 +324,9 @@ impl Runtime {
             },
         );
         store.limiter(|s| &mut s.host.limiter);
-        let tick_ms = u64::try_from(self.config.epoch_tick.as_millis()).unwrap_or(1).max(1);
+        let tick_ms = u64::try_from(self.config.epoch_tick.as_millis())
+            .unwrap_or(1)
+            .max(1);
         store.set_epoch_deadline(limits.deadline_ms.div_ceil(tick_ms).max(1));
         let started = Instant::now();
         let outcome = store.set_fuel(limits.fuel).and_then(|()| {
@@ -405,11 +423,18 @@ fn classify(error: &wasmtime::Error, panic: Option<String>) -> Failure {
     match error.downcast_ref::<Trap>() {
         Some(Trap::OutOfFuel) => Failure::OutOfFuel,
         Some(Trap::Interrupt) => Failure::Timeout,
-        Some(Trap::StackOverflow) => Failure::Trap("call stack exhausted (runaway recursion?)".into()),
+        Some(Trap::StackOverflow) => {
+            Failure::Trap("call stack exhausted (runaway recursion?)".into())
+        }
         Some(Trap::MemoryOutOfBounds) => Failure::Trap(
-            "out of bounds memory access (a stack overflow in the policy looks like this too)".into(),
+            "out of bounds memory access (a stack overflow in the policy looks like this too)"
+                .into(),
         ),
-        Some(trap) => Failure::Trap(trap.to_string().trim_start_matches("wasm trap: ").to_owned()),
+        Some(trap) => Failure::Trap(
+            trap.to_string()
+                .trim_start_matches("wasm trap: ")
+                .to_owned(),
+        ),
         None => Failure::Unavailable(format!("{error:#}")),
     }
 }
@@ -421,7 +446,11 @@ fn seed(order_id: &str) -> u64 {
     })
 }
 
-fn spawn_epoch_ticker(engine: Engine, tick: Duration, stop: Arc<AtomicBool>) -> std::io::Result<()> {
+fn spawn_epoch_ticker(
+    engine: Engine,
+    tick: Duration,
+    stop: Arc<AtomicBool>,
+) -> std::io::Result<()> {
     std::thread::Builder::new()
         .name("rabat-epoch".into())
         .spawn(move || {

@@ -144,7 +144,9 @@ impl WasiState {
             .wall_clock(FrozenWallClock(now_ms))
             .monotonic_clock(FrozenMonotonicClock)
             .secure_random(rand::rngs::StdRng::seed_from_u64(seed))
-            .insecure_random(rand::rngs::StdRng::seed_from_u64(seed ^ 0x9e37_79b9_7f4a_7c15))
+            .insecure_random(rand::rngs::StdRng::seed_from_u64(
+                seed ^ 0x9e37_79b9_7f4a_7c15,
+            ))
             .insecure_random_seed(u128::from(seed))
             .allow_tcp(false)
             .allow_udp(false)
@@ -160,7 +162,10 @@ impl WasiState {
 
     /// Moves what the policy printed into its log, a line each.
     pub fn drain_stdio_into(&self, log: &mut Log) {
-        for (pipe, level) in [(&self.stdout, LogLevel::Info), (&self.stderr, LogLevel::Warn)] {
+        for (pipe, level) in [
+            (&self.stdout, LogLevel::Info),
+            (&self.stderr, LogLevel::Warn),
+        ] {
             let bytes = pipe.contents();
             for line in String::from_utf8_lossy(&bytes).lines() {
                 log.push(level, line.to_owned());

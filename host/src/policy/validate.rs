@@ -5,19 +5,31 @@
 /// wrong and what to do next.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum Rejection {
-    #[error("the module is {size} bytes; the limit is {limit} bytes (build with `rabat build`, which optimizes for size)")]
+    #[error(
+        "the module is {size} bytes; the limit is {limit} bytes (build with `rabat build`, which optimizes for size)"
+    )]
     TooLarge { size: usize, limit: usize },
-    #[error("the file is not WebAssembly (it does not start with \\0asm); upload the .wasm that `rabat build` wrote")]
+    #[error(
+        "the file is not WebAssembly (it does not start with \\0asm); upload the .wasm that `rabat build` wrote"
+    )]
     NotWasm,
-    #[error("the file is a core WebAssembly module, not a component; build the policy with `rabat build`, which turns it into a component")]
+    #[error(
+        "the file is a core WebAssembly module, not a component; build the policy with `rabat build`, which turns it into a component"
+    )]
     CoreModule,
-    #[error("the WebAssembly binary has an unknown version or layer ({0}); build it with `rabat build`")]
+    #[error(
+        "the WebAssembly binary has an unknown version or layer ({0}); build it with `rabat build`"
+    )]
     UnknownLayer(String),
     #[error("the component is invalid: {0}")]
     Invalid(String),
-    #[error("the component imports `{0}`, which policies may not use (allowed: rabat:rules/host and WASI stdio, clocks, random); remove the code that needs it (files, network, HTTP and environment are not available)")]
+    #[error(
+        "the component imports `{0}`, which policies may not use (allowed: rabat:rules/host and WASI stdio, clocks, random); remove the code that needs it (files, network, HTTP and environment are not available)"
+    )]
     ForbiddenImport(String),
-    #[error("the component is not a rabat policy (world rabat:rules/policy@0.1.0): {0}; build it against the rabat-rules SDK")]
+    #[error(
+        "the component is not a rabat policy (world rabat:rules/policy@0.1.0): {0}; build it against the rabat-rules SDK"
+    )]
     WrongWorld(String),
 }
 
@@ -82,7 +94,10 @@ mod tests {
         assert_eq!(kind(b"hello world"), Err(Rejection::NotWasm));
         assert_eq!(kind(b"\0asm\x01\0\0\0"), Err(Rejection::CoreModule));
         assert_eq!(kind(b"\0asm\x0d\0\x01\0"), Ok(Kind::Component));
-        assert!(matches!(kind(b"\0asm\x02\0\0\0"), Err(Rejection::UnknownLayer(_))));
+        assert!(matches!(
+            kind(b"\0asm\x02\0\0\0"),
+            Err(Rejection::UnknownLayer(_))
+        ));
     }
 
     #[test]

@@ -85,7 +85,13 @@ impl TestApp {
         db.store.close().await;
     }
 
-    pub async fn call(&self, method: &str, path: &str, token: Option<&str>, body: impl Into<Body>) -> Reply {
+    pub async fn call(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        body: impl Into<Body>,
+    ) -> Reply {
         let mut request = Request::builder().method(method).uri(path);
         if let Some(token) = token {
             request = request.header("authorization", format!("Bearer {token}"));
@@ -120,14 +126,25 @@ impl TestApp {
     }
 
     pub async fn card(&self, merchant: &TestMerchant, card: Card) {
-        self.state.store().upsert_card(&merchant.id, &card).await.unwrap();
+        self.state
+            .store()
+            .upsert_card(&merchant.id, &card)
+            .await
+            .unwrap();
     }
 
     /// Uploads, configures and activates a policy straight in the store.
     pub async fn activate(&self, merchant: &TestMerchant, wasm: &[u8], config: Value) -> i64 {
         let store = self.state.store();
-        let version = store.add_policy(&merchant.id, wasm, None).await.unwrap().version;
-        store.put_policy_config(&merchant.id, &config).await.unwrap();
+        let version = store
+            .add_policy(&merchant.id, wasm, None)
+            .await
+            .unwrap()
+            .version;
+        store
+            .put_policy_config(&merchant.id, &config)
+            .await
+            .unwrap();
         store.activate_policy(&merchant.id, version).await.unwrap();
         self.state.active().invalidate(&merchant.id);
         version

@@ -5,7 +5,9 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
-use rabat::policy::build::{BuildOptions, Target, build_example, build_policy, policies_target_dir};
+use rabat::policy::build::{
+    BuildOptions, Target, build_example, build_policy, policies_target_dir,
+};
 
 static BUILT: Mutex<Option<HashMap<String, Vec<u8>>>> = Mutex::new(None);
 
@@ -24,7 +26,8 @@ fn cached(key: &str, build: impl FnOnce() -> Vec<u8>) -> Vec<u8> {
 /// An example policy component, e.g. `example("tier-discount")`.
 pub fn example(name: &str) -> Vec<u8> {
     cached(&format!("example:{name}"), || {
-        let built = build_example(name).unwrap_or_else(|e| panic!("building example {name}: {e:#}"));
+        let built =
+            build_example(name).unwrap_or_else(|e| panic!("building example {name}: {e:#}"));
         std::fs::read(&built.path).unwrap()
     })
 }
@@ -64,6 +67,8 @@ pub fn core_module(name: &str) -> Vec<u8> {
 
 /// A sample file from `examples/data/`.
 pub fn data(path: &str) -> Vec<u8> {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/data").join(path);
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../examples/data")
+        .join(path);
     std::fs::read(&path).unwrap_or_else(|e| panic!("reading {}: {e}", path.display()))
 }

@@ -1,0 +1,242 @@
+//! Exact numbers for a policy's config: [`Percentage`] and [`Amount`].
+//!
+//! They read a JSON number (or a numeric string) exactly and check its range, so a bad
+//! config is reported with its place (`tiers.gold: percentage 150 is not in (0, 100]`).
+//! `rust_decimal::Decimal` deserializes too, but its parser adds about 18 kB to a policy
+//! module; these add well under 1 kB.
+
+use core::fmt;
+
+use rust_decimal::Decimal;
+use serde::de::{self, Deserialize, Deserializer, Visitor};
+
+/// A percentage in (0, 100], as a discount asks for it.
+///
+/// ```
+/// # use rabat_rules::{json, Percentage, Decimal};
+/// let p: Percentage = json::from_str("12.5")?;
+/// assert_eq!(Decimal::from(p), Decimal::new(125, 1));
+/// assert_eq!(json::from_str::<Percentage>("150").err().map(|e| e.to_string()),
+///            Some("percentage 150 is not in (0, 100] (line 1, column 4)".to_string()));
+/// # Ok::<(), json::Error>(())
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Percentage(Decimal);
+
+/// A sum of money, 0 or more, in the bill's currency (e.g. a coupon's value).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Amount(Decimal);
+
+impl Percentage {
+    /// `value` if it is in (0, 100].
+    pub fn new(value: Decimal) -> Option<Percentage> {
+        (value > Decimal::ZERO && value <= Decimal::ONE_HUNDRED).then_some(Percentage(value))
+    }
+
+    /// The percentage as a decimal (12.5 for 12.5 %).
+    pub fn get(self) -> Decimal {
+        self.0
+    }
+}
+
+impl Amount {
+    /// `value` if it is 0 or more.
+    pub fn new(value: Decimal) -> Option<Amount> {
+        (value >= Decimal::ZERO).then_some(Amount(value))
+    }
+
+    /// The amount as a decimal.
+    pub fn get(self) -> Decimal {
+        self.0
+    }
+}
+
+impl From<Percentage> for Decimal {
+    fn from(p: Percentage) -> Decimal {
+        p.0
+    }
+}
+
+impl From<Amount> for Decimal {
+    fn from(a: Amount) -> Decimal {
+        a.0
+    }
+}
+
+impl fmt::Display for Percentage {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&self.0, f)
+    }
+}
+
+impl fmt::Display for Amount {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&self.0, f)
+    }
+}
+
+impl<'de> Deserialize<'de> for Percentage {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Percentage, D::Error> {
+        let value = deserializer.deserialize_any(ExactDecimal)?;
+        Percentage::new(value)
+            .ok_or_else(|| de::Error::custom(format_args!("percentage {value} is not in (0, 100]")))
+    }
+}
+
+impl<'de> Deserialize<'de> for Amount {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Amount, D::Error> {
+        let value = deserializer.deserialize_any(ExactDecimal)?;
+        Amount::new(value)
+            .ok_or_else(|| de::Error::custom(format_args!("amount {value} is negative")))
+    }
+}
+
+/// Reads a number exactly: integers as they are, anything else from its text.
+struct ExactDecimal;
+
+impl Visitor<'_> for ExactDecimal {
+    type Value = Decimal;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a decimal number")
+    }
+
+    fn visit_u64<E: de::Error>(self, value: u64) -> Result<Decimal, E> {
+        Ok(Decimal::from(value))
+    }
+
+    fn visit_i64<E: de::Error>(self, value: i64) -> Result<Decimal, E> {
+        Ok(Decimal::from(value))
+    }
+
+    fn visit_str<E: de::Error>(self, text: &str) -> Result<Decimal, E> {
+        parse_decimal(text).ok_or_else(|| E::invalid_value(de::Unexpected::Str(text), &self))
+    }
+}
+
+/// Parses `[-+]digits[.digits][(e|E)[-+]digits]` exactly; `None` if it is not such a
+/// number or does not fit a `Decimal`. (A small parser: `Decimal::from_str` and
+/// `from_scientific` are several kB of code each in a policy module.)
+pub(crate) fn parse_decimal(text: &str) -> Option<Decimal> {
+    let (negative, text) = match text.as_bytes().first() {
+        Some(b'-') => (true, text.get(1..)?),
+        Some(b'+') => (false, text.get(1..)?),
+        _ => (false, text),
+    };
+    let (digits, exponent) = match text.find(['e', 'E']) {
+        Some(at) => (text.get(..at)?, text.get(at + 1..)?.parse::<i32>().ok()?),
+        None => (text, 0),
+    };
+    let mut mantissa: i128 = 0;
+    let mut scale: i32 = 0;
+    let (mut count, mut point) = (0, false);
+    for b in digits.bytes() {
+        match b {
+            b'0'..=b'9' => {
+                mantissa = mantissa
+                    .checked_mul(10)?
+                    .checked_add(i128::from(b - b'0'))?;
+                count += 1;
+                scale += i32::from(point);
+            }
+            b'.' if !point => point = true,
+            _ => return None,
+        }
+    }
+    if count == 0 {
+        return None;
+    }
+    scale = scale.checked_sub(exponent)?;
+    while scale < 0 {
+        mantissa = mantissa.checked_mul(10)?;
+        scale += 1;
+    }
+    if mantissa == 0 {
+        scale = scale.min(28);
+    }
+    // Trailing zeros past the 28 places a Decimal holds carry no value.
+    while scale > 28 && mantissa % 10 == 0 {
+        mantissa /= 10;
+        scale -= 1;
+    }
+    if negative {
+        mantissa = -mantissa;
+    }
+    Decimal::try_from_i128_with_scale(mantissa, u32::try_from(scale).ok()?).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::json;
+
+    #[test]
+    fn parses_exactly() {
+        let p = |s| parse_decimal(s).map(|d| d.to_string());
+        assert_eq!(p("12.50").as_deref(), Some("12.50"));
+        assert_eq!(p("-0.1").as_deref(), Some("-0.1"));
+        assert_eq!(p("+7").as_deref(), Some("7"));
+        assert_eq!(p("1e2").as_deref(), Some("100"));
+        assert_eq!(p("1.5E-3").as_deref(), Some("0.0015"));
+        assert_eq!(
+            p("0e-100").as_deref(),
+            Some("0.0000000000000000000000000000")
+        );
+        assert_eq!(
+            p("79228162514264337593543950335").as_deref(),
+            Some("79228162514264337593543950335")
+        );
+        for bad in [
+            "",
+            "-",
+            ".",
+            "1..2",
+            "1e",
+            "e5",
+            "1e99",
+            "79228162514264337593543950336",
+            "1x",
+            "0x10",
+            "1e-40",
+        ] {
+            assert_eq!(p(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn config_values_are_checked_with_their_place() {
+        #[derive(serde::Deserialize, Debug)]
+        struct Config {
+            #[allow(dead_code)]
+            gold: Percentage,
+            #[allow(dead_code)]
+            coupon: Amount,
+        }
+        let ok: Config =
+            json::from_str(r#"{"gold": 7.5, "coupon": "5.00"}"#).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(ok.gold.get(), Decimal::new(75, 1));
+        assert_eq!(ok.coupon.to_string(), "5.00");
+        let err = |t| {
+            json::from_str::<Config>(t)
+                .err()
+                .map(|e| e.to_string())
+                .unwrap_or_default()
+        };
+        assert_eq!(
+            err(r#"{"gold": 0, "coupon": 1}"#),
+            "gold: percentage 0 is not in (0, 100] (line 1, column 10)"
+        );
+        assert_eq!(
+            err(r#"{"gold": 1, "coupon": -1}"#),
+            "coupon: amount -1 is negative (line 1, column 25)"
+        );
+        assert_eq!(
+            err(r#"{"gold": "ten", "coupon": 1}"#),
+            "gold: invalid value: string \"ten\", expected a decimal number (line 1, column 15)"
+        );
+        assert_eq!(
+            err(r#"{"gold": true, "coupon": 1}"#),
+            "gold: invalid type: boolean `true`, expected a decimal number (line 1, column 14)"
+        );
+    }
+}
