@@ -4,10 +4,7 @@
 //! set and the server cannot be reached, the PostgreSQL tests fail: they never skip quietly.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::path::PathBuf;
 use std::str::FromStr;
-use std::sync::atomic::{AtomicU32, Ordering};
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use rabat::model::{Card, Pos};
 use rabat::store::credentials::{self, Secret, TokenHash};
@@ -17,110 +14,11 @@ use rabat::store::{
 };
 use rust_decimal::Decimal;
 use serde_json::json;
-use sqlx::{AssertSqlSafe, Connection};
 
-const PG_ENV: &str = "RABAT_TEST_POSTGRES_URL";
+mod common;
 
-// ---------------------------------------------------------------------------------------
-// Harness
-
-enum Target {
-    Sqlite {
-        _dir: tempfile::TempDir,
-        path: PathBuf,
-    },
-    Postgres {
-        url: String,
-        schema: String,
-    },
-}
-
-struct TestDb {
-    store: Store,
-    target: Target,
-}
-
-impl TestDb {
-    async fn sqlite() -> TestDb {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("rabat.db");
-        let store = Store::connect(path.to_str().unwrap()).await.unwrap();
-        TestDb {
-            store,
-            target: Target::Sqlite { _dir: dir, path },
-        }
-    }
-
-    /// `None` when PostgreSQL tests are not asked for; panics when asked for and failing.
-    async fn postgres() -> Option<TestDb> {
-        let Ok(url) = std::env::var(PG_ENV) else {
-            eprintln!("{PG_ENV} is not set: PostgreSQL variant not run");
-            return None;
-        };
-        static SEQ: AtomicU32 = AtomicU32::new(0);
-        let nanos = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .unwrap()
-            .subsec_nanos();
-        let schema = format!(
-            "rabat_test_{}_{}_{}",
-            std::process::id(),
-            nanos,
-            SEQ.fetch_add(1, Ordering::Relaxed)
-        );
-        let store = Store::connect_with(&pg_options(&url, &schema))
-            .await
-            .unwrap_or_else(|e| panic!("{PG_ENV}={url} is set but unusable: {e}"));
-        Some(TestDb {
-            store,
-            target: Target::Postgres { url, schema },
-        })
-    }
-
-    /// A second, independent store on the same database (as after a restart).
-    async fn reopen(&self) -> Store {
-        match &self.target {
-            Target::Sqlite { path, .. } => {
-                Store::connect(&format!("sqlite://{}", path.display())).await
-            }
-            Target::Postgres { url, schema } => Store::connect_with(&pg_options(url, schema)).await,
-        }
-        .unwrap()
-    }
-}
-
-fn pg_options(url: &str, schema: &str) -> StoreOptions {
-    let mut options = StoreOptions::new(url);
-    options.postgres_schema = Some(schema.to_owned());
-    options.max_connections = 8;
-    options
-}
-
-impl Drop for TestDb {
-    fn drop(&mut self) {
-        let Target::Postgres { url, schema } = &self.target else {
-            return;
-        };
-        let (url, schema) = (url.clone(), schema.clone());
-        // Drop runs inside the test's runtime, which cannot be blocked on: clean up from a
-        // thread with a runtime of its own. Runs on panic too, so failed tests leave no schema.
-        let cleanup = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .unwrap();
-            rt.block_on(async {
-                let mut conn = sqlx::PgConnection::connect(&url).await?;
-                let sql = format!("DROP SCHEMA IF EXISTS \"{schema}\" CASCADE");
-                sqlx::query(AssertSqlSafe(sql)).execute(&mut conn).await?;
-                conn.close().await
-            })
-        });
-        if let Ok(Err(e)) = cleanup.join() {
-            eprintln!("could not drop test schema: {e}");
-        }
-    }
-}
+use common::db::{Target, TestDb};
+use sqlx::Connection;
 
 /// Declares each scenario as `sqlite::name` and `postgres::name`.
 macro_rules! on_both_engines {
@@ -248,6 +146,7 @@ async fn ping_and_engine(db: &TestDb) {
     let expected = match db.target {
         Target::Sqlite { .. } => EngineKind::Sqlite,
         Target::Postgres { .. } => EngineKind::Postgres,
+        Target::Shared => return,
     };
     assert_eq!(db.store.engine(), expected);
 }

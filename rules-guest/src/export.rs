@@ -58,96 +58,114 @@ fn install_panic_hook() {
     }));
 }
 
-#[inline(never)]
-fn decimal(value: wit::Decimal, field: &str) -> Result<Decimal, String> {
-    Decimal::try_new(value.mantissa, u32::from(value.scale)).map_err(|_| {
-        format!(
-            "the host sent {field} with scale {}; at most 28 is possible",
-            value.scale
-        )
-    })
+/// Converts the host's values. Infallible on purpose: a decimal the host should never
+/// send (scale over 28) is noted in `bad_scale` and read as 0, and the call then fails,
+/// so there are no early returns dropping half-converted values (less code).
+struct Lift {
+    bad_scale: Option<u8>,
 }
 
-fn optional(value: Option<wit::Decimal>, field: &str) -> Result<Option<Decimal>, String> {
-    value.map(|v| decimal(v, field)).transpose()
+impl Lift {
+    #[inline(never)]
+    fn decimal(&mut self, value: wit::Decimal) -> Decimal {
+        Decimal::try_new(value.mantissa, u32::from(value.scale)).unwrap_or_else(|_| {
+            self.bad_scale = Some(value.scale);
+            Decimal::ZERO
+        })
+    }
+
+    fn optional(&mut self, value: Option<wit::Decimal>) -> Option<Decimal> {
+        value.map(|v| self.decimal(v))
+    }
+
+    fn order(&mut self, order: wit::Order) -> Order {
+        Order {
+            total: self.decimal(order.total),
+            total_without_vat: self.optional(order.total_without_vat),
+            vat: self.optional(order.vat),
+            items: order
+                .items
+                .into_iter()
+                .map(|item| self.item(item))
+                .collect(),
+            attributes: order
+                .attributes
+                .into_iter()
+                .map(|a| (a.key, a.value))
+                .collect(),
+            order_id: order.order_id,
+            pos: order.pos,
+            status: order.status,
+            currency: order.currency,
+            created: order.created,
+            updated: order.updated,
+            branch_id: order.branch_id,
+            note: order.note,
+        }
+    }
+
+    fn item(&mut self, item: wit::OrderItem) -> OrderItem {
+        OrderItem {
+            quantity: self.decimal(item.quantity),
+            unit_price: self.decimal(item.unit_price),
+            total_price: self.decimal(item.total_price),
+            vat: self.optional(item.vat),
+            vat_rate: self.optional(item.vat_rate),
+            id: item.id,
+            product_id: item.product_id,
+            name: item.name,
+            description: item.description,
+            category_id: item.category_id,
+            category_name: item.category_name,
+            ean: item.ean,
+            note: item.note,
+        }
+    }
+
+    fn card(&mut self, card: wit::Card) -> Card {
+        Card {
+            total_spent: self.decimal(card.total_spent),
+            card_id: card.card_id,
+            customer_id: card.customer_id,
+            name: card.name,
+            tier: card.tier,
+            tags: card.tags,
+            points: card.points,
+            visits: card.visits,
+            first_visit: card.first_visit,
+            last_visit: card.last_visit,
+        }
+    }
 }
 
 fn context(ctx: wit::Context) -> Result<Context, String> {
+    let mut lift = Lift { bad_scale: None };
     let wit::Context {
         order,
         card,
         config,
     } = ctx;
-    Ok(Context {
-        order: self::order(order)?,
-        card: card.map(self::card).transpose()?,
+    let ctx = Context {
+        order: lift.order(order),
+        card: card.map(|card| lift.card(card)),
         config,
-    })
-}
-
-fn order(order: wit::Order) -> Result<Order, String> {
-    let items = order
-        .items
-        .into_iter()
-        .map(item)
-        .collect::<Result<_, _>>()?;
-    Ok(Order {
-        order_id: order.order_id,
-        pos: order.pos,
-        status: order.status,
-        total: decimal(order.total, "order.total")?,
-        total_without_vat: optional(order.total_without_vat, "order.totalWithoutVat")?,
-        vat: optional(order.vat, "order.vat")?,
-        currency: order.currency,
-        created: order.created,
-        updated: order.updated,
-        branch_id: order.branch_id,
-        note: order.note,
-        items,
-        attributes: order
-            .attributes
-            .into_iter()
-            .map(|a| (a.key, a.value))
-            .collect(),
-    })
-}
-
-fn item(item: wit::OrderItem) -> Result<OrderItem, String> {
-    Ok(OrderItem {
-        quantity: decimal(item.quantity, "an item's quantity")?,
-        unit_price: decimal(item.unit_price, "an item's unitPrice")?,
-        total_price: decimal(item.total_price, "an item's totalPrice")?,
-        vat: optional(item.vat, "an item's vat")?,
-        vat_rate: optional(item.vat_rate, "an item's vatRate")?,
-        id: item.id,
-        product_id: item.product_id,
-        name: item.name,
-        description: item.description,
-        category_id: item.category_id,
-        category_name: item.category_name,
-        ean: item.ean,
-        note: item.note,
-    })
-}
-
-fn card(card: wit::Card) -> Result<Card, String> {
-    Ok(Card {
-        total_spent: decimal(card.total_spent, "card.totalSpent")?,
-        card_id: card.card_id,
-        customer_id: card.customer_id,
-        name: card.name,
-        tier: card.tier,
-        tags: card.tags,
-        points: card.points,
-        visits: card.visits,
-        first_visit: card.first_visit,
-        last_visit: card.last_visit,
-    })
+    };
+    match lift.bad_scale {
+        None => Ok(ctx),
+        Some(scale) => {
+            core::mem::forget(ctx);
+            Err(format!(
+                "the host sent a decimal with scale {scale}; at most 28 is possible"
+            ))
+        }
+    }
 }
 
 /// Converts a decimal for the host, whose decimals carry a 64-bit mantissa (18 digits
-/// always fit). Trailing zeros are dropped first if that makes it fit.
-fn to_wit(value: Decimal, what: impl FnOnce() -> String) -> Result<wit::Decimal, String> {
+/// always fit). Trailing zeros are dropped first if that makes it fit; otherwise the error
+/// names the field, e.g. `discounts[0].percentage`.
+#[inline(never)]
+fn to_wit(value: Decimal, index: usize, field: &str) -> Result<wit::Decimal, String> {
     let fit = |d: Decimal| {
         let mantissa = i64::try_from(d.mantissa()).ok()?;
         let scale = u8::try_from(d.scale()).ok()?;
@@ -157,9 +175,8 @@ fn to_wit(value: Decimal, what: impl FnOnce() -> String) -> Result<wit::Decimal,
         .or_else(|| fit(value.normalize()))
         .ok_or_else(|| {
             format!(
-                "{} = {value} has too many digits for the host (at most 18 significant digits); \
-             round it first, e.g. with `.round_dp(6)`",
-                what()
+                "discounts[{index}].{field} = {value} has too many digits for the host (at most 18 \
+             significant digits); round it first, e.g. with `.round_dp(6)`"
             )
         })
 }
@@ -169,22 +186,21 @@ fn evaluation(evaluation: Evaluation) -> Result<wit::Evaluation, String> {
     for (i, discount) in evaluation.discounts.into_iter().enumerate() {
         let kind = match discount.kind {
             DiscountKind::PercentageOnBill(p) => {
-                wit::DiscountKind::PercentageOnBill(to_wit(p, || {
-                    format!("discounts[{i}].percentage")
-                })?)
+                wit::DiscountKind::PercentageOnBill(to_wit(p, i, "percentage")?)
             }
             DiscountKind::PercentageOnItem {
                 product_id,
                 percentage,
-            } => wit::DiscountKind::PercentageOnItem(wit::ItemPercentage {
-                percentage: to_wit(percentage, || format!("discounts[{i}].percentage"))?,
-                product_id,
-            }),
-            DiscountKind::CouponZeroVat { amount, code } => {
-                wit::DiscountKind::CouponZeroVat(wit::Coupon {
-                    amount: to_wit(amount, || format!("discounts[{i}].amount"))?,
-                    code,
+            } => {
+                let percentage = to_wit(percentage, i, "percentage")?;
+                wit::DiscountKind::PercentageOnItem(wit::ItemPercentage {
+                    product_id,
+                    percentage,
                 })
+            }
+            DiscountKind::CouponZeroVat { amount, code } => {
+                let amount = to_wit(amount, i, "amount")?;
+                wit::DiscountKind::CouponZeroVat(wit::Coupon { amount, code })
             }
         };
         discounts.push(wit::Discount {
@@ -204,37 +220,32 @@ mod tests {
 
     #[test]
     fn decimals_cross_exactly_and_too_many_digits_is_an_error() {
-        let d = decimal(
-            wit::Decimal {
-                mantissa: 1250,
-                scale: 2,
-            },
-            "x",
+        let mut lift = Lift { bad_scale: None };
+        let d = lift.decimal(wit::Decimal {
+            mantissa: 1250,
+            scale: 2,
+        });
+        assert_eq!(d, Decimal::new(1250, 2));
+        assert_eq!(lift.bad_scale, None);
+        assert_eq!(
+            lift.decimal(wit::Decimal {
+                mantissa: 1,
+                scale: 29
+            }),
+            Decimal::ZERO
         );
-        assert_eq!(d, Ok(Decimal::new(1250, 2)));
-        assert!(
-            decimal(
-                wit::Decimal {
-                    mantissa: 1,
-                    scale: 29
-                },
-                "x"
-            )
-            .is_err()
-        );
+        assert_eq!(lift.bad_scale, Some(29));
 
-        let back = to_wit(Decimal::new(1250, 2), String::new).map(|d| (d.mantissa, d.scale));
+        let back = to_wit(Decimal::new(1250, 2), 0, "amount").map(|d| (d.mantissa, d.scale));
         assert_eq!(back, Ok((1250, 2)));
         // 10^20 with scale 20 is 1: it fits once normalized.
         let one = Decimal::from_i128_with_scale(10i128.pow(20), 20);
         assert_eq!(
-            to_wit(one, String::new).map(|d| (d.mantissa, d.scale)),
+            to_wit(one, 0, "amount").map(|d| (d.mantissa, d.scale)),
             Ok((1, 0))
         );
         let third = Decimal::ONE / Decimal::from(3);
-        let err = to_wit(third, || "discounts[0].percentage".into())
-            .err()
-            .unwrap_or_default();
+        let err = to_wit(third, 0, "percentage").err().unwrap_or_default();
         assert!(err.starts_with("discounts[0].percentage = 0.3333"), "{err}");
         assert!(err.contains("round_dp"), "{err}");
     }

@@ -7,10 +7,9 @@
 //!
 //! ```
 //! use rabat_rules::prelude::*;
-//! use std::collections::BTreeMap;
 //!
 //! #[derive(serde::Deserialize)]
-//! struct Config { tiers: BTreeMap<String, Percentage> }
+//! struct Config { tiers: Table<Percentage> }
 //!
 //! struct TierDiscount;
 //!
@@ -84,6 +83,7 @@ mod card;
 mod context;
 mod number;
 mod order;
+mod table;
 
 pub mod json;
 pub mod log;
@@ -120,6 +120,7 @@ pub use context::Context;
 pub use number::{Amount, Percentage};
 pub use order::{Order, OrderBuilder, OrderItem};
 pub use rust_decimal::{self, Decimal, RoundingStrategy};
+pub use table::Table;
 
 /// The names a policy usually needs: `use rabat_rules::prelude::*;`.
 ///
@@ -129,7 +130,7 @@ pub mod prelude {
     pub use crate::time::{TimeOfDay, Timestamp, Weekday};
     pub use crate::{
         Accrual, Amount, Card, Context, Decimal, Discount, DiscountKind, Evaluation, Order,
-        OrderItem, Percentage, Policy, debug, dec, error, export_policy, info, log,
+        OrderItem, Percentage, Policy, Table, debug, dec, error, export_policy, info, log,
     };
 }
 

@@ -1,11 +1,10 @@
 //! Tier discount: a percentage off the whole bill by the card's tier.
 //! Config: `{"tiers": {"gold": 10, "silver": 5}}` (tier → percent; other tiers get nothing).
 use rabat_rules::prelude::*;
-use std::collections::BTreeMap;
 
 #[derive(serde::Deserialize)]
 struct Config {
-    tiers: BTreeMap<String, Percentage>,
+    tiers: Table<Percentage>,
 }
 
 /// The policy: `tiers[card.tier]` percent off the bill.
