@@ -30,10 +30,15 @@ pub struct OrderItem {
     pub product_id: String,
     pub name: String,
     pub description: Option<String>,
+    #[serde(with = "rust_decimal::serde::arbitrary_precision")]
     pub quantity: Decimal,
+    #[serde(with = "rust_decimal::serde::arbitrary_precision")]
     pub unit_price: Decimal,
+    #[serde(with = "rust_decimal::serde::arbitrary_precision")]
     pub total_price: Decimal,
+    #[serde(default, with = "rust_decimal::serde::arbitrary_precision_option")]
     pub vat: Option<Decimal>,
+    #[serde(default, with = "rust_decimal::serde::arbitrary_precision_option")]
     pub vat_rate: Option<Decimal>,
     pub category_id: Option<String>,
     pub category_name: Option<String>,
@@ -48,8 +53,11 @@ pub struct Order {
     pub order_id: String,
     pub pos: Pos,
     pub status: String,
+    #[serde(with = "rust_decimal::serde::arbitrary_precision")]
     pub total: Decimal,
+    #[serde(default, with = "rust_decimal::serde::arbitrary_precision_option")]
     pub total_without_vat: Option<Decimal>,
+    #[serde(default, with = "rust_decimal::serde::arbitrary_precision_option")]
     pub vat: Option<Decimal>,
     pub currency: String,
     /// Epoch milliseconds, UTC.
@@ -80,7 +88,7 @@ pub struct Card {
     pub points: i64,
     #[serde(default)]
     pub visits: u32,
-    #[serde(default)]
+    #[serde(default, with = "rust_decimal::serde::arbitrary_precision")]
     pub total_spent: Decimal,
     /// Epoch milliseconds, UTC.
     #[serde(default)]
@@ -113,13 +121,16 @@ impl Card {
 #[serde(rename_all = "camelCase", tag = "type")]
 pub enum DiscountKind {
     PercentageOnBill {
+        #[serde(with = "rust_decimal::serde::arbitrary_precision")]
         percentage: Decimal,
     },
     PercentageOnItem {
         product_id: String,
+        #[serde(with = "rust_decimal::serde::arbitrary_precision")]
         percentage: Decimal,
     },
     CouponZeroVat {
+        #[serde(with = "rust_decimal::serde::arbitrary_precision")]
         amount: Decimal,
         code: String,
     },

@@ -174,8 +174,9 @@ fn to_wit(value: Decimal, index: usize, field: &str) -> Result<wit::Decimal, Str
     fit(value)
         .or_else(|| fit(value.normalize()))
         .ok_or_else(|| {
+            // Without the value: `Decimal`'s `Display` would add 3 kB to every policy module.
             format!(
-                "discounts[{index}].{field} = {value} has too many digits for the host (at most 18 \
+                "discounts[{index}].{field} has too many digits for the host (at most 18 \
              significant digits); round it first, e.g. with `.round_dp(6)`"
             )
         })
@@ -246,7 +247,10 @@ mod tests {
         );
         let third = Decimal::ONE / Decimal::from(3);
         let err = to_wit(third, 0, "percentage").err().unwrap_or_default();
-        assert!(err.starts_with("discounts[0].percentage = 0.3333"), "{err}");
+        assert!(
+            err.starts_with("discounts[0].percentage has too many digits"),
+            "{err}"
+        );
         assert!(err.contains("round_dp"), "{err}");
     }
 }

@@ -415,6 +415,22 @@ impl<'de> Parser<'de> {
         })
     }
 
+    /// The error for a value of the wrong type (`expected` is the visitor).
+    #[inline(never)]
+    fn mismatch(&self, token: Token<'de>, expected: &dyn de::Expected) -> Error {
+        let unexpected = match &token {
+            Token::Null => de::Unexpected::Unit,
+            Token::Bool(b) => de::Unexpected::Bool(*b),
+            Token::Str(s) => de::Unexpected::Str(s),
+            Token::Unsigned(n) => de::Unexpected::Unsigned(*n),
+            Token::Signed(n) => de::Unexpected::Signed(*n),
+            Token::Number(_) => de::Unexpected::Other("a number with a fraction"),
+            Token::Array => de::Unexpected::Seq,
+            Token::Object => de::Unexpected::Map,
+        };
+        <Error as de::Error>::invalid_type(unexpected, expected)
+    }
+
     /// Reads a value and throws it away (unknown fields).
     fn skip_value(&mut self) -> Result<()> {
         let (bracket, object) = match self.token()? {
@@ -562,9 +578,122 @@ impl<'de> de::Deserializer<'de> for &mut Parser<'de> {
         visitor.visit_unit()
     }
 
+    // A type that knows what it wants gets a dispatch with only the matching visitor call
+    // (and one shared error path), not the whole of `deserialize_any`: with one such
+    // function per visitor type, this is what keeps config parsing small.
+
+    fn deserialize_bool<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value> {
+        let result = match self.token()? {
+            Token::Bool(b) => visitor.visit_bool(b),
+            other => Err(self.mismatch(other, &visitor)),
+        };
+        self.here(result)
+    }
+
+    fn deserialize_u64<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value> {
+        let result = match self.token()? {
+            Token::Unsigned(n) => visitor.visit_u64(n),
+            Token::Signed(n) => visitor.visit_i64(n),
+            other => Err(self.mismatch(other, &visitor)),
+        };
+        self.here(result)
+    }
+
+    fn deserialize_i64<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value> {
+        self.deserialize_u64(visitor)
+    }
+
+    fn deserialize_i32<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value> {
+        self.deserialize_u64(visitor)
+    }
+
+    fn deserialize_i16<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value> {
+        self.deserialize_u64(visitor)
+    }
+
+    fn deserialize_i8<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value> {
+        self.deserialize_u64(visitor)
+    }
+
+    fn deserialize_u32<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value> {
+        self.deserialize_u64(visitor)
+    }
+
+    fn deserialize_u16<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value> {
+        self.deserialize_u64(visitor)
+    }
+
+    fn deserialize_u8<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value> {
+        self.deserialize_u64(visitor)
+    }
+
+    fn deserialize_str<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value> {
+        let result = match self.token()? {
+            Token::Str(Cow::Borrowed(s)) => visitor.visit_borrowed_str(s),
+            Token::Str(Cow::Owned(s)) => visitor.visit_string(s),
+            other => Err(self.mismatch(other, &visitor)),
+        };
+        self.here(result)
+    }
+
+    fn deserialize_string<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value> {
+        self.deserialize_str(visitor)
+    }
+
+    fn deserialize_identifier<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value> {
+        self.deserialize_str(visitor)
+    }
+
+    fn deserialize_seq<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value> {
+        let result = match self.token()? {
+            Token::Array => {
+                let value = visitor.visit_seq(Seq {
+                    parser: &mut *self,
+                    index: 0,
+                });
+                let value = self.here(value)?;
+                self.close(b']').map(|()| value)
+            }
+            other => Err(self.mismatch(other, &visitor)),
+        };
+        self.here(result)
+    }
+
+    fn deserialize_map<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value> {
+        let result = match self.token()? {
+            Token::Object => {
+                let value = visitor.visit_map(Map {
+                    parser: &mut *self,
+                    first: true,
+                    key: None,
+                });
+                let value = self.here(value)?;
+                self.close(b'}').map(|()| value)
+            }
+            other => Err(self.mismatch(other, &visitor)),
+        };
+        self.here(result)
+    }
+
+    fn deserialize_unit<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value> {
+        let result = match self.token()? {
+            Token::Null => visitor.visit_unit(),
+            other => Err(self.mismatch(other, &visitor)),
+        };
+        self.here(result)
+    }
+
+    fn deserialize_struct<V: Visitor<'de>>(
+        self,
+        _name: &'static str,
+        _fields: &'static [&'static str],
+        visitor: V,
+    ) -> Result<V::Value> {
+        self.deserialize_map(visitor)
+    }
+
     serde::forward_to_deserialize_any! {
-        bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 char str string
-        bytes byte_buf unit unit_struct seq tuple tuple_struct map struct identifier
+        i128 u128 char bytes byte_buf unit_struct tuple tuple_struct
     }
 }
 

@@ -1,4 +1,4 @@
-//! Write a [rabat](https://github.com/) discount policy as plain Rust.
+//! Write a rabat discount policy as plain Rust.
 //!
 //! A policy is a type implementing [`Policy`]: [`Policy::evaluate`] decides the discounts
 //! for an open bill, [`Policy::accrue`] (optional) the points for a completed one.
@@ -41,17 +41,28 @@
 //!
 //! A [`Context`]: the [`Order`] (every field the POS sent, its [`OrderItem`] lines, POS
 //! extras as attributes), the customer's [`Card`] if the bill carries one, and the
-//! merchant's config, read into your own `serde` type with [`Context::config`]. Look-ups
-//! rules need: [`Order::lines_of_product`], [`Order::lines_in_category`],
-//! [`Order::lines_in_category_id`], [`Order::sum`], [`Order::quantity`],
-//! [`Order::products`], [`Context::tier`], [`Context::has_tag`]; time of day and weekday
-//! of the order at the shop's UTC offset with [`time`].
+//! merchant's config. Look-ups rules need: [`Order::lines_of_product`],
+//! [`Order::lines_in_category`], [`Order::lines_in_category_id`], [`Order::products`],
+//! [`Order::sum`], [`Order::quantity`], [`Order::share_of_product`], [`Context::tier`],
+//! [`Context::has_tag`]; the order's local time and weekday at the shop's UTC offset with
+//! [`time`].
+//!
+//! # Config
+//!
+//! [`Context::config`] reads the merchant's JSON config into your own `serde` type, with
+//! errors that name the place (`config: tiers.gold: 150 is not a percentage in (0, 100]
+//! (line 1, column 23)`). For its values, prefer the SDK's small, exact types:
+//! [`Percentage`] (checked to be in (0, 100]), [`Amount`] (≥ 0), [`Table`] (a JSON object
+//! as key → value), [`time::TimeOfDay`] (`"15:00"`), [`time::Weekday`] (`"monday"`).
+//! `Decimal`, `BTreeMap` and `HashMap` work too, but each adds about 7–18 kB to the
+//! module, which must stay small (every call instantiates it afresh).
 //!
 //! # Choosing a discount type: the tax sense
 //!
 //! - A promotional money-off (loyalty percentage, happy hour, a free coffee) must reduce
 //!   the taxable amount: ask for [`Discount::percentage_on_bill`] or
-//!   [`Discount::percentage_on_item`].
+//!   [`Discount::percentage_on_item`]. For a fixed sum off a product ("one espresso
+//!   free", "2.50 off"), [`Order::share_of_product`] gives the percentage to ask for.
 //! - [`Discount::coupon_zero_vat`] is applied as a negative line with 0 % VAT. That is
 //!   right for a voucher that works like a payment — the EU's multi-purpose voucher
 //!   (Council Directive (EU) 2016/1065), e.g. a prepaid gift card — and wrong for a
@@ -72,8 +83,9 @@
 //!
 //! The crate is a `cdylib` (plus `rlib` for tests). rabat builds it with
 //! `cargo build --release --target wasm32-unknown-unknown` (size-optimized, `panic =
-//! "abort"`) and wraps the core module into a component; the module imports nothing but
-//! the log. A `wasm32-wasip2` build works too. On wasm32 the SDK installs a bump
+//! "abort"`, 64 KiB stack) and wraps the core module into a component; the module imports
+//! nothing but the host's `rabat:rules/host` interface (log, report-panic). A
+//! `wasm32-wasip2` build works too (a component that also imports WASI). On wasm32 the SDK installs a bump
 //! allocator (each call runs in a fresh instance, so memory is never reused); turn off the
 //! default `bump-allocator` feature to keep Rust's default allocator.
 #![deny(missing_docs)]
@@ -130,7 +142,8 @@ pub mod prelude {
     pub use crate::time::{TimeOfDay, Timestamp, Weekday};
     pub use crate::{
         Accrual, Amount, Card, Context, Decimal, Discount, DiscountKind, Evaluation, Order,
-        OrderItem, Percentage, Policy, Table, debug, dec, error, export_policy, info, log,
+        OrderItem, Percentage, Policy, RoundingStrategy, Table, debug, dec, error, export_policy,
+        info, log,
     };
 }
 

@@ -2,7 +2,7 @@
 //! dry-runs and in the evaluation log). Natively (in a policy's tests) lines go to stderr.
 //!
 //! Use the macros: [`info!`](crate::info), [`debug!`](crate::debug), [`warn!`](crate::warn),
-//! [`error!`](crate::error), or [`log!`](crate::log) with a [`Level`].
+//! [`error!`](crate::error), or [`log!`](macro@crate::log) with a [`Level`].
 
 use core::fmt;
 

@@ -145,6 +145,56 @@ impl Order {
         lines.into_iter().map(|line| line.quantity).sum()
     }
 
+    /// The percentage of product `product_id`'s lines (the sum of their `total_price`) that
+    /// `amount` is: what to ask for with [`Discount::percentage_on_item`] to take `amount`
+    /// off that product. Rounded down to 6 places (so the host's amount, rounded to cents,
+    /// is `amount` on any realistic bill) and capped at 100. `None` when the product is not
+    /// on the bill, its lines sum to 0 or less, or `amount` is 0 or less (or under a
+    /// millionth of a percent of the lines).
+    ///
+    /// This is how to give a promotional money-off ("2.50 off", "one espresso free") so
+    /// that it reduces the taxable amount, as it must (see [`DiscountKind`]).
+    ///
+    /// ```
+    /// # use rabat_rules::{dec, Order, OrderItem};
+    /// let order = Order::builder().item(OrderItem::new("11111", "Espresso", 2, dec!(2.50))).build();
+    /// assert_eq!(order.share_of_product("11111", dec!(2.50)), Some(dec!(50)));
+    /// assert_eq!(order.share_of_product("11111", dec!(20)), Some(dec!(100)));
+    /// assert_eq!(order.share_of_product("99999", dec!(1)), None);
+    /// ```
+    ///
+    /// [`Discount::percentage_on_item`]: crate::Discount::percentage_on_item
+    /// [`DiscountKind`]: crate::DiscountKind
+    pub fn share_of_product(&self, product_id: &str, amount: Decimal) -> Option<Decimal> {
+        // Fixed-point integers rather than `Decimal` division: the same result for money
+        // (10 places) at a fraction of the code in a policy module.
+        const PLACES: u32 = 10;
+        let fixed = |d: Decimal| {
+            let (mantissa, scale) = (d.mantissa(), d.scale());
+            if scale <= PLACES {
+                mantissa.checked_mul(10i128.pow(PLACES - scale))
+            } else {
+                Some(mantissa / 10i128.pow(scale - PLACES))
+            }
+        };
+        let total = self
+            .lines_of_product(product_id)
+            .try_fold(0i128, |sum, line| sum.checked_add(fixed(line.total_price)?))?;
+        let amount = fixed(amount)?;
+        if total <= 0 || amount <= 0 {
+            return None;
+        }
+        // At most 100 % (10^8 millionths of a percent): fits an i64.
+        let mut micro =
+            i64::try_from((amount.checked_mul(100_000_000)? / total).min(100_000_000)).ok()?;
+        let mut scale = 6;
+        while scale > 0 && micro % 10 == 0 {
+            micro /= 10;
+            scale -= 1;
+        }
+        (micro > 0).then(|| Decimal::new(micro, scale))
+    }
+
     /// The sum of `total_price` of every line (may differ from `total`: a POS may send
     /// a total that includes things it does not list).
     pub fn lines_total(&self) -> Decimal {

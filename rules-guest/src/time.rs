@@ -34,9 +34,8 @@ pub struct LocalTime {
     pub time: TimeOfDay,
 }
 
-/// A day of the week.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Deserialize)]
-#[serde(rename_all = "lowercase")]
+/// A day of the week. In a config it is written in lower case: `"monday"`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 #[allow(missing_docs)] // the names say it
 pub enum Weekday {
     Monday,
@@ -123,14 +122,20 @@ impl TimeOfDay {
 
     /// Parses `"HH:MM"` (one- or two-digit hour, two-digit minute).
     pub fn parse(text: &str) -> Result<TimeOfDay, String> {
-        let bad = || format!("time of day {text:?} is not HH:MM between 00:00 and 24:00");
-        let (h, m) = text.split_once(':').ok_or_else(bad)?;
-        let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
-        if !digits(h) || h.len() > 2 || !digits(m) || m.len() != 2 {
-            return Err(bad());
-        }
-        let (h, m) = (h.parse().map_err(|_| bad())?, m.parse().map_err(|_| bad())?);
-        TimeOfDay::new(h, m).ok_or_else(bad)
+        // Byte arithmetic rather than `split_once` + `parse`: no panic paths, less code.
+        let number = |digits: &[u8]| {
+            digits.iter().try_fold(0u8, |n, &d| {
+                d.is_ascii_digit()
+                    .then(|| n.wrapping_mul(10).wrapping_add(d - b'0'))
+            })
+        };
+        let parsed = match text.as_bytes() {
+            [h @ .., b':', m1, m2] if (1..=2).contains(&h.len()) => number(h)
+                .zip(number(&[*m1, *m2]))
+                .and_then(|(h, m)| TimeOfDay::new(h, m)),
+            _ => None,
+        };
+        parsed.ok_or_else(|| format!("time of day \"{text}\" is not HH:MM between 00:00 and 24:00"))
     }
 
     /// Minutes since midnight, 0 to 1440.
@@ -153,6 +158,45 @@ impl TimeOfDay {
 impl fmt::Display for TimeOfDay {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{:02}:{:02}", self.0 / 60, self.0 % 60)
+    }
+}
+
+impl Weekday {
+    const NAMES: [&'static str; 7] = [
+        "monday",
+        "tuesday",
+        "wednesday",
+        "thursday",
+        "friday",
+        "saturday",
+        "sunday",
+    ];
+    const ALL: [Weekday; 7] = [
+        Weekday::Monday,
+        Weekday::Tuesday,
+        Weekday::Wednesday,
+        Weekday::Thursday,
+        Weekday::Friday,
+        Weekday::Saturday,
+        Weekday::Sunday,
+    ];
+}
+
+impl fmt::Display for Weekday {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(Weekday::NAMES[*self as usize])
+    }
+}
+
+// By hand rather than derived: a unit enum derived through serde's enum machinery costs
+// about 2 kB of a policy module; a string match costs a few hundred bytes.
+impl<'de> Deserialize<'de> for Weekday {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Weekday, D::Error> {
+        let name = <&str>::deserialize(deserializer)?;
+        let index = Weekday::NAMES.iter().position(|n| *n == name);
+        index
+            .map(|i| Weekday::ALL[i])
+            .ok_or_else(|| D::Error::unknown_variant(name, &Weekday::NAMES))
     }
 }
 

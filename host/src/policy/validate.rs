@@ -53,6 +53,8 @@ pub fn kind(bytes: &[u8]) -> Result<Kind, Rejection> {
 /// Interfaces a policy may import. `wasi:*` ones are served deterministically.
 const ALLOWED_PREFIXES: &[&str] = &[
     "rabat:rules/host@",
+    // Types only (the world `use`s them); no functions behind it.
+    "rabat:rules/types@",
     "wasi:io/error@",
     "wasi:io/poll@",
     "wasi:io/streams@",
@@ -103,6 +105,7 @@ mod tests {
     #[test]
     fn only_the_harmless_imports_pass() {
         assert!(check_import("rabat:rules/host@0.1.0").is_ok());
+        assert!(check_import("rabat:rules/types@0.1.0").is_ok());
         assert!(check_import("wasi:cli/stdout@0.2.6").is_ok());
         assert!(check_import("wasi:clocks/wall-clock@0.2.6").is_ok());
         let err = check_import("wasi:filesystem/preopens@0.2.6").unwrap_err();

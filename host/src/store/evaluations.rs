@@ -25,6 +25,7 @@ pub struct EvaluationRecord {
     /// `answer`, `policy_error`, `trap`, `out_of_fuel`, `timeout`, `invalid_answer` or
     /// `no_policy` (free text to the store: the policy runtime owns the list).
     pub outcome: String,
+    #[serde(with = "rust_decimal::serde::arbitrary_precision_option")]
     pub total_discount: Option<Decimal>,
     pub fuel: Option<u64>,
     pub duration_us: u64,

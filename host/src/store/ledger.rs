@@ -60,6 +60,7 @@ pub struct LedgerEntry {
     pub order_id: Option<String>,
     pub card_id: String,
     pub request_hash: Option<String>,
+    #[serde(with = "rust_decimal::serde::arbitrary_precision_option")]
     pub total: Option<Decimal>,
     pub points: i64,
     /// The card's points balance right after this row.

@@ -1,0 +1,210 @@
+//! Loyalty cards. The merchant sets a card's identity (customerId, name, tier, tags) and
+//! may set its points balance; visits, total spent and visit times are the ledger's and
+//! cannot be set. Every points change — a balance set by PUT or a `POST …/points` — is a
+//! ledger adjustment written with the card in one transaction, never an in-place edit.
+//!
+//! PUT replaces the identity fields (left out = cleared) but keeps the balance when
+//! `points` is left out, so renaming a card cannot reset its points.
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use serde_json::json;
+
+use super::audit::{self, Actor};
+use super::input::{self, Fields, Raw};
+use super::params::{self, Params, QueryParams};
+use crate::http::auth::MerchantAuth;
+use crate::http::error::{ApiError, ApiResult};
+use crate::model::Card;
+use crate::server::AppState;
+use crate::store::{LedgerEntry, Page};
+
+/// Fields a merchant may set on a card.
+pub const SETTABLE: &[&str] = &["cardId", "customerId", "name", "tier", "tags", "points"];
+/// Fields kept by the ledger.
+pub const READ_ONLY: &[&str] = &["visits", "totalSpent", "firstVisit", "lastVisit"];
+const MAX_TEXT: usize = 200;
+const MAX_TIER: usize = 64;
+const MAX_TAGS: usize = 64;
+const MAX_REASON: usize = 500;
+
+/// What a card body sets (read by [`identity`], shared with the dry-run's inline card).
+pub struct Identity {
+    pub customer_id: Option<String>,
+    pub name: Option<String>,
+    pub tier: Option<String>,
+    pub tags: Vec<String>,
+    pub points: Option<i64>,
+}
+
+/// Reads the settable fields; a `cardId` in the body must be `card_id`, if given.
+pub fn identity(fields: &Fields<'_>, card_id: Option<&str>) -> Result<Identity, ApiError> {
+    let given = fields.string("cardId", params::MAX_CARD_ID)?;
+    if let (Some(wanted), Some(given)) = (card_id, given)
+        && given != wanted
+    {
+        return Err(ApiError::InvalidField(format!(
+            "{} is '{given}' but the path names card '{wanted}'; leave it out or make them match",
+            fields.name("cardId")
+        )));
+    }
+    let points = fields.integer("points")?;
+    if points.is_some_and(|p| p < 0) {
+        return Err(ApiError::InvalidField(format!(
+            "{} must not be negative",
+            fields.name("points")
+        )));
+    }
+    Ok(Identity {
+        customer_id: fields.string("customerId", params::MAX_CARD_ID)?,
+        name: fields.string("name", MAX_TEXT)?,
+        tier: fields.string("tier", MAX_TIER)?,
+        tags: fields
+            .strings("tags", MAX_TAGS, MAX_TIER)?
+            .unwrap_or_default(),
+        points,
+    })
+}
+
+/// `PUT /admin/v1/merchants/{m}/cards/{cardId}` → 201 with the card when created, 200
+/// when updated.
+pub async fn upsert(
+    State(state): State<AppState>,
+    MerchantAuth(merchant): MerchantAuth,
+    params: Params,
+    raw: Raw,
+) -> ApiResult<(StatusCode, Json<Card>)> {
+    let card_id = params.card_id()?;
+    let body = input::object(raw, state.settings().max_body_bytes)?;
+    let fields = Fields::new(&body, "");
+    fields.refuse(
+        READ_ONLY,
+        "is kept by the ledger and cannot be set; leave it out",
+    )?;
+    fields.only(SETTABLE)?;
+    let identity = identity(&fields, Some(card_id))?;
+    let store = state.store();
+    // Read only to keep the balance when `points` is left out. Not atomic with the upsert:
+    // points a till adds in between would be set back (the ledger shows it). Closing that
+    // gap needs `Store::upsert_card` to leave the balance alone on request.
+    let before = store.card(&merchant.id, card_id).await?;
+    let points = identity
+        .points
+        .unwrap_or_else(|| before.as_ref().map_or(0, |c| c.points));
+    let card = Card {
+        customer_id: identity.customer_id,
+        name: identity.name,
+        tier: identity.tier,
+        tags: identity.tags,
+        points,
+        ..Card::new(card_id)
+    };
+    let (stored, created) = store.upsert_card(&merchant.id, &card).await?;
+    let action = if created {
+        "card.create"
+    } else {
+        "card.update"
+    };
+    let detail = json!({
+        "cardId": stored.card_id, "customerId": stored.customer_id, "name": stored.name,
+        "tier": stored.tier, "tags": stored.tags, "points": stored.points,
+        "previousPoints": before.map(|c| c.points),
+    });
+    audit::record(
+        &state,
+        &merchant.id,
+        &Actor::merchant(&merchant.id),
+        action,
+        detail,
+    )
+    .await;
+    let status = if created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    Ok((status, Json(stored)))
+}
+
+/// `GET /admin/v1/merchants/{m}/cards/{cardId}`
+pub async fn show(
+    State(state): State<AppState>,
+    MerchantAuth(merchant): MerchantAuth,
+    params: Params,
+) -> ApiResult<Json<Card>> {
+    let card_id = params.card_id()?;
+    let card = state.store().card(&merchant.id, card_id).await?;
+    card.map(Json)
+        .ok_or_else(|| ApiError::NotFound(format!("card '{card_id}' not found")))
+}
+
+/// `DELETE /admin/v1/merchants/{m}/cards/{cardId}` → 204; the card's ledger rows stay.
+pub async fn remove(
+    State(state): State<AppState>,
+    MerchantAuth(merchant): MerchantAuth,
+    params: Params,
+) -> ApiResult<StatusCode> {
+    let card_id = params.card_id()?;
+    state.store().delete_card(&merchant.id, card_id).await?;
+    let detail = json!({"cardId": card_id});
+    audit::record(
+        &state,
+        &merchant.id,
+        &Actor::merchant(&merchant.id),
+        "card.delete",
+        detail,
+    )
+    .await;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `GET /admin/v1/merchants/{m}/cards?limit=&cursor=` → `{items, nextCursor}` by card id.
+pub async fn list(
+    State(state): State<AppState>,
+    MerchantAuth(merchant): MerchantAuth,
+    query: QueryParams,
+) -> ApiResult<Json<Page<Card>>> {
+    query.only(&["limit", "cursor"])?;
+    let page = state
+        .store()
+        .list_cards(&merchant.id, query.limit()?, query.cursor()?)
+        .await?;
+    Ok(Json(page))
+}
+
+/// `POST /admin/v1/merchants/{m}/cards/{cardId}/points` `{delta, reason}` → 201 with the
+/// ledger row (`pointsBalance` is the balance after it).
+pub async fn adjust(
+    State(state): State<AppState>,
+    MerchantAuth(merchant): MerchantAuth,
+    params: Params,
+    raw: Raw,
+) -> ApiResult<(StatusCode, Json<LedgerEntry>)> {
+    let card_id = params.card_id()?;
+    let body = input::object(raw, state.settings().max_body_bytes)?;
+    let fields = Fields::new(&body, "");
+    fields.only(&["delta", "reason"])?;
+    let delta = fields.required_integer("delta")?;
+    if delta == 0 {
+        return Err(ApiError::InvalidField("delta must not be zero".into()));
+    }
+    let reason = fields.required_string("reason", MAX_REASON)?;
+    let entry = state
+        .store()
+        .adjust_points(&merchant.id, card_id, delta, &reason)
+        .await?;
+    let detail = json!({
+        "cardId": card_id, "delta": delta, "reason": reason,
+        "pointsBalance": entry.points_balance, "ledgerId": entry.id,
+    });
+    audit::record(
+        &state,
+        &merchant.id,
+        &Actor::merchant(&merchant.id),
+        "card.points",
+        detail,
+    )
+    .await;
+    Ok((StatusCode::CREATED, Json(entry)))
+}

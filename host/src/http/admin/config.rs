@@ -1,0 +1,44 @@
+//! The merchant's policy config: one JSON object (at most 64 KiB) handed to every run of
+//! the merchant's policy, so one module serves many shops. GET answers the object itself,
+//! so it can be saved, edited and PUT back.
+
+use axum::Json;
+use axum::extract::State;
+use serde_json::{Value, json};
+
+use super::audit::{self, Actor};
+use super::input::{self, Raw};
+use crate::http::auth::MerchantAuth;
+use crate::http::error::{ApiError, ApiResult};
+use crate::policy_config::MAX_CONFIG_BYTES;
+use crate::server::AppState;
+
+/// `PUT /admin/v1/merchants/{m}/policy-config` → 200 with the stored object. Larger than
+/// 64 KiB: 413 (id 5); not JSON: 400 id 6; not an object: 400 id 7.
+pub async fn replace(
+    State(state): State<AppState>,
+    MerchantAuth(merchant): MerchantAuth,
+    raw: Raw,
+) -> ApiResult<Json<Value>> {
+    let config = Value::Object(input::object(raw, MAX_CONFIG_BYTES)?);
+    let generation = state
+        .store()
+        .put_policy_config(&merchant.id, &config)
+        .await?;
+    state.active().invalidate(&merchant.id);
+    let actor = Actor::merchant(&merchant.id);
+    let detail = json!({"generation": generation, "config": config});
+    audit::record(&state, &merchant.id, &actor, "policy.config", detail).await;
+    Ok(Json(config))
+}
+
+/// `GET /admin/v1/merchants/{m}/policy-config` → the object (`{}` until set).
+pub async fn show(
+    State(state): State<AppState>,
+    MerchantAuth(merchant): MerchantAuth,
+) -> ApiResult<Json<Value>> {
+    let text = state.store().policy_config(&merchant.id).await?;
+    let config = serde_json::from_str(&text)
+        .map_err(|e| ApiError::Internal(anyhow::anyhow!("stored policy config unreadable: {e}")))?;
+    Ok(Json(config))
+}

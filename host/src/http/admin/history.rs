@@ -1,0 +1,69 @@
+//! What happened at the till, newest first: the ledger (completed bills and points
+//! adjustments) and the evaluation log (every policy run, failures included).
+
+use axum::Json;
+use axum::extract::State;
+
+use super::params::QueryParams;
+use crate::http::auth::MerchantAuth;
+use crate::http::error::{ApiError, ApiResult};
+use crate::server::AppState;
+use crate::store::{EvaluationQuery, LedgerEntry, LedgerQuery, Page, StoredEvaluation};
+
+/// The outcomes the evaluation log records.
+pub const OUTCOMES: &[&str] = &[
+    "answer",
+    "no_policy",
+    "unavailable",
+    "policy_error",
+    "out_of_fuel",
+    "timeout",
+    "memory_limit",
+    "trap",
+    "invalid_answer",
+];
+
+/// `GET /admin/v1/merchants/{m}/transactions?cardId=&limit=&cursor=` → `{items, nextCursor}`.
+pub async fn transactions(
+    State(state): State<AppState>,
+    MerchantAuth(merchant): MerchantAuth,
+    query: QueryParams,
+) -> ApiResult<Json<Page<LedgerEntry>>> {
+    query.only(&["cardId", "limit", "cursor"])?;
+    let ledger = LedgerQuery {
+        card_id: query.get("cardId"),
+        limit: query.limit()?,
+        cursor: query.cursor()?,
+    };
+    let page = state
+        .store()
+        .list_transactions(&merchant.id, &ledger)
+        .await?;
+    Ok(Json(page))
+}
+
+/// `GET /admin/v1/merchants/{m}/evaluations?outcome=&limit=&cursor=` → `{items, nextCursor}`.
+pub async fn evaluations(
+    State(state): State<AppState>,
+    MerchantAuth(merchant): MerchantAuth,
+    query: QueryParams,
+) -> ApiResult<Json<Page<StoredEvaluation>>> {
+    query.only(&["outcome", "limit", "cursor"])?;
+    let outcome = query.get("outcome");
+    if let Some(outcome) = outcome.filter(|o| !OUTCOMES.contains(o)) {
+        return Err(ApiError::InvalidField(format!(
+            "outcome '{outcome}' is not one of {}",
+            OUTCOMES.join(", ")
+        )));
+    }
+    let evaluations = EvaluationQuery {
+        limit: query.limit()?,
+        cursor: query.cursor()?,
+        outcome,
+    };
+    let page = state
+        .store()
+        .list_evaluations(&merchant.id, &evaluations)
+        .await?;
+    Ok(Json(page))
+}

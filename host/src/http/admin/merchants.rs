@@ -1,0 +1,114 @@
+//! Merchants: the operator creates one and receives its API key and first POS token,
+//! shown this once (only their hashes are stored); the merchant reads its own summary.
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use serde::Serialize;
+use serde_json::json;
+
+use super::audit::{self, Actor};
+use super::input::{self, Fields, Raw};
+use crate::http::auth::{MerchantAuth, Operator};
+use crate::http::error::{ApiError, ApiResult};
+use crate::server::AppState;
+use crate::store::credentials;
+
+/// The longest merchant id; ids are also limited to `A–Z a–z 0–9 . _ -`, so they are
+/// safe in paths, logs and file names.
+pub const MAX_ID: usize = 64;
+const MAX_NAME: usize = 200;
+
+/// The answer to a creation: the only time the secrets are shown.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CreatedMerchant {
+    pub id: String,
+    pub name: String,
+    pub api_key: String,
+    pub pos_token: String,
+    /// The first POS token's id, to list or revoke it by.
+    pub pos_token_id: String,
+    pub created_at: i64,
+}
+
+/// `POST /admin/v1/merchants` `{id, name}` (operator token) → 201.
+pub async fn create(
+    State(state): State<AppState>,
+    _: Operator,
+    raw: Raw,
+) -> ApiResult<(StatusCode, Json<CreatedMerchant>)> {
+    let body = input::object(raw, state.settings().max_body_bytes)?;
+    let fields = Fields::new(&body, "");
+    fields.only(&["id", "name"])?;
+    let id = fields.required_string("id", MAX_ID)?;
+    check_id(&id)?;
+    let name = fields.required_string("name", MAX_NAME)?;
+    if name.trim().is_empty() {
+        return Err(ApiError::InvalidField("name must not be blank".into()));
+    }
+    let api_key = credentials::new_api_key();
+    let pos_token = credentials::new_pos_token();
+    let (merchant, token) = state
+        .store()
+        .create_merchant(&id, &name, &api_key.hash, &pos_token.hash)
+        .await?;
+    let detail = json!({"name": merchant.name, "posTokenId": token.token_id});
+    audit::record(
+        &state,
+        &merchant.id,
+        &Actor::Operator,
+        "merchant.create",
+        detail,
+    )
+    .await;
+    tracing::info!(merchant = %merchant.id, "merchant created");
+    Ok((
+        StatusCode::CREATED,
+        Json(CreatedMerchant {
+            id: merchant.id,
+            name: merchant.name,
+            api_key: api_key.plaintext,
+            pos_token: pos_token.plaintext,
+            pos_token_id: token.token_id,
+            created_at: merchant.created_at,
+        }),
+    ))
+}
+
+fn check_id(id: &str) -> Result<(), ApiError> {
+    let ok = |c: char| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-');
+    if !id.chars().all(ok) {
+        return Err(ApiError::InvalidField(format!(
+            "id may contain only letters A–Z, digits, '.', '_' and '-' (got '{id}')"
+        )));
+    }
+    if id.starts_with('.') {
+        return Err(ApiError::InvalidField("id must not start with '.'".into()));
+    }
+    Ok(())
+}
+
+/// A merchant's own summary.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MerchantSummary {
+    pub id: String,
+    pub name: String,
+    pub created_at: i64,
+    pub active_version: Option<i64>,
+}
+
+/// `GET /admin/v1/merchants/{m}`
+pub async fn show(
+    State(state): State<AppState>,
+    MerchantAuth(merchant): MerchantAuth,
+) -> ApiResult<Json<MerchantSummary>> {
+    let policy = state.store().policy_state(&merchant.id).await?;
+    Ok(Json(MerchantSummary {
+        id: merchant.id,
+        name: merchant.name,
+        created_at: merchant.created_at,
+        active_version: policy.active_version,
+    }))
+}

@@ -1,0 +1,140 @@
+//! Reading the path (`{m}`, `{v}`, `{cardId}`, `{tokenId}`) and the query of listings
+//! (`limit`, `cursor`, filters). No axum rejection gets through: every problem becomes an
+//! [`ApiError`] naming the parameter.
+
+use axum::extract::{FromRequestParts, Path, Query};
+use axum::http::request::Parts;
+
+use super::input::text_ok;
+use crate::http::error::ApiError;
+
+/// Rows per page when `limit` is not given.
+pub const DEFAULT_LIMIT: u32 = 50;
+/// The largest `limit` accepted (the store's own cap); more is refused, not clamped.
+pub const MAX_LIMIT: u32 = 500;
+
+fn invalid(message: String) -> ApiError {
+    ApiError::InvalidField(message)
+}
+
+/// The path's parameters (`{m}`, `{v}`, `{cardId}`, `{tokenId}`), already percent-decoded.
+#[derive(Debug, Clone)]
+pub struct Params(Vec<(String, String)>);
+
+impl<S: Send + Sync> FromRequestParts<S> for Params {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        match Path::<Vec<(String, String)>>::from_request_parts(parts, state).await {
+            Ok(Path(params)) => Ok(Params(params)),
+            Err(rejection) => Err(invalid(format!(
+                "The path is not valid: {}",
+                rejection.body_text()
+            ))),
+        }
+    }
+}
+
+impl Params {
+    /// A parameter the route declares (empty if it does not).
+    pub fn get(&self, name: &str) -> &str {
+        self.0
+            .iter()
+            .find(|(key, _)| key == name)
+            .map_or("", |(_, value)| value.as_str())
+    }
+
+    /// The `{v}` of a policy route: a positive whole number.
+    pub fn version(&self) -> Result<i64, ApiError> {
+        let text = self.get("v");
+        text.parse::<i64>().ok().filter(|v| *v > 0).ok_or_else(|| {
+            invalid(format!(
+                "policy version must be a positive whole number, not '{text}'"
+            ))
+        })
+    }
+
+    /// The `{cardId}` of a card route: what a POS sends as `cardId`.
+    pub fn card_id(&self) -> Result<&str, ApiError> {
+        let id = self.get("cardId");
+        text_ok("cardId", id, MAX_CARD_ID)?;
+        Ok(id)
+    }
+}
+
+/// The longest card id accepted.
+pub const MAX_CARD_ID: usize = 128;
+
+/// A listing's query string. Unknown and repeated parameters are refused by name.
+#[derive(Debug, Clone)]
+pub struct QueryParams(Vec<(String, String)>);
+
+impl<S: Send + Sync> FromRequestParts<S> for QueryParams {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        match Query::<Vec<(String, String)>>::from_request_parts(parts, state).await {
+            Ok(Query(pairs)) => Ok(QueryParams(pairs)),
+            Err(rejection) => Err(invalid(format!(
+                "The query string is not valid: {}",
+                rejection.body_text()
+            ))),
+        }
+    }
+}
+
+impl QueryParams {
+    pub fn only(&self, allowed: &[&str]) -> Result<(), ApiError> {
+        for (i, (key, _)) in self.0.iter().enumerate() {
+            if !allowed.contains(&key.as_str()) {
+                return Err(invalid(format!(
+                    "{key} is not a known query parameter (known: {})",
+                    allowed.join(", ")
+                )));
+            }
+            if self.0[..i].iter().any(|(earlier, _)| earlier == key) {
+                return Err(invalid(format!("{key} is given more than once")));
+            }
+        }
+        Ok(())
+    }
+
+    /// A parameter's value; an empty one (`?cardId=`) counts as absent.
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.0
+            .iter()
+            .find(|(key, _)| key == name)
+            .map(|(_, value)| value.as_str())
+            .filter(|value| !value.is_empty())
+    }
+
+    /// `limit`: 1..=[`MAX_LIMIT`], [`DEFAULT_LIMIT`] when absent.
+    pub fn limit(&self) -> Result<u32, ApiError> {
+        let Some(text) = self.get("limit") else {
+            return Ok(DEFAULT_LIMIT);
+        };
+        text.parse::<u32>()
+            .ok()
+            .filter(|n| (1..=MAX_LIMIT).contains(n))
+            .ok_or_else(|| {
+                invalid(format!(
+                    "limit must be a whole number from 1 to {MAX_LIMIT}, not '{text}'"
+                ))
+            })
+    }
+
+    /// `cursor`: the `nextCursor` of the previous page, passed back unchanged.
+    pub fn cursor(&self) -> Result<Option<&str>, ApiError> {
+        match self.get("cursor") {
+            Some(cursor) if cursor.len() > 256 || hex_bad(cursor) => Err(invalid(
+                "cursor is not valid: pass back the nextCursor of the previous page unchanged"
+                    .into(),
+            )),
+            other => Ok(other),
+        }
+    }
+}
+
+fn hex_bad(text: &str) -> bool {
+    !text.len().is_multiple_of(2) || !text.bytes().all(|b| b.is_ascii_hexdigit())
+}

@@ -1,0 +1,120 @@
+//! Policy versions: upload a `.wasm` (validated and compiled before it is stored, so a
+//! stored version always loads), list them, activate one. Activation is one UPDATE in the
+//! store; a rollback is activating an older version.
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use serde::Serialize;
+use serde_json::json;
+
+use super::audit::{self, Actor};
+use super::input::{self, Raw};
+use super::params::{Params, QueryParams};
+use crate::http::auth::MerchantAuth;
+use crate::http::body;
+use crate::http::error::{ApiError, ApiResult};
+use crate::server::AppState;
+use crate::store::PolicyVersion;
+
+const MAX_NOTE: usize = 200;
+
+/// An accepted upload: the stored version and what validation found.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Uploaded {
+    #[serde(flatten)]
+    pub version: PolicyVersion,
+    /// The interfaces the component imports (all of them allowed).
+    pub imports: Vec<String>,
+    pub uses_wasi: bool,
+}
+
+/// `POST /admin/v1/merchants/{m}/policies[?note=…]`, body: the component's bytes.
+/// → 201 `{version, sha256, sizeBytes, createdAt, note, active: false, imports, usesWasi}`;
+/// over the module limit 413 (id 5); not an acceptable policy 422 (id 11) with the reason.
+pub async fn upload(
+    State(state): State<AppState>,
+    MerchantAuth(merchant): MerchantAuth,
+    query: QueryParams,
+    raw: Raw,
+) -> ApiResult<(StatusCode, Json<Uploaded>)> {
+    query.only(&["note"])?;
+    let note = query.get("note");
+    if let Some(note) = note {
+        input::text_ok("note", note, MAX_NOTE)?;
+    }
+    let wasm = body::bytes(raw, state.settings().max_module_bytes)?;
+    let runtime = state.runtime().clone();
+    let module = wasm.clone();
+    let compiled = tokio::task::spawn_blocking(move || runtime.compile(&module))
+        .await
+        .map_err(|e| ApiError::Internal(e.into()))?
+        .map_err(|rejection| ApiError::InvalidPolicy(rejection.to_string()))?;
+    let stored = state.store().add_policy(&merchant.id, &wasm, note).await?;
+    let info = compiled.info().clone();
+    state.active().remember(compiled);
+    let detail = json!({
+        "version": stored.version, "sha256": stored.sha256, "sizeBytes": stored.size_bytes,
+        "note": stored.note,
+    });
+    let actor = Actor::merchant(&merchant.id);
+    audit::record(&state, &merchant.id, &actor, "policy.upload", detail).await;
+    Ok((
+        StatusCode::CREATED,
+        Json(Uploaded {
+            version: stored,
+            imports: info.imports,
+            uses_wasi: info.uses_wasi,
+        }),
+    ))
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PolicyList {
+    pub active_version: Option<i64>,
+    /// Newest first, each with its `active` flag.
+    pub items: Vec<PolicyVersion>,
+}
+
+/// `GET /admin/v1/merchants/{m}/policies`
+pub async fn list(
+    State(state): State<AppState>,
+    MerchantAuth(merchant): MerchantAuth,
+) -> ApiResult<Json<PolicyList>> {
+    let items = state.store().list_policies(&merchant.id).await?;
+    let active_version = items.iter().find(|p| p.active).map(|p| p.version);
+    Ok(Json(PolicyList {
+        active_version,
+        items,
+    }))
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Activated {
+    pub active_version: i64,
+    /// Bumped by every activation and config change.
+    pub generation: i64,
+}
+
+/// `POST /admin/v1/merchants/{m}/policies/{v}/activate` → 200 `{activeVersion, generation}`;
+/// a version the merchant does not have is 404 and changes nothing.
+pub async fn activate(
+    State(state): State<AppState>,
+    MerchantAuth(merchant): MerchantAuth,
+    params: Params,
+) -> ApiResult<Json<Activated>> {
+    let version = params.version()?;
+    let generation = state.store().activate_policy(&merchant.id, version).await?;
+    state.active().invalidate(&merchant.id);
+    let actor = Actor::merchant(&merchant.id);
+    let detail = json!({"version": version, "generation": generation});
+    audit::record(&state, &merchant.id, &actor, "policy.activate", detail).await;
+    tracing::info!(merchant = %merchant.id, version, "policy activated");
+    Ok(Json(Activated {
+        active_version: version,
+        generation,
+    }))
+}

@@ -1,0 +1,84 @@
+//! A merchant's POS tokens: issue one per till (the secret is shown once), list them
+//! without secrets, revoke one. Tokens are checked against the database on every POS
+//! request, so a revoked token stops working at once, on every replica.
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use serde::Serialize;
+use serde_json::json;
+
+use super::audit::{self, Actor};
+use super::params::Params;
+use crate::http::auth::MerchantAuth;
+use crate::http::error::ApiResult;
+use crate::http::papaya::now_ms;
+use crate::server::AppState;
+use crate::store::PosToken;
+use crate::store::credentials;
+
+/// A new token: the only time its secret is shown.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct NewToken {
+    pub token_id: String,
+    pub pos_token: String,
+    pub created_at: i64,
+}
+
+#[derive(Debug, Serialize)]
+pub struct TokenList {
+    pub items: Vec<PosToken>,
+}
+
+/// `POST /admin/v1/merchants/{m}/pos-tokens` → 201 `{tokenId, posToken, createdAt}`.
+pub async fn create(
+    State(state): State<AppState>,
+    MerchantAuth(merchant): MerchantAuth,
+) -> ApiResult<(StatusCode, Json<NewToken>)> {
+    let secret = credentials::new_pos_token();
+    let token = state
+        .store()
+        .add_pos_token(&merchant.id, &secret.hash)
+        .await?;
+    let actor = Actor::merchant(&merchant.id);
+    let detail = json!({"tokenId": token.token_id});
+    audit::record(&state, &merchant.id, &actor, "pos_token.create", detail).await;
+    Ok((
+        StatusCode::CREATED,
+        Json(NewToken {
+            token_id: token.token_id,
+            pos_token: secret.plaintext,
+            created_at: token.created_at,
+        }),
+    ))
+}
+
+/// `GET /admin/v1/merchants/{m}/pos-tokens` → `{items: [{tokenId, createdAt, revokedAt}]}`.
+pub async fn list(
+    State(state): State<AppState>,
+    MerchantAuth(merchant): MerchantAuth,
+) -> ApiResult<Json<TokenList>> {
+    let items = state.store().pos_tokens(&merchant.id).await?;
+    Ok(Json(TokenList { items }))
+}
+
+/// `DELETE /admin/v1/merchants/{m}/pos-tokens/{tokenId}` → 204. Revoking a revoked token
+/// again is a 204 too (and is not audited twice); an unknown id is 404.
+pub async fn revoke(
+    State(state): State<AppState>,
+    MerchantAuth(merchant): MerchantAuth,
+    params: Params,
+) -> ApiResult<StatusCode> {
+    let before = now_ms();
+    let token = state
+        .store()
+        .revoke_pos_token(&merchant.id, params.get("tokenId"))
+        .await?;
+    if token.revoked_at.is_some_and(|at| at >= before) {
+        let actor = Actor::merchant(&merchant.id);
+        let detail = json!({"tokenId": token.token_id});
+        audit::record(&state, &merchant.id, &actor, "pos_token.revoke", detail).await;
+    }
+    Ok(StatusCode::NO_CONTENT)
+}
