@@ -23,6 +23,8 @@ pub struct EvaluationLog {
 
 #[derive(Debug, Default)]
 pub struct Counters {
+    /// Records accepted into the queue.
+    pub queued: AtomicU64,
     pub written: AtomicU64,
     pub dropped: AtomicU64,
     pub failed: AtomicU64,
@@ -39,14 +41,18 @@ impl EvaluationLog {
 
     /// Queues a record without waiting.
     pub fn record(&self, record: EvaluationRecord) {
-        if self.tx.try_send(record).is_err() {
+        if self.tx.try_send(record).is_ok() {
+            self.counters.queued.fetch_add(1, Ordering::Relaxed);
+        } else {
             self.counters.dropped.fetch_add(1, Ordering::Relaxed);
         }
     }
 
-    /// Records waiting to be written.
-    pub fn backlog(&self) -> usize {
-        self.tx.max_capacity() - self.tx.capacity()
+    /// Records queued but not yet written (or given up on).
+    pub fn backlog(&self) -> u64 {
+        let c = &self.counters;
+        let done = c.written.load(Ordering::Acquire) + c.failed.load(Ordering::Acquire);
+        c.queued.load(Ordering::Acquire).saturating_sub(done)
     }
 
     pub fn counters(&self) -> &Counters {

@@ -3,10 +3,10 @@
 //! smaller than dlmalloc (less code to compile at upload) and touches fewer pages (faster
 //! instantiation).
 //!
-//! It takes memory only from `memory.grow`, never below the module's initial memory, so it
-//! cannot collide with data, stack or another allocator (wasi-libc's malloc on
-//! `wasm32-wasip2` grows the same memory; a region that is not contiguous with ours is
-//! simply started afresh).
+//! On `wasm32-unknown-unknown` it starts at `__heap_base` (the end of the data), so a small
+//! call fits in the module's initial memory and never grows it. On `wasm32-wasip2` that
+//! space belongs to wasi-libc's malloc, so it takes memory only from `memory.grow` (a grown
+//! region that is not contiguous with ours is simply started afresh).
 #![allow(unsafe_code)] // `GlobalAlloc` is an unsafe trait; the reasoning is inline.
 
 use core::alloc::{GlobalAlloc, Layout};
@@ -37,6 +37,9 @@ impl Bump {
         let (size, align) = (layout.size(), layout.align());
         let mut next = self.next.load(Relaxed);
         let mut end = self.end.load(Relaxed);
+        if next == 0 {
+            (next, end) = initial_region();
+        }
         let mut start = next.checked_add(align - 1)? & !(align - 1);
         if next == 0 || start.checked_add(size)? > end {
             let pages = size.checked_add(align)?.div_ceil(PAGE).max(1);
@@ -55,6 +58,22 @@ impl Bump {
         self.end.store(end, Relaxed);
         Some(start)
     }
+}
+
+/// Where the heap starts before any `memory.grow`: `(start, end)`, or `(0, 0)` for none.
+#[cfg(target_os = "unknown")]
+fn initial_region() -> (usize, usize) {
+    unsafe extern "C" {
+        /// Set by the linker to the first byte after the data and the stack.
+        static __heap_base: u8;
+    }
+    let start = core::ptr::addr_of!(__heap_base).expose_provenance();
+    (start, wasm32::memory_size(0) * PAGE)
+}
+
+#[cfg(not(target_os = "unknown"))]
+fn initial_region() -> (usize, usize) {
+    (0, 0)
 }
 
 // SAFETY: wasm32 without the atomics feature is single-threaded, blocks are handed out

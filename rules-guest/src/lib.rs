@@ -98,7 +98,7 @@ mod order;
 mod table;
 
 pub mod json;
-pub mod log;
+pub mod logging;
 pub mod time;
 
 #[cfg(all(target_arch = "wasm32", feature = "bump-allocator"))]
@@ -139,6 +139,7 @@ pub use table::Table;
 /// (`warn!` is left out: a glob-imported `warn` clashes with the `#[warn]` attribute;
 /// write `rabat_rules::warn!`.)
 pub mod prelude {
+    pub use crate::logging::Level;
     pub use crate::time::{TimeOfDay, Timestamp, Weekday};
     pub use crate::{
         Accrual, Amount, Card, Context, Decimal, Discount, DiscountKind, Evaluation, Order,

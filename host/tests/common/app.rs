@@ -152,12 +152,12 @@ impl TestApp {
 
     /// Waits until the evaluation log writer has caught up.
     pub async fn flush_evaluations(&self) {
-        for _ in 0..200 {
+        for _ in 0..500 {
             if self.state.evaluations().backlog() == 0 {
-                tokio::time::sleep(std::time::Duration::from_millis(20)).await;
                 return;
             }
             tokio::time::sleep(std::time::Duration::from_millis(10)).await;
         }
+        panic!("the evaluation log did not catch up in 5 s");
     }
 }

@@ -53,30 +53,30 @@ pub fn write(level: Level, message: &str) {
 #[macro_export]
 macro_rules! log {
     ($level:expr, $($arg:tt)+) => {
-        $crate::log::write($level, &::std::format!($($arg)+))
+        $crate::logging::write($level, &::std::format!($($arg)+))
     };
 }
 
 /// Writes a formatted line at [`Level::Debug`]: `debug!("{} lines", n)`.
 #[macro_export]
 macro_rules! debug {
-    ($($arg:tt)+) => { $crate::log!($crate::log::Level::Debug, $($arg)+) };
+    ($($arg:tt)+) => { $crate::log!($crate::logging::Level::Debug, $($arg)+) };
 }
 
 /// Writes a formatted line at [`Level::Info`]: `info!("gold card: 10% off")`.
 #[macro_export]
 macro_rules! info {
-    ($($arg:tt)+) => { $crate::log!($crate::log::Level::Info, $($arg)+) };
+    ($($arg:tt)+) => { $crate::log!($crate::logging::Level::Info, $($arg)+) };
 }
 
 /// Writes a formatted line at [`Level::Warn`].
 #[macro_export]
 macro_rules! warn {
-    ($($arg:tt)+) => { $crate::log!($crate::log::Level::Warn, $($arg)+) };
+    ($($arg:tt)+) => { $crate::log!($crate::logging::Level::Warn, $($arg)+) };
 }
 
 /// Writes a formatted line at [`Level::Error`].
 #[macro_export]
 macro_rules! error {
-    ($($arg:tt)+) => { $crate::log!($crate::log::Level::Error, $($arg)+) };
+    ($($arg:tt)+) => { $crate::log!($crate::logging::Level::Error, $($arg)+) };
 }
