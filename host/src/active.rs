@@ -1,12 +1,19 @@
 //! Which policy and config each merchant runs, kept in memory: compiled components are
 //! shared by module hash (one module serving many shops is compiled once), and a
-//! merchant's entry is dropped whenever its activation or config changes.
+//! merchant's entry is dropped whenever its activation or config changes here. Changes
+//! made through another replica are picked up by revalidating an entry (one cheap read
+//! of the merchant's generation counter) once it is older than [`REVALIDATE_AFTER`].
 
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
 
 use crate::policy::{CompiledPolicy, Rejection, Runtime};
 use crate::store::{Store, StoreError};
+
+/// How stale a cached entry may get before it is checked against the database: the
+/// bound on how long an activation made on another replica takes to reach this one.
+pub const REVALIDATE_AFTER: Duration = Duration::from_millis(500);
 
 /// What one merchant runs right now.
 #[derive(Debug, Clone)]
@@ -15,6 +22,12 @@ pub struct Active {
     pub generation: i64,
     pub policy: Option<CompiledPolicy>,
     pub config: Arc<str>,
+}
+
+#[derive(Debug, Clone)]
+struct Entry {
+    active: Arc<Active>,
+    checked: Instant,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -30,7 +43,7 @@ pub enum LoadError {
 
 #[derive(Debug, Default)]
 pub struct ActivePolicies {
-    by_merchant: RwLock<HashMap<String, Arc<Active>>>,
+    by_merchant: RwLock<HashMap<String, Entry>>,
     by_hash: RwLock<HashMap<String, CompiledPolicy>>,
 }
 
@@ -47,15 +60,23 @@ impl ActivePolicies {
         runtime: &Arc<Runtime>,
         merchant: &str,
     ) -> Result<Arc<Active>, LoadError> {
-        if let Some(active) = self
+        let cached = self
             .by_merchant
             .read()
             .ok()
-            .and_then(|m| m.get(merchant).cloned())
-        {
-            return Ok(active);
-        }
-        let state = store.policy_state(merchant).await?;
+            .and_then(|m| m.get(merchant).cloned());
+        let state = match cached {
+            Some(entry) if entry.checked.elapsed() < REVALIDATE_AFTER => return Ok(entry.active),
+            Some(entry) => {
+                let state = store.policy_state(merchant).await?;
+                if state.generation == entry.active.generation {
+                    self.insert(merchant, entry.active.clone());
+                    return Ok(entry.active);
+                }
+                state
+            }
+            None => store.policy_state(merchant).await?,
+        };
         let policy = match state.active_version {
             None => None,
             Some(_) => {
@@ -75,10 +96,20 @@ impl ActivePolicies {
             policy,
             config: Arc::from(state.config),
         });
-        if let Ok(mut map) = self.by_merchant.write() {
-            map.insert(merchant.to_owned(), active.clone());
-        }
+        self.insert(merchant, active.clone());
         Ok(active)
+    }
+
+    fn insert(&self, merchant: &str, active: Arc<Active>) {
+        if let Ok(mut map) = self.by_merchant.write() {
+            map.insert(
+                merchant.to_owned(),
+                Entry {
+                    active,
+                    checked: Instant::now(),
+                },
+            );
+        }
     }
 
     /// A compiled module by hash, compiling it off the async threads when new.
