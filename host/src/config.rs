@@ -15,6 +15,8 @@ use crate::policy::Limits;
 pub struct FileSettings {
     pub bind: Option<SocketAddr>,
     pub database_url: Option<String>,
+    /// PostgreSQL: keep rabat's tables in this schema (created if absent).
+    pub database_schema: Option<String>,
     pub operator_token: Option<String>,
     /// Largest request body, in bytes.
     pub max_body_bytes: Option<usize>,
@@ -40,6 +42,7 @@ impl FileSettings {
 pub struct Settings {
     pub bind: SocketAddr,
     pub database_url: String,
+    pub database_schema: Option<String>,
     pub operator_token: Option<String>,
     pub max_body_bytes: usize,
     pub max_module_bytes: usize,
@@ -55,6 +58,7 @@ impl Default for Settings {
         Settings {
             bind: SocketAddr::from(([127, 0, 0, 1], 8080)),
             database_url: DEFAULT_DATABASE_URL.into(),
+            database_schema: None,
             operator_token: None,
             max_body_bytes: 256 << 10,
             max_module_bytes: 4 << 20,
@@ -74,6 +78,10 @@ pub struct SettingsArgs {
     /// `postgres://…`
     #[arg(long, env = "RABAT_DATABASE_URL")]
     pub database_url: Option<String>,
+    /// PostgreSQL only: the schema for rabat's tables (created if absent), so several
+    /// deployments can share one database [default: the connection's own]
+    #[arg(long, env = "RABAT_DATABASE_SCHEMA")]
+    pub database_schema: Option<String>,
     /// Bearer token for creating merchants (POST /admin/v1/merchants)
     #[arg(long, env = "RABAT_OPERATOR_TOKEN", hide_env_values = true)]
     pub operator_token: Option<String>,
@@ -96,6 +104,7 @@ impl SettingsArgs {
                 .clone()
                 .or(file.database_url)
                 .unwrap_or(defaults.database_url),
+            database_schema: self.database_schema.clone().or(file.database_schema),
             operator_token: self.operator_token.clone().or(file.operator_token),
             max_body_bytes: file.max_body_bytes.unwrap_or(defaults.max_body_bytes),
             max_module_bytes: file.max_module_bytes.unwrap_or(defaults.max_module_bytes),

@@ -12,7 +12,7 @@ use crate::evaluation_log::EvaluationLog;
 use crate::http::auth::same_secret;
 use crate::policy::{Runtime, RuntimeConfig};
 use crate::store::credentials::TokenHash;
-use crate::store::{Merchant, Store, StoreError};
+use crate::store::{Merchant, Store, StoreError, StoreOptions};
 
 /// What every handler shares. Cheap to clone.
 #[derive(Debug, Clone)]
@@ -73,14 +73,14 @@ pub struct Started {
 
 /// Opens the database (migrating it), starts the policy engine and the log writer.
 pub async fn start(settings: Settings) -> anyhow::Result<Started> {
-    let store = Store::connect(&settings.database_url)
-        .await
-        .with_context(|| {
-            format!(
-                "could not open the database {}",
-                redact(&settings.database_url)
-            )
-        })?;
+    let mut options = StoreOptions::new(settings.database_url.clone());
+    options.postgres_schema = settings.database_schema.clone();
+    let store = Store::connect_with(&options).await.with_context(|| {
+        format!(
+            "could not open the database {}",
+            redact(&settings.database_url)
+        )
+    })?;
     start_with(settings, store)
 }
 

@@ -3,6 +3,7 @@
 
 pub mod app;
 pub mod db;
+pub mod process;
 pub mod wasm;
 
 /// Declares each scenario `async fn name(app: &TestApp)` as `sqlite::name` and
