@@ -92,10 +92,16 @@ fn component(path: &Path) -> Vec<u8> {
 fn evaluate(c: &mut Criterion) {
     let mut config = RuntimeConfig::default();
     // For experiments: RABAT_BENCH_KEEP_RESIDENT=bytes.
-    if let Some(bytes) = std::env::var("RABAT_BENCH_KEEP_RESIDENT").ok().and_then(|v| v.parse().ok()) {
+    if let Some(bytes) = std::env::var("RABAT_BENCH_KEEP_RESIDENT")
+        .ok()
+        .and_then(|v| v.parse().ok())
+    {
         config.keep_resident_bytes = bytes;
     }
-    if let Some(ms) = std::env::var("RABAT_BENCH_EPOCH_TICK_MS").ok().and_then(|v| v.parse().ok()) {
+    if let Some(ms) = std::env::var("RABAT_BENCH_EPOCH_TICK_MS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+    {
         config.epoch_tick = std::time::Duration::from_millis(ms);
     }
     let runtime = Runtime::new(config).expect("engine");
