@@ -92,7 +92,8 @@ async fn activation_reaches_every_replica_within_a_second(a: &TestApp) {
     // B within a second (polled; the bound is the cache's revalidation interval).
     loop {
         let reply = b.post_json(discounts, &shop.pos_token, &bill()).await;
-        if reply.json["totalDiscount"].to_string() == "1.00" {
+        let total = reply.json["totalDiscount"].to_string();
+        if total == "1.00" {
             break;
         }
         assert!(
