@@ -40,10 +40,14 @@ pub struct TestMerchant {
 }
 
 pub fn settings() -> Settings {
-    Settings {
+    let mut settings = Settings {
         operator_token: Some(OPERATOR.into()),
         ..Settings::default()
-    }
+    };
+    // Debug builds on a busy CI machine are slow: keep the wall-clock deadline out of the
+    // way of tests about other limits (fuel still stops an endless loop in milliseconds).
+    settings.policy_limits.deadline_ms = 2_000;
+    settings
 }
 
 impl TestApp {
