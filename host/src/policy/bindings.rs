@@ -10,8 +10,8 @@ wasmtime::component::bindgen!({
     world: "rabat:rules/policy",
 });
 
-pub use rabat::rules::host::Level;
-use rabat::rules::types as wit;
+pub use self::rabat::rules::host::Level;
+use self::rabat::rules::types as wit;
 
 /// Why a value a policy returned cannot be turned into the host's types.
 #[derive(Debug, thiserror::Error)]

@@ -11,7 +11,7 @@ use wasmtime::component::ResourceTable;
 use wasmtime_wasi::p2::pipe::{ClosedInputStream, MemoryOutputPipe};
 use wasmtime_wasi::{HostMonotonicClock, HostWallClock, WasiCtx, WasiCtxView, WasiView};
 
-use super::bindings::{Level, rabat};
+use super::bindings::{Level, rabat::rules as contract};
 use super::limits::{Limiter, Limits};
 
 /// One line a policy logged (or printed, when it uses WASI stdio).
@@ -106,7 +106,7 @@ pub struct CallState<W> {
     pub wasi: W,
 }
 
-impl<W: Send> rabat::rules::host::Host for CallState<W> {
+impl<W: Send> contract::host::Host for CallState<W> {
     fn log(&mut self, level: Level, message: String) {
         self.host.log.push(level.into(), message);
     }
@@ -118,7 +118,7 @@ impl<W: Send> rabat::rules::host::Host for CallState<W> {
     }
 }
 
-impl<W> rabat::rules::types::Host for CallState<W> {}
+impl<W> contract::types::Host for CallState<W> {}
 
 /// Deterministic WASI for one call.
 pub struct WasiState {
