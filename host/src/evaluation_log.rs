@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use tokio::sync::mpsc;
 
+use crate::metrics::{Kind, Metrics};
 use crate::store::{EvaluationRecord, Store};
 
 const CHANNEL_CAPACITY: usize = 8192;
@@ -28,6 +29,16 @@ pub struct Counters {
     pub written: AtomicU64,
     pub dropped: AtomicU64,
     pub failed: AtomicU64,
+}
+
+/// A counter's metric name, help and where it lives.
+type CounterMetric = (&'static str, &'static str, fn(&Counters) -> &AtomicU64);
+
+impl Counters {
+    fn backlog(&self) -> u64 {
+        let done = self.written.load(Ordering::Acquire) + self.failed.load(Ordering::Acquire);
+        self.queued.load(Ordering::Acquire).saturating_sub(done)
+    }
 }
 
 impl EvaluationLog {
@@ -50,13 +61,54 @@ impl EvaluationLog {
 
     /// Records queued but not yet written (or given up on).
     pub fn backlog(&self) -> u64 {
-        let c = &self.counters;
-        let done = c.written.load(Ordering::Acquire) + c.failed.load(Ordering::Acquire);
-        c.queued.load(Ordering::Acquire).saturating_sub(done)
+        self.counters.backlog()
     }
 
     pub fn counters(&self) -> &Counters {
         &self.counters
+    }
+
+    /// The queue's counters and backlog, read at every scrape.
+    pub fn register_metrics(&self, metrics: &mut Metrics) {
+        let counters: [CounterMetric; 4] = [
+            (
+                "evaluation_log_queued",
+                "Evaluation log records queued for the writer",
+                |c| &c.queued,
+            ),
+            (
+                "evaluation_log_written",
+                "Evaluation log records written to the database",
+                |c| &c.written,
+            ),
+            (
+                "evaluation_log_dropped",
+                "Evaluation log records dropped because the queue was full",
+                |c| &c.dropped,
+            ),
+            (
+                "evaluation_log_failed",
+                "Evaluation log records the database refused",
+                |c| &c.failed,
+            ),
+        ];
+        for (name, help, field) in counters {
+            let counters = self.counters.clone();
+            metrics.sample(
+                name,
+                help,
+                Kind::Counter,
+                Arc::new(move || field(&counters).load(Ordering::Relaxed)),
+            );
+        }
+        // The counters, not a sender: the writer must still stop when the last handler is gone.
+        let counters = self.counters.clone();
+        metrics.sample(
+            "evaluation_log_backlog",
+            "Evaluation log records queued but not yet written",
+            Kind::Gauge,
+            Arc::new(move || counters.backlog()),
+        );
     }
 }
 

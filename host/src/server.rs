@@ -10,6 +10,7 @@ use crate::active::ActivePolicies;
 use crate::config::Settings;
 use crate::evaluation_log::EvaluationLog;
 use crate::http::auth::same_secret;
+use crate::metrics::Metrics;
 use crate::policy::{Runtime, RuntimeConfig};
 use crate::store::credentials::TokenHash;
 use crate::store::{Merchant, Store, StoreError, StoreOptions};
@@ -25,6 +26,8 @@ struct Inner {
     active: ActivePolicies,
     settings: Settings,
     evaluations: EvaluationLog,
+    metrics: Arc<Metrics>,
+    replays: tokio::sync::Semaphore,
 }
 
 impl AppState {
@@ -46,6 +49,16 @@ impl AppState {
 
     pub fn evaluations(&self) -> &EvaluationLog {
         &self.0.evaluations
+    }
+
+    pub fn metrics(&self) -> &Arc<Metrics> {
+        &self.0.metrics
+    }
+
+    /// One what-if replay at a time per server: a replay is CPU-bound and must leave the
+    /// other core to the tills.
+    pub fn replays(&self) -> &tokio::sync::Semaphore {
+        &self.0.replays
     }
 
     pub fn is_operator(&self, token: &str) -> bool {
@@ -93,12 +106,16 @@ pub fn start_with(settings: Settings, store: Store) -> anyhow::Result<Started> {
     .context("could not start the policy engine")?;
     let (evaluations, log_writer) =
         EvaluationLog::start(store.clone(), settings.evaluation_log_retention);
+    let mut metrics = Metrics::new();
+    evaluations.register_metrics(&mut metrics);
     let state = AppState(Arc::new(Inner {
         store,
         runtime: Arc::new(runtime),
         active: ActivePolicies::new(),
         settings,
         evaluations,
+        metrics: Arc::new(metrics),
+        replays: tokio::sync::Semaphore::new(1),
     }));
     Ok(Started { state, log_writer })
 }

@@ -1,4 +1,4 @@
-//! Operations: liveness and readiness.
+//! Operations: liveness, readiness and metrics.
 
 use axum::Json;
 use axum::extract::State;
@@ -26,5 +26,24 @@ pub async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Value>) 
                 Json(json!({"status": "unavailable", "database": state.store().engine().as_str()})),
             )
         }
+    }
+}
+
+/// `GET /metrics`: Prometheus (OpenMetrics) text.
+pub async fn metrics(State(state): State<AppState>) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    match state.metrics().render() {
+        Ok(text) => (
+            [(
+                axum::http::header::CONTENT_TYPE,
+                "application/openmetrics-text; version=1.0.0; charset=utf-8",
+            )],
+            text,
+        )
+            .into_response(),
+        Err(error) => crate::http::error::ApiError::Internal(anyhow::anyhow!(
+            "could not render the metrics: {error}"
+        ))
+        .into_response(),
     }
 }

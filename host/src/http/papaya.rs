@@ -14,7 +14,7 @@ use crate::decide::decide;
 use crate::model::{Card, Order, Pos};
 use crate::money::{DiscountResponse, NO_DISCOUNT_MESSAGE};
 use crate::papaya::{self, TransactionAck};
-use crate::policy::CallInput;
+use crate::policy::{CallInput, Failure};
 use crate::server::AppState;
 use crate::store::{Entity, EvaluationRecord, StoreError, TransactionRecord};
 
@@ -53,33 +53,39 @@ pub async fn evaluate_for(
         Err(error) => {
             tracing::error!(%error, merchant, "the active policy does not load; answering with no discount");
             let response = DiscountResponse::fail_safe(&order.currency);
-            state.evaluations().record(log_record(
-                merchant,
-                None,
-                &order,
-                &card,
-                "unavailable",
-                Some(&response),
-                None,
-                0,
-                Some(error.to_string()),
-            ));
+            logged(
+                state,
+                log_record(
+                    merchant,
+                    None,
+                    &order,
+                    &card,
+                    "unavailable",
+                    Some(&response),
+                    None,
+                    0,
+                    Some(error.to_string()),
+                ),
+            );
             return Ok(response);
         }
     };
     let Some(policy) = active.policy.clone() else {
         let response = DiscountResponse::empty(&order.currency, NO_DISCOUNT_MESSAGE);
-        state.evaluations().record(log_record(
-            merchant,
-            None,
-            &order,
-            &card,
-            "no_policy",
-            Some(&response),
-            None,
-            0,
-            None,
-        ));
+        logged(
+            state,
+            log_record(
+                merchant,
+                None,
+                &order,
+                &card,
+                "no_policy",
+                Some(&response),
+                None,
+                0,
+                None,
+            ),
+        );
         return Ok(response);
     };
     let runtime = state.runtime().clone();
@@ -115,8 +121,19 @@ pub async fn evaluate_for(
         decision.failure.as_ref().map(ToString::to_string),
     );
     record.logs = serde_json::to_value(&decision.report.logs).unwrap_or_default();
-    state.evaluations().record(record);
+    logged(state, record);
     Ok(decision.response)
+}
+
+/// Counts an endpoint-1 run in the metrics and queues it for the evaluation log.
+fn logged(state: &AppState, record: EvaluationRecord) {
+    state.metrics().policy_call(
+        &record.merchant_id,
+        "evaluate",
+        &record.outcome,
+        record.fuel.unwrap_or(0),
+    );
+    state.evaluations().record(record);
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -215,7 +232,12 @@ pub async fn accrue_for(
     {
         Ok(active) => active,
         Err(crate::active::LoadError::Store(e)) => return Err(e.into()),
-        Err(error) => return Ok((0, None, Some(error.to_string()))),
+        Err(error) => {
+            state
+                .metrics()
+                .policy_call(merchant, "accrue", "unavailable", 0);
+            return Ok((0, None, Some(error.to_string())));
+        }
     };
     let Some(policy) = active.policy.clone() else {
         return Ok((0, None, None));
@@ -237,6 +259,13 @@ pub async fn accrue_for(
     })
     .await
     .map_err(|e| ApiError::Internal(e.into()))?;
+    let outcome = report
+        .result
+        .as_ref()
+        .map_or_else(Failure::outcome, |_| "answer");
+    state
+        .metrics()
+        .policy_call(merchant, "accrue", outcome, report.fuel_used);
     Ok(match report.result {
         Ok(accrual) => (accrual.points, accrual.reason, None),
         Err(failure) => {

@@ -121,7 +121,79 @@ const LIST_BY_OUTCOME: &str = "SELECT id, merchant_id, at, order_id, card_id, po
      FROM evaluations WHERE merchant_id = $1 AND id < $2 AND outcome = $4
      ORDER BY id DESC LIMIT $3";
 
+/// A logged endpoint-1 run to replay: what the policy saw and what the till got.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReplaySource {
+    pub id: i64,
+    pub at: i64,
+    pub order_id: String,
+    pub policy_version: Option<i64>,
+    pub outcome: String,
+    pub total_discount: Option<Decimal>,
+    pub request: Value,
+    pub card: Option<Value>,
+    pub response: Option<Value>,
+}
+
+#[derive(sqlx::FromRow)]
+struct ReplayRow {
+    id: i64,
+    at: i64,
+    order_id: String,
+    policy_version: Option<i64>,
+    outcome: String,
+    total_discount: Option<String>,
+    request: String,
+    card: Option<String>,
+    response: Option<String>,
+}
+
+// The newest run of each order (a till may ask again as a bill grows; its last answer is
+// what the customer got), newest orders first.
+const REPLAY: &str = "SELECT id, at, order_id, policy_version, outcome, total_discount, request,
+            card, response
+     FROM evaluations
+     WHERE id IN (SELECT MAX(id) FROM evaluations
+                  WHERE merchant_id = $1 AND at >= $2 GROUP BY order_id)
+     ORDER BY id DESC LIMIT $3";
+
 impl Store {
+    /// The newest logged run of each of the merchant's last `limit` orders since `since`
+    /// (epoch ms), newest first: what a what-if replay re-runs.
+    pub async fn replay_sources(
+        &self,
+        merchant: &str,
+        since: i64,
+        limit: u32,
+    ) -> Result<Vec<ReplaySource>> {
+        let rows: Vec<ReplayRow> = with_pool!(self, pool => sqlx::query_as(REPLAY)
+            .bind(merchant)
+            .bind(since)
+            .bind(i64::from(limit))
+            .fetch_all(pool)
+            .await)?;
+        rows.into_iter()
+            .map(|row| {
+                Ok(ReplaySource {
+                    id: row.id,
+                    at: row.at,
+                    order_id: row.order_id,
+                    policy_version: row.policy_version,
+                    outcome: row.outcome,
+                    total_discount: row
+                        .total_discount
+                        .as_deref()
+                        .map(Decimal::from_str)
+                        .transpose()
+                        .map_err(StoreError::corrupt)?,
+                    request: json(&row.request)?,
+                    card: row.card.as_deref().map(json).transpose()?,
+                    response: row.response.as_deref().map(json).transpose()?,
+                })
+            })
+            .collect()
+    }
+
     /// Appends a batch of runs (any merchants) in one transaction: one disk sync for the
     /// lot, which is why the hot path hands these to a background writer.
     pub async fn insert_evaluations(&self, records: &[EvaluationRecord]) -> Result<()> {

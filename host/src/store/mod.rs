@@ -36,7 +36,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 pub use audit::{AuditEntry, AuditRecord};
 pub use engine::{EngineKind, StoreOptions};
 pub use error::{Entity, StoreError};
-pub use evaluations::{EvaluationQuery, EvaluationRecord, StoredEvaluation};
+pub use evaluations::{EvaluationQuery, EvaluationRecord, ReplaySource, StoredEvaluation};
 pub use ledger::{EntryKind, LedgerEntry, LedgerQuery, Recorded, TransactionRecord};
 pub use merchants::{Merchant, PosToken};
 pub use page::Page;

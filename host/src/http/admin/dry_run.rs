@@ -24,8 +24,8 @@ use crate::http::error::{ApiError, ApiResult};
 use crate::model::Card;
 use crate::money::DiscountResponse;
 use crate::papaya::{self, PapayaError};
-use crate::policy::CallInput;
 use crate::policy::sandbox::LogLine;
+use crate::policy::{CallInput, CompiledPolicy};
 use crate::policy_config;
 use crate::server::AppState;
 
@@ -67,11 +67,7 @@ pub async fn dry_run(
     fields.only(&["order", "card", "config"])?;
     let query = order(fields.get("order"))?;
     let store = state.store();
-    let (config, config_source) = match fields.get("config") {
-        None => (store.policy_config(&merchant.id).await?, "merchant"),
-        Some(Value::Object(map)) => (config(map)?, "request"),
-        Some(other) => return Err(not_an_object("config", other)),
-    };
+    let (config, config_source) = run_config(&state, &merchant.id, &fields).await?;
     let (card, card_source, note) = match fields.get("card") {
         Some(Value::Object(map)) => (inline_card(map, &query.card_id)?, "inline", None),
         Some(other) => return Err(not_an_object("card", other)),
@@ -87,19 +83,7 @@ pub async fn dry_run(
             ),
         },
     };
-    let wasm = store.policy_wasm(&merchant.id, version).await?;
-    let sha256 = hex::encode(Sha256::digest(&wasm));
-    let policy = state
-        .active()
-        .compiled(state.runtime(), version, &sha256, wasm)
-        .await
-        .map_err(|error| match error {
-            LoadError::Store(e) => e.into(),
-            LoadError::Rejected { rejection, .. } => ApiError::InvalidPolicy(format!(
-                "stored version {version} does not load: {rejection}"
-            )),
-            LoadError::Join(e) => ApiError::Internal(e.into()),
-        })?;
+    let policy = version_policy(&state, &merchant.id, version).await?;
     let runtime = state.runtime().clone();
     let limits = state.settings().policy_limits.clone();
     let order = query.order;
@@ -129,6 +113,42 @@ pub async fn dry_run(
         config_source,
         note,
     }))
+}
+
+/// Version `version` of the merchant's policy, compiled (or from the cache): what dry-runs
+/// and replays run, active or not. An unknown version is 404.
+pub(super) async fn version_policy(
+    state: &AppState,
+    merchant: &str,
+    version: i64,
+) -> ApiResult<CompiledPolicy> {
+    let wasm = state.store().policy_wasm(merchant, version).await?;
+    let sha256 = hex::encode(Sha256::digest(&wasm));
+    state
+        .active()
+        .compiled(state.runtime(), version, &sha256, wasm)
+        .await
+        .map_err(|error| match error {
+            LoadError::Store(e) => e.into(),
+            LoadError::Rejected { rejection, .. } => ApiError::InvalidPolicy(format!(
+                "stored version {version} does not load: {rejection}"
+            )),
+            LoadError::Join(e) => ApiError::Internal(e.into()),
+        })
+}
+
+/// The config a what-if runs with: the request's `config` object (validated like a
+/// `PUT policy-config`) or the merchant's own; and which it was (`request`/`merchant`).
+pub(super) async fn run_config(
+    state: &AppState,
+    merchant: &str,
+    fields: &Fields<'_>,
+) -> ApiResult<(String, &'static str)> {
+    match fields.get("config") {
+        None => Ok((state.store().policy_config(merchant).await?, "merchant")),
+        Some(Value::Object(map)) => Ok((config(map)?, "request")),
+        Some(other) => Err(not_an_object("config", other)),
+    }
 }
 
 fn not_an_object(name: &str, value: &Value) -> ApiError {

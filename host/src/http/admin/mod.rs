@@ -27,6 +27,7 @@ mod input;
 mod merchants;
 mod params;
 mod policies;
+mod replay;
 mod tokens;
 
 use axum::Router;
@@ -61,6 +62,7 @@ pub fn routes(state: &AppState) -> Router<AppState> {
         )
         .route(&m("/policies/{v}/activate"), post(policies::activate))
         .route(&m("/policies/{v}/dry-run"), post(dry_run::dry_run))
+        .route(&m("/policies/{v}/replay"), post(replay::replay))
         .route(&m("/policy-config"), get(config::show).put(config::replace))
         .route(&m("/cards"), get(cards::list))
         .route(

@@ -1,0 +1,251 @@
+//! What-if replay: the merchant's recorded endpoint-1 bills (from the evaluation log, each
+//! with the card as it was then) re-run against another policy version, and what each
+//! bill would have got compared with what it did get.
+//!
+//! A replay is CPU-bound and the tills come first, so it runs on one thread of its own at
+//! a lower scheduling priority (`nice` 10: the kernel gives live evaluations the cores
+//! first), one replay per server at a time (see [`crate::server::AppState::replays`]).
+//! Each bill runs exactly as a live one does ([`decide`]), with the live fuel and memory
+//! limits; the wall-clock deadline is [`DEADLINE_FACTOR`] times the live one, since a
+//! low-priority thread may wait for a core and fuel already bounds the work.
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use rust_decimal::Decimal;
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::decide::decide;
+use crate::metrics::Metrics;
+use crate::model::{Card, Order};
+use crate::policy::{CallInput, CompiledPolicy, Limits, Runtime};
+use crate::store::ReplaySource;
+
+/// The most bills one replay takes.
+pub const MAX_BILLS: u32 = 10_000;
+/// Bills replayed when the request does not say.
+pub const DEFAULT_BILLS: u32 = 1_000;
+/// How much longer than live a replayed call may take by the wall clock.
+pub const DEADLINE_FACTOR: u64 = 4;
+const NICENESS: i32 = 10;
+
+/// A finished replay.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Report {
+    pub version: i64,
+    pub summary: Summary,
+    /// Per bill, newest first (only the changed ones when asked).
+    pub orders: Vec<Compared>,
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Summary {
+    /// Bills re-run.
+    pub orders_compared: u64,
+    /// Bills whose total discount or discount lines differ.
+    pub changed: u64,
+    /// Bills whose new run failed (the till would get no discount), by outcome.
+    pub failures: u64,
+    pub failures_by_outcome: BTreeMap<String, u64>,
+    /// Log rows that could not be read back as a bill (written by an older rabat).
+    pub skipped: u64,
+    /// Recorded and new total discount per currency.
+    pub totals: Vec<CurrencyTotal>,
+    pub duration_millis: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CurrencyTotal {
+    pub currency: String,
+    #[serde(with = "rust_decimal::serde::arbitrary_precision")]
+    pub before: Decimal,
+    #[serde(with = "rust_decimal::serde::arbitrary_precision")]
+    pub after: Decimal,
+    /// `after - before`: what the new version would have cost more (or less).
+    #[serde(with = "rust_decimal::serde::arbitrary_precision")]
+    pub difference: Decimal,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Compared {
+    pub evaluation_id: i64,
+    pub order_id: String,
+    pub card_id: String,
+    /// When the till asked, epoch ms.
+    pub at: i64,
+    pub currency: String,
+    pub changed: bool,
+    pub before: Before,
+    pub after: After,
+}
+
+/// What the till got.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Before {
+    /// The version that answered (none when no policy was active).
+    pub version: Option<i64>,
+    pub outcome: String,
+    #[serde(with = "rust_decimal::serde::arbitrary_precision")]
+    pub total_discount: Decimal,
+    pub discounts: Value,
+}
+
+/// What it would get from the replayed version.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct After {
+    pub outcome: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub failure: Option<String>,
+    #[serde(with = "rust_decimal::serde::arbitrary_precision")]
+    pub total_discount: Decimal,
+    pub discounts: Value,
+    pub fuel_used: u64,
+}
+
+/// Everything one replay needs, owned, so it can move to the replay thread.
+#[derive(Debug)]
+pub struct Job {
+    pub merchant: String,
+    pub version: i64,
+    pub policy: CompiledPolicy,
+    pub config: String,
+    pub limits: Limits,
+    pub only_changed: bool,
+    pub sources: Vec<ReplaySource>,
+}
+
+/// Runs `job` on a low-priority thread of its own and waits for it.
+pub async fn run(
+    runtime: std::sync::Arc<Runtime>,
+    metrics: std::sync::Arc<Metrics>,
+    job: Job,
+) -> std::io::Result<Report> {
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    std::thread::Builder::new()
+        .name("rabat-replay".into())
+        .spawn(move || {
+            lower_priority();
+            // The receiver only goes away if the request was dropped; nothing to tell.
+            let _ = tx.send(replay(&runtime, &metrics, job));
+        })?;
+    rx.await
+        .map_err(|_| std::io::Error::other("the replay thread stopped without an answer"))
+}
+
+fn lower_priority() {
+    // Linux keeps a nice value per thread, so this lowers only the replay thread.
+    if let Err(error) = rustix::process::nice(NICENESS) {
+        tracing::debug!(%error, "could not lower the replay thread's priority");
+    }
+}
+
+/// Re-runs every source bill; synchronous (call it off the async threads).
+pub fn replay(runtime: &Runtime, metrics: &Metrics, job: Job) -> Report {
+    let started = Instant::now();
+    let mut limits = job.limits.clone();
+    limits.deadline_ms = limits.deadline_ms.saturating_mul(DEADLINE_FACTOR);
+    let mut summary = Summary::default();
+    let mut totals: BTreeMap<String, (Decimal, Decimal)> = BTreeMap::new();
+    let mut orders = Vec::new();
+    for source in job.sources {
+        let Some((order, card)) = bill(&source) else {
+            summary.skipped += 1;
+            continue;
+        };
+        let decision = decide(
+            runtime,
+            &job.policy,
+            CallInput {
+                order: &order,
+                card: Some(&card),
+                config: &job.config,
+                limits: &limits,
+            },
+        );
+        let outcome = decision.outcome();
+        metrics.policy_call(&job.merchant, "replay", outcome, decision.report.fuel_used);
+        let before_total = source.total_discount.unwrap_or_default();
+        let before_discounts = source
+            .response
+            .as_ref()
+            .and_then(|r| r.get("discounts").cloned())
+            .unwrap_or_else(|| Value::Array(Vec::new()));
+        let after_discounts =
+            serde_json::to_value(&decision.response.discounts).unwrap_or(Value::Null);
+        let changed =
+            before_total != decision.response.total_discount || before_discounts != after_discounts;
+        summary.orders_compared += 1;
+        if changed {
+            summary.changed += 1;
+        }
+        if let Some(failure) = &decision.failure {
+            summary.failures += 1;
+            *summary
+                .failures_by_outcome
+                .entry(failure.outcome().to_owned())
+                .or_default() += 1;
+        }
+        let total = totals.entry(order.currency.clone()).or_default();
+        total.0 += before_total;
+        total.1 += decision.response.total_discount;
+        if changed || !job.only_changed {
+            orders.push(Compared {
+                evaluation_id: source.id,
+                order_id: source.order_id,
+                card_id: card.card_id,
+                at: source.at,
+                currency: order.currency,
+                changed,
+                before: Before {
+                    version: source.policy_version,
+                    outcome: source.outcome,
+                    total_discount: before_total,
+                    discounts: before_discounts,
+                },
+                after: After {
+                    outcome,
+                    failure: decision.failure.as_ref().map(ToString::to_string),
+                    total_discount: decision.response.total_discount,
+                    discounts: after_discounts,
+                    fuel_used: decision.report.fuel_used,
+                },
+            });
+        }
+    }
+    summary.totals = totals
+        .into_iter()
+        .map(|(currency, (before, after))| CurrencyTotal {
+            currency,
+            before,
+            after,
+            difference: after - before,
+        })
+        .collect();
+    summary.duration_millis = millis(started.elapsed());
+    Report {
+        version: job.version,
+        summary,
+        orders,
+    }
+}
+
+/// The bill and card a logged run saw; `None` if the row does not read back.
+fn bill(source: &ReplaySource) -> Option<(Order, Card)> {
+    let order: Order = serde_json::from_value(source.request.clone()).ok()?;
+    let card: Card = match &source.card {
+        Some(card) => serde_json::from_value(card.clone()).ok()?,
+        None => return None,
+    };
+    Some((order, card))
+}
+
+fn millis(duration: Duration) -> u64 {
+    u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
+}
