@@ -67,7 +67,7 @@ pub struct OrderCompleted {
 
 /// Endpoint 2's answer: `{"success": true, "message": "Order processed successfully",
 /// "orderDetails": {"orderId": "..."}}`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct TransactionAck {
     pub success: bool,
@@ -75,7 +75,7 @@ pub struct TransactionAck {
     pub order_details: OrderDetails,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct OrderDetails {
     pub order_id: String,

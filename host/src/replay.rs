@@ -31,7 +31,7 @@ pub const DEADLINE_FACTOR: u64 = 4;
 const NICENESS: i32 = 10;
 
 /// A finished replay.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Report {
     pub version: i64,
@@ -40,7 +40,7 @@ pub struct Report {
     pub orders: Vec<Compared>,
 }
 
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Summary {
     /// Bills re-run.
@@ -57,7 +57,7 @@ pub struct Summary {
     pub duration_millis: u64,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct CurrencyTotal {
     pub currency: String,
@@ -70,7 +70,7 @@ pub struct CurrencyTotal {
     pub difference: Decimal,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Compared {
     pub evaluation_id: i64,
@@ -85,7 +85,7 @@ pub struct Compared {
 }
 
 /// What the till got.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Before {
     /// The version that answered (none when no policy was active).
@@ -97,9 +97,10 @@ pub struct Before {
 }
 
 /// What it would get from the replayed version.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct After {
+    #[schema(value_type = String)]
     pub outcome: &'static str,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub failure: Option<String>,

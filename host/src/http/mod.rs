@@ -4,35 +4,35 @@ pub mod admin;
 pub mod auth;
 pub mod body;
 pub mod error;
+pub mod openapi;
 pub mod ops;
 pub mod papaya;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::http::{Method, Uri};
-use axum::routing::{get, post};
+use std::sync::Arc;
+
+use axum::Extension;
 use tower::ServiceBuilder;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
+use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::server::AppState;
 use error::ApiError;
 
-/// The whole application; tests drive it with `tower::ServiceExt::oneshot`.
+/// The whole application; tests drive it with `tower::ServiceExt::oneshot`. Routes are
+/// registered from their `#[utoipa::path]` annotations, so `/openapi.json` lists exactly
+/// what is served.
 pub fn app(state: AppState) -> Router {
-    let limit = state.settings().max_body_bytes;
-    let pos = Router::new()
-        .route("/pos/papaya/v1/discounts", post(papaya::discounts))
-        .route("/pos/papaya/v1/transactions", post(papaya::transactions))
-        // One byte over the limit is enough to know it is too large (answered as id 5).
-        .layer(DefaultBodyLimit::max(limit.saturating_add(1)));
-    Router::new()
-        .merge(pos)
-        .merge(admin::routes(&state))
-        .route("/healthz", get(ops::healthz))
-        .route("/readyz", get(ops::readyz))
-        .route("/metrics", get(ops::metrics))
+    let (router, spec) = routes(&state).split_for_parts();
+    router
+        .layer(Extension(Arc::new(spec)))
         .fallback(not_found)
+        .method_not_allowed_fallback(not_found)
         // Innermost first: metrics see the matched route; the request id is set before
         // the trace span opens (so every log line of the request carries it) and is
         // copied onto the response.
@@ -47,6 +47,23 @@ pub fn app(state: AppState) -> Router {
                 .layer(PropagateRequestIdLayer::x_request_id()),
         )
         .with_state(state)
+}
+
+/// Every route with its OpenAPI description.
+pub fn routes(state: &AppState) -> OpenApiRouter<AppState> {
+    let limit = state.settings().max_body_bytes;
+    let pos = OpenApiRouter::new()
+        .routes(routes!(papaya::discounts))
+        .routes(routes!(papaya::transactions))
+        // One byte over the limit is enough to know it is too large (answered as id 5).
+        .layer(DefaultBodyLimit::max(limit.saturating_add(1)));
+    OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
+        .merge(pos)
+        .merge(admin::routes(state))
+        .routes(routes!(ops::healthz))
+        .routes(routes!(ops::readyz))
+        .routes(routes!(ops::metrics))
+        .routes(routes!(openapi::document))
 }
 
 /// The span every log line of a request is in: method, path and request id.

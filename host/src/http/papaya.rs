@@ -19,6 +19,7 @@ use crate::server::AppState;
 use crate::store::{Entity, EvaluationRecord, StoreError, TransactionRecord};
 
 /// `POST /pos/papaya/v1/discounts`
+#[utoipa::path(post, path = "/pos/papaya/v1/discounts", tag = "pos", security(("posToken" = [])), request_body(content = crate::http::openapi::PapayaDiscountRequestDoc, description = "The open bill"), responses((status = 200, description = "The discounts to apply; none, with a short cashier message, when the policy failed", body = crate::http::openapi::DiscountResponseDoc), (status = 400, description = "Bad input (the message names the field)", body = crate::http::openapi::ErrorDoc), (status = 401, description = "No or unknown token (4)", body = crate::http::openapi::ErrorDoc), (status = 413, description = "Body too large (5)", body = crate::http::openapi::ErrorDoc)))]
 pub async fn discounts(
     State(state): State<AppState>,
     PosMerchant(merchant): PosMerchant,
@@ -167,6 +168,7 @@ fn log_record(
 }
 
 /// `POST /pos/papaya/v1/transactions`
+#[utoipa::path(post, path = "/pos/papaya/v1/transactions", tag = "pos", security(("posToken" = [])), request_body(content = crate::http::openapi::PapayaTransactionDoc, description = "The closed bill; recorded once per orderId"), responses((status = 200, description = "Recorded (or already recorded with the same data)", body = crate::papaya::TransactionAck), (status = 400, description = "Bad input (the message names the field)", body = crate::http::openapi::ErrorDoc), (status = 401, description = "No or unknown token (4)", body = crate::http::openapi::ErrorDoc), (status = 409, description = "Conflicts with what is recorded (8)", body = crate::http::openapi::ErrorDoc), (status = 413, description = "Body too large (5)", body = crate::http::openapi::ErrorDoc)))]
 pub async fn transactions(
     State(state): State<AppState>,
     PosMerchant(merchant): PosMerchant,

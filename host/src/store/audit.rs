@@ -8,7 +8,7 @@ use super::page::{self, Page};
 use super::{Result, Store, StoreError};
 
 /// One action to record.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct AuditRecord {
     /// When, epoch ms.
@@ -22,7 +22,7 @@ pub struct AuditRecord {
 }
 
 /// A recorded action, with its id.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct AuditEntry {
     pub id: i64,

@@ -13,7 +13,7 @@ use super::page::{self, Page};
 use super::{Result, Store, StoreError};
 
 /// One policy run to log.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct EvaluationRecord {
     pub merchant_id: String,
@@ -38,7 +38,7 @@ pub struct EvaluationRecord {
 }
 
 /// A logged run, with its id.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct StoredEvaluation {
     pub id: i64,

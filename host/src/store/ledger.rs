@@ -21,7 +21,7 @@ use super::{Entity, Result, Store, StoreError, now_ms};
 use crate::model::Pos;
 
 /// What a ledger row records.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum EntryKind {
     /// A completed bill reported by a POS.
@@ -52,7 +52,7 @@ pub struct TransactionRecord {
 }
 
 /// One ledger row.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct LedgerEntry {
     pub id: i64,

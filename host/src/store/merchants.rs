@@ -19,7 +19,7 @@ pub struct Merchant {
 }
 
 /// A POS token's public face: its id (to revoke it by) and lifetime, never the secret.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct PosToken {
     pub token_id: String,

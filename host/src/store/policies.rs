@@ -11,7 +11,7 @@ use super::engine::WritePool;
 use super::{Entity, Result, Store, StoreError, now_ms};
 
 /// One uploaded version (without its bytes).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct PolicyVersion {
     pub version: i64,

@@ -55,6 +55,7 @@ pub async fn record(state: &AppState, merchant: &str, actor: &Actor, action: &st
 }
 
 /// `GET /admin/v1/merchants/{m}/audit?limit=&cursor=`
+#[utoipa::path(get, path = "/admin/v1/merchants/{m}/audit", tag = "history", security(("apiKey" = [])), params(("m" = String, Path, description = "The merchant id"), ("limit" = Option<u32>, Query, description = "Rows per page, 1–500 (default 50)"), ("cursor" = Option<String>, Query, description = "The previous page's nextCursor")), responses((status = 200, description = "Who changed what, newest first", body = crate::store::Page<crate::store::AuditEntry>), (status = 400, description = "Bad input (the message names the field)", body = crate::http::openapi::ErrorDoc), (status = 401, description = "No or unknown token (4)", body = crate::http::openapi::ErrorDoc), (status = 403, description = "Another merchant's key (10)", body = crate::http::openapi::ErrorDoc)))]
 pub async fn list(
     State(state): State<AppState>,
     MerchantAuth(merchant): MerchantAuth,

@@ -69,6 +69,7 @@ pub fn identity(fields: &Fields<'_>, card_id: Option<&str>) -> Result<Identity, 
 
 /// `PUT /admin/v1/merchants/{m}/cards/{cardId}` → 201 with the card when created, 200
 /// when updated.
+#[utoipa::path(put, path = "/admin/v1/merchants/{m}/cards/{cardId}", tag = "cards", security(("apiKey" = [])), params(("m" = String, Path, description = "The merchant id"), ("cardId" = String, Path, description = "The card id")), request_body(content = serde_json::Value, description = "{customerId?, name?, tier?, tags?, points?}; points are set through a ledger row"), responses((status = 200, description = "Updated", body = crate::model::Card), (status = 201, description = "Created", body = crate::model::Card), (status = 400, description = "Bad input (the message names the field)", body = crate::http::openapi::ErrorDoc), (status = 401, description = "No or unknown token (4)", body = crate::http::openapi::ErrorDoc), (status = 403, description = "Another merchant's key (10)", body = crate::http::openapi::ErrorDoc)))]
 pub async fn upsert(
     State(state): State<AppState>,
     MerchantAuth(merchant): MerchantAuth,
@@ -128,6 +129,7 @@ pub async fn upsert(
 }
 
 /// `GET /admin/v1/merchants/{m}/cards/{cardId}`
+#[utoipa::path(get, path = "/admin/v1/merchants/{m}/cards/{cardId}", tag = "cards", security(("apiKey" = [])), params(("m" = String, Path, description = "The merchant id"), ("cardId" = String, Path, description = "The card id")), responses((status = 200, body = crate::model::Card), (status = 401, description = "No or unknown token (4)", body = crate::http::openapi::ErrorDoc), (status = 403, description = "Another merchant's key (10)", body = crate::http::openapi::ErrorDoc), (status = 404, description = "Not found (9)", body = crate::http::openapi::ErrorDoc)))]
 pub async fn show(
     State(state): State<AppState>,
     MerchantAuth(merchant): MerchantAuth,
@@ -140,6 +142,7 @@ pub async fn show(
 }
 
 /// `DELETE /admin/v1/merchants/{m}/cards/{cardId}` → 204; the card's ledger rows stay.
+#[utoipa::path(delete, path = "/admin/v1/merchants/{m}/cards/{cardId}", tag = "cards", security(("apiKey" = [])), params(("m" = String, Path, description = "The merchant id"), ("cardId" = String, Path, description = "The card id")), responses((status = 204, description = "Deleted; its ledger rows stay"), (status = 401, description = "No or unknown token (4)", body = crate::http::openapi::ErrorDoc), (status = 403, description = "Another merchant's key (10)", body = crate::http::openapi::ErrorDoc), (status = 404, description = "Not found (9)", body = crate::http::openapi::ErrorDoc)))]
 pub async fn remove(
     State(state): State<AppState>,
     MerchantAuth(merchant): MerchantAuth,
@@ -160,6 +163,7 @@ pub async fn remove(
 }
 
 /// `GET /admin/v1/merchants/{m}/cards?limit=&cursor=` → `{items, nextCursor}` by card id.
+#[utoipa::path(get, path = "/admin/v1/merchants/{m}/cards", tag = "cards", security(("apiKey" = [])), params(("m" = String, Path, description = "The merchant id"), ("limit" = Option<u32>, Query, description = "Rows per page, 1–500 (default 50)"), ("cursor" = Option<String>, Query, description = "The previous page's nextCursor")), responses((status = 200, body = crate::store::Page<crate::model::Card>), (status = 400, description = "Bad input (the message names the field)", body = crate::http::openapi::ErrorDoc), (status = 401, description = "No or unknown token (4)", body = crate::http::openapi::ErrorDoc), (status = 403, description = "Another merchant's key (10)", body = crate::http::openapi::ErrorDoc)))]
 pub async fn list(
     State(state): State<AppState>,
     MerchantAuth(merchant): MerchantAuth,
@@ -175,6 +179,7 @@ pub async fn list(
 
 /// `POST /admin/v1/merchants/{m}/cards/{cardId}/points` `{delta, reason}` → 201 with the
 /// ledger row (`pointsBalance` is the balance after it).
+#[utoipa::path(post, path = "/admin/v1/merchants/{m}/cards/{cardId}/points", tag = "cards", security(("apiKey" = [])), params(("m" = String, Path, description = "The merchant id"), ("cardId" = String, Path, description = "The card id")), request_body(content = serde_json::Value, description = "{delta, reason}"), responses((status = 201, description = "The ledger row; pointsBalance is the balance after it", body = crate::store::LedgerEntry), (status = 400, description = "Bad input (the message names the field)", body = crate::http::openapi::ErrorDoc), (status = 401, description = "No or unknown token (4)", body = crate::http::openapi::ErrorDoc), (status = 403, description = "Another merchant's key (10)", body = crate::http::openapi::ErrorDoc), (status = 404, description = "Not found (9)", body = crate::http::openapi::ErrorDoc)))]
 pub async fn adjust(
     State(state): State<AppState>,
     MerchantAuth(merchant): MerchantAuth,

@@ -15,6 +15,7 @@ use crate::server::AppState;
 
 /// `PUT /admin/v1/merchants/{m}/policy-config` → 200 with the stored object. Larger than
 /// 64 KiB: 413 (id 5); not JSON: 400 id 6; not an object: 400 id 7.
+#[utoipa::path(put, path = "/admin/v1/merchants/{m}/policy-config", tag = "policies", security(("apiKey" = [])), params(("m" = String, Path, description = "The merchant id")), request_body(content = serde_json::Value, description = "A JSON object, at most 64 KiB"), responses((status = 200, description = "The stored config", body = serde_json::Value), (status = 400, description = "Bad input (the message names the field)", body = crate::http::openapi::ErrorDoc), (status = 401, description = "No or unknown token (4)", body = crate::http::openapi::ErrorDoc), (status = 403, description = "Another merchant's key (10)", body = crate::http::openapi::ErrorDoc), (status = 413, description = "Body too large (5)", body = crate::http::openapi::ErrorDoc)))]
 pub async fn replace(
     State(state): State<AppState>,
     MerchantAuth(merchant): MerchantAuth,
@@ -33,6 +34,7 @@ pub async fn replace(
 }
 
 /// `GET /admin/v1/merchants/{m}/policy-config` → the object (`{}` until set).
+#[utoipa::path(get, path = "/admin/v1/merchants/{m}/policy-config", tag = "policies", security(("apiKey" = [])), params(("m" = String, Path, description = "The merchant id")), responses((status = 200, description = "The config ({} until set)", body = serde_json::Value), (status = 401, description = "No or unknown token (4)", body = crate::http::openapi::ErrorDoc), (status = 403, description = "Another merchant's key (10)", body = crate::http::openapi::ErrorDoc)))]
 pub async fn show(
     State(state): State<AppState>,
     MerchantAuth(merchant): MerchantAuth,

@@ -29,13 +29,15 @@ use crate::policy::{CallInput, CompiledPolicy};
 use crate::policy_config;
 use crate::server::AppState;
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct DryRun {
     pub version: i64,
     /// What endpoint 1 would answer.
+    #[schema(value_type = crate::http::openapi::DiscountResponseDoc)]
     pub response: DiscountResponse,
     /// `answer` or the failure's name (`trap`, `out_of_fuel`, …).
+    #[schema(value_type = String)]
     pub outcome: &'static str,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub failure: Option<String>,
@@ -47,14 +49,17 @@ pub struct DryRun {
     /// The card the policy saw.
     pub card: Card,
     /// `inline` (from the request), `stored` (the merchant's card) or `unknown`.
+    #[schema(value_type = String)]
     pub card_source: &'static str,
     /// `request` or `merchant`.
+    #[schema(value_type = String)]
     pub config_source: &'static str,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
 }
 
 /// `POST /admin/v1/merchants/{m}/policies/{v}/dry-run` `{order, card?, config?}`
+#[utoipa::path(post, path = "/admin/v1/merchants/{m}/policies/{v}/dry-run", tag = "policies", security(("apiKey" = [])), params(("m" = String, Path, description = "The merchant id"), ("v" = i64, Path, description = "The policy version")), request_body(content = serde_json::Value, description = "{order (a Papaya discount request), card?, config?}"), responses((status = 200, description = "What the till would get, and what the run cost; nothing recorded", body = DryRun), (status = 400, description = "Bad input (the message names the field)", body = crate::http::openapi::ErrorDoc), (status = 401, description = "No or unknown token (4)", body = crate::http::openapi::ErrorDoc), (status = 403, description = "Another merchant's key (10)", body = crate::http::openapi::ErrorDoc), (status = 404, description = "Not found (9)", body = crate::http::openapi::ErrorDoc), (status = 422, description = "Not an acceptable policy module (11)", body = crate::http::openapi::ErrorDoc)))]
 pub async fn dry_run(
     State(state): State<AppState>,
     MerchantAuth(merchant): MerchantAuth,

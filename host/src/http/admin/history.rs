@@ -24,6 +24,7 @@ pub const OUTCOMES: &[&str] = &[
 ];
 
 /// `GET /admin/v1/merchants/{m}/transactions?cardId=&limit=&cursor=` → `{items, nextCursor}`.
+#[utoipa::path(get, path = "/admin/v1/merchants/{m}/transactions", tag = "cards", security(("apiKey" = [])), params(("m" = String, Path, description = "The merchant id"), ("cardId" = Option<String>, Query, description = "Only this card's rows"), ("limit" = Option<u32>, Query, description = "Rows per page, 1–500 (default 50)"), ("cursor" = Option<String>, Query, description = "The previous page's nextCursor")), responses((status = 200, description = "The ledger, newest first", body = crate::store::Page<crate::store::LedgerEntry>), (status = 400, description = "Bad input (the message names the field)", body = crate::http::openapi::ErrorDoc), (status = 401, description = "No or unknown token (4)", body = crate::http::openapi::ErrorDoc), (status = 403, description = "Another merchant's key (10)", body = crate::http::openapi::ErrorDoc)))]
 pub async fn transactions(
     State(state): State<AppState>,
     MerchantAuth(merchant): MerchantAuth,
@@ -43,6 +44,7 @@ pub async fn transactions(
 }
 
 /// `GET /admin/v1/merchants/{m}/evaluations?outcome=&limit=&cursor=` → `{items, nextCursor}`.
+#[utoipa::path(get, path = "/admin/v1/merchants/{m}/evaluations", tag = "history", security(("apiKey" = [])), params(("m" = String, Path, description = "The merchant id"), ("outcome" = Option<String>, Query, description = "Only runs with this outcome"), ("limit" = Option<u32>, Query, description = "Rows per page, 1–500 (default 50)"), ("cursor" = Option<String>, Query, description = "The previous page's nextCursor")), responses((status = 200, description = "Policy runs, newest first", body = crate::store::Page<crate::store::StoredEvaluation>), (status = 400, description = "Bad input (the message names the field)", body = crate::http::openapi::ErrorDoc), (status = 401, description = "No or unknown token (4)", body = crate::http::openapi::ErrorDoc), (status = 403, description = "Another merchant's key (10)", body = crate::http::openapi::ErrorDoc)))]
 pub async fn evaluations(
     State(state): State<AppState>,
     MerchantAuth(merchant): MerchantAuth,

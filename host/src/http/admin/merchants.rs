@@ -20,7 +20,7 @@ pub const MAX_ID: usize = 64;
 const MAX_NAME: usize = 200;
 
 /// The answer to a creation: the only time the secrets are shown.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct CreatedMerchant {
     pub id: String,
@@ -33,6 +33,7 @@ pub struct CreatedMerchant {
 }
 
 /// `POST /admin/v1/merchants` `{id, name}` (operator token) → 201.
+#[utoipa::path(post, path = "/admin/v1/merchants", tag = "merchants", security(("operator" = [])), request_body(content = serde_json::Value, description = "{id, name}"), responses((status = 201, description = "Created; the only time the secrets are shown", body = CreatedMerchant), (status = 400, description = "Bad input (the message names the field)", body = crate::http::openapi::ErrorDoc), (status = 401, description = "No or unknown token (4)", body = crate::http::openapi::ErrorDoc), (status = 403, description = "Another merchant's key (10)", body = crate::http::openapi::ErrorDoc), (status = 409, description = "Conflicts with what is recorded (8)", body = crate::http::openapi::ErrorDoc)))]
 pub async fn create(
     State(state): State<AppState>,
     _: Operator,
@@ -90,7 +91,7 @@ fn check_id(id: &str) -> Result<(), ApiError> {
 }
 
 /// A merchant's own summary.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct MerchantSummary {
     pub id: String,
@@ -100,6 +101,7 @@ pub struct MerchantSummary {
 }
 
 /// `GET /admin/v1/merchants/{m}`
+#[utoipa::path(get, path = "/admin/v1/merchants/{m}", tag = "merchants", security(("apiKey" = [])), params(("m" = String, Path, description = "The merchant id")), responses((status = 200, body = MerchantSummary), (status = 401, description = "No or unknown token (4)", body = crate::http::openapi::ErrorDoc), (status = 403, description = "Another merchant's key (10)", body = crate::http::openapi::ErrorDoc)))]
 pub async fn show(
     State(state): State<AppState>,
     MerchantAuth(merchant): MerchantAuth,

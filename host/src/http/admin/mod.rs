@@ -30,53 +30,37 @@ mod policies;
 mod replay;
 mod tokens;
 
-use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use axum::http::{Method, Uri};
-use axum::routing::{get, post};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
-use crate::http::error::ApiError;
 use crate::server::AppState;
 
 pub use params::{DEFAULT_LIMIT, MAX_LIMIT};
 
 /// The admin routes; [`crate::http::app`] merges them in.
-pub fn routes(state: &AppState) -> Router<AppState> {
+pub fn routes(state: &AppState) -> OpenApiRouter<AppState> {
     // One byte over a limit is enough to know a body is too large (answered as id 5).
     let json_limit = state.settings().max_body_bytes.saturating_add(1);
     let module_limit = state.settings().max_module_bytes.saturating_add(1);
-    let m = |rest: &str| format!("/admin/v1/merchants/{{m}}{rest}");
-    Router::new()
-        .route("/admin/v1/merchants", post(merchants::create))
-        .route(&m(""), get(merchants::show))
-        .route(&m("/pos-tokens"), get(tokens::list).post(tokens::create))
-        .route(
-            &m("/pos-tokens/{tokenId}"),
-            axum::routing::delete(tokens::revoke),
-        )
-        .route(
-            &m("/policies"),
-            get(policies::list)
-                .post(policies::upload)
-                .layer(DefaultBodyLimit::max(module_limit)),
-        )
-        .route(&m("/policies/{v}/activate"), post(policies::activate))
-        .route(&m("/policies/{v}/dry-run"), post(dry_run::dry_run))
-        .route(&m("/policies/{v}/replay"), post(replay::replay))
-        .route(&m("/policy-config"), get(config::show).put(config::replace))
-        .route(&m("/cards"), get(cards::list))
-        .route(
-            &m("/cards/{cardId}"),
-            get(cards::show).put(cards::upsert).delete(cards::remove),
-        )
-        .route(&m("/cards/{cardId}/points"), post(cards::adjust))
-        .route(&m("/transactions"), get(history::transactions))
-        .route(&m("/evaluations"), get(history::evaluations))
-        .route(&m("/audit"), get(audit::list))
-        .method_not_allowed_fallback(wrong_method)
+    let modules = OpenApiRouter::new()
+        .routes(routes!(policies::list, policies::upload))
+        .layer(DefaultBodyLimit::max(module_limit));
+    OpenApiRouter::new()
+        .routes(routes!(merchants::create))
+        .routes(routes!(merchants::show))
+        .routes(routes!(tokens::list, tokens::create))
+        .routes(routes!(tokens::revoke))
+        .routes(routes!(policies::activate))
+        .routes(routes!(dry_run::dry_run))
+        .routes(routes!(replay::replay))
+        .routes(routes!(config::show, config::replace))
+        .routes(routes!(cards::list))
+        .routes(routes!(cards::show, cards::upsert, cards::remove))
+        .routes(routes!(cards::adjust))
+        .routes(routes!(history::transactions))
+        .routes(routes!(history::evaluations))
+        .routes(routes!(audit::list))
         .layer(DefaultBodyLimit::max(json_limit))
-}
-
-async fn wrong_method(method: Method, uri: Uri) -> ApiError {
-    ApiError::NotFound(format!("There is no {method} {}", uri.path()))
+        .merge(modules)
 }

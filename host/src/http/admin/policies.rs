@@ -20,7 +20,7 @@ use crate::store::PolicyVersion;
 const MAX_NOTE: usize = 200;
 
 /// An accepted upload: the stored version and what validation found.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Uploaded {
     #[serde(flatten)]
@@ -33,6 +33,7 @@ pub struct Uploaded {
 /// `POST /admin/v1/merchants/{m}/policies[?note=…]`, body: the component's bytes.
 /// → 201 `{version, sha256, sizeBytes, createdAt, note, active: false, imports, usesWasi}`;
 /// over the module limit 413 (id 5); not an acceptable policy 422 (id 11) with the reason.
+#[utoipa::path(post, path = "/admin/v1/merchants/{m}/policies", tag = "policies", security(("apiKey" = [])), params(("m" = String, Path, description = "The merchant id"), ("note" = Option<String>, Query, description = "A note kept with the version")), request_body(content = Vec<u8>, content_type = "application/wasm", description = "The policy component (.wasm)"), responses((status = 201, description = "Stored, validated and compiled; not active", body = Uploaded), (status = 401, description = "No or unknown token (4)", body = crate::http::openapi::ErrorDoc), (status = 403, description = "Another merchant's key (10)", body = crate::http::openapi::ErrorDoc), (status = 413, description = "Body too large (5)", body = crate::http::openapi::ErrorDoc), (status = 422, description = "Not an acceptable policy module (11)", body = crate::http::openapi::ErrorDoc)))]
 pub async fn upload(
     State(state): State<AppState>,
     MerchantAuth(merchant): MerchantAuth,
@@ -70,7 +71,7 @@ pub async fn upload(
     ))
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct PolicyList {
     pub active_version: Option<i64>,
@@ -79,6 +80,7 @@ pub struct PolicyList {
 }
 
 /// `GET /admin/v1/merchants/{m}/policies`
+#[utoipa::path(get, path = "/admin/v1/merchants/{m}/policies", tag = "policies", security(("apiKey" = [])), params(("m" = String, Path, description = "The merchant id")), responses((status = 200, body = PolicyList), (status = 401, description = "No or unknown token (4)", body = crate::http::openapi::ErrorDoc), (status = 403, description = "Another merchant's key (10)", body = crate::http::openapi::ErrorDoc)))]
 pub async fn list(
     State(state): State<AppState>,
     MerchantAuth(merchant): MerchantAuth,
@@ -91,7 +93,7 @@ pub async fn list(
     }))
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Activated {
     pub active_version: i64,
@@ -101,6 +103,7 @@ pub struct Activated {
 
 /// `POST /admin/v1/merchants/{m}/policies/{v}/activate` → 200 `{activeVersion, generation}`;
 /// a version the merchant does not have is 404 and changes nothing.
+#[utoipa::path(post, path = "/admin/v1/merchants/{m}/policies/{v}/activate", tag = "policies", security(("apiKey" = [])), params(("m" = String, Path, description = "The merchant id"), ("v" = i64, Path, description = "The policy version")), responses((status = 200, body = Activated), (status = 401, description = "No or unknown token (4)", body = crate::http::openapi::ErrorDoc), (status = 403, description = "Another merchant's key (10)", body = crate::http::openapi::ErrorDoc), (status = 404, description = "Not found (9)", body = crate::http::openapi::ErrorDoc)))]
 pub async fn activate(
     State(state): State<AppState>,
     MerchantAuth(merchant): MerchantAuth,

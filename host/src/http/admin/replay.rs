@@ -25,6 +25,7 @@ use crate::replay::{self, DEFAULT_BILLS, Job, MAX_BILLS, Report};
 use crate::server::AppState;
 
 /// `POST /admin/v1/merchants/{m}/policies/{v}/replay`
+#[utoipa::path(post, path = "/admin/v1/merchants/{m}/policies/{v}/replay", tag = "policies", security(("apiKey" = [])), params(("m" = String, Path, description = "The merchant id"), ("v" = i64, Path, description = "The policy version")), request_body(content = serde_json::Value, description = "{limit?, since?, config?, onlyChanged?}"), responses((status = 200, description = "Recorded vs new answers per order, and a summary; nothing recorded", body = crate::replay::Report), (status = 400, description = "Bad input (the message names the field)", body = crate::http::openapi::ErrorDoc), (status = 401, description = "No or unknown token (4)", body = crate::http::openapi::ErrorDoc), (status = 403, description = "Another merchant's key (10)", body = crate::http::openapi::ErrorDoc), (status = 404, description = "Not found (9)", body = crate::http::openapi::ErrorDoc), (status = 422, description = "Not an acceptable policy module (11)", body = crate::http::openapi::ErrorDoc)))]
 pub async fn replay(
     State(state): State<AppState>,
     MerchantAuth(merchant): MerchantAuth,

@@ -18,7 +18,7 @@ use crate::store::PosToken;
 use crate::store::credentials;
 
 /// A new token: the only time its secret is shown.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct NewToken {
     pub token_id: String,
@@ -26,12 +26,13 @@ pub struct NewToken {
     pub created_at: i64,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct TokenList {
     pub items: Vec<PosToken>,
 }
 
 /// `POST /admin/v1/merchants/{m}/pos-tokens` → 201 `{tokenId, posToken, createdAt}`.
+#[utoipa::path(post, path = "/admin/v1/merchants/{m}/pos-tokens", tag = "merchants", security(("apiKey" = [])), params(("m" = String, Path, description = "The merchant id")), responses((status = 201, description = "The only time the secret is shown", body = NewToken), (status = 401, description = "No or unknown token (4)", body = crate::http::openapi::ErrorDoc), (status = 403, description = "Another merchant's key (10)", body = crate::http::openapi::ErrorDoc)))]
 pub async fn create(
     State(state): State<AppState>,
     MerchantAuth(merchant): MerchantAuth,
@@ -55,6 +56,7 @@ pub async fn create(
 }
 
 /// `GET /admin/v1/merchants/{m}/pos-tokens` → `{items: [{tokenId, createdAt, revokedAt}]}`.
+#[utoipa::path(get, path = "/admin/v1/merchants/{m}/pos-tokens", tag = "merchants", security(("apiKey" = [])), params(("m" = String, Path, description = "The merchant id")), responses((status = 200, body = TokenList), (status = 401, description = "No or unknown token (4)", body = crate::http::openapi::ErrorDoc), (status = 403, description = "Another merchant's key (10)", body = crate::http::openapi::ErrorDoc)))]
 pub async fn list(
     State(state): State<AppState>,
     MerchantAuth(merchant): MerchantAuth,
@@ -65,6 +67,7 @@ pub async fn list(
 
 /// `DELETE /admin/v1/merchants/{m}/pos-tokens/{tokenId}` → 204. Revoking a revoked token
 /// again is a 204 too (and is not audited twice); an unknown id is 404.
+#[utoipa::path(delete, path = "/admin/v1/merchants/{m}/pos-tokens/{tokenId}", tag = "merchants", security(("apiKey" = [])), params(("m" = String, Path, description = "The merchant id"), ("tokenId" = String, Path, description = "The token id")), responses((status = 204, description = "Revoked"), (status = 401, description = "No or unknown token (4)", body = crate::http::openapi::ErrorDoc), (status = 403, description = "Another merchant's key (10)", body = crate::http::openapi::ErrorDoc), (status = 404, description = "Not found (9)", body = crate::http::openapi::ErrorDoc)))]
 pub async fn revoke(
     State(state): State<AppState>,
     MerchantAuth(merchant): MerchantAuth,

@@ -1,0 +1,197 @@
+//! `GET /openapi.json`: the OpenAPI description of every route, generated from the code.
+//!
+//! Each handler carries its `#[utoipa::path]` (method, path, parameters, bodies, answers)
+//! and the router is built from those same annotations (`utoipa_axum::routes!`), so a
+//! route cannot exist without being described, nor be described at another path. Response
+//! types derive their schemas; the few bodies written by hand-rolled serializers (Papaya's
+//! exact discount answer) are described here and checked against real answers in the
+//! tests (`host/tests/openapi.rs`).
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::extract::Extension;
+use rust_decimal::Decimal;
+use serde::Serialize;
+use utoipa::openapi::OpenApi as Spec;
+use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
+use utoipa::{Modify, OpenApi, ToSchema};
+
+/// The document's fixed parts; paths come from the router.
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "rabat",
+        description = "A loyalty rules engine for point-of-sale systems. POS endpoints take the POS token; `/admin/v1/merchants/{m}/…` the merchant's API key; creating a merchant the operator token. Every error body is `{error, message, error_id}`.",
+        license(name = "Apache-2.0")
+    ),
+    modifiers(&Security),
+    tags(
+        (name = "pos", description = "Called by the till (Papaya POS, BIFIT Kassa)"),
+        (name = "merchants", description = "Merchants and their POS tokens"),
+        (name = "policies", description = "Policy versions, config, dry-runs and what-if replays"),
+        (name = "cards", description = "Loyalty cards and the ledger"),
+        (name = "history", description = "Evaluation log and audit trail"),
+        (name = "ops", description = "Health, readiness, metrics, this document")
+    )
+)]
+pub struct ApiDoc;
+
+struct Security;
+
+impl Modify for Security {
+    fn modify(&self, openapi: &mut Spec) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        for (name, what) in [
+            ("posToken", "A POS token of the merchant (`pt_…`)"),
+            ("apiKey", "The merchant's API key (`mk_…`)"),
+            ("operator", "The operator token from the server's settings"),
+        ] {
+            let mut http = Http::new(HttpAuthScheme::Bearer);
+            http.description = Some(what.to_owned());
+            components.add_security_scheme(name, SecurityScheme::Http(http));
+        }
+    }
+}
+
+/// `GET /openapi.json`
+#[utoipa::path(
+    get,
+    path = "/openapi.json",
+    tag = "ops",
+    responses((status = 200, description = "This document", content_type = "application/json"))
+)]
+pub async fn document(Extension(spec): Extension<Arc<Spec>>) -> Json<Arc<Spec>> {
+    Json(spec)
+}
+
+/// The error body of every route (Papaya's own shape).
+#[derive(Serialize, ToSchema)]
+#[schema(as = Error)]
+pub struct ErrorDoc {
+    /// A short, fixed title per id ("Missing required field").
+    pub error: String,
+    /// What was wrong, and where.
+    pub message: String,
+    /// 1–3 Papaya's; 4 unauthorized, 5 too large, 6 malformed JSON, 7 invalid field,
+    /// 8 conflicting repeat, 9 not found, 10 forbidden, 11 invalid policy module,
+    /// 12 upstream POS error.
+    pub error_id: u16,
+}
+
+/// Endpoint 1's answer, in Papaya's exact shape.
+#[derive(Serialize, ToSchema)]
+#[schema(as = DiscountResponse)]
+#[serde(rename_all = "camelCase")]
+pub struct DiscountResponseDoc {
+    pub discounts: Vec<DiscountLineDoc>,
+    /// The sum of the amounts, with the currency's minor-unit places; never more than
+    /// the bill's total.
+    pub total_discount: Decimal,
+    /// Shown to the cashier.
+    pub message: String,
+}
+
+/// One discount the POS applies.
+#[derive(Serialize, ToSchema)]
+#[schema(as = DiscountLine)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum DiscountLineDoc {
+    #[serde(rename_all = "camelCase")]
+    PercentageOnBill {
+        /// Always `bill`.
+        #[schema(pattern = "^bill$")]
+        applies_to: String,
+        percentage: Decimal,
+        amount: Decimal,
+        description: String,
+    },
+    #[serde(rename_all = "camelCase")]
+    PercentageOnItem {
+        /// Always `item`.
+        #[schema(pattern = "^item$")]
+        applies_to: String,
+        percentage: Decimal,
+        amount: Decimal,
+        product_id: String,
+        product_name: String,
+        description: String,
+    },
+    /// A voucher applied as a negative line with 0 % VAT.
+    #[serde(rename_all = "camelCase")]
+    CouponZeroVat {
+        /// Always `bill`.
+        #[schema(pattern = "^bill$")]
+        applies_to: String,
+        amount: Decimal,
+        /// Always 0.
+        vat_rate: u8,
+        coupon_code: String,
+        description: String,
+    },
+}
+
+/// One line of a Papaya bill.
+#[derive(Serialize, ToSchema)]
+#[schema(as = PapayaOrderItem)]
+#[serde(rename_all = "camelCase")]
+pub struct PapayaItemDoc {
+    pub id: String,
+    pub product_id: String,
+    pub name: String,
+    pub description: Option<String>,
+    pub quantity: Decimal,
+    pub unit_price: Decimal,
+    pub total_price: Decimal,
+    pub vat: Option<Decimal>,
+    pub vat_rate: Option<Decimal>,
+    pub category_id: Option<String>,
+    pub category_name: Option<String>,
+    pub ean: Option<String>,
+    pub note: Option<String>,
+}
+
+/// Endpoint 1's request: the open bill (Papaya's page, section "Discount request").
+#[derive(Serialize, ToSchema)]
+#[schema(as = PapayaDiscountRequest)]
+#[serde(rename_all = "camelCase")]
+pub struct PapayaDiscountRequestDoc {
+    pub order_id: String,
+    pub card_id: String,
+    pub status: String,
+    pub total: Decimal,
+    pub total_without_vat: Option<Decimal>,
+    pub currency: String,
+    pub vat: Option<Decimal>,
+    /// ISO 8601.
+    pub created: Option<String>,
+    /// ISO 8601.
+    pub updated: Option<String>,
+    pub branch_id: Option<String>,
+    pub note: Option<String>,
+    pub order_items: Vec<PapayaItemDoc>,
+}
+
+/// Endpoint 2's request: `order.completed` with the closed bill.
+#[derive(Serialize, ToSchema)]
+#[schema(as = PapayaTransaction)]
+#[serde(rename_all = "camelCase")]
+pub struct PapayaTransactionDoc {
+    /// Only `order.completed`.
+    pub event: String,
+    pub order_id: String,
+    pub card_id: String,
+    /// 1 or 0.
+    pub paid: u8,
+    pub status: String,
+    pub total: Decimal,
+    pub total_without_vat: Option<Decimal>,
+    pub currency: String,
+    pub vat: Option<Decimal>,
+    /// ISO 8601.
+    pub created: Option<String>,
+    /// ISO 8601.
+    pub completed: Option<String>,
+    pub branch_id: Option<String>,
+    pub order_items: Vec<PapayaItemDoc>,
+}
