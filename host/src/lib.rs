@@ -1,5 +1,6 @@
 //! rabat: a loyalty rules engine for point-of-sale systems.
 pub mod active;
+pub mod bifit;
 pub mod cli;
 pub mod config;
 pub mod currency;
@@ -13,5 +14,6 @@ pub mod money;
 pub mod papaya;
 pub mod policy;
 pub mod policy_config;
+pub mod secrets;
 pub mod server;
 pub mod store;

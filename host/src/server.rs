@@ -7,6 +7,7 @@ use anyhow::Context;
 use tokio::net::TcpListener;
 
 use crate::active::ActivePolicies;
+use crate::bifit::{Bifit, Follower};
 use crate::config::Settings;
 use crate::evaluation_log::EvaluationLog;
 use crate::http::auth::same_secret;
@@ -25,6 +26,7 @@ struct Inner {
     active: ActivePolicies,
     settings: Settings,
     evaluations: EvaluationLog,
+    bifit: Bifit,
 }
 
 impl AppState {
@@ -46,6 +48,11 @@ impl AppState {
 
     pub fn evaluations(&self) -> &EvaluationLog {
         &self.0.evaluations
+    }
+
+    /// The BIFIT client and counters.
+    pub fn bifit(&self) -> &Bifit {
+        &self.0.bifit
     }
 
     pub fn is_operator(&self, token: &str) -> bool {
@@ -91,6 +98,7 @@ pub fn start_with(settings: Settings, store: Store) -> anyhow::Result<Started> {
         ..RuntimeConfig::default()
     })
     .context("could not start the policy engine")?;
+    let bifit = Bifit::new(&settings.bifit).context("could not set up the BIFIT client")?;
     let (evaluations, log_writer) =
         EvaluationLog::start(store.clone(), settings.evaluation_log_retention);
     let state = AppState(Arc::new(Inner {
@@ -99,6 +107,7 @@ pub fn start_with(settings: Settings, store: Store) -> anyhow::Result<Started> {
         active: ActivePolicies::new(),
         settings,
         evaluations,
+        bifit,
     }));
     Ok(Started { state, log_writer })
 }
@@ -126,10 +135,14 @@ pub async fn serve(settings: Settings, demo: bool) -> anyhow::Result<()> {
         println!("{}", info.instructions(local));
     }
     let store = state.store().clone();
-    axum::serve(listener, crate::http::app(state))
+    let follower = Follower::start(state.clone());
+    let served = axum::serve(listener, crate::http::app(state))
         .with_graceful_shutdown(shutdown_signal())
         .await
-        .context("the server failed")?;
+        .context("the server failed");
+    // Before the log writer: the follower holds a state clone, and so a log sender.
+    follower.stop().await;
+    served?;
     // Every handler (and so every log sender) is gone: the writer drains and stops.
     if let Err(error) = log_writer.await {
         tracing::warn!(%error, "the evaluation log writer failed");

@@ -2,6 +2,7 @@
 
 pub mod admin;
 pub mod auth;
+pub mod bifit;
 pub mod body;
 pub mod error;
 pub mod ops;
@@ -22,6 +23,11 @@ pub fn app(state: AppState) -> Router {
     let pos = Router::new()
         .route("/pos/papaya/v1/discounts", post(papaya::discounts))
         .route("/pos/papaya/v1/transactions", post(papaya::transactions))
+        .route(
+            "/pos/bifit/v1/online-orders/{id}/discounts",
+            post(bifit::discounts),
+        )
+        .route("/pos/bifit/v1/online-orders/{id}/sync", post(bifit::sync))
         // One byte over the limit is enough to know it is too large (answered as id 5).
         .layer(DefaultBodyLimit::max(limit.saturating_add(1)));
     Router::new()

@@ -19,13 +19,14 @@
 //! - Every change is appended to the audit trail (see [`audit`]).
 
 mod audit;
+mod bifit;
 mod cards;
 mod config;
 mod dry_run;
 mod history;
-mod input;
+pub(crate) mod input;
 mod merchants;
-mod params;
+pub(crate) mod params;
 mod policies;
 mod tokens;
 
@@ -71,6 +72,8 @@ pub fn routes(state: &AppState) -> Router<AppState> {
         .route(&m("/transactions"), get(history::transactions))
         .route(&m("/evaluations"), get(history::evaluations))
         .route(&m("/audit"), get(audit::list))
+        .route(&m("/connectors/bifit"), get(bifit::show).put(bifit::put))
+        .route(&m("/connectors/bifit/orders"), get(bifit::orders))
         .method_not_allowed_fallback(wrong_method)
         .layer(DefaultBodyLimit::max(json_limit))
 }
