@@ -170,6 +170,41 @@ mod tests {
     }
 
     #[test]
+    fn bifit_settings_and_the_secrets_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("rabat.toml");
+        let key = "ab".repeat(32);
+        std::fs::write(
+            &path,
+            format!("secrets-key = \"{key}\"\n[bifit]\nretries = 5\nbackoff-max-ms = 1000\n"),
+        )
+        .unwrap();
+        let args = SettingsArgs {
+            config: Some(path.clone()),
+            ..SettingsArgs::default()
+        };
+        let settings = args.resolve().unwrap();
+        assert_eq!(settings.bifit.retries, 5);
+        assert_eq!(settings.bifit.backoff_max_ms, 1000);
+        assert_eq!(settings.bifit.lease_ms, BifitSettings::default().lease_ms);
+        assert_eq!(settings.secrets_key.map(|k| k.to_hex()), Some(key));
+        assert!(!format!("{:?}", args.resolve().unwrap()).contains(&"ab".repeat(32)));
+
+        std::fs::write(&path, "[bifit]\nretrys = 5\n").unwrap();
+        let err = format!("{:#}", args.resolve().unwrap_err());
+        assert!(err.contains("retrys"), "{err}");
+        let args = SettingsArgs {
+            secrets_key: Some("short".into()),
+            ..SettingsArgs::default()
+        };
+        let err = format!("{:#}", args.resolve().unwrap_err());
+        assert!(
+            err.contains("RABAT_SECRETS_KEY") && err.contains("64 hex digits"),
+            "{err}"
+        );
+    }
+
+    #[test]
     fn an_unknown_key_is_named() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("rabat.toml");

@@ -394,7 +394,7 @@ mod tests {
         let e = error(&with("totalAmount", json("lots")));
         assert!(e.contains("totalAmount"), "{e}");
         let e = error(&with("clientId", json("195363")));
-        assert!(e.contains("clientId") && e.contains("integer"), "{e}");
+        assert!(e.contains("clientId") && e.contains("expected i64"), "{e}");
         let e = error(&with("created", json("2022-02-24")));
         assert!(e.contains("created"), "{e}");
         let e = error(&with("currentStatusType", Value::from(3)));
