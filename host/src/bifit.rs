@@ -56,7 +56,10 @@ pub struct BifitSettings {
     pub max_attempts: u32,
     /// Age of a tracked order (since first seen) after which it is given up.
     pub max_age_ms: u64,
-    /// How long a claimed order stays with one follower (replica) before another may take it.
+    /// How long a claimed order stays with one follower (replica) before another may take
+    /// it. A follower polls its batch only during the first half, so keep this well above
+    /// twice one poll's worst case (`(retries + 1) × request-timeout-ms`, twice with a
+    /// token refresh).
     pub lease_ms: u64,
     /// Orders claimed per follower round.
     pub batch: u32,

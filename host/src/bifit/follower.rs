@@ -139,6 +139,9 @@ async fn round(
 ) -> Result<Round, StoreError> {
     let settings = &state.settings().bifit;
     let lease = i64::try_from(settings.lease_ms).unwrap_or(i64::MAX);
+    // Past half the lease, the rest of the batch is handed back rather than polled while
+    // its lease may run out under us (and another replica take the same order).
+    let hand_back_at = crate::http::papaya::now_ms().saturating_add(lease / 2);
     let claimed = state
         .store()
         .claim_bifit_orders(owner, settings.batch.max(1), lease)
@@ -150,6 +153,10 @@ async fn round(
     for order in claimed {
         if stopped.is_some_and(|s| *s.borrow()) {
             // Not polled: `run` gives the lease back as it stops.
+            break;
+        }
+        if crate::http::papaya::now_ms() > hand_back_at {
+            state.store().release_bifit_leases(owner).await?;
             break;
         }
         if poll(state, owner, &order).await? {

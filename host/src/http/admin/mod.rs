@@ -1,6 +1,7 @@
 //! Merchant administration: merchants (operator token), and under
 //! `/admin/v1/merchants/{m}` (that merchant's API key only) POS tokens, policy versions,
-//! the policy config, dry-runs, cards, the ledger, the evaluation log and the audit trail.
+//! the policy config, dry-runs, cards, the ledger, the evaluation log, the audit trail and
+//! the BIFIT Kassa connector (its settings and the orders it follows).
 //! One file per resource; JSON is camelCase; every error is an [`ApiError`] naming what
 //! was wrong.
 //!
