@@ -44,8 +44,21 @@ fn connector(m: &TestMerchant) -> String {
     format!("/admin/v1/merchants/{}/connectors/bifit", m.id)
 }
 
-/// A merchant with a gold card for BIFIT client 195363, the tier-discount policy (gold:
-/// 10 %) and the connector pointed at the fake (with refresh).
+/// [`setup`] plus the tier-discount policy (gold: 10 %). Compiling a policy is the
+/// slow part of a test, so only tests about the discount itself have one.
+async fn setup_with_policy(app: &TestApp) -> (FakeBifit, TestMerchant) {
+    let (fake, m) = setup(app).await;
+    app.activate(
+        &m,
+        &example("tier-discount"),
+        json!({"tiers": {"gold": 10}}),
+    )
+    .await;
+    (fake, m)
+}
+
+/// A merchant with a gold card for BIFIT client 195363 and the connector pointed at the
+/// fake (with refresh); no policy, so discounts are empty.
 async fn setup(app: &TestApp) -> (FakeBifit, TestMerchant) {
     let fake = FakeBifit::start().await;
     fake.put(seed_order());
@@ -54,12 +67,6 @@ async fn setup(app: &TestApp) -> (FakeBifit, TestMerchant) {
     card.customer_id = Some(CLIENT_ID.to_string());
     card.tier = Some("gold".into());
     app.card(&m, card).await;
-    app.activate(
-        &m,
-        &example("tier-discount"),
-        json!({"tiers": {"gold": 10}}),
-    )
-    .await;
     let put = app
         .call(
             "PUT",
@@ -250,7 +257,7 @@ async fn connector_settings_are_sealed_and_never_shown(app: &TestApp) {
 }
 
 async fn discount_for_an_online_order(app: &TestApp) {
-    let (fake, m) = setup(app).await;
+    let (fake, m) = setup_with_policy(app).await;
     let reply = app
         .call("POST", &discounts(ORDER_ID), Some(&m.pos_token), "")
         .await;
@@ -366,7 +373,7 @@ async fn discount_for_an_online_order(app: &TestApp) {
 }
 
 async fn cards_are_found_by_client_id_or_caller(app: &TestApp) {
-    let (fake, m) = setup(app).await;
+    let (fake, m) = setup_with_policy(app).await;
     // No POS token, a bad id, another merchant without a connector.
     let reply = app.call("POST", &discounts(ORDER_ID), None, "").await;
     assert_error(&reply, 401, 4, &[]);
