@@ -944,3 +944,132 @@ async fn two_followers_never_poll_one_order_twice(app: &TestApp) {
     assert_eq!(card.visits as usize, more.len());
     replica.shutdown().await;
 }
+
+/// The real binary: `rabat serve` starts the follower, which records an order that
+/// finished after the till asked for its discount, and SIGTERM stops it cleanly.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_runs_the_follower_and_stops_cleanly() {
+    use common::process::{OPERATOR, Server};
+    use std::process::{Command, Stdio};
+
+    let fake = FakeBifit::start().await;
+    fake.put(seed_order());
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("rabat.toml");
+    std::fs::write(
+        &config,
+        "[bifit]\npoll-interval-ms = 20\nbackoff-initial-ms = 0\nbackoff-max-ms = 0\n",
+    )
+    .unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let child = Command::new(env!("CARGO_BIN_EXE_rabat"))
+        .args(["serve", "--bind", &format!("127.0.0.1:{port}")])
+        .args([
+            "--database-url",
+            dir.path().join("rabat.db").to_str().unwrap(),
+        ])
+        .args(["--operator-token", OPERATOR])
+        .env("RABAT_SECRETS_KEY", common::app::TEST_SECRETS_KEY)
+        .env("RABAT_CONFIG", &config)
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap();
+    let mut server = Server { child, port };
+    let mut ready = false;
+    for _ in 0..600 {
+        if let Ok((200, _)) = server.call("GET", "/readyz", None, "").await {
+            ready = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(ready, "rabat did not become ready");
+
+    let call = |method: &'static str, path: String, token: String, body: Value| {
+        let server = Server::probe(port);
+        async move {
+            let (status, text) = server
+                .call(method, &path, Some(&token), body.to_string())
+                .await
+                .unwrap();
+            (
+                status,
+                serde_json::from_str::<Value>(&text).unwrap_or(Value::Null),
+            )
+        }
+    };
+    let (status, merchant) = call(
+        "POST",
+        "/admin/v1/merchants".into(),
+        OPERATOR.into(),
+        json!({"id": "shop", "name": "Shop"}),
+    )
+    .await;
+    assert_eq!(status, 201, "{merchant}");
+    let api_key = merchant["apiKey"].as_str().unwrap().to_owned();
+    let pos_token = merchant["posToken"].as_str().unwrap().to_owned();
+    let admin = "/admin/v1/merchants/shop";
+    let card = json!({"customerId": CLIENT_ID.to_string()});
+    let (status, _) = call(
+        "PUT",
+        format!("{admin}/cards/card-1"),
+        api_key.clone(),
+        card,
+    )
+    .await;
+    assert_eq!(status, 201);
+    let settings = json!({"baseUrl": fake.base_url, "accessToken": "at-0"});
+    let (status, body) = call(
+        "PUT",
+        format!("{admin}/connectors/bifit"),
+        api_key.clone(),
+        settings,
+    )
+    .await;
+    assert_eq!(status, 201, "{body}");
+    let (status, body) = call("POST", discounts(ORDER_ID), pos_token, json!({})).await;
+    assert_eq!(status, 200, "{body}");
+    fake.set_status(ORDER_ID, "FINISHED");
+
+    let mut recorded = false;
+    for _ in 0..1_500 {
+        let (_, page) = call(
+            "GET",
+            format!("{admin}/transactions"),
+            api_key.clone(),
+            json!({}),
+        )
+        .await;
+        if page["items"][0]["orderId"] == "bifit:320528" {
+            recorded = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(recorded, "the server's follower did not record the order");
+
+    let pid = server.child.id().to_string();
+    assert!(
+        Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let mut exit = None;
+    for _ in 0..600 {
+        if let Some(status) = server.child.try_wait().unwrap() {
+            exit = Some(status);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let exit = exit.expect("rabat did not stop within 30 s of SIGTERM");
+    assert!(exit.success(), "rabat exited with {exit}");
+}
