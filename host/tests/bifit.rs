@@ -728,6 +728,33 @@ async fn sync_records_a_finished_order_once(app: &TestApp) {
         .unwrap()
         .unwrap();
     assert_eq!(card.visits, 1);
+    // Concurrent syncs of one finished order: one records, the others see it recorded.
+    fake.put(order(14, "FINISHED", "70.00"));
+    let path = sync(14);
+    let calls = (0..6).map(|_| app.call("POST", &path, Some(&m.pos_token), ""));
+    let replies = futures::future::join_all(calls).await;
+    let mut outcomes: Vec<String> = replies
+        .iter()
+        .map(|r| {
+            assert_eq!(r.status, 200, "{}", r.text);
+            r.json["outcome"].as_str().unwrap().to_owned()
+        })
+        .collect();
+    outcomes.sort();
+    assert_eq!(outcomes[5], "recorded");
+    assert!(
+        outcomes[..5].iter().all(|o| o == "already_recorded"),
+        "{outcomes:?}"
+    );
+    let card = app
+        .state
+        .store()
+        .card(&m.id, "card-1")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(card.visits, 2);
+    assert_eq!(card.total_spent.to_string(), "3070.00");
 }
 
 async fn a_failing_policy_is_fail_safe(app: &TestApp) {
