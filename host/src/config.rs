@@ -7,7 +7,9 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 use serde::Deserialize;
 
+use crate::bifit::BifitSettings;
 use crate::policy::Limits;
+use crate::secrets::SecretsKey;
 
 /// The TOML file's shape. Every key is optional.
 #[derive(Debug, Default, Deserialize)]
@@ -26,6 +28,10 @@ pub struct FileSettings {
     pub evaluation_log_retention: Option<u32>,
     /// Default per-call policy limits.
     pub policy_limits: Option<Limits>,
+    /// 64 hex digits: the key that seals POS connector tokens at rest.
+    pub secrets_key: Option<String>,
+    /// The BIFIT Kassa connector's timeouts, retries and follower (`[bifit]`).
+    pub bifit: Option<BifitSettings>,
 }
 
 impl FileSettings {
@@ -48,6 +54,9 @@ pub struct Settings {
     pub max_module_bytes: usize,
     pub evaluation_log_retention: u32,
     pub policy_limits: Limits,
+    /// Seals POS connector tokens at rest; without it no connector can be set up.
+    pub secrets_key: Option<SecretsKey>,
+    pub bifit: BifitSettings,
 }
 
 pub const DEFAULT_BIND: &str = "127.0.0.1:8080";
@@ -64,6 +73,8 @@ impl Default for Settings {
             max_module_bytes: 4 << 20,
             evaluation_log_retention: 10_000,
             policy_limits: Limits::default(),
+            secrets_key: None,
+            bifit: BifitSettings::default(),
         }
     }
 }
@@ -85,6 +96,10 @@ pub struct SettingsArgs {
     /// Bearer token for creating merchants (POST /admin/v1/merchants)
     #[arg(long, env = "RABAT_OPERATOR_TOKEN", hide_env_values = true)]
     pub operator_token: Option<String>,
+    /// 64 hex digits (32 random bytes, e.g. `openssl rand -hex 32`) sealing POS connector
+    /// tokens (BIFIT's OAuth2 tokens) in the database
+    #[arg(long, env = "RABAT_SECRETS_KEY", hide_env_values = true)]
+    pub secrets_key: Option<String>,
     /// A TOML file with any of the settings (keys in kebab-case)
     #[arg(long, env = "RABAT_CONFIG")]
     pub config: Option<PathBuf>,
@@ -97,6 +112,13 @@ impl SettingsArgs {
             None => FileSettings::default(),
         };
         let defaults = Settings::default();
+        let secrets_key = self
+            .secrets_key
+            .clone()
+            .or(file.secrets_key)
+            .map(|text| SecretsKey::from_hex(&text))
+            .transpose()
+            .map_err(|why| anyhow::anyhow!("--secrets-key / RABAT_SECRETS_KEY: {why}"))?;
         Ok(Settings {
             bind: self.bind.or(file.bind).unwrap_or(defaults.bind),
             database_url: self
@@ -112,6 +134,8 @@ impl SettingsArgs {
                 .evaluation_log_retention
                 .unwrap_or(defaults.evaluation_log_retention),
             policy_limits: file.policy_limits.unwrap_or(defaults.policy_limits),
+            secrets_key,
+            bifit: file.bifit.unwrap_or(defaults.bifit),
         })
     }
 }
@@ -142,6 +166,41 @@ mod tests {
         assert_eq!(
             settings.policy_limits.deadline_ms,
             Limits::default().deadline_ms
+        );
+    }
+
+    #[test]
+    fn bifit_settings_and_the_secrets_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("rabat.toml");
+        let key = "ab".repeat(32);
+        std::fs::write(
+            &path,
+            format!("secrets-key = \"{key}\"\n[bifit]\nretries = 5\nbackoff-max-ms = 1000\n"),
+        )
+        .unwrap();
+        let args = SettingsArgs {
+            config: Some(path.clone()),
+            ..SettingsArgs::default()
+        };
+        let settings = args.resolve().unwrap();
+        assert_eq!(settings.bifit.retries, 5);
+        assert_eq!(settings.bifit.backoff_max_ms, 1000);
+        assert_eq!(settings.bifit.lease_ms, BifitSettings::default().lease_ms);
+        assert_eq!(settings.secrets_key.map(|k| k.to_hex()), Some(key));
+        assert!(!format!("{:?}", args.resolve().unwrap()).contains(&"ab".repeat(32)));
+
+        std::fs::write(&path, "[bifit]\nretrys = 5\n").unwrap();
+        let err = format!("{:#}", args.resolve().unwrap_err());
+        assert!(err.contains("retrys"), "{err}");
+        let args = SettingsArgs {
+            secrets_key: Some("short".into()),
+            ..SettingsArgs::default()
+        };
+        let err = format!("{:#}", args.resolve().unwrap_err());
+        assert!(
+            err.contains("RABAT_SECRETS_KEY") && err.contains("64 hex digits"),
+            "{err}"
         );
     }
 

@@ -1,5 +1,6 @@
 //! rabat: a loyalty rules engine for point-of-sale systems.
 pub mod active;
+pub mod bifit;
 pub mod cli;
 pub mod config;
 pub mod currency;
@@ -15,5 +16,6 @@ pub mod papaya;
 pub mod policy;
 pub mod policy_config;
 pub mod replay;
+pub mod secrets;
 pub mod server;
 pub mod store;

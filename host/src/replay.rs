@@ -3,7 +3,7 @@
 //! bill would have got compared with what it did get.
 //!
 //! A replay is CPU-bound and the tills come first, so it runs on one thread of its own at
-//! a lower scheduling priority (`nice` 10: the kernel gives live evaluations the cores
+//! the lowest scheduling priority (`nice` 19: the kernel gives live evaluations the cores
 //! first), one replay per server at a time (see [`crate::server::AppState::replays`]).
 //! Each bill runs exactly as a live one does ([`decide`]), with the live fuel and memory
 //! limits; the wall-clock deadline is [`DEADLINE_FACTOR`] times the live one, since a
@@ -28,7 +28,7 @@ pub const MAX_BILLS: u32 = 10_000;
 pub const DEFAULT_BILLS: u32 = 1_000;
 /// How much longer than live a replayed call may take by the wall clock.
 pub const DEADLINE_FACTOR: u64 = 4;
-const NICENESS: i32 = 10;
+const NICENESS: i32 = 19;
 
 /// A finished replay.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]

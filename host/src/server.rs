@@ -7,6 +7,7 @@ use anyhow::Context;
 use tokio::net::TcpListener;
 
 use crate::active::ActivePolicies;
+use crate::bifit::{Bifit, Follower};
 use crate::config::Settings;
 use crate::evaluation_log::EvaluationLog;
 use crate::http::auth::same_secret;
@@ -28,6 +29,7 @@ struct Inner {
     evaluations: EvaluationLog,
     metrics: Arc<Metrics>,
     replays: tokio::sync::Semaphore,
+    bifit: Bifit,
 }
 
 impl AppState {
@@ -59,6 +61,11 @@ impl AppState {
     /// other core to the tills.
     pub fn replays(&self) -> &tokio::sync::Semaphore {
         &self.0.replays
+    }
+
+    /// The BIFIT client and counters.
+    pub fn bifit(&self) -> &Bifit {
+        &self.0.bifit
     }
 
     pub fn is_operator(&self, token: &str) -> bool {
@@ -104,10 +111,12 @@ pub fn start_with(settings: Settings, store: Store) -> anyhow::Result<Started> {
         ..RuntimeConfig::default()
     })
     .context("could not start the policy engine")?;
+    let bifit = Bifit::new(&settings.bifit).context("could not set up the BIFIT client")?;
     let (evaluations, log_writer) =
         EvaluationLog::start(store.clone(), settings.evaluation_log_retention);
     let mut metrics = Metrics::new();
     evaluations.register_metrics(&mut metrics);
+    bifit.counters.register_metrics(&mut metrics);
     let state = AppState(Arc::new(Inner {
         store,
         runtime: Arc::new(runtime),
@@ -116,6 +125,7 @@ pub fn start_with(settings: Settings, store: Store) -> anyhow::Result<Started> {
         evaluations,
         metrics: Arc::new(metrics),
         replays: tokio::sync::Semaphore::new(1),
+        bifit,
     }));
     Ok(Started { state, log_writer })
 }
@@ -143,10 +153,14 @@ pub async fn serve(settings: Settings, demo: bool) -> anyhow::Result<()> {
         println!("{}", info.instructions(local));
     }
     let store = state.store().clone();
-    axum::serve(listener, crate::http::app(state))
+    let follower = Follower::start(state.clone());
+    let served = axum::serve(listener, crate::http::app(state))
         .with_graceful_shutdown(shutdown_signal())
         .await
-        .context("the server failed")?;
+        .context("the server failed");
+    // Before the log writer: the follower holds a state clone, and so a log sender.
+    follower.stop().await;
+    served?;
     // Every handler (and so every log sender) is gone: the writer drains and stops.
     if let Err(error) = log_writer.await {
         tracing::warn!(%error, "the evaluation log writer failed");

@@ -19,6 +19,11 @@ app_on_both_engines!(
 const SURFACE: &[(&str, &str)] = &[
     ("post", "/pos/papaya/v1/discounts"),
     ("post", "/pos/papaya/v1/transactions"),
+    ("post", "/pos/bifit/v1/online-orders/{id}/discounts"),
+    ("post", "/pos/bifit/v1/online-orders/{id}/sync"),
+    ("get", "/admin/v1/merchants/{m}/connectors/bifit"),
+    ("put", "/admin/v1/merchants/{m}/connectors/bifit"),
+    ("get", "/admin/v1/merchants/{m}/connectors/bifit/orders"),
     ("post", "/admin/v1/merchants"),
     ("get", "/admin/v1/merchants/{m}"),
     ("get", "/admin/v1/merchants/{m}/pos-tokens"),

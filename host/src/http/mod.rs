@@ -2,6 +2,7 @@
 
 pub mod admin;
 pub mod auth;
+pub mod bifit;
 pub mod body;
 pub mod error;
 pub mod openapi;
@@ -55,6 +56,8 @@ pub fn routes(state: &AppState) -> OpenApiRouter<AppState> {
     let pos = OpenApiRouter::new()
         .routes(routes!(papaya::discounts))
         .routes(routes!(papaya::transactions))
+        .routes(routes!(bifit::discounts))
+        .routes(routes!(bifit::sync))
         // One byte over the limit is enough to know it is too large (answered as id 5).
         .layer(DefaultBodyLimit::max(limit.saturating_add(1)));
     OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())

@@ -21,6 +21,7 @@ macro_rules! with_pool {
 }
 
 mod audit;
+mod bifit;
 mod cards;
 pub mod credentials;
 mod engine;
@@ -34,6 +35,7 @@ mod policies;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 pub use audit::{AuditEntry, AuditRecord};
+pub use bifit::{BifitConnectorRow, ClaimedOrder, TrackState, TrackedOrder};
 pub use engine::{EngineKind, StoreOptions};
 pub use error::{Entity, StoreError};
 pub use evaluations::{EvaluationQuery, EvaluationRecord, ReplaySource, StoredEvaluation};

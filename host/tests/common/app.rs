@@ -47,8 +47,19 @@ pub fn settings() -> Settings {
     // Debug builds on a busy CI machine are slow: keep the wall-clock deadline out of the
     // way of tests about other limits (fuel still stops an endless loop in milliseconds).
     settings.policy_limits.deadline_ms = 2_000;
+    // Connector tokens need a key to be sealed with; BIFIT's retries and follower
+    // backoff are cut to nothing so tests never wait for them.
+    settings.secrets_key = Some(rabat::secrets::SecretsKey::from_hex(TEST_SECRETS_KEY).unwrap());
+    settings.bifit.retries = 1;
+    settings.bifit.retry_backoff_ms = 1;
+    settings.bifit.backoff_initial_ms = 0;
+    settings.bifit.backoff_max_ms = 0;
+    settings.bifit.poll_interval_ms = 20;
     settings
 }
+
+pub const TEST_SECRETS_KEY: &str =
+    "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f";
 
 impl TestApp {
     pub async fn new(db: TestDb) -> TestApp {

@@ -2,6 +2,7 @@
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
 pub mod app;
+pub mod bifit;
 pub mod db;
 pub mod process;
 pub mod wasm;

@@ -1,6 +1,7 @@
 //! Merchant administration: merchants (operator token), and under
 //! `/admin/v1/merchants/{m}` (that merchant's API key only) POS tokens, policy versions,
-//! the policy config, dry-runs, cards, the ledger, the evaluation log and the audit trail.
+//! the policy config, dry-runs, cards, the ledger, the evaluation log, the audit trail and
+//! the BIFIT Kassa connector (its settings and the orders it follows).
 //! One file per resource; JSON is camelCase; every error is an [`ApiError`] naming what
 //! was wrong.
 //!
@@ -19,13 +20,14 @@
 //! - Every change is appended to the audit trail (see [`audit`]).
 
 mod audit;
+mod bifit;
 mod cards;
 mod config;
 mod dry_run;
 mod history;
-mod input;
+pub(crate) mod input;
 mod merchants;
-mod params;
+pub(crate) mod params;
 mod policies;
 mod replay;
 mod tokens;
@@ -61,6 +63,8 @@ pub fn routes(state: &AppState) -> OpenApiRouter<AppState> {
         .routes(routes!(history::transactions))
         .routes(routes!(history::evaluations))
         .routes(routes!(audit::list))
+        .routes(routes!(bifit::show, bifit::put))
+        .routes(routes!(bifit::orders))
         .layer(DefaultBodyLimit::max(json_limit))
         .merge(modules)
 }
