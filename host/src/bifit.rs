@@ -1,6 +1,6 @@
 //! BIFIT Kassa, a pull POS: given an online order id, rabat fetches the order from BIFIT's
 //! CASHDESK API with the merchant's OAuth2 token, maps it to the canonical order and runs
-//! the same policy, cards and ledger as for Papaya. See `bifit/README.md`.
+//! the same policy, cards and ledger as for Papaya. See the README's "BIFIT Kassa" section.
 //!
 //! - [`order`]: the documented online order, parsed exactly, and its mapping.
 //! - [`client`]: HTTP with timeouts, retries and the OAuth2 refresh.

@@ -1,7 +1,7 @@
 //! BIFIT Kassa (a pull POS): endpoint 1 fetches the online order from BIFIT and answers
 //! the discount; the sync endpoint fetches it and records it once it is `FINISHED`. Both
 //! answer in the same shapes and with the same error ids as Papaya's; a BIFIT failure is
-//! 502 (id 12) naming what failed. See `bifit/README.md`.
+//! 502 (id 12) naming what failed. See the README's "BIFIT Kassa" section.
 
 use axum::Json;
 use axum::extract::{FromRequestParts, Path, State};
