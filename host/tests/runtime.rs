@@ -5,7 +5,6 @@
 
 mod common;
 
-
 use common::wasm::{core_module, example, fixture};
 use rabat::model::{Card, Order};
 use rabat::policy::{CallInput, Failure, Limits, Rejection, Runtime, RuntimeConfig};
