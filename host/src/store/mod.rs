@@ -22,23 +22,27 @@ macro_rules! with_pool {
 
 mod audit;
 mod cards;
+mod compiled;
 pub mod credentials;
 mod engine;
 mod error;
 mod evaluations;
 mod ledger;
 mod merchants;
+mod notify;
 mod page;
 mod policies;
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 pub use audit::{AuditEntry, AuditRecord};
+pub use compiled::CompiledArtifact;
 pub use engine::{EngineKind, StoreOptions};
 pub use error::{Entity, StoreError};
 pub use evaluations::{EvaluationQuery, EvaluationRecord, StoredEvaluation};
 pub use ledger::{EntryKind, LedgerEntry, LedgerQuery, Recorded, TransactionRecord};
 pub use merchants::{Merchant, PosToken};
+pub use notify::{Change, ChangeListener};
 pub use page::Page;
 pub use policies::{ActivePolicy, PolicyState, PolicyVersion};
 
