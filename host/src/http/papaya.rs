@@ -18,6 +18,9 @@ use crate::policy::CallInput;
 use crate::server::AppState;
 use crate::store::{Entity, EvaluationRecord, StoreError, TransactionRecord};
 
+/// The least time `accrue` waits for one of its merchant's slots.
+const ACCRUE_QUEUE_MIN: std::time::Duration = std::time::Duration::from_secs(2);
+
 /// `POST /pos/papaya/v1/discounts`
 pub async fn discounts(
     State(state): State<AppState>,
@@ -82,10 +85,31 @@ pub async fn evaluate_for(
         ));
         return Ok(response);
     };
+    let slot = match state.admission().enter(merchant).await {
+        Ok(slot) => slot,
+        Err(busy) => {
+            tracing::warn!(merchant, order_id = %order.order_id, %busy, "merchant saturated; answered with no discount");
+            let response = DiscountResponse::fail_safe(&order.currency);
+            state.evaluations().record(log_record(
+                merchant,
+                active.version,
+                &order,
+                &card,
+                "busy",
+                Some(&response),
+                None,
+                0,
+                Some(busy.to_string()),
+            ));
+            return Ok(response);
+        }
+    };
     let runtime = state.runtime().clone();
     let limits = state.settings().policy_limits.clone();
     let config = active.config.clone();
     let (decision, order, card) = tokio::task::spawn_blocking(move || {
+        // Held until the call is over, even if the POS hangs up meanwhile.
+        let _slot = slot;
         let decision = decide(
             &runtime,
             &policy,
@@ -220,11 +244,23 @@ pub async fn accrue_for(
     let Some(policy) = active.policy.clone() else {
         return Ok((0, None, None));
     };
+    // A completed bill waits longer for a slot than a discount query: its points are at
+    // stake. If the merchant stays saturated, the bill is still recorded, with 0 points
+    // and the reason, like any other accrual failure.
+    let wait = state.settings().merchant_queue.max(ACCRUE_QUEUE_MIN);
+    let slot = match state.admission().enter_within(merchant, wait).await {
+        Ok(slot) => slot,
+        Err(busy) => {
+            tracing::warn!(merchant, %busy, "merchant saturated; recording the bill with 0 points");
+            return Ok((0, None, Some(busy.to_string())));
+        }
+    };
     let runtime = state.runtime().clone();
     let limits = state.settings().policy_limits.clone();
     let config = active.config.clone();
     let (order, card) = (order.clone(), card.clone());
     let report = tokio::task::spawn_blocking(move || {
+        let _slot = slot;
         runtime.accrue(
             &policy,
             CallInput {
