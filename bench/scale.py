@@ -223,7 +223,10 @@ def memory(args):
         m1 = min(n, 1000)
         run(f"restart, unbounded, {m1} merchants", m1, "--max-loaded-policies", str(n * 2))
         run(f"restart, unbounded, {n} merchants", n, "--max-loaded-policies", str(n * 2))
-        run(f"restart, --max-loaded-policies 1000 (default), {n} merchants", n)
+        run(f"restart, --max-loaded-policies {args.bound}, {n} merchants", n,
+            "--max-loaded-policies", str(args.bound))
+        if args.skip_compile_run:
+            return
         run(f"restart, no compiled cache, unbounded, {m1} merchants", m1,
             "--compiled-cache", "false", "--max-loaded-policies", str(n * 2))
     finally:
@@ -288,6 +291,8 @@ def main():
     p.add_argument("--database-url")
     p.add_argument("--runs", type=int, default=7)
     p.add_argument("--merchants", type=int, default=10000)
+    p.add_argument("--bound", type=int, default=1000, help="memory: --max-loaded-policies for the bounded run")
+    p.add_argument("--skip-compile-run", action="store_true", help="memory: skip the run without the compiled cache")
     p.add_argument("--seconds", type=int, default=10)
     p.add_argument("--calm-connections", type=int, default=4)
     p.add_argument("--hog-connections", type=int, default=32)
