@@ -3,6 +3,7 @@
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use anyhow::Context;
 use serde::Deserialize;
@@ -32,6 +33,19 @@ pub struct FileSettings {
     pub secrets_key: Option<String>,
     /// The BIFIT Kassa connector's timeouts, retries and follower (`[bifit]`).
     pub bifit: Option<BifitSettings>,
+    /// Compiled policies kept in memory; the least recently used beyond this are
+    /// dropped and loaded again (from the compiled cache) when next needed.
+    pub max_loaded_policies: Option<usize>,
+    /// Keep compiled policies in the database so restarts and other replicas load
+    /// instead of compiling.
+    pub compiled_cache: Option<bool>,
+    /// Policy calls one merchant may run at once (0: no bound).
+    pub merchant_concurrency: Option<usize>,
+    /// How long a merchant's call waits for a free slot before the fail-safe answer.
+    pub merchant_queue_ms: Option<u64>,
+    /// How often a cached policy is checked against the database when no change
+    /// notification arrives.
+    pub policy_revalidate_ms: Option<u64>,
 }
 
 impl FileSettings {
@@ -57,6 +71,11 @@ pub struct Settings {
     /// Seals POS connector tokens at rest; without it no connector can be set up.
     pub secrets_key: Option<SecretsKey>,
     pub bifit: BifitSettings,
+    pub max_loaded_policies: usize,
+    pub compiled_cache: bool,
+    pub merchant_concurrency: usize,
+    pub merchant_queue: Duration,
+    pub policy_revalidate: Duration,
 }
 
 pub const DEFAULT_BIND: &str = "127.0.0.1:8080";
@@ -75,8 +94,23 @@ impl Default for Settings {
             policy_limits: Limits::default(),
             secrets_key: None,
             bifit: BifitSettings::default(),
+            max_loaded_policies: crate::active::MAX_LOADED,
+            compiled_cache: true,
+            merchant_concurrency: default_merchant_concurrency(),
+            merchant_queue: Duration::from_millis(25),
+            policy_revalidate: crate::active::REVALIDATE_AFTER,
         }
     }
+}
+
+/// As many calls per merchant as there are cores: plenty for real policies (a call takes
+/// tens of microseconds), while one merchant whose calls all run to their deadline can
+/// occupy at most that many threads.
+fn default_merchant_concurrency() -> usize {
+    std::thread::available_parallelism()
+        .map(usize::from)
+        .unwrap_or(2)
+        .max(2)
 }
 
 /// What the command line and environment gave (clap merges those two).
@@ -103,6 +137,26 @@ pub struct SettingsArgs {
     /// A TOML file with any of the settings (keys in kebab-case)
     #[arg(long, env = "RABAT_CONFIG")]
     pub config: Option<PathBuf>,
+    /// Compiled policies kept in memory; beyond this the least recently used are dropped
+    /// and reloaded on demand [default: 1000]
+    #[arg(long, env = "RABAT_MAX_LOADED_POLICIES")]
+    pub max_loaded_policies: Option<usize>,
+    /// Keep compiled policies in the database, so restarts and other replicas load them
+    /// instead of compiling [default: true]
+    #[arg(long, env = "RABAT_COMPILED_CACHE")]
+    pub compiled_cache: Option<bool>,
+    /// Policy calls one merchant may run at once; 0 for no bound [default: the number of
+    /// cores, at least 2]
+    #[arg(long, env = "RABAT_MERCHANT_CONCURRENCY")]
+    pub merchant_concurrency: Option<usize>,
+    /// Milliseconds a call waits for one of its merchant's slots before answering with
+    /// no discount [default: 25]
+    #[arg(long, env = "RABAT_MERCHANT_QUEUE_MS")]
+    pub merchant_queue_ms: Option<u64>,
+    /// Milliseconds between checks of a cached policy against the database when no
+    /// change notification arrives (PostgreSQL notifies at once) [default: 500]
+    #[arg(long, env = "RABAT_POLICY_REVALIDATE_MS")]
+    pub policy_revalidate_ms: Option<u64>,
 }
 
 impl SettingsArgs {
@@ -136,6 +190,27 @@ impl SettingsArgs {
             policy_limits: file.policy_limits.unwrap_or(defaults.policy_limits),
             secrets_key,
             bifit: file.bifit.unwrap_or(defaults.bifit),
+            max_loaded_policies: self
+                .max_loaded_policies
+                .or(file.max_loaded_policies)
+                .unwrap_or(defaults.max_loaded_policies)
+                .max(1),
+            compiled_cache: self
+                .compiled_cache
+                .or(file.compiled_cache)
+                .unwrap_or(defaults.compiled_cache),
+            merchant_concurrency: self
+                .merchant_concurrency
+                .or(file.merchant_concurrency)
+                .unwrap_or(defaults.merchant_concurrency),
+            merchant_queue: self
+                .merchant_queue_ms
+                .or(file.merchant_queue_ms)
+                .map_or(defaults.merchant_queue, Duration::from_millis),
+            policy_revalidate: self
+                .policy_revalidate_ms
+                .or(file.policy_revalidate_ms)
+                .map_or(defaults.policy_revalidate, Duration::from_millis),
         })
     }
 }
@@ -202,6 +277,31 @@ mod tests {
             err.contains("RABAT_SECRETS_KEY") && err.contains("64 hex digits"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn scaling_settings_from_flags_and_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("rabat.toml");
+        std::fs::write(
+            &path,
+            "max-loaded-policies = 50\ncompiled-cache = false\nmerchant-concurrency = 3\nmerchant-queue-ms = 7\npolicy-revalidate-ms = 2000\n",
+        )
+        .unwrap();
+        let args = SettingsArgs {
+            config: Some(path),
+            max_loaded_policies: Some(10),
+            ..SettingsArgs::default()
+        };
+        let settings = args.resolve().unwrap();
+        assert_eq!(settings.max_loaded_policies, 10);
+        assert!(!settings.compiled_cache);
+        assert_eq!(settings.merchant_concurrency, 3);
+        assert_eq!(settings.merchant_queue, Duration::from_millis(7));
+        assert_eq!(settings.policy_revalidate, Duration::from_secs(2));
+        let defaults = SettingsArgs::default().resolve().unwrap();
+        assert!(defaults.compiled_cache);
+        assert!(defaults.merchant_concurrency >= 2);
     }
 
     #[test]

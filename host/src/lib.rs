@@ -1,5 +1,6 @@
 //! rabat: a loyalty rules engine for point-of-sale systems.
 pub mod active;
+pub mod admission;
 pub mod bifit;
 pub mod cli;
 pub mod config;

@@ -6,7 +6,8 @@ use std::sync::Arc;
 use anyhow::Context;
 use tokio::net::TcpListener;
 
-use crate::active::ActivePolicies;
+use crate::active::{ActivePolicies, ArtifactCache, CacheOptions};
+use crate::admission::Admission;
 use crate::bifit::{Bifit, Follower};
 use crate::config::Settings;
 use crate::evaluation_log::EvaluationLog;
@@ -14,7 +15,7 @@ use crate::http::auth::same_secret;
 use crate::metrics::Metrics;
 use crate::policy::{Runtime, RuntimeConfig};
 use crate::store::credentials::TokenHash;
-use crate::store::{Merchant, Store, StoreError, StoreOptions};
+use crate::store::{Change, Merchant, Store, StoreError, StoreOptions};
 
 /// What every handler shares. Cheap to clone.
 #[derive(Debug, Clone)]
@@ -24,12 +25,23 @@ pub struct AppState(Arc<Inner>);
 struct Inner {
     store: Store,
     runtime: Arc<Runtime>,
-    active: ActivePolicies,
+    active: Arc<ActivePolicies>,
+    admission: Admission,
     settings: Settings,
     evaluations: EvaluationLog,
     metrics: Arc<Metrics>,
     replays: tokio::sync::Semaphore,
     bifit: Bifit,
+    /// The PostgreSQL change listener, stopped with the state.
+    listener: Option<tokio::task::AbortHandle>,
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        if let Some(listener) = &self.listener {
+            listener.abort();
+        }
+    }
 }
 
 impl AppState {
@@ -43,6 +55,11 @@ impl AppState {
 
     pub fn active(&self) -> &ActivePolicies {
         &self.0.active
+    }
+
+    /// The per-merchant bound on concurrent policy calls.
+    pub fn admission(&self) -> &Admission {
+        &self.0.admission
     }
 
     pub fn settings(&self) -> &Settings {
@@ -117,17 +134,70 @@ pub fn start_with(settings: Settings, store: Store) -> anyhow::Result<Started> {
     let mut metrics = Metrics::new();
     evaluations.register_metrics(&mut metrics);
     bifit.counters.register_metrics(&mut metrics);
+    let artifacts = settings.compiled_cache.then(|| ArtifactCache {
+        store: store.clone(),
+        engine_key: runtime.engine_key().to_owned(),
+    });
+    let active = Arc::new(ActivePolicies::with_options(CacheOptions {
+        max_loaded: settings.max_loaded_policies,
+        revalidate_after: settings.policy_revalidate,
+        artifacts,
+    }));
+    let listener = tokio::runtime::Handle::try_current().ok().map(|handle| {
+        handle
+            .spawn(follow_changes(store.clone(), active.clone()))
+            .abort_handle()
+    });
+    let admission = Admission::new(settings.merchant_concurrency, settings.merchant_queue);
+    crate::active::PolicyCacheStats::register_metrics(&active, &mut metrics);
     let state = AppState(Arc::new(Inner {
         store,
         runtime: Arc::new(runtime),
-        active: ActivePolicies::new(),
+        active,
+        admission,
         settings,
         evaluations,
         metrics: Arc::new(metrics),
         replays: tokio::sync::Semaphore::new(1),
         bifit,
+        listener,
     }));
     Ok(Started { state, log_writer })
+}
+
+/// PostgreSQL: drops a merchant's cached policy the moment any replica changes it. Lost
+/// connections are re-established (and, since notifications may have been missed
+/// meanwhile, everything cached is revalidated); the generation check stays the fallback.
+/// Returns on SQLite at once, and when the store is closed.
+async fn follow_changes(store: Store, active: Arc<ActivePolicies>) {
+    let mut delay = std::time::Duration::from_millis(100);
+    loop {
+        let mut listener = match store.listen_policy_changes().await {
+            Ok(Some(listener)) => listener,
+            Ok(None) => return,
+            Err(StoreError::Database(sqlx::Error::PoolClosed)) => return,
+            Err(error) => {
+                tracing::warn!(%error, "cannot listen for policy changes; retrying (caches still revalidate)");
+                tokio::time::sleep(delay).await;
+                delay = (delay * 2).min(std::time::Duration::from_secs(10));
+                continue;
+            }
+        };
+        // Whatever changed while not listening.
+        active.invalidate_all();
+        delay = std::time::Duration::from_millis(100);
+        loop {
+            match listener.next().await {
+                Ok(Change::Merchant(merchant)) => active.notified(&merchant),
+                Ok(Change::Reconnected) => active.invalidate_all(),
+                Err(StoreError::Database(sqlx::Error::PoolClosed)) => return,
+                Err(error) => {
+                    tracing::warn!(%error, "lost the policy change listener; reconnecting");
+                    break;
+                }
+            }
+        }
+    }
 }
 
 /// Runs until SIGINT/SIGTERM, then finishes in-flight requests and flushes the log.

@@ -18,6 +18,9 @@ use crate::policy::{CallInput, Failure};
 use crate::server::AppState;
 use crate::store::{Entity, EvaluationRecord, StoreError, TransactionRecord};
 
+/// The least time `accrue` waits for one of its merchant's slots.
+const ACCRUE_QUEUE_MIN: std::time::Duration = std::time::Duration::from_secs(2);
+
 /// `POST /pos/papaya/v1/discounts`
 #[utoipa::path(post, path = "/pos/papaya/v1/discounts", tag = "pos", security(("posToken" = [])), request_body(content = crate::http::openapi::PapayaDiscountRequestDoc, description = "The open bill"), responses((status = 200, description = "The discounts to apply; none, with a short cashier message, when the policy failed", body = crate::http::openapi::DiscountResponseDoc), (status = 400, description = "Bad input (the message names the field)", body = crate::http::openapi::ErrorDoc), (status = 401, description = "No or unknown token (4)", body = crate::http::openapi::ErrorDoc), (status = 413, description = "Body too large (5)", body = crate::http::openapi::ErrorDoc)))]
 pub async fn discounts(
@@ -89,10 +92,34 @@ pub async fn evaluate_for(
         );
         return Ok(response);
     };
+    let slot = match state.admission().enter(merchant).await {
+        Ok(slot) => slot,
+        Err(busy) => {
+            tracing::warn!(merchant, order_id = %order.order_id, %busy, "merchant saturated; answered with no discount");
+            let response = DiscountResponse::fail_safe(&order.currency);
+            logged(
+                state,
+                log_record(
+                    merchant,
+                    active.version,
+                    &order,
+                    &card,
+                    "busy",
+                    Some(&response),
+                    None,
+                    0,
+                    Some(busy.to_string()),
+                ),
+            );
+            return Ok(response);
+        }
+    };
     let runtime = state.runtime().clone();
     let limits = state.settings().policy_limits.clone();
     let config = active.config.clone();
     let (decision, order, card) = tokio::task::spawn_blocking(move || {
+        // Held until the call is over, even if the POS hangs up meanwhile.
+        let _slot = slot;
         let decision = decide(
             &runtime,
             &policy,
@@ -244,11 +271,24 @@ pub async fn accrue_for(
     let Some(policy) = active.policy.clone() else {
         return Ok((0, None, None));
     };
+    // A completed bill waits longer for a slot than a discount query: its points are at
+    // stake. If the merchant stays saturated, the bill is still recorded, with 0 points
+    // and the reason, like any other accrual failure.
+    let wait = state.settings().merchant_queue.max(ACCRUE_QUEUE_MIN);
+    let slot = match state.admission().enter_within(merchant, wait).await {
+        Ok(slot) => slot,
+        Err(busy) => {
+            tracing::warn!(merchant, %busy, "merchant saturated; recording the bill with 0 points");
+            state.metrics().policy_call(merchant, "accrue", "busy", 0);
+            return Ok((0, None, Some(busy.to_string())));
+        }
+    };
     let runtime = state.runtime().clone();
     let limits = state.settings().policy_limits.clone();
     let config = active.config.clone();
     let (order, card) = (order.clone(), card.clone());
     let report = tokio::task::spawn_blocking(move || {
+        let _slot = slot;
         runtime.accrue(
             &policy,
             CallInput {

@@ -129,6 +129,7 @@ enum Pre {
 #[derive(Clone)]
 pub struct CompiledPolicy {
     pre: Pre,
+    component: Component,
     info: Arc<PolicyInfo>,
 }
 
@@ -140,6 +141,7 @@ pub struct PolicyInfo {
     pub size_bytes: usize,
     pub imports: Vec<String>,
     pub uses_wasi: bool,
+    /// Compiling it (or, when loaded from the compiled cache, deserializing it).
     #[serde(serialize_with = "serialize_micros", rename = "compileMicros")]
     pub compile_time: Duration,
 }
@@ -147,6 +149,12 @@ pub struct PolicyInfo {
 impl CompiledPolicy {
     pub fn info(&self) -> &PolicyInfo {
         &self.info
+    }
+
+    /// The native artifact, for [`Runtime::load_compiled`] in this or another process
+    /// whose [`Runtime::engine_key`] is the same.
+    pub fn serialize(&self) -> Result<Vec<u8>, wasmtime::Error> {
+        self.component.serialize()
     }
 }
 
@@ -164,7 +172,17 @@ pub struct Runtime {
     plain: Linker<CallState<()>>,
     wasi: Linker<CallState<WasiState>>,
     config: RuntimeConfig,
+    engine_key: String,
     ticker_stop: Arc<AtomicBool>,
+}
+
+/// Why a serialized artifact could not be used. The caller compiles instead.
+#[derive(Debug, thiserror::Error)]
+pub enum ArtifactError {
+    #[error("the compiled artifact does not load: {0}")]
+    Deserialize(String),
+    #[error("the compiled artifact loads but is not an acceptable policy: {0}")]
+    Rejected(#[from] Rejection),
 }
 
 impl std::fmt::Debug for Runtime {
@@ -201,6 +219,7 @@ impl Runtime {
             .max_wasm_stack(512 << 10)
             .allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
         let engine = Engine::new(&wasm)?;
+        let engine_key = engine_key(&engine);
 
         let mut plain = Linker::new(&engine);
         Policy::add_to_linker::<_, wasmtime::component::HasSelf<_>>(&mut plain, |s| s)?;
@@ -216,8 +235,15 @@ impl Runtime {
             plain,
             wasi,
             config,
+            engine_key,
             ticker_stop,
         })
+    }
+
+    /// Names everything a compiled artifact depends on (wasmtime version, target, engine
+    /// settings): artifacts are only shared between engines with the same key.
+    pub fn engine_key(&self) -> &str {
+        &self.engine_key
     }
 
     pub fn config(&self) -> &RuntimeConfig {
@@ -236,7 +262,51 @@ impl Runtime {
         validate::kind(bytes)?;
         let component = Component::new(&self.engine, bytes)
             .map_err(|e| Rejection::Invalid(format!("{e:#}")))?;
+        let sha256 = hex::encode(Sha256::digest(bytes));
+        self.prepare(component, sha256, bytes.len(), started)
+    }
 
+    /// See [`CompiledPolicy::serialize`].
+    pub fn serialize(&self, policy: &CompiledPolicy) -> Result<Vec<u8>, wasmtime::Error> {
+        policy.serialize()
+    }
+
+    /// A policy from an artifact [`CompiledPolicy::serialize`] wrote, validated like an upload.
+    /// `module_sha256` and `size_bytes` describe the module it was compiled from.
+    pub fn load_compiled(
+        &self,
+        artifact: &[u8],
+        module_sha256: &str,
+        size_bytes: usize,
+    ) -> Result<CompiledPolicy, ArtifactError> {
+        let started = Instant::now();
+        let component = self.deserialize(artifact)?;
+        Ok(self.prepare(component, module_sha256.to_owned(), size_bytes, started)?)
+    }
+
+    /// The one `unsafe` in rabat.
+    #[allow(unsafe_code)]
+    fn deserialize(&self, artifact: &[u8]) -> Result<Component, ArtifactError> {
+        // SAFETY: wasmtime runs the bytes as native code without verifying them, so they
+        // must come from `Component::serialize`. They do: artifacts are only ever written
+        // by `CompiledPolicy::serialize` into rabat's own database (the `compiled_policies`
+        // table, as trusted as the binary and the rest of the data: no API writes it),
+        // keyed by this engine's compatibility key, and the store hands them out only
+        // when they match the SHA-256 stored with them, so a damaged or truncated row
+        // never gets here. wasmtime itself rejects (with an error, not UB) an artifact
+        // from another wasmtime version or engine configuration.
+        unsafe { Component::deserialize(&self.engine, artifact) }
+            .map_err(|e| ArtifactError::Deserialize(format!("{e:#}")))
+    }
+
+    /// Checks a compiled component's imports and world and pre-instantiates it.
+    fn prepare(
+        &self,
+        component: Component,
+        sha256: String,
+        size_bytes: usize,
+        started: Instant,
+    ) -> Result<CompiledPolicy, Rejection> {
         let mut imports = Vec::new();
         for (name, _) in component.component_type().imports(&self.engine) {
             validate::check_import(name)?;
@@ -256,9 +326,10 @@ impl Runtime {
         };
         Ok(CompiledPolicy {
             pre,
+            component,
             info: Arc::new(PolicyInfo {
-                sha256: hex::encode(Sha256::digest(bytes)),
-                size_bytes: bytes.len(),
+                sha256,
+                size_bytes,
                 imports,
                 uses_wasi,
                 compile_time: started.elapsed(),
@@ -437,6 +508,24 @@ fn classify(error: &wasmtime::Error, panic: Option<String>) -> Failure {
         ),
         None => Failure::Unavailable(format!("{error:#}")),
     }
+}
+
+/// The engine's compatibility hash as stable text: wasmtime feeds it to a `Hasher`, and a
+/// SHA-256 one gives the same key in every process (std's hashers promise no stability).
+fn engine_key(engine: &Engine) -> String {
+    struct ShaHasher(Sha256);
+    impl std::hash::Hasher for ShaHasher {
+        fn write(&mut self, bytes: &[u8]) {
+            self.0.update(bytes);
+        }
+        fn finish(&self) -> u64 {
+            // Unused: the key is the full digest, taken below.
+            0
+        }
+    }
+    let mut hasher = ShaHasher(Sha256::new());
+    std::hash::Hash::hash(&engine.precompile_compatibility_hash(), &mut hasher);
+    hex::encode(hasher.0.finalize())
 }
 
 /// A stable seed from the order id (FNV-1a), so a replay sees the same randomness.

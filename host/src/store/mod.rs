@@ -23,12 +23,14 @@ macro_rules! with_pool {
 mod audit;
 mod bifit;
 mod cards;
+mod compiled;
 pub mod credentials;
 mod engine;
 mod error;
 mod evaluations;
 mod ledger;
 mod merchants;
+mod notify;
 mod page;
 mod policies;
 
@@ -36,11 +38,13 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 pub use audit::{AuditEntry, AuditRecord};
 pub use bifit::{BifitConnectorRow, ClaimedOrder, TrackState, TrackedOrder};
+pub use compiled::CompiledArtifact;
 pub use engine::{EngineKind, StoreOptions};
 pub use error::{Entity, StoreError};
 pub use evaluations::{EvaluationQuery, EvaluationRecord, ReplaySource, StoredEvaluation};
 pub use ledger::{EntryKind, LedgerEntry, LedgerQuery, Recorded, TransactionRecord};
 pub use merchants::{Merchant, PosToken};
+pub use notify::{Change, ChangeListener};
 pub use page::Page;
 pub use policies::{ActivePolicy, PolicyState, PolicyVersion};
 

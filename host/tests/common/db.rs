@@ -82,6 +82,37 @@ impl TestDb {
     }
 }
 
+impl TestDb {
+    /// Runs one SQL statement on the database directly, behind the store's back (to
+    /// damage what a test wants damaged).
+    pub async fn execute(&self, sql: &str) {
+        let sql = sql.to_owned();
+        match &self.target {
+            Target::Shared => panic!("execute on the owning TestDb"),
+            Target::Sqlite { path, .. } => {
+                let url = format!("sqlite://{}", path.display());
+                let mut conn = sqlx::SqliteConnection::connect(&url).await.unwrap();
+                sqlx::query(AssertSqlSafe(sql))
+                    .execute(&mut conn)
+                    .await
+                    .unwrap();
+            }
+            Target::Postgres { url, schema } => {
+                let mut conn = sqlx::PgConnection::connect(url).await.unwrap();
+                let path = format!("SET search_path TO \"{schema}\"");
+                sqlx::query(AssertSqlSafe(path))
+                    .execute(&mut conn)
+                    .await
+                    .unwrap();
+                sqlx::query(AssertSqlSafe(sql))
+                    .execute(&mut conn)
+                    .await
+                    .unwrap();
+            }
+        }
+    }
+}
+
 pub fn pg_options(url: &str, schema: &str) -> StoreOptions {
     let mut options = StoreOptions::new(url);
     options.postgres_schema = Some(schema.to_owned());

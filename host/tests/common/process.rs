@@ -19,6 +19,11 @@ pub struct Server {
 impl Server {
     /// Starts `rabat serve` on a free port and waits until it is ready.
     pub async fn start(database_url: &str, schema: Option<&str>) -> Server {
+        Self::start_with(database_url, schema, &[]).await
+    }
+
+    /// Like [`Server::start`], with more `serve` flags.
+    pub async fn start_with(database_url: &str, schema: Option<&str>, extra: &[&str]) -> Server {
         let port = TcpListener::bind("127.0.0.1:0")
             .unwrap()
             .local_addr()
@@ -40,6 +45,7 @@ impl Server {
         if let Some(schema) = schema {
             command.args(["--database-schema", schema]);
         }
+        command.args(extra);
         let child = command.spawn().unwrap();
         let server = Server { child, port };
         let started = Instant::now();

@@ -72,3 +72,29 @@ pub fn data(path: &str) -> Vec<u8> {
         .join(path);
     std::fs::read(&path).unwrap_or_else(|e| panic!("reading {}: {e}", path.display()))
 }
+
+/// The same component with a custom section appended: it runs exactly like `wasm` but
+/// has its own SHA-256, as a different merchant's own build would.
+pub fn distinct(wasm: &[u8], n: u64) -> Vec<u8> {
+    fn leb(mut value: u64, out: &mut Vec<u8>) {
+        loop {
+            let byte = (value & 0x7f) as u8;
+            value >>= 7;
+            if value == 0 {
+                out.push(byte);
+                return;
+            }
+            out.push(byte | 0x80);
+        }
+    }
+    let name = b"rabat-test-variant";
+    let mut payload = Vec::new();
+    leb(name.len() as u64, &mut payload);
+    payload.extend_from_slice(name);
+    payload.extend_from_slice(&n.to_le_bytes());
+    let mut out = wasm.to_vec();
+    out.push(0); // custom section id
+    leb(payload.len() as u64, &mut out);
+    out.extend_from_slice(&payload);
+    out
+}

@@ -21,6 +21,7 @@ pub const OUTCOMES: &[&str] = &[
     "memory_limit",
     "trap",
     "invalid_answer",
+    "busy",
 ];
 
 /// `GET /admin/v1/merchants/{m}/transactions?cardId=&limit=&cursor=` → `{items, nextCursor}`.
