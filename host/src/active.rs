@@ -100,6 +100,14 @@ pub struct PolicyCacheStats {
     notifications: AtomicU64,
 }
 
+/// A cache counter's metric name, help, kind and getter.
+type StatMetric = (
+    &'static str,
+    &'static str,
+    crate::metrics::Kind,
+    fn(&PolicyCacheStats) -> u64,
+);
+
 impl PolicyCacheStats {
     /// A compiled policy found in memory.
     pub fn hits(&self) -> u64 {
@@ -133,12 +141,7 @@ impl PolicyCacheStats {
     /// Every counter as `rabat_policy_cache_…`, read at each scrape.
     pub fn register_metrics(active: &Arc<ActivePolicies>, metrics: &mut crate::metrics::Metrics) {
         use crate::metrics::Kind;
-        let all: [(
-            &'static str,
-            &'static str,
-            Kind,
-            fn(&PolicyCacheStats) -> u64,
-        ); 7] = [
+        let all: [StatMetric; 7] = [
             (
                 "policy_cache_hits",
                 "Compiled policies found in memory",
