@@ -175,8 +175,9 @@ pub fn replay(runtime: &Runtime, metrics: &Metrics, job: Job) -> Report {
         let before_total = source.total_discount.unwrap_or_default();
         let before_discounts = source
             .response
-            .as_ref()
-            .and_then(|r| r.get("discounts").cloned())
+            .as_deref()
+            .and_then(|r| serde_json::from_str::<Value>(r).ok())
+            .and_then(|mut r| r.get_mut("discounts").map(Value::take))
             .unwrap_or_else(|| Value::Array(Vec::new()));
         let after_discounts =
             serde_json::to_value(&decision.response.discounts).unwrap_or(Value::Null);
@@ -239,11 +240,8 @@ pub fn replay(runtime: &Runtime, metrics: &Metrics, job: Job) -> Report {
 
 /// The bill and card a logged run saw; `None` if the row does not read back.
 fn bill(source: &ReplaySource) -> Option<(Order, Card)> {
-    let order: Order = serde_json::from_value(source.request.clone()).ok()?;
-    let card: Card = match &source.card {
-        Some(card) => serde_json::from_value(card.clone()).ok()?,
-        None => return None,
-    };
+    let order: Order = serde_json::from_str(&source.request).ok()?;
+    let card: Card = serde_json::from_str(source.card.as_deref()?).ok()?;
     Some((order, card))
 }
 

@@ -130,9 +130,11 @@ pub struct ReplaySource {
     pub policy_version: Option<i64>,
     pub outcome: String,
     pub total_discount: Option<Decimal>,
-    pub request: Value,
-    pub card: Option<Value>,
-    pub response: Option<Value>,
+    /// The JSON texts as stored: parsing them is left to the replay thread, off the
+    /// async workers that serve the tills.
+    pub request: String,
+    pub card: Option<String>,
+    pub response: Option<String>,
 }
 
 #[derive(sqlx::FromRow)]
@@ -186,9 +188,9 @@ impl Store {
                         .map(Decimal::from_str)
                         .transpose()
                         .map_err(StoreError::corrupt)?,
-                    request: json(&row.request)?,
-                    card: row.card.as_deref().map(json).transpose()?,
-                    response: row.response.as_deref().map(json).transpose()?,
+                    request: row.request,
+                    card: row.card,
+                    response: row.response,
                 })
             })
             .collect()
