@@ -7,6 +7,9 @@
   bench/scale.py memory    [--merchants 10000]
       resident memory with N merchants each running its own module (distinct hashes),
       all loaded, and with the default bound on loaded policies
+  bench/scale.py replicas --database-url postgres://… [--seconds 10] [--calm-connections 16]
+      endpoint-1 throughput and p50/p99 with 1 and 2 replicas on one database, and
+      endpoint 2's durable throughput
   bench/scale.py isolation [--seconds 10]
       endpoint-1 latency of a well-behaved merchant, alone and while another merchant
       whose policy loops until its deadline hammers endpoint 1 (needs wrk)
@@ -233,11 +236,11 @@ def memory(args):
         db.cleanup()
 
 
-def wrk(port, token, seconds, connections):
+def wrk(port, token, seconds, connections, script="bench/pos.lua",
+        path="/pos/papaya/v1/discounts"):
     env = {**os.environ, "TOKEN": token}
     out = subprocess.run(["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--latency",
-                          "-s", os.path.join(ROOT, "bench/pos.lua"),
-                          f"http://127.0.0.1:{port}/pos/papaya/v1/discounts"],
+                          "-s", os.path.join(ROOT, script), f"http://127.0.0.1:{port}{path}"],
                          env=env, cwd=ROOT, check=True, capture_output=True, text=True).stdout
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
     def pct(p):
@@ -285,9 +288,51 @@ def isolation(args):
         db.cleanup()
 
 
+def replicas(args):
+    """Endpoint 1 with one replica, then two on the same database (the load split over
+    both, same total connections); endpoint 2's durable throughput on one replica."""
+    if shutil.which("wrk") is None:
+        sys.exit("wrk is needed (apt-get install wrk)")
+    db = Db(args.database_url)
+    servers = []
+    try:
+        wasm = build("examples/tier-discount")
+        a = Server(db, port=18092)
+        servers.append(a)
+        pos = merchant(a, "chain", wasm, {"tiers": {"gold": 10}})
+        timed_eval(a, pos)
+        c = args.calm_connections
+        print(f"== replicas on {'PostgreSQL' if db.schema else 'SQLite'}: endpoint 1, wrk -t1 -c{c}, {args.seconds} s")
+        one = wrk(a.port, pos, args.seconds, c)
+        print(f"  1 replica       : {one[0]:8.0f} req/s  p50 {one[1]:7.2f} ms  p99 {one[2]:7.2f} ms")
+        b = Server(db, port=18093)
+        servers.append(b)
+        timed_eval(b, pos)
+        results = {}
+        def run(name, port):
+            results[name] = wrk(port, pos, args.seconds, max(c // 2, 1))
+        threads = [threading.Thread(target=run, args=(n, s.port)) for n, s in (("a", a), ("b", b))]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        total = results["a"][0] + results["b"][0]
+        print(f"  2 replicas      : {total:8.0f} req/s in all; "
+              + "; ".join(f"replica {n}: p50 {r[1]:.2f} ms, p99 {r[2]:.2f} ms" for n, r in sorted(results.items())))
+        b.stop()
+        servers.remove(b)
+        tx = wrk(a.port, pos, args.seconds, c, script="bench/transactions.lua",
+                 path="/pos/papaya/v1/transactions")
+        print(f"  endpoint 2, 1 replica: {tx[0]:8.0f} durable tx/s  p50 {tx[1]:7.2f} ms  p99 {tx[2]:7.2f} ms")
+    finally:
+        for s in servers:
+            s.stop()
+        db.cleanup()
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("what", choices=["cold", "memory", "isolation"])
+    p.add_argument("what", choices=["cold", "memory", "isolation", "replicas"])
     p.add_argument("--database-url")
     p.add_argument("--runs", type=int, default=7)
     p.add_argument("--merchants", type=int, default=10000)
@@ -299,7 +344,7 @@ def main():
     args = p.parse_args()
     print(f"== machine: {os.cpu_count()} cores; {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; "
           f"database {'PostgreSQL' if args.database_url else 'SQLite'}")
-    {"cold": cold, "memory": memory, "isolation": isolation}[args.what](args)
+    {"cold": cold, "memory": memory, "isolation": isolation, "replicas": replicas}[args.what](args)
 
 
 if __name__ == "__main__":

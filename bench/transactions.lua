@@ -24,7 +24,8 @@ function request()
   counter = counter + 1
   local body = string.format(template, run, thread_id, counter)
   return wrk.format("POST", "/pos/papaya/v1/transactions",
-    {["Authorization"] = "Bearer demo-pos-token", ["Content-Type"] = "application/json"}, body)
+    {["Authorization"] = "Bearer " .. (os.getenv("TOKEN") or "demo-pos-token"),
+     ["Content-Type"] = "application/json"}, body)
 end
 
 function done(summary, latency, requests)
