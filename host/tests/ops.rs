@@ -199,6 +199,16 @@ async fn replay_compares_recorded_bills_with_another_version(app: &TestApp) {
     assert_eq!(bare.json["summary"]["ordersCompared"], 4);
 }
 
+/// How many endpoint-1 runs the merchant's evaluation log holds.
+async fn logged_runs(app: &TestApp, shop: &TestMerchant) -> usize {
+    let query = rabat::store::EvaluationQuery {
+        limit: 500,
+        ..Default::default()
+    };
+    let page = app.state.store().list_evaluations(&shop.id, &query).await;
+    page.unwrap().items.len()
+}
+
 async fn replay_reports_failures_and_records_nothing(app: &TestApp) {
     let (shop, _) = shop_with_history(app, "whatif-bad").await;
     let store = app.state.store();
@@ -207,18 +217,7 @@ async fn replay_reports_failures_and_records_nothing(app: &TestApp) {
         .await
         .unwrap()
         .version;
-    let evaluations_before = store
-        .list_evaluations(
-            &shop.id,
-            &rabat::store::EvaluationQuery {
-                limit: 500,
-                ..Default::default()
-            },
-        )
-        .await
-        .unwrap()
-        .items
-        .len();
+    let evaluations_before = logged_runs(app, &shop).await;
     let audit_before = store.list_audit(&shop.id, 500, None).await.unwrap().items;
 
     let reply = replay(app, &shop, hostile, json!({})).await;
@@ -240,18 +239,7 @@ async fn replay_reports_failures_and_records_nothing(app: &TestApp) {
 
     // Nothing recorded: no evaluation rows, no audit rows, the active version unchanged.
     app.flush_evaluations().await;
-    let evaluations_after = store
-        .list_evaluations(
-            &shop.id,
-            &rabat::store::EvaluationQuery {
-                limit: 500,
-                ..Default::default()
-            },
-        )
-        .await
-        .unwrap()
-        .items
-        .len();
+    let evaluations_after = logged_runs(app, &shop).await;
     assert_eq!(evaluations_after, evaluations_before);
     assert_eq!(
         store.list_audit(&shop.id, 500, None).await.unwrap().items,
