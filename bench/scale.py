@@ -256,7 +256,7 @@ def isolation(args):
     db = Db(args.database_url)
     try:
         calm_wasm = build("examples/tier-discount")
-        hog_wasm = build("host/tests/fixtures/loop")
+        hog_wasm = build("host/sandbox/tests/fixtures/loop")
         s = Server(db, port=18091)
         calm = merchant(s, "calm", calm_wasm, {"tiers": {"gold": 10}})
         hog = merchant(s, "hog", hog_wasm, {})

@@ -12,12 +12,16 @@ pub mod client;
 pub mod connector;
 mod error;
 pub mod follower;
-pub mod order;
+/// BIFIT's online order and its mapping (pure: in the domain crate).
+pub use rabat_domain::bifit as order;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use rabat_store::Store;
 use serde::Deserialize;
+
+use crate::secrets::SecretsKey;
 
 pub use connector::{CardLookup, Connector};
 pub use error::BifitError;
@@ -83,18 +87,29 @@ impl Default for BifitSettings {
     }
 }
 
-/// What the server keeps for BIFIT: the HTTP client and the counters.
+/// What talking to BIFIT needs: the HTTP client, the counters, the store (connector
+/// settings, refreshed tokens) and the server's secrets key (to open the tokens).
 #[derive(Debug, Clone)]
 pub struct Bifit {
     pub client: client::Client,
     pub counters: Arc<FollowerCounters>,
+    pub settings: BifitSettings,
+    pub store: Store,
+    pub secrets_key: Option<SecretsKey>,
 }
 
 impl Bifit {
-    pub fn new(settings: &BifitSettings) -> Result<Bifit, reqwest::Error> {
+    pub fn new(
+        settings: &BifitSettings,
+        store: Store,
+        secrets_key: Option<SecretsKey>,
+    ) -> Result<Bifit, reqwest::Error> {
         Ok(Bifit {
             client: client::Client::new(settings)?,
             counters: Arc::new(FollowerCounters::default()),
+            settings: settings.clone(),
+            store,
+            secrets_key,
         })
     }
 }

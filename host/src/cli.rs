@@ -105,7 +105,7 @@ fn serve(args: &SettingsArgs, demo: bool) -> anyhow::Result<ExitCode> {
         .enable_all()
         .build()
         .context("could not start the async runtime")?;
-    runtime.block_on(crate::server::serve(settings, demo))?;
+    runtime.block_on(crate::server::serve(settings, demo, crate::http::app))?;
     Ok(ExitCode::SUCCESS)
 }
 

@@ -8,11 +8,7 @@
 //! no route share the label `unmatched`.
 
 use std::sync::Arc;
-use std::time::Instant;
 
-use axum::extract::{MatchedPath, Request, State};
-use axum::middleware::Next;
-use axum::response::Response;
 use prometheus_client::collector::Collector;
 use prometheus_client::encoding::{DescriptorEncoder, EncodeLabelSet, EncodeMetric};
 use prometheus_client::metrics::counter::{ConstCounter, Counter};
@@ -20,8 +16,6 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::ConstGauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
-
-use crate::server::AppState;
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
 struct HttpLabels {
@@ -176,7 +170,8 @@ impl Metrics {
         }
     }
 
-    fn request(&self, route: String, method: String, status: u16, seconds: f64) {
+    /// One HTTP request answered: counted and timed under its route template.
+    pub fn request(&self, route: String, method: String, status: u16, seconds: f64) {
         self.latency
             .get_or_create(&RouteLabels {
                 route: route.clone(),
@@ -204,22 +199,4 @@ impl Default for Metrics {
     fn default() -> Self {
         Metrics::new()
     }
-}
-
-/// Middleware: counts and times every request under its route template.
-pub async fn track(State(state): State<AppState>, request: Request, next: Next) -> Response {
-    let started = Instant::now();
-    let route = request
-        .extensions()
-        .get::<MatchedPath>()
-        .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
-    let method = request.method().as_str().to_owned();
-    let response = next.run(request).await;
-    state.metrics().request(
-        route,
-        method,
-        response.status().as_u16(),
-        started.elapsed().as_secs_f64(),
-    );
-    response
 }

@@ -4,7 +4,7 @@
 //!
 //! A replay is CPU-bound and the tills come first, so it runs on one thread of its own at
 //! the lowest scheduling priority (`nice` 19: the kernel gives live evaluations the cores
-//! first), one replay per server at a time (see [`crate::server::AppState::replays`]).
+//! first), one replay per server at a time (see [`crate::service::WhatIf`]).
 //! Each bill runs exactly as a live one does ([`decide`]), with the live fuel and memory
 //! limits; the wall-clock deadline is [`DEADLINE_FACTOR`] times the live one, since a
 //! low-priority thread may wait for a core and fuel already bounds the work.

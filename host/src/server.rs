@@ -11,9 +11,9 @@ use crate::admission::Admission;
 use crate::bifit::{Bifit, Follower};
 use crate::config::Settings;
 use crate::evaluation_log::EvaluationLog;
-use crate::http::auth::same_secret;
 use crate::metrics::Metrics;
 use crate::policy::{Runtime, RuntimeConfig};
+use crate::service::{Audit, BifitSync, PolicyChanges, PolicyRunner, Till, WhatIf};
 use crate::store::credentials::TokenHash;
 use crate::store::{Change, Merchant, Store, StoreError, StoreOptions};
 
@@ -26,12 +26,15 @@ struct Inner {
     store: Store,
     runtime: Arc<Runtime>,
     active: Arc<ActivePolicies>,
-    admission: Admission,
+    admission: Arc<Admission>,
     settings: Settings,
     evaluations: EvaluationLog,
     metrics: Arc<Metrics>,
-    replays: tokio::sync::Semaphore,
-    bifit: Bifit,
+    till: Till,
+    bifit: BifitSync,
+    policies: PolicyChanges,
+    whatif: WhatIf,
+    audit: Audit,
     /// The PostgreSQL change listener, stopped with the state.
     listener: Option<tokio::task::AbortHandle>,
 }
@@ -74,15 +77,34 @@ impl AppState {
         &self.0.metrics
     }
 
-    /// One what-if replay at a time per server: a replay is CPU-bound and must leave the
-    /// other core to the tills.
-    pub fn replays(&self) -> &tokio::sync::Semaphore {
-        &self.0.replays
+    /// The till's flows (endpoints 1 and 2, every POS).
+    pub fn till(&self) -> &Till {
+        &self.0.till
+    }
+
+    /// BIFIT Kassa's discount and sync (the follower's too).
+    pub fn bifit_sync(&self) -> &BifitSync {
+        &self.0.bifit
     }
 
     /// The BIFIT client and counters.
     pub fn bifit(&self) -> &Bifit {
-        &self.0.bifit
+        self.0.bifit.bifit()
+    }
+
+    /// Policy uploads, activations and config changes.
+    pub fn policies(&self) -> &PolicyChanges {
+        &self.0.policies
+    }
+
+    /// Dry-runs and replays.
+    pub fn whatif(&self) -> &WhatIf {
+        &self.0.whatif
+    }
+
+    /// The audit trail's writer.
+    pub fn audit(&self) -> &Audit {
+        &self.0.audit
     }
 
     pub fn is_operator(&self, token: &str) -> bool {
@@ -90,7 +112,7 @@ impl AppState {
             .settings
             .operator_token
             .as_deref()
-            .is_some_and(|expected| same_secret(token, expected))
+            .is_some_and(|expected| TokenHash::same_secret(token, expected))
     }
 
     pub async fn merchant_by_pos_token(&self, token: &str) -> Result<Option<Merchant>, StoreError> {
@@ -128,7 +150,8 @@ pub fn start_with(settings: Settings, store: Store) -> anyhow::Result<Started> {
         ..RuntimeConfig::default()
     })
     .context("could not start the policy engine")?;
-    let bifit = Bifit::new(&settings.bifit).context("could not set up the BIFIT client")?;
+    let bifit = Bifit::new(&settings.bifit, store.clone(), settings.secrets_key.clone())
+        .context("could not set up the BIFIT client")?;
     let (evaluations, log_writer) =
         EvaluationLog::start(store.clone(), settings.evaluation_log_retention);
     let mut metrics = Metrics::new();
@@ -148,18 +171,46 @@ pub fn start_with(settings: Settings, store: Store) -> anyhow::Result<Started> {
             .spawn(follow_changes(store.clone(), active.clone()))
             .abort_handle()
     });
-    let admission = Admission::new(settings.merchant_concurrency, settings.merchant_queue);
+    let admission = Arc::new(Admission::new(
+        settings.merchant_concurrency,
+        settings.merchant_queue,
+    ));
     crate::active::PolicyCacheStats::register_metrics(&active, &mut metrics);
+    let runtime = Arc::new(runtime);
+    let metrics = Arc::new(metrics);
+    let runner = PolicyRunner::new(
+        store.clone(),
+        runtime.clone(),
+        active.clone(),
+        settings.policy_limits.clone(),
+    );
+    let till = Till::new(
+        store.clone(),
+        runner.clone(),
+        admission.clone(),
+        settings.merchant_queue,
+        metrics.clone(),
+        evaluations.clone(),
+    );
+    let audit = Audit::new(store.clone());
     let state = AppState(Arc::new(Inner {
+        bifit: BifitSync::new(till.clone(), bifit),
+        policies: PolicyChanges::new(
+            store.clone(),
+            runtime.clone(),
+            active.clone(),
+            audit.clone(),
+        ),
+        whatif: WhatIf::new(store.clone(), runner, metrics.clone()),
+        till,
+        audit,
         store,
-        runtime: Arc::new(runtime),
+        runtime,
         active,
         admission,
         settings,
         evaluations,
-        metrics: Arc::new(metrics),
-        replays: tokio::sync::Semaphore::new(1),
-        bifit,
+        metrics,
         listener,
     }));
     Ok(Started { state, log_writer })
@@ -201,7 +252,13 @@ async fn follow_changes(store: Store, active: Arc<ActivePolicies>) {
 }
 
 /// Runs until SIGINT/SIGTERM, then finishes in-flight requests and flushes the log.
-pub async fn serve(settings: Settings, demo: bool) -> anyhow::Result<()> {
+/// `app` builds the HTTP surface over the state (the CLI passes `http::app`: this module
+/// sits below HTTP and does not know it).
+pub async fn serve(
+    settings: Settings,
+    demo: bool,
+    app: impl FnOnce(AppState) -> axum::Router,
+) -> anyhow::Result<()> {
     let bind = settings.bind;
     let Started { state, log_writer } = start(settings).await?;
     if state.settings().operator_token.is_none() {
@@ -223,8 +280,8 @@ pub async fn serve(settings: Settings, demo: bool) -> anyhow::Result<()> {
         println!("{}", info.instructions(local));
     }
     let store = state.store().clone();
-    let follower = Follower::start(state.clone());
-    let served = axum::serve(listener, crate::http::app(state))
+    let follower = Follower::start(state.bifit_sync().clone());
+    let served = axum::serve(listener, app(state))
         .with_graceful_shutdown(shutdown_signal())
         .await
         .context("the server failed");

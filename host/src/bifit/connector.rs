@@ -9,9 +9,8 @@ use serde_json::json;
 
 use super::client::{OrderAnswer, RefreshRequest};
 use super::order::{self, Fetched};
-use super::{BifitError, bump};
+use super::{Bifit, BifitError, bump};
 use crate::secrets::{SecretsError, SecretsKey};
-use crate::server::AppState;
 use crate::store::{AuditRecord, BifitConnectorRow};
 
 /// How a BIFIT order finds its loyalty card.
@@ -78,31 +77,27 @@ impl fmt::Debug for Connector {
     }
 }
 
-fn key(state: &AppState) -> Result<&SecretsKey, SecretsError> {
-    state
-        .settings()
-        .secrets_key
-        .as_ref()
-        .ok_or(SecretsError::NoKey)
+fn key(bifit: &Bifit) -> Result<&SecretsKey, SecretsError> {
+    bifit.secrets_key.as_ref().ok_or(SecretsError::NoKey)
 }
 
 impl Connector {
     /// The merchant's connector; [`BifitError::NotConfigured`] when there is none.
-    pub async fn load(state: &AppState, merchant: &str) -> Result<Connector, BifitError> {
-        let row = state
-            .store()
+    pub async fn load(bifit: &Bifit, merchant: &str) -> Result<Connector, BifitError> {
+        let row = bifit
+            .store
             .bifit_connector(merchant)
             .await?
             .ok_or(BifitError::NotConfigured)?;
-        Connector::open(state, merchant, row)
+        Connector::open(bifit, merchant, row)
     }
 
     fn open(
-        state: &AppState,
+        bifit: &Bifit,
         merchant: &str,
         row: BifitConnectorRow,
     ) -> Result<Connector, BifitError> {
-        let key = key(state)?;
+        let key = key(bifit)?;
         let open = |field: &str, sealed: &str| key.open(&seal_context(merchant, field), sealed);
         let access_token = open("access_token", &row.access_token_sealed)?;
         let refresh = match (&row.token_url, &row.refresh_token_sealed) {
@@ -119,7 +114,7 @@ impl Connector {
             _ => None,
         };
         let card_lookup = CardLookup::parse(&row.card_lookup).ok_or_else(|| {
-            crate::store::StoreError::Invalid(format!(
+            BifitError::Corrupt(format!(
                 "stored card lookup '{}' is not known",
                 row.card_lookup
             ))
@@ -135,14 +130,14 @@ impl Connector {
     }
 
     /// Fetches and parses online order `id`.
-    pub async fn fetch(&mut self, state: &AppState, id: i64) -> Result<Fetched, BifitError> {
-        let client = &state.bifit().client;
+    pub async fn fetch(&mut self, bifit: &Bifit, id: i64) -> Result<Fetched, BifitError> {
+        let client = &bifit.client;
         let answer = client
             .get_order(&self.base_url, &self.access_token, id)
             .await?;
         let answer = match answer {
             OrderAnswer::Unauthorized if self.refresh.is_some() => {
-                self.refresh(state).await?;
+                self.refresh(bifit).await?;
                 match client
                     .get_order(&self.base_url, &self.access_token, id)
                     .await?
@@ -156,7 +151,7 @@ impl Connector {
             other => other,
         };
         match answer {
-            OrderAnswer::Found(body) => order::parse(&body, id),
+            OrderAnswer::Found(body) => Ok(order::parse(&body, id)?),
             OrderAnswer::NotFound => Err(BifitError::OrderNotFound { id }),
             OrderAnswer::Unauthorized => Err(BifitError::Unauthorized { refreshed: false }),
         }
@@ -164,20 +159,19 @@ impl Connector {
 
     /// Gets a new access token. Another replica may have refreshed since this connector
     /// was loaded (refresh tokens are often single-use): then its tokens are taken instead.
-    async fn refresh(&mut self, state: &AppState) -> Result<(), BifitError> {
-        let store = state.store();
+    async fn refresh(&mut self, bifit: &Bifit) -> Result<(), BifitError> {
+        let store = &bifit.store;
         if let Some(row) = store.bifit_connector(&self.merchant).await?
             && row.access_token_sealed != self.access_sealed
         {
-            *self = Connector::open(state, &self.merchant, row)?;
+            *self = Connector::open(bifit, &self.merchant, row)?;
             return Ok(());
         }
         let Some(refresh) = &self.refresh else {
             return Err(BifitError::Unauthorized { refreshed: false });
         };
-        bump(&state.bifit().counters.refreshes);
-        let tokens = state
-            .bifit()
+        bump(&bifit.counters.refreshes);
+        let tokens = bifit
             .client
             .refresh(&RefreshRequest {
                 token_url: &refresh.token_url,
@@ -186,7 +180,7 @@ impl Connector {
                 client_secret: refresh.client_secret.as_deref(),
             })
             .await?;
-        let key = key(state)?;
+        let key = key(bifit)?;
         let access_sealed = key.seal(
             &seal_context(&self.merchant, "access_token"),
             &tokens.access_token,
@@ -206,7 +200,7 @@ impl Connector {
             .await?;
         if stored {
             let record = AuditRecord {
-                at: crate::http::papaya::now_ms(),
+                at: rabat_domain::clock::now_ms(),
                 actor: "system:bifit".into(),
                 action: "connector.bifit.tokens-refreshed".into(),
                 detail: json!({"refreshTokenRotated": tokens.refresh_token.is_some()}),

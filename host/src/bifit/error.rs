@@ -40,8 +40,12 @@ pub enum BifitError {
         attempts: u32,
     },
     /// The answer does not match the documented shape.
-    #[error("BIFIT's online order does not match the documented shape: {field}: {problem}")]
-    Malformed { field: String, problem: String },
+    #[error(transparent)]
+    Malformed(#[from] rabat_domain::bifit::Malformed),
+    /// The connector's stored settings do not read back (edited by hand or damaged): a
+    /// fault on our side, never the caller's input.
+    #[error("the stored BIFIT connector is damaged: {0}")]
+    Corrupt(String),
     /// The server cannot seal or open the connector's secrets.
     #[error("{0}")]
     Secrets(#[from] crate::secrets::SecretsError),

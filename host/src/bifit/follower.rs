@@ -15,10 +15,10 @@ use std::time::Duration;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
+use rabat_domain::clock::now_ms;
+
 use super::{BifitSettings, bump};
-use crate::http::bifit::{SyncOutcome, sync_order};
-use crate::http::error::ApiError;
-use crate::server::AppState;
+use crate::service::{BifitSync, ServiceError, SyncOutcome};
 use crate::store::{ClaimedOrder, StoreError, TrackState};
 
 /// What the BIFIT connector has done since the process started. Cheap to read.
@@ -133,10 +133,10 @@ pub struct Follower {
 
 impl Follower {
     /// Starts following on the runtime; one per process.
-    pub fn start(state: AppState) -> Follower {
+    pub fn start(sync: BifitSync) -> Follower {
         let (stop, stopped) = watch::channel(false);
         let owner = format!("follower-{}", crate::store::credentials::random_hex(8));
-        let handle = tokio::spawn(run(state, owner, stopped));
+        let handle = tokio::spawn(run(sync, owner, stopped));
         Follower { stop, handle }
     }
 
@@ -149,20 +149,21 @@ impl Follower {
     }
 
     /// One round: claims the orders due now and polls each. Tests call it directly.
-    pub async fn run_once(state: &AppState, owner: &str) -> Result<Round, StoreError> {
-        round(state, owner, None).await
+    pub async fn run_once(sync: &BifitSync, owner: &str) -> Result<Round, StoreError> {
+        round(sync, owner, None).await
     }
 }
 
-async fn run(state: AppState, owner: String, mut stopped: watch::Receiver<bool>) {
-    let interval = Duration::from_millis(state.settings().bifit.poll_interval_ms.max(1));
-    let batch = state.settings().bifit.batch.max(1) as usize;
+async fn run(sync: BifitSync, owner: String, mut stopped: watch::Receiver<bool>) {
+    let settings = &sync.bifit().settings;
+    let interval = Duration::from_millis(settings.poll_interval_ms.max(1));
+    let batch = settings.batch.max(1) as usize;
     tracing::info!(owner, "BIFIT follower started");
     loop {
         if *stopped.borrow() {
             break;
         }
-        let full = match round(&state, &owner, Some(&stopped)).await {
+        let full = match round(&sync, &owner, Some(&stopped)).await {
             Ok(round) => round.claimed >= batch,
             Err(error) => {
                 tracing::warn!(%error, "BIFIT follower round failed");
@@ -178,7 +179,7 @@ async fn run(state: AppState, owner: String, mut stopped: watch::Receiver<bool>)
             () = tokio::time::sleep(interval) => {}
         }
     }
-    match state.store().release_bifit_leases(&owner).await {
+    match sync.bifit().store.release_bifit_leases(&owner).await {
         Ok(released) => tracing::info!(owner, released, "BIFIT follower stopped"),
         Err(error) => {
             tracing::warn!(%error, owner, "BIFIT follower stopped; its leases run out by themselves")
@@ -187,17 +188,17 @@ async fn run(state: AppState, owner: String, mut stopped: watch::Receiver<bool>)
 }
 
 async fn round(
-    state: &AppState,
+    sync: &BifitSync,
     owner: &str,
     stopped: Option<&watch::Receiver<bool>>,
 ) -> Result<Round, StoreError> {
-    let settings = &state.settings().bifit;
+    let settings = &sync.bifit().settings;
+    let store = &sync.bifit().store;
     let lease = i64::try_from(settings.lease_ms).unwrap_or(i64::MAX);
     // Past half the lease, the rest of the batch is handed back rather than polled while
     // its lease may run out under us (and another replica take the same order).
-    let hand_back_at = crate::http::papaya::now_ms().saturating_add(lease / 2);
-    let claimed = state
-        .store()
+    let hand_back_at = now_ms().saturating_add(lease / 2);
+    let claimed = store
         .claim_bifit_orders(owner, settings.batch.max(1), lease)
         .await?;
     let mut round = Round {
@@ -209,11 +210,11 @@ async fn round(
             // Not polled: `run` gives the lease back as it stops.
             break;
         }
-        if crate::http::papaya::now_ms() > hand_back_at {
-            state.store().release_bifit_leases(owner).await?;
+        if now_ms() > hand_back_at {
+            store.release_bifit_leases(owner).await?;
             break;
         }
-        if poll(state, owner, &order).await? {
+        if poll(sync, owner, &order).await? {
             round.finished += 1;
         }
     }
@@ -221,9 +222,9 @@ async fn round(
 }
 
 /// Polls one claimed order; answers whether it left tracking.
-async fn poll(state: &AppState, owner: &str, claimed: &ClaimedOrder) -> Result<bool, StoreError> {
-    let counters = &state.bifit().counters;
-    let store = state.store();
+async fn poll(sync: &BifitSync, owner: &str, claimed: &ClaimedOrder) -> Result<bool, StoreError> {
+    let counters = &sync.bifit().counters;
+    let store = &sync.bifit().store;
     bump(&counters.polls);
     let merchant = claimed.merchant_id.as_str();
     let Ok(id) = claimed.order_id.parse::<i64>() else {
@@ -239,19 +240,20 @@ async fn poll(state: &AppState, owner: &str, claimed: &ClaimedOrder) -> Result<b
             .await?;
         return Ok(true);
     };
-    let (status, error) = match sync_order(state, merchant, id, None).await {
+    let (status, error) = match sync.sync(merchant, id, None).await {
         Ok(report) => match report.outcome {
-            // sync_order has marked the row.
+            // The sync has marked the row.
             SyncOutcome::Recorded | SyncOutcome::AlreadyRecorded | SyncOutcome::Voided => {
                 return Ok(true);
             }
             SyncOutcome::Pending => (Some(report.status), None),
         },
-        Err(error @ (ApiError::Conflict(_) | ApiError::NotFound(_))) => {
+        Err(ServiceError::Unavailable(error)) => return Err(error),
+        Err(error) if error.is_permanent() => {
             // The order is gone, the connector was removed, or the ledger already holds
             // this order with another card: polling again cannot help.
             bump(&counters.failures);
-            let message = error.body().message;
+            let message = error.to_string();
             tracing::warn!(merchant, order = id, %message, "BIFIT order given up");
             store
                 .finish_bifit_order(
@@ -264,17 +266,16 @@ async fn poll(state: &AppState, owner: &str, claimed: &ClaimedOrder) -> Result<b
                 .await?;
             return Ok(true);
         }
-        Err(ApiError::Unavailable(error)) => return Err(error),
         Err(error) => {
             bump(&counters.failures);
-            let message = error.body().message;
+            let message = poll_failure(&error);
             tracing::info!(merchant, order = id, %message, "BIFIT poll failed; will retry");
             (None, Some(message))
         }
     };
-    let settings = &state.settings().bifit;
+    let settings = &sync.bifit().settings;
     let attempts = claimed.attempts.saturating_add(1);
-    let now = crate::http::papaya::now_ms();
+    let now = now_ms();
     let age = now.saturating_sub(claimed.first_seen_at);
     let too_old = u64::try_from(age).unwrap_or(0) >= settings.max_age_ms;
     let give_up =
@@ -301,6 +302,21 @@ async fn poll(state: &AppState, owner: &str, claimed: &ClaimedOrder) -> Result<b
         bump(&counters.expired);
     }
     Ok(give_up.is_some())
+}
+
+/// What a failed poll leaves in the tracking row (the merchant reads it in the orders
+/// listing): the reason, except for a fault on our side, which is only logged.
+fn poll_failure(error: &ServiceError) -> String {
+    match error {
+        ServiceError::CustomerNotFound => {
+            "No customer found with the provided customerId or cardId".to_owned()
+        }
+        ServiceError::Internal(cause) => {
+            tracing::error!(error = %cause, "BIFIT poll failed on our side");
+            "Something went wrong on our side; it has been logged".to_owned()
+        }
+        other => other.to_string(),
+    }
 }
 
 /// The wait after the `attempts`-th poll: initial × 2^(attempts-1), at most the maximum.

@@ -4,7 +4,6 @@
 use axum::extract::{FromRequestParts, Path};
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
-use subtle::ConstantTimeEq;
 
 use super::error::ApiError;
 use crate::server::AppState;
@@ -105,13 +104,4 @@ impl FromRequestParts<AppState> for Operator {
         }
         Err(ApiError::Unauthorized("The operator token is not valid"))
     }
-}
-
-/// Constant-time comparison of a presented token with the configured one.
-pub fn same_secret(presented: &str, expected: &str) -> bool {
-    TokenHash::of(presented)
-        .to_hex()
-        .as_bytes()
-        .ct_eq(TokenHash::of(expected).to_hex().as_bytes())
-        .into()
 }

@@ -7,7 +7,8 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 
 use crate::papaya::{ErrorBody, PapayaError};
-use crate::store::{Entity, StoreError};
+use crate::service::ServiceError;
+use crate::store::StoreError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
@@ -46,7 +47,7 @@ pub enum ApiError {
 impl ApiError {
     pub fn status(&self) -> StatusCode {
         match self {
-            ApiError::Papaya(e) => e.status(),
+            ApiError::Papaya(_) => StatusCode::BAD_REQUEST,
             ApiError::CustomerNotFound | ApiError::MalformedJson(_) | ApiError::InvalidField(_) => {
                 StatusCode::BAD_REQUEST
             }
@@ -105,25 +106,26 @@ impl IntoResponse for ApiError {
     }
 }
 
+/// The one mapping from what a service says to what an HTTP client gets.
+impl From<ServiceError> for ApiError {
+    fn from(error: ServiceError) -> Self {
+        match error {
+            ServiceError::CustomerNotFound => ApiError::CustomerNotFound,
+            ServiceError::Invalid(why) => ApiError::InvalidField(why),
+            ServiceError::NotFound(why) => ApiError::NotFound(why),
+            ServiceError::Conflict(why) => ApiError::Conflict(why),
+            ServiceError::InvalidPolicy(why) => ApiError::InvalidPolicy(why),
+            ServiceError::Upstream(why) => ApiError::Upstream(why),
+            ServiceError::Unavailable(e) => ApiError::Unavailable(e),
+            ServiceError::Internal(e) => ApiError::Internal(e),
+        }
+    }
+}
+
+/// Reads that go straight to the store answer as a service would.
 impl From<StoreError> for ApiError {
     fn from(error: StoreError) -> Self {
-        match error {
-            StoreError::NotFound { entity, id } => {
-                ApiError::NotFound(format!("{entity} '{id}' not found"))
-            }
-            StoreError::Conflict {
-                entity: Entity::Order,
-                id,
-                reason,
-            } => ApiError::Conflict(format!("order '{id}' {reason}")),
-            StoreError::Conflict { entity, id, reason } => {
-                ApiError::Conflict(format!("{entity} '{id}': {reason}"))
-            }
-            StoreError::Invalid(why) => ApiError::InvalidField(why),
-            other @ (StoreError::Database(_) | StoreError::Migrate(_)) => {
-                ApiError::Unavailable(other)
-            }
-        }
+        ServiceError::from(error).into()
     }
 }
 

@@ -9,10 +9,14 @@ pub mod openapi;
 pub mod ops;
 pub mod papaya;
 
-use axum::Router;
-use axum::extract::DefaultBodyLimit;
-use axum::http::{Method, Uri};
 use std::sync::Arc;
+use std::time::Instant;
+
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
+use axum::http::{Method, Uri};
+use axum::middleware::Next;
+use axum::response::Response;
 
 use axum::Extension;
 use tower::ServiceBuilder;
@@ -37,10 +41,7 @@ pub fn app(state: AppState) -> Router {
         // Innermost first: metrics see the matched route; the request id is set before
         // the trace span opens (so every log line of the request carries it) and is
         // copied onto the response.
-        .layer(axum::middleware::from_fn_with_state(
-            state.clone(),
-            crate::metrics::track,
-        ))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), track))
         .layer(
             ServiceBuilder::new()
                 .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
@@ -82,6 +83,25 @@ fn span<B>(request: &axum::http::Request<B>) -> tracing::Span {
         path = %request.uri().path(),
         request_id = %id,
     )
+}
+
+/// Middleware: counts and times every request under its route template (never the raw
+/// path, so a scan of random URLs cannot grow the label set).
+async fn track(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
+    let method = request.method().as_str().to_owned();
+    let response = next.run(request).await;
+    state.metrics().request(
+        route,
+        method,
+        response.status().as_u16(),
+        started.elapsed().as_secs_f64(),
+    );
+    response
 }
 
 async fn not_found(method: Method, uri: Uri) -> ApiError {

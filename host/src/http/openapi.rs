@@ -195,3 +195,51 @@ pub struct PapayaTransactionDoc {
     pub branch_id: Option<String>,
     pub order_items: Vec<PapayaItemDoc>,
 }
+
+/// The answers every authenticated route shares, named once and listed by name in each
+/// route's `responses(…)`.
+///
+/// 401: no token, or one that is not valid (error 4).
+#[derive(utoipa::IntoResponses)]
+#[response(status = 401, description = "No or unknown token (4)")]
+pub struct Unauthorized(#[allow(dead_code)] ErrorDoc);
+
+/// 403: another merchant's API key, or the operator token on a merchant's route (error 10).
+#[derive(utoipa::IntoResponses)]
+#[response(status = 403, description = "Another merchant's key (10)")]
+pub struct Forbidden(#[allow(dead_code)] ErrorDoc);
+
+/// 413: a body over its limit (error 5).
+#[derive(utoipa::IntoResponses)]
+#[response(status = 413, description = "Body too large (5)")]
+pub struct TooLarge(#[allow(dead_code)] ErrorDoc);
+
+/// 400: a body, path or query that cannot be accepted (errors 1, 2, 6, 7; the message
+/// names the field).
+#[derive(utoipa::IntoResponses)]
+#[response(status = 400, description = "Bad input (the message names the field)")]
+pub struct BadInput(#[allow(dead_code)] ErrorDoc);
+
+/// 404: the merchant has no such thing (error 9).
+#[derive(utoipa::IntoResponses)]
+#[response(status = 404, description = "Not found (9)")]
+pub struct NotFound(#[allow(dead_code)] ErrorDoc);
+
+/// 409: contradicts what is recorded (error 8).
+#[derive(utoipa::IntoResponses)]
+#[response(status = 409, description = "Conflicts with what is recorded (8)")]
+pub struct Conflict(#[allow(dead_code)] ErrorDoc);
+
+/// 422: not a policy rabat can run (error 11, with the reason).
+#[derive(utoipa::IntoResponses)]
+#[response(status = 422, description = "Not an acceptable policy module (11)")]
+pub struct InvalidPolicy(#[allow(dead_code)] ErrorDoc);
+
+/// The `{m}` of every merchant route.
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Path)]
+pub struct MerchantPath {
+    /// The merchant id
+    #[allow(dead_code)]
+    m: String,
+}

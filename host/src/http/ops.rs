@@ -8,13 +8,28 @@ use serde_json::{Value, json};
 use crate::server::AppState;
 
 /// `GET /healthz`: the process is up.
-#[utoipa::path(get, path = "/healthz", tag = "ops", responses((status = 200, description = "The process is up", body = serde_json::Value)))]
+#[utoipa::path(
+    get,
+    path = "/healthz",
+    tag = "ops",
+    responses(
+        (status = 200, description = "The process is up", body = serde_json::Value),
+    ),
+)]
 pub async fn healthz() -> Json<Value> {
     Json(json!({"status": "ok"}))
 }
 
 /// `GET /readyz`: the database answers (migrations ran at start, before listening).
-#[utoipa::path(get, path = "/readyz", tag = "ops", responses((status = 200, description = "The database answers", body = serde_json::Value), (status = 503, description = "The database does not answer", body = serde_json::Value)))]
+#[utoipa::path(
+    get,
+    path = "/readyz",
+    tag = "ops",
+    responses(
+        (status = 200, description = "The database answers", body = serde_json::Value),
+        (status = 503, description = "The database does not answer", body = serde_json::Value),
+    ),
+)]
 pub async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Value>) {
     match state.store().ping().await {
         Ok(()) => (
@@ -32,7 +47,14 @@ pub async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Value>) 
 }
 
 /// `GET /metrics`: Prometheus (OpenMetrics) text.
-#[utoipa::path(get, path = "/metrics", tag = "ops", responses((status = 200, description = "Prometheus metrics (OpenMetrics text)", content_type = "application/openmetrics-text", body = String)))]
+#[utoipa::path(
+    get,
+    path = "/metrics",
+    tag = "ops",
+    responses(
+        (status = 200, description = "Prometheus metrics (OpenMetrics text)", content_type = "application/openmetrics-text", body = String),
+    ),
+)]
 pub async fn metrics(State(state): State<AppState>) -> axum::response::Response {
     use axum::response::IntoResponse;
     match state.metrics().render() {

@@ -12,15 +12,15 @@ use axum::http::StatusCode;
 use serde::Serialize;
 use serde_json::{Value, json};
 
-use super::audit::{self, Actor};
 use super::input::{self, Fields, Raw, text_ok};
 use super::params::QueryParams;
 use crate::bifit::connector::seal_context;
 use crate::bifit::{CardLookup, DEFAULT_BASE_URL};
+use crate::clock::now_ms;
 use crate::http::auth::MerchantAuth;
 use crate::http::error::{ApiError, ApiResult};
-use crate::http::papaya::now_ms;
 use crate::server::AppState;
+use crate::service::Actor;
 use crate::store::{BifitConnectorRow, Page, TrackState, TrackedOrder};
 
 const FIELDS: &[&str] = &[
@@ -114,7 +114,21 @@ fn token(
 }
 
 /// `PUT /admin/v1/merchants/{m}/connectors/bifit` → 201 (created) or 200 with the view.
-#[utoipa::path(put, path = "/admin/v1/merchants/{m}/connectors/bifit", tag = "merchants", security(("apiKey" = [])), params(("m" = String, Path, description = "The merchant id")), request_body(content = serde_json::Value, description = "{baseUrl?, accessToken, refreshToken?, tokenUrl?, oauthClientId?, oauthClientSecret?, cardLookup?}"), responses((status = 200, description = "Updated; secrets are never shown", body = ConnectorView), (status = 201, description = "Created", body = ConnectorView), (status = 400, description = "Bad input (the message names the field); 3 when no card matches", body = crate::http::openapi::ErrorDoc), (status = 401, description = "No or unknown token (4)", body = crate::http::openapi::ErrorDoc), (status = 403, description = "Another merchant's key, or no secrets key on the server (10)", body = crate::http::openapi::ErrorDoc)))]
+#[utoipa::path(
+    put,
+    path = "/admin/v1/merchants/{m}/connectors/bifit",
+    tag = "merchants",
+    security(("apiKey" = [])),
+    params(crate::http::openapi::MerchantPath),
+    request_body(content = serde_json::Value, description = "{baseUrl?, accessToken, refreshToken?, tokenUrl?, oauthClientId?, oauthClientSecret?, cardLookup?}"),
+    responses(
+        (status = 200, description = "Updated; secrets are never shown", body = ConnectorView),
+        (status = 201, description = "Created", body = ConnectorView),
+        (status = 400, description = "Bad input (the message names the field); 3 when no card matches", body = crate::http::openapi::ErrorDoc),
+        crate::http::openapi::Unauthorized,
+        (status = 403, description = "Another merchant's key, or no secrets key on the server (10)", body = crate::http::openapi::ErrorDoc),
+    ),
+)]
 pub async fn put(
     State(state): State<AppState>,
     MerchantAuth(merchant): MerchantAuth,
@@ -205,14 +219,10 @@ pub async fn put(
     } else {
         "connector.bifit.update"
     };
-    audit::record(
-        &state,
-        &merchant.id,
-        &Actor::merchant(&merchant.id),
-        action,
-        detail,
-    )
-    .await;
+    state
+        .audit()
+        .record(&merchant.id, &Actor::merchant(&merchant.id), action, detail)
+        .await;
     let status = if created {
         StatusCode::CREATED
     } else {
@@ -222,7 +232,19 @@ pub async fn put(
 }
 
 /// `GET /admin/v1/merchants/{m}/connectors/bifit` → the view, or 404 (id 9).
-#[utoipa::path(get, path = "/admin/v1/merchants/{m}/connectors/bifit", tag = "merchants", security(("apiKey" = [])), params(("m" = String, Path, description = "The merchant id")), responses((status = 200, body = ConnectorView), (status = 401, description = "No or unknown token (4)", body = crate::http::openapi::ErrorDoc), (status = 403, description = "Another merchant's key, or no secrets key on the server (10)", body = crate::http::openapi::ErrorDoc), (status = 404, description = "Not found: no connector, or BIFIT has no such order (9)", body = crate::http::openapi::ErrorDoc)))]
+#[utoipa::path(
+    get,
+    path = "/admin/v1/merchants/{m}/connectors/bifit",
+    tag = "merchants",
+    security(("apiKey" = [])),
+    params(crate::http::openapi::MerchantPath),
+    responses(
+        (status = 200, body = ConnectorView),
+        crate::http::openapi::Unauthorized,
+        (status = 403, description = "Another merchant's key, or no secrets key on the server (10)", body = crate::http::openapi::ErrorDoc),
+        (status = 404, description = "Not found: no connector, or BIFIT has no such order (9)", body = crate::http::openapi::ErrorDoc),
+    ),
+)]
 pub async fn show(
     State(state): State<AppState>,
     MerchantAuth(merchant): MerchantAuth,
@@ -237,7 +259,24 @@ pub async fn show(
 
 /// `GET /admin/v1/merchants/{m}/connectors/bifit/orders?state=&limit=&cursor=` →
 /// `{items, nextCursor}`, most recently first seen first.
-#[utoipa::path(get, path = "/admin/v1/merchants/{m}/connectors/bifit/orders", tag = "merchants", security(("apiKey" = [])), params(("m" = String, Path, description = "The merchant id"), ("state" = Option<String>, Query, description = "tracking, recorded, voided, expired or failed"), ("limit" = Option<u32>, Query, description = "Rows per page, 1–500 (default 50)"), ("cursor" = Option<String>, Query, description = "The previous page's nextCursor")), responses((status = 200, description = "Online orders the follower tracks or tracked", body = crate::store::Page<crate::store::TrackedOrder>), (status = 400, description = "Bad input (the message names the field); 3 when no card matches", body = crate::http::openapi::ErrorDoc), (status = 401, description = "No or unknown token (4)", body = crate::http::openapi::ErrorDoc), (status = 403, description = "Another merchant's key, or no secrets key on the server (10)", body = crate::http::openapi::ErrorDoc)))]
+#[utoipa::path(
+    get,
+    path = "/admin/v1/merchants/{m}/connectors/bifit/orders",
+    tag = "merchants",
+    security(("apiKey" = [])),
+    params(
+        crate::http::openapi::MerchantPath,
+        ("state" = Option<String>, Query, description = "tracking, recorded, voided, expired or failed"),
+        ("limit" = Option<u32>, Query, description = "Rows per page, 1–500 (default 50)"),
+        ("cursor" = Option<String>, Query, description = "The previous page's nextCursor"),
+    ),
+    responses(
+        (status = 200, description = "Online orders the follower tracks or tracked", body = crate::store::Page<crate::store::TrackedOrder>),
+        (status = 400, description = "Bad input (the message names the field); 3 when no card matches", body = crate::http::openapi::ErrorDoc),
+        crate::http::openapi::Unauthorized,
+        (status = 403, description = "Another merchant's key, or no secrets key on the server (10)", body = crate::http::openapi::ErrorDoc),
+    ),
+)]
 pub async fn orders(
     State(state): State<AppState>,
     MerchantAuth(merchant): MerchantAuth,

@@ -11,13 +11,13 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use serde_json::json;
 
-use super::audit::{self, Actor};
 use super::input::{self, Fields, Raw};
 use super::params::{self, Params, QueryParams};
 use crate::http::auth::MerchantAuth;
 use crate::http::error::{ApiError, ApiResult};
 use crate::model::Card;
 use crate::server::AppState;
+use crate::service::Actor;
 use crate::store::{LedgerEntry, Page};
 
 /// Fields a merchant may set on a card.
@@ -69,7 +69,24 @@ pub fn identity(fields: &Fields<'_>, card_id: Option<&str>) -> Result<Identity, 
 
 /// `PUT /admin/v1/merchants/{m}/cards/{cardId}` → 201 with the card when created, 200
 /// when updated.
-#[utoipa::path(put, path = "/admin/v1/merchants/{m}/cards/{cardId}", tag = "cards", security(("apiKey" = [])), params(("m" = String, Path, description = "The merchant id"), ("cardId" = String, Path, description = "The card id")), request_body(content = serde_json::Value, description = "{customerId?, name?, tier?, tags?, points?}; points are set through a ledger row"), responses((status = 200, description = "Updated", body = crate::model::Card), (status = 201, description = "Created", body = crate::model::Card), (status = 400, description = "Bad input (the message names the field)", body = crate::http::openapi::ErrorDoc), (status = 401, description = "No or unknown token (4)", body = crate::http::openapi::ErrorDoc), (status = 403, description = "Another merchant's key (10)", body = crate::http::openapi::ErrorDoc)))]
+#[utoipa::path(
+    put,
+    path = "/admin/v1/merchants/{m}/cards/{cardId}",
+    tag = "cards",
+    security(("apiKey" = [])),
+    params(
+        crate::http::openapi::MerchantPath,
+        ("cardId" = String, Path, description = "The card id"),
+    ),
+    request_body(content = serde_json::Value, description = "{customerId?, name?, tier?, tags?, points?}; points are set through a ledger row"),
+    responses(
+        (status = 200, description = "Updated", body = crate::model::Card),
+        (status = 201, description = "Created", body = crate::model::Card),
+        crate::http::openapi::BadInput,
+        crate::http::openapi::Unauthorized,
+        crate::http::openapi::Forbidden,
+    ),
+)]
 pub async fn upsert(
     State(state): State<AppState>,
     MerchantAuth(merchant): MerchantAuth,
@@ -112,14 +129,10 @@ pub async fn upsert(
         "tier": stored.tier, "tags": stored.tags, "points": stored.points,
         "previousPoints": before.map(|c| c.points),
     });
-    audit::record(
-        &state,
-        &merchant.id,
-        &Actor::merchant(&merchant.id),
-        action,
-        detail,
-    )
-    .await;
+    state
+        .audit()
+        .record(&merchant.id, &Actor::merchant(&merchant.id), action, detail)
+        .await;
     let status = if created {
         StatusCode::CREATED
     } else {
@@ -129,7 +142,22 @@ pub async fn upsert(
 }
 
 /// `GET /admin/v1/merchants/{m}/cards/{cardId}`
-#[utoipa::path(get, path = "/admin/v1/merchants/{m}/cards/{cardId}", tag = "cards", security(("apiKey" = [])), params(("m" = String, Path, description = "The merchant id"), ("cardId" = String, Path, description = "The card id")), responses((status = 200, body = crate::model::Card), (status = 401, description = "No or unknown token (4)", body = crate::http::openapi::ErrorDoc), (status = 403, description = "Another merchant's key (10)", body = crate::http::openapi::ErrorDoc), (status = 404, description = "Not found (9)", body = crate::http::openapi::ErrorDoc)))]
+#[utoipa::path(
+    get,
+    path = "/admin/v1/merchants/{m}/cards/{cardId}",
+    tag = "cards",
+    security(("apiKey" = [])),
+    params(
+        crate::http::openapi::MerchantPath,
+        ("cardId" = String, Path, description = "The card id"),
+    ),
+    responses(
+        (status = 200, body = crate::model::Card),
+        crate::http::openapi::Unauthorized,
+        crate::http::openapi::Forbidden,
+        crate::http::openapi::NotFound,
+    ),
+)]
 pub async fn show(
     State(state): State<AppState>,
     MerchantAuth(merchant): MerchantAuth,
@@ -142,7 +170,22 @@ pub async fn show(
 }
 
 /// `DELETE /admin/v1/merchants/{m}/cards/{cardId}` → 204; the card's ledger rows stay.
-#[utoipa::path(delete, path = "/admin/v1/merchants/{m}/cards/{cardId}", tag = "cards", security(("apiKey" = [])), params(("m" = String, Path, description = "The merchant id"), ("cardId" = String, Path, description = "The card id")), responses((status = 204, description = "Deleted; its ledger rows stay"), (status = 401, description = "No or unknown token (4)", body = crate::http::openapi::ErrorDoc), (status = 403, description = "Another merchant's key (10)", body = crate::http::openapi::ErrorDoc), (status = 404, description = "Not found (9)", body = crate::http::openapi::ErrorDoc)))]
+#[utoipa::path(
+    delete,
+    path = "/admin/v1/merchants/{m}/cards/{cardId}",
+    tag = "cards",
+    security(("apiKey" = [])),
+    params(
+        crate::http::openapi::MerchantPath,
+        ("cardId" = String, Path, description = "The card id"),
+    ),
+    responses(
+        (status = 204, description = "Deleted; its ledger rows stay"),
+        crate::http::openapi::Unauthorized,
+        crate::http::openapi::Forbidden,
+        crate::http::openapi::NotFound,
+    ),
+)]
 pub async fn remove(
     State(state): State<AppState>,
     MerchantAuth(merchant): MerchantAuth,
@@ -151,19 +194,36 @@ pub async fn remove(
     let card_id = params.card_id()?;
     state.store().delete_card(&merchant.id, card_id).await?;
     let detail = json!({"cardId": card_id});
-    audit::record(
-        &state,
-        &merchant.id,
-        &Actor::merchant(&merchant.id),
-        "card.delete",
-        detail,
-    )
-    .await;
+    state
+        .audit()
+        .record(
+            &merchant.id,
+            &Actor::merchant(&merchant.id),
+            "card.delete",
+            detail,
+        )
+        .await;
     Ok(StatusCode::NO_CONTENT)
 }
 
 /// `GET /admin/v1/merchants/{m}/cards?limit=&cursor=` → `{items, nextCursor}` by card id.
-#[utoipa::path(get, path = "/admin/v1/merchants/{m}/cards", tag = "cards", security(("apiKey" = [])), params(("m" = String, Path, description = "The merchant id"), ("limit" = Option<u32>, Query, description = "Rows per page, 1–500 (default 50)"), ("cursor" = Option<String>, Query, description = "The previous page's nextCursor")), responses((status = 200, body = crate::store::Page<crate::model::Card>), (status = 400, description = "Bad input (the message names the field)", body = crate::http::openapi::ErrorDoc), (status = 401, description = "No or unknown token (4)", body = crate::http::openapi::ErrorDoc), (status = 403, description = "Another merchant's key (10)", body = crate::http::openapi::ErrorDoc)))]
+#[utoipa::path(
+    get,
+    path = "/admin/v1/merchants/{m}/cards",
+    tag = "cards",
+    security(("apiKey" = [])),
+    params(
+        crate::http::openapi::MerchantPath,
+        ("limit" = Option<u32>, Query, description = "Rows per page, 1–500 (default 50)"),
+        ("cursor" = Option<String>, Query, description = "The previous page's nextCursor"),
+    ),
+    responses(
+        (status = 200, body = crate::store::Page<crate::model::Card>),
+        crate::http::openapi::BadInput,
+        crate::http::openapi::Unauthorized,
+        crate::http::openapi::Forbidden,
+    ),
+)]
 pub async fn list(
     State(state): State<AppState>,
     MerchantAuth(merchant): MerchantAuth,
@@ -179,7 +239,24 @@ pub async fn list(
 
 /// `POST /admin/v1/merchants/{m}/cards/{cardId}/points` `{delta, reason}` → 201 with the
 /// ledger row (`pointsBalance` is the balance after it).
-#[utoipa::path(post, path = "/admin/v1/merchants/{m}/cards/{cardId}/points", tag = "cards", security(("apiKey" = [])), params(("m" = String, Path, description = "The merchant id"), ("cardId" = String, Path, description = "The card id")), request_body(content = serde_json::Value, description = "{delta, reason}"), responses((status = 201, description = "The ledger row; pointsBalance is the balance after it", body = crate::store::LedgerEntry), (status = 400, description = "Bad input (the message names the field)", body = crate::http::openapi::ErrorDoc), (status = 401, description = "No or unknown token (4)", body = crate::http::openapi::ErrorDoc), (status = 403, description = "Another merchant's key (10)", body = crate::http::openapi::ErrorDoc), (status = 404, description = "Not found (9)", body = crate::http::openapi::ErrorDoc)))]
+#[utoipa::path(
+    post,
+    path = "/admin/v1/merchants/{m}/cards/{cardId}/points",
+    tag = "cards",
+    security(("apiKey" = [])),
+    params(
+        crate::http::openapi::MerchantPath,
+        ("cardId" = String, Path, description = "The card id"),
+    ),
+    request_body(content = serde_json::Value, description = "{delta, reason}"),
+    responses(
+        (status = 201, description = "The ledger row; pointsBalance is the balance after it", body = crate::store::LedgerEntry),
+        crate::http::openapi::BadInput,
+        crate::http::openapi::Unauthorized,
+        crate::http::openapi::Forbidden,
+        crate::http::openapi::NotFound,
+    ),
+)]
 pub async fn adjust(
     State(state): State<AppState>,
     MerchantAuth(merchant): MerchantAuth,
@@ -203,13 +280,14 @@ pub async fn adjust(
         "cardId": card_id, "delta": delta, "reason": reason,
         "pointsBalance": entry.points_balance, "ledgerId": entry.id,
     });
-    audit::record(
-        &state,
-        &merchant.id,
-        &Actor::merchant(&merchant.id),
-        "card.points",
-        detail,
-    )
-    .await;
+    state
+        .audit()
+        .record(
+            &merchant.id,
+            &Actor::merchant(&merchant.id),
+            "card.points",
+            detail,
+        )
+        .await;
     Ok((StatusCode::CREATED, Json(entry)))
 }

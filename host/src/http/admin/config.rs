@@ -4,37 +4,59 @@
 
 use axum::Json;
 use axum::extract::State;
-use serde_json::{Value, json};
+use serde_json::Value;
 
-use super::audit::{self, Actor};
 use super::input::{self, Raw};
 use crate::http::auth::MerchantAuth;
 use crate::http::error::{ApiError, ApiResult};
 use crate::policy_config::MAX_CONFIG_BYTES;
 use crate::server::AppState;
+use crate::service::Actor;
 
 /// `PUT /admin/v1/merchants/{m}/policy-config` → 200 with the stored object. Larger than
 /// 64 KiB: 413 (id 5); not JSON: 400 id 6; not an object: 400 id 7.
-#[utoipa::path(put, path = "/admin/v1/merchants/{m}/policy-config", tag = "policies", security(("apiKey" = [])), params(("m" = String, Path, description = "The merchant id")), request_body(content = serde_json::Value, description = "A JSON object, at most 64 KiB"), responses((status = 200, description = "The stored config", body = serde_json::Value), (status = 400, description = "Bad input (the message names the field)", body = crate::http::openapi::ErrorDoc), (status = 401, description = "No or unknown token (4)", body = crate::http::openapi::ErrorDoc), (status = 403, description = "Another merchant's key (10)", body = crate::http::openapi::ErrorDoc), (status = 413, description = "Body too large (5)", body = crate::http::openapi::ErrorDoc)))]
+#[utoipa::path(
+    put,
+    path = "/admin/v1/merchants/{m}/policy-config",
+    tag = "policies",
+    security(("apiKey" = [])),
+    params(crate::http::openapi::MerchantPath),
+    request_body(content = serde_json::Value, description = "A JSON object, at most 64 KiB"),
+    responses(
+        (status = 200, description = "The stored config", body = serde_json::Value),
+        crate::http::openapi::BadInput,
+        crate::http::openapi::Unauthorized,
+        crate::http::openapi::Forbidden,
+        crate::http::openapi::TooLarge,
+    ),
+)]
 pub async fn replace(
     State(state): State<AppState>,
     MerchantAuth(merchant): MerchantAuth,
     raw: Raw,
 ) -> ApiResult<Json<Value>> {
     let config = Value::Object(input::object(raw, MAX_CONFIG_BYTES)?);
-    let generation = state
-        .store()
-        .put_policy_config(&merchant.id, &config)
-        .await?;
-    state.active().invalidate(&merchant.id);
     let actor = Actor::merchant(&merchant.id);
-    let detail = json!({"generation": generation, "config": config});
-    audit::record(&state, &merchant.id, &actor, "policy.config", detail).await;
+    state
+        .policies()
+        .set_config(&merchant.id, &actor, &config)
+        .await?;
     Ok(Json(config))
 }
 
 /// `GET /admin/v1/merchants/{m}/policy-config` → the object (`{}` until set).
-#[utoipa::path(get, path = "/admin/v1/merchants/{m}/policy-config", tag = "policies", security(("apiKey" = [])), params(("m" = String, Path, description = "The merchant id")), responses((status = 200, description = "The config ({} until set)", body = serde_json::Value), (status = 401, description = "No or unknown token (4)", body = crate::http::openapi::ErrorDoc), (status = 403, description = "Another merchant's key (10)", body = crate::http::openapi::ErrorDoc)))]
+#[utoipa::path(
+    get,
+    path = "/admin/v1/merchants/{m}/policy-config",
+    tag = "policies",
+    security(("apiKey" = [])),
+    params(crate::http::openapi::MerchantPath),
+    responses(
+        (status = 200, description = "The config ({} until set)", body = serde_json::Value),
+        crate::http::openapi::Unauthorized,
+        crate::http::openapi::Forbidden,
+    ),
+)]
 pub async fn show(
     State(state): State<AppState>,
     MerchantAuth(merchant): MerchantAuth,

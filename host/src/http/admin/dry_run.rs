@@ -12,22 +12,19 @@ use axum::Json;
 use axum::extract::State;
 use serde::Serialize;
 use serde_json::{Map, Value};
-use sha2::{Digest, Sha256};
 
 use super::cards::{self, READ_ONLY, SETTABLE};
 use super::input::{self, Fields, Raw};
 use super::params::{self, Params};
-use crate::active::LoadError;
-use crate::decide::decide;
 use crate::http::auth::MerchantAuth;
 use crate::http::error::{ApiError, ApiResult};
 use crate::model::Card;
 use crate::money::DiscountResponse;
 use crate::papaya::{self, PapayaError};
 use crate::policy::sandbox::LogLine;
-use crate::policy::{CallInput, CompiledPolicy};
 use crate::policy_config;
 use crate::server::AppState;
+use crate::service::whatif::{DryRunCard, DryRunResult};
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
@@ -59,7 +56,25 @@ pub struct DryRun {
 }
 
 /// `POST /admin/v1/merchants/{m}/policies/{v}/dry-run` `{order, card?, config?}`
-#[utoipa::path(post, path = "/admin/v1/merchants/{m}/policies/{v}/dry-run", tag = "policies", security(("apiKey" = [])), params(("m" = String, Path, description = "The merchant id"), ("v" = i64, Path, description = "The policy version")), request_body(content = serde_json::Value, description = "{order (a Papaya discount request), card?, config?}"), responses((status = 200, description = "What the till would get, and what the run cost; nothing recorded", body = DryRun), (status = 400, description = "Bad input (the message names the field)", body = crate::http::openapi::ErrorDoc), (status = 401, description = "No or unknown token (4)", body = crate::http::openapi::ErrorDoc), (status = 403, description = "Another merchant's key (10)", body = crate::http::openapi::ErrorDoc), (status = 404, description = "Not found (9)", body = crate::http::openapi::ErrorDoc), (status = 422, description = "Not an acceptable policy module (11)", body = crate::http::openapi::ErrorDoc)))]
+#[utoipa::path(
+    post,
+    path = "/admin/v1/merchants/{m}/policies/{v}/dry-run",
+    tag = "policies",
+    security(("apiKey" = [])),
+    params(
+        crate::http::openapi::MerchantPath,
+        ("v" = i64, Path, description = "The policy version"),
+    ),
+    request_body(content = serde_json::Value, description = "{order (a Papaya discount request), card?, config?}"),
+    responses(
+        (status = 200, description = "What the till would get, and what the run cost; nothing recorded", body = DryRun),
+        crate::http::openapi::BadInput,
+        crate::http::openapi::Unauthorized,
+        crate::http::openapi::Forbidden,
+        crate::http::openapi::NotFound,
+        crate::http::openapi::InvalidPolicy,
+    ),
+)]
 pub async fn dry_run(
     State(state): State<AppState>,
     MerchantAuth(merchant): MerchantAuth,
@@ -71,38 +86,23 @@ pub async fn dry_run(
     let fields = Fields::new(&body, "");
     fields.only(&["order", "card", "config"])?;
     let query = order(fields.get("order"))?;
-    let store = state.store();
-    let (config, config_source) = run_config(&state, &merchant.id, &fields).await?;
-    let (card, card_source, note) = match fields.get("card") {
-        Some(Value::Object(map)) => (inline_card(map, &query.card_id)?, "inline", None),
+    let config = run_config(&fields)?;
+    let card = match fields.get("card") {
+        Some(Value::Object(map)) => DryRunCard::Inline(inline_card(map, &query.card_id)?),
         Some(other) => return Err(not_an_object("card", other)),
-        None => match store.card(&merchant.id, &query.card_id).await? {
-            Some(card) => (card, "stored", None),
-            None => (
-                Card::new(&query.card_id),
-                "unknown",
-                Some(format!(
-                    "card '{}' is not on file (the till would get error 3); evaluated with a card with nothing on it",
-                    query.card_id
-                )),
-            ),
-        },
+        None => DryRunCard::Stored(query.card_id),
     };
-    let policy = version_policy(&state, &merchant.id, version).await?;
-    let runtime = state.runtime().clone();
-    let limits = state.settings().policy_limits.clone();
-    let order = query.order;
-    let (decision, card) = tokio::task::spawn_blocking(move || {
-        let input = CallInput {
-            order: &order,
-            card: Some(&card),
-            config: &config,
-            limits: &limits,
-        };
-        (decide(&runtime, &policy, input), card)
-    })
-    .await
-    .map_err(|e| ApiError::Internal(e.into()))?;
+    let run = state
+        .whatif()
+        .dry_run(&merchant.id, version, query.order, card, config)
+        .await?;
+    let DryRunResult {
+        decision,
+        card,
+        card_source,
+        config_source,
+        note,
+    } = run;
     Ok(Json(DryRun {
         version,
         outcome: decision.outcome(),
@@ -115,43 +115,17 @@ pub async fn dry_run(
         logs_dropped: decision.report.logs_dropped,
         card,
         card_source,
-        config_source,
+        config_source: config_source.as_str(),
         note,
     }))
 }
 
-/// Version `version` of the merchant's policy, compiled (or from the cache): what dry-runs
-/// and replays run, active or not. An unknown version is 404.
-pub(super) async fn version_policy(
-    state: &AppState,
-    merchant: &str,
-    version: i64,
-) -> ApiResult<CompiledPolicy> {
-    let wasm = state.store().policy_wasm(merchant, version).await?;
-    let sha256 = hex::encode(Sha256::digest(&wasm));
-    state
-        .active()
-        .compiled(state.runtime(), version, &sha256, wasm)
-        .await
-        .map_err(|error| match error {
-            LoadError::Store(e) => e.into(),
-            LoadError::Rejected { rejection, .. } => ApiError::InvalidPolicy(format!(
-                "stored version {version} does not load: {rejection}"
-            )),
-            LoadError::Join(e) => ApiError::Internal(e.into()),
-        })
-}
-
-/// The config a what-if runs with: the request's `config` object (validated like a
-/// `PUT policy-config`) or the merchant's own; and which it was (`request`/`merchant`).
-pub(super) async fn run_config(
-    state: &AppState,
-    merchant: &str,
-    fields: &Fields<'_>,
-) -> ApiResult<(String, &'static str)> {
+/// The request's `config` object for a what-if (validated like a `PUT policy-config`),
+/// or `None` to run with the merchant's own.
+pub(super) fn run_config(fields: &Fields<'_>) -> ApiResult<Option<String>> {
     match fields.get("config") {
-        None => Ok((state.store().policy_config(merchant).await?, "merchant")),
-        Some(Value::Object(map)) => Ok((config(map)?, "request")),
+        None => Ok(None),
+        Some(Value::Object(map)) => Ok(Some(config(map)?)),
         Some(other) => Err(not_an_object("config", other)),
     }
 }

@@ -25,7 +25,24 @@ pub const OUTCOMES: &[&str] = &[
 ];
 
 /// `GET /admin/v1/merchants/{m}/transactions?cardId=&limit=&cursor=` → `{items, nextCursor}`.
-#[utoipa::path(get, path = "/admin/v1/merchants/{m}/transactions", tag = "cards", security(("apiKey" = [])), params(("m" = String, Path, description = "The merchant id"), ("cardId" = Option<String>, Query, description = "Only this card's rows"), ("limit" = Option<u32>, Query, description = "Rows per page, 1–500 (default 50)"), ("cursor" = Option<String>, Query, description = "The previous page's nextCursor")), responses((status = 200, description = "The ledger, newest first", body = crate::store::Page<crate::store::LedgerEntry>), (status = 400, description = "Bad input (the message names the field)", body = crate::http::openapi::ErrorDoc), (status = 401, description = "No or unknown token (4)", body = crate::http::openapi::ErrorDoc), (status = 403, description = "Another merchant's key (10)", body = crate::http::openapi::ErrorDoc)))]
+#[utoipa::path(
+    get,
+    path = "/admin/v1/merchants/{m}/transactions",
+    tag = "cards",
+    security(("apiKey" = [])),
+    params(
+        crate::http::openapi::MerchantPath,
+        ("cardId" = Option<String>, Query, description = "Only this card's rows"),
+        ("limit" = Option<u32>, Query, description = "Rows per page, 1–500 (default 50)"),
+        ("cursor" = Option<String>, Query, description = "The previous page's nextCursor"),
+    ),
+    responses(
+        (status = 200, description = "The ledger, newest first", body = crate::store::Page<crate::store::LedgerEntry>),
+        crate::http::openapi::BadInput,
+        crate::http::openapi::Unauthorized,
+        crate::http::openapi::Forbidden,
+    ),
+)]
 pub async fn transactions(
     State(state): State<AppState>,
     MerchantAuth(merchant): MerchantAuth,
@@ -45,7 +62,24 @@ pub async fn transactions(
 }
 
 /// `GET /admin/v1/merchants/{m}/evaluations?outcome=&limit=&cursor=` → `{items, nextCursor}`.
-#[utoipa::path(get, path = "/admin/v1/merchants/{m}/evaluations", tag = "history", security(("apiKey" = [])), params(("m" = String, Path, description = "The merchant id"), ("outcome" = Option<String>, Query, description = "Only runs with this outcome"), ("limit" = Option<u32>, Query, description = "Rows per page, 1–500 (default 50)"), ("cursor" = Option<String>, Query, description = "The previous page's nextCursor")), responses((status = 200, description = "Policy runs, newest first", body = crate::store::Page<crate::store::StoredEvaluation>), (status = 400, description = "Bad input (the message names the field)", body = crate::http::openapi::ErrorDoc), (status = 401, description = "No or unknown token (4)", body = crate::http::openapi::ErrorDoc), (status = 403, description = "Another merchant's key (10)", body = crate::http::openapi::ErrorDoc)))]
+#[utoipa::path(
+    get,
+    path = "/admin/v1/merchants/{m}/evaluations",
+    tag = "history",
+    security(("apiKey" = [])),
+    params(
+        crate::http::openapi::MerchantPath,
+        ("outcome" = Option<String>, Query, description = "Only runs with this outcome"),
+        ("limit" = Option<u32>, Query, description = "Rows per page, 1–500 (default 50)"),
+        ("cursor" = Option<String>, Query, description = "The previous page's nextCursor"),
+    ),
+    responses(
+        (status = 200, description = "Policy runs, newest first", body = crate::store::Page<crate::store::StoredEvaluation>),
+        crate::http::openapi::BadInput,
+        crate::http::openapi::Unauthorized,
+        crate::http::openapi::Forbidden,
+    ),
+)]
 pub async fn evaluations(
     State(state): State<AppState>,
     MerchantAuth(merchant): MerchantAuth,

@@ -7,11 +7,11 @@ use axum::http::StatusCode;
 use serde::Serialize;
 use serde_json::json;
 
-use super::audit::{self, Actor};
 use super::input::{self, Fields, Raw};
 use crate::http::auth::{MerchantAuth, Operator};
 use crate::http::error::{ApiError, ApiResult};
 use crate::server::AppState;
+use crate::service::Actor;
 use crate::store::credentials;
 
 /// The longest merchant id; ids are also limited to `A–Z a–z 0–9 . _ -`, so they are
@@ -33,7 +33,20 @@ pub struct CreatedMerchant {
 }
 
 /// `POST /admin/v1/merchants` `{id, name}` (operator token) → 201.
-#[utoipa::path(post, path = "/admin/v1/merchants", tag = "merchants", security(("operator" = [])), request_body(content = serde_json::Value, description = "{id, name}"), responses((status = 201, description = "Created; the only time the secrets are shown", body = CreatedMerchant), (status = 400, description = "Bad input (the message names the field)", body = crate::http::openapi::ErrorDoc), (status = 401, description = "No or unknown token (4)", body = crate::http::openapi::ErrorDoc), (status = 403, description = "Another merchant's key (10)", body = crate::http::openapi::ErrorDoc), (status = 409, description = "Conflicts with what is recorded (8)", body = crate::http::openapi::ErrorDoc)))]
+#[utoipa::path(
+    post,
+    path = "/admin/v1/merchants",
+    tag = "merchants",
+    security(("operator" = [])),
+    request_body(content = serde_json::Value, description = "{id, name}"),
+    responses(
+        (status = 201, description = "Created; the only time the secrets are shown", body = CreatedMerchant),
+        crate::http::openapi::BadInput,
+        crate::http::openapi::Unauthorized,
+        crate::http::openapi::Forbidden,
+        crate::http::openapi::Conflict,
+    ),
+)]
 pub async fn create(
     State(state): State<AppState>,
     _: Operator,
@@ -55,14 +68,10 @@ pub async fn create(
         .create_merchant(&id, &name, &api_key.hash, &pos_token.hash)
         .await?;
     let detail = json!({"name": merchant.name, "posTokenId": token.token_id});
-    audit::record(
-        &state,
-        &merchant.id,
-        &Actor::Operator,
-        "merchant.create",
-        detail,
-    )
-    .await;
+    state
+        .audit()
+        .record(&merchant.id, &Actor::Operator, "merchant.create", detail)
+        .await;
     tracing::info!(merchant = %merchant.id, "merchant created");
     Ok((
         StatusCode::CREATED,
@@ -101,7 +110,18 @@ pub struct MerchantSummary {
 }
 
 /// `GET /admin/v1/merchants/{m}`
-#[utoipa::path(get, path = "/admin/v1/merchants/{m}", tag = "merchants", security(("apiKey" = [])), params(("m" = String, Path, description = "The merchant id")), responses((status = 200, body = MerchantSummary), (status = 401, description = "No or unknown token (4)", body = crate::http::openapi::ErrorDoc), (status = 403, description = "Another merchant's key (10)", body = crate::http::openapi::ErrorDoc)))]
+#[utoipa::path(
+    get,
+    path = "/admin/v1/merchants/{m}",
+    tag = "merchants",
+    security(("apiKey" = [])),
+    params(crate::http::openapi::MerchantPath),
+    responses(
+        (status = 200, body = MerchantSummary),
+        crate::http::openapi::Unauthorized,
+        crate::http::openapi::Forbidden,
+    ),
+)]
 pub async fn show(
     State(state): State<AppState>,
     MerchantAuth(merchant): MerchantAuth,

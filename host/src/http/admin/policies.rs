@@ -6,15 +6,14 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use serde::Serialize;
-use serde_json::json;
 
-use super::audit::{self, Actor};
 use super::input::{self, Raw};
 use super::params::{Params, QueryParams};
 use crate::http::auth::MerchantAuth;
 use crate::http::body;
-use crate::http::error::{ApiError, ApiResult};
+use crate::http::error::ApiResult;
 use crate::server::AppState;
+use crate::service::Actor;
 use crate::store::PolicyVersion;
 
 const MAX_NOTE: usize = 200;
@@ -33,7 +32,24 @@ pub struct Uploaded {
 /// `POST /admin/v1/merchants/{m}/policies[?note=…]`, body: the component's bytes.
 /// → 201 `{version, sha256, sizeBytes, createdAt, note, active: false, imports, usesWasi}`;
 /// over the module limit 413 (id 5); not an acceptable policy 422 (id 11) with the reason.
-#[utoipa::path(post, path = "/admin/v1/merchants/{m}/policies", tag = "policies", security(("apiKey" = [])), params(("m" = String, Path, description = "The merchant id"), ("note" = Option<String>, Query, description = "A note kept with the version")), request_body(content = Vec<u8>, content_type = "application/wasm", description = "The policy component (.wasm)"), responses((status = 201, description = "Stored, validated and compiled; not active", body = Uploaded), (status = 401, description = "No or unknown token (4)", body = crate::http::openapi::ErrorDoc), (status = 403, description = "Another merchant's key (10)", body = crate::http::openapi::ErrorDoc), (status = 413, description = "Body too large (5)", body = crate::http::openapi::ErrorDoc), (status = 422, description = "Not an acceptable policy module (11)", body = crate::http::openapi::ErrorDoc)))]
+#[utoipa::path(
+    post,
+    path = "/admin/v1/merchants/{m}/policies",
+    tag = "policies",
+    security(("apiKey" = [])),
+    params(
+        crate::http::openapi::MerchantPath,
+        ("note" = Option<String>, Query, description = "A note kept with the version"),
+    ),
+    request_body(content = Vec<u8>, content_type = "application/wasm", description = "The policy component (.wasm)"),
+    responses(
+        (status = 201, description = "Stored, validated and compiled; not active", body = Uploaded),
+        crate::http::openapi::Unauthorized,
+        crate::http::openapi::Forbidden,
+        crate::http::openapi::TooLarge,
+        crate::http::openapi::InvalidPolicy,
+    ),
+)]
 pub async fn upload(
     State(state): State<AppState>,
     MerchantAuth(merchant): MerchantAuth,
@@ -46,27 +62,17 @@ pub async fn upload(
         input::text_ok("note", note, MAX_NOTE)?;
     }
     let wasm = body::bytes(raw, state.settings().max_module_bytes)?;
-    let runtime = state.runtime().clone();
-    let module = wasm.clone();
-    let compiled = tokio::task::spawn_blocking(move || runtime.compile(&module))
-        .await
-        .map_err(|e| ApiError::Internal(e.into()))?
-        .map_err(|rejection| ApiError::InvalidPolicy(rejection.to_string()))?;
-    let stored = state.store().add_policy(&merchant.id, &wasm, note).await?;
-    let info = compiled.info().clone();
-    state.active().remember(compiled);
-    let detail = json!({
-        "version": stored.version, "sha256": stored.sha256, "sizeBytes": stored.size_bytes,
-        "note": stored.note,
-    });
     let actor = Actor::merchant(&merchant.id);
-    audit::record(&state, &merchant.id, &actor, "policy.upload", detail).await;
+    let uploaded = state
+        .policies()
+        .upload(&merchant.id, &actor, wasm.to_vec(), note)
+        .await?;
     Ok((
         StatusCode::CREATED,
         Json(Uploaded {
-            version: stored,
-            imports: info.imports,
-            uses_wasi: info.uses_wasi,
+            version: uploaded.version,
+            imports: uploaded.imports,
+            uses_wasi: uploaded.uses_wasi,
         }),
     ))
 }
@@ -80,7 +86,18 @@ pub struct PolicyList {
 }
 
 /// `GET /admin/v1/merchants/{m}/policies`
-#[utoipa::path(get, path = "/admin/v1/merchants/{m}/policies", tag = "policies", security(("apiKey" = [])), params(("m" = String, Path, description = "The merchant id")), responses((status = 200, body = PolicyList), (status = 401, description = "No or unknown token (4)", body = crate::http::openapi::ErrorDoc), (status = 403, description = "Another merchant's key (10)", body = crate::http::openapi::ErrorDoc)))]
+#[utoipa::path(
+    get,
+    path = "/admin/v1/merchants/{m}/policies",
+    tag = "policies",
+    security(("apiKey" = [])),
+    params(crate::http::openapi::MerchantPath),
+    responses(
+        (status = 200, body = PolicyList),
+        crate::http::openapi::Unauthorized,
+        crate::http::openapi::Forbidden,
+    ),
+)]
 pub async fn list(
     State(state): State<AppState>,
     MerchantAuth(merchant): MerchantAuth,
@@ -103,19 +120,33 @@ pub struct Activated {
 
 /// `POST /admin/v1/merchants/{m}/policies/{v}/activate` → 200 `{activeVersion, generation}`;
 /// a version the merchant does not have is 404 and changes nothing.
-#[utoipa::path(post, path = "/admin/v1/merchants/{m}/policies/{v}/activate", tag = "policies", security(("apiKey" = [])), params(("m" = String, Path, description = "The merchant id"), ("v" = i64, Path, description = "The policy version")), responses((status = 200, body = Activated), (status = 401, description = "No or unknown token (4)", body = crate::http::openapi::ErrorDoc), (status = 403, description = "Another merchant's key (10)", body = crate::http::openapi::ErrorDoc), (status = 404, description = "Not found (9)", body = crate::http::openapi::ErrorDoc)))]
+#[utoipa::path(
+    post,
+    path = "/admin/v1/merchants/{m}/policies/{v}/activate",
+    tag = "policies",
+    security(("apiKey" = [])),
+    params(
+        crate::http::openapi::MerchantPath,
+        ("v" = i64, Path, description = "The policy version"),
+    ),
+    responses(
+        (status = 200, body = Activated),
+        crate::http::openapi::Unauthorized,
+        crate::http::openapi::Forbidden,
+        crate::http::openapi::NotFound,
+    ),
+)]
 pub async fn activate(
     State(state): State<AppState>,
     MerchantAuth(merchant): MerchantAuth,
     params: Params,
 ) -> ApiResult<Json<Activated>> {
     let version = params.version()?;
-    let generation = state.store().activate_policy(&merchant.id, version).await?;
-    state.active().invalidate(&merchant.id);
     let actor = Actor::merchant(&merchant.id);
-    let detail = json!({"version": version, "generation": generation});
-    audit::record(&state, &merchant.id, &actor, "policy.activate", detail).await;
-    tracing::info!(merchant = %merchant.id, version, "policy activated");
+    let generation = state
+        .policies()
+        .activate(&merchant.id, &actor, version)
+        .await?;
     Ok(Json(Activated {
         active_version: version,
         generation,

@@ -16,16 +16,35 @@ use serde_json::{Map, Value};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
-use super::dry_run::{run_config, version_policy};
+use super::dry_run::run_config;
 use super::input::{self, Fields, Raw};
 use super::params::Params;
 use crate::http::auth::MerchantAuth;
 use crate::http::error::{ApiError, ApiResult};
-use crate::replay::{self, DEFAULT_BILLS, Job, MAX_BILLS, Report};
+use crate::replay::{DEFAULT_BILLS, MAX_BILLS, Report};
 use crate::server::AppState;
+use crate::service::whatif::ReplayRequest;
 
 /// `POST /admin/v1/merchants/{m}/policies/{v}/replay`
-#[utoipa::path(post, path = "/admin/v1/merchants/{m}/policies/{v}/replay", tag = "policies", security(("apiKey" = [])), params(("m" = String, Path, description = "The merchant id"), ("v" = i64, Path, description = "The policy version")), request_body(content = serde_json::Value, description = "{limit?, since?, config?, onlyChanged?}"), responses((status = 200, description = "Recorded vs new answers per order, and a summary; nothing recorded", body = crate::replay::Report), (status = 400, description = "Bad input (the message names the field)", body = crate::http::openapi::ErrorDoc), (status = 401, description = "No or unknown token (4)", body = crate::http::openapi::ErrorDoc), (status = 403, description = "Another merchant's key (10)", body = crate::http::openapi::ErrorDoc), (status = 404, description = "Not found (9)", body = crate::http::openapi::ErrorDoc), (status = 422, description = "Not an acceptable policy module (11)", body = crate::http::openapi::ErrorDoc)))]
+#[utoipa::path(
+    post,
+    path = "/admin/v1/merchants/{m}/policies/{v}/replay",
+    tag = "policies",
+    security(("apiKey" = [])),
+    params(
+        crate::http::openapi::MerchantPath,
+        ("v" = i64, Path, description = "The policy version"),
+    ),
+    request_body(content = serde_json::Value, description = "{limit?, since?, config?, onlyChanged?}"),
+    responses(
+        (status = 200, description = "Recorded vs new answers per order, and a summary; nothing recorded", body = crate::replay::Report),
+        crate::http::openapi::BadInput,
+        crate::http::openapi::Unauthorized,
+        crate::http::openapi::Forbidden,
+        crate::http::openapi::NotFound,
+        crate::http::openapi::InvalidPolicy,
+    ),
+)]
 pub async fn replay(
     State(state): State<AppState>,
     MerchantAuth(merchant): MerchantAuth,
@@ -49,7 +68,6 @@ pub async fn replay(
                 ApiError::InvalidField(format!("limit must be from 1 to {MAX_BILLS}, not {n}"))
             })?,
     };
-    let since = since(fields.get("since"))?;
     let only_changed = match fields.get("onlyChanged") {
         None => false,
         Some(Value::Bool(b)) => *b,
@@ -60,30 +78,16 @@ pub async fn replay(
             )));
         }
     };
-    let (config, _) = run_config(&state, &merchant.id, &fields).await?;
-    let policy = version_policy(&state, &merchant.id, version).await?;
-    // One replay at a time per server; a second waits for the first.
-    let _turn = state
-        .replays()
-        .acquire()
-        .await
-        .map_err(|e| ApiError::Internal(e.into()))?;
-    let sources = state
-        .store()
-        .replay_sources(&merchant.id, since, limit)
-        .await?;
-    let job = Job {
-        merchant: merchant.id.clone(),
-        version,
-        policy,
-        config,
-        limits: state.settings().policy_limits.clone(),
+    let request = ReplayRequest {
+        limit,
+        since: since(fields.get("since"))?,
+        config: run_config(&fields)?,
         only_changed,
-        sources,
     };
-    let report = replay::run(state.runtime().clone(), state.metrics().clone(), job)
-        .await
-        .map_err(|e| ApiError::Internal(e.into()))?;
+    let report = state
+        .whatif()
+        .replay(&merchant.id, version, request)
+        .await?;
     Ok(Json(report))
 }
 

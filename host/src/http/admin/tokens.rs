@@ -8,12 +8,12 @@ use axum::http::StatusCode;
 use serde::Serialize;
 use serde_json::json;
 
-use super::audit::{self, Actor};
 use super::params::Params;
+use crate::clock::now_ms;
 use crate::http::auth::MerchantAuth;
 use crate::http::error::ApiResult;
-use crate::http::papaya::now_ms;
 use crate::server::AppState;
+use crate::service::Actor;
 use crate::store::PosToken;
 use crate::store::credentials;
 
@@ -32,7 +32,18 @@ pub struct TokenList {
 }
 
 /// `POST /admin/v1/merchants/{m}/pos-tokens` → 201 `{tokenId, posToken, createdAt}`.
-#[utoipa::path(post, path = "/admin/v1/merchants/{m}/pos-tokens", tag = "merchants", security(("apiKey" = [])), params(("m" = String, Path, description = "The merchant id")), responses((status = 201, description = "The only time the secret is shown", body = NewToken), (status = 401, description = "No or unknown token (4)", body = crate::http::openapi::ErrorDoc), (status = 403, description = "Another merchant's key (10)", body = crate::http::openapi::ErrorDoc)))]
+#[utoipa::path(
+    post,
+    path = "/admin/v1/merchants/{m}/pos-tokens",
+    tag = "merchants",
+    security(("apiKey" = [])),
+    params(crate::http::openapi::MerchantPath),
+    responses(
+        (status = 201, description = "The only time the secret is shown", body = NewToken),
+        crate::http::openapi::Unauthorized,
+        crate::http::openapi::Forbidden,
+    ),
+)]
 pub async fn create(
     State(state): State<AppState>,
     MerchantAuth(merchant): MerchantAuth,
@@ -44,7 +55,10 @@ pub async fn create(
         .await?;
     let actor = Actor::merchant(&merchant.id);
     let detail = json!({"tokenId": token.token_id});
-    audit::record(&state, &merchant.id, &actor, "pos_token.create", detail).await;
+    state
+        .audit()
+        .record(&merchant.id, &actor, "pos_token.create", detail)
+        .await;
     Ok((
         StatusCode::CREATED,
         Json(NewToken {
@@ -56,7 +70,18 @@ pub async fn create(
 }
 
 /// `GET /admin/v1/merchants/{m}/pos-tokens` → `{items: [{tokenId, createdAt, revokedAt}]}`.
-#[utoipa::path(get, path = "/admin/v1/merchants/{m}/pos-tokens", tag = "merchants", security(("apiKey" = [])), params(("m" = String, Path, description = "The merchant id")), responses((status = 200, body = TokenList), (status = 401, description = "No or unknown token (4)", body = crate::http::openapi::ErrorDoc), (status = 403, description = "Another merchant's key (10)", body = crate::http::openapi::ErrorDoc)))]
+#[utoipa::path(
+    get,
+    path = "/admin/v1/merchants/{m}/pos-tokens",
+    tag = "merchants",
+    security(("apiKey" = [])),
+    params(crate::http::openapi::MerchantPath),
+    responses(
+        (status = 200, body = TokenList),
+        crate::http::openapi::Unauthorized,
+        crate::http::openapi::Forbidden,
+    ),
+)]
 pub async fn list(
     State(state): State<AppState>,
     MerchantAuth(merchant): MerchantAuth,
@@ -67,7 +92,22 @@ pub async fn list(
 
 /// `DELETE /admin/v1/merchants/{m}/pos-tokens/{tokenId}` → 204. Revoking a revoked token
 /// again is a 204 too (and is not audited twice); an unknown id is 404.
-#[utoipa::path(delete, path = "/admin/v1/merchants/{m}/pos-tokens/{tokenId}", tag = "merchants", security(("apiKey" = [])), params(("m" = String, Path, description = "The merchant id"), ("tokenId" = String, Path, description = "The token id")), responses((status = 204, description = "Revoked"), (status = 401, description = "No or unknown token (4)", body = crate::http::openapi::ErrorDoc), (status = 403, description = "Another merchant's key (10)", body = crate::http::openapi::ErrorDoc), (status = 404, description = "Not found (9)", body = crate::http::openapi::ErrorDoc)))]
+#[utoipa::path(
+    delete,
+    path = "/admin/v1/merchants/{m}/pos-tokens/{tokenId}",
+    tag = "merchants",
+    security(("apiKey" = [])),
+    params(
+        crate::http::openapi::MerchantPath,
+        ("tokenId" = String, Path, description = "The token id"),
+    ),
+    responses(
+        (status = 204, description = "Revoked"),
+        crate::http::openapi::Unauthorized,
+        crate::http::openapi::Forbidden,
+        crate::http::openapi::NotFound,
+    ),
+)]
 pub async fn revoke(
     State(state): State<AppState>,
     MerchantAuth(merchant): MerchantAuth,
@@ -81,7 +121,10 @@ pub async fn revoke(
     if token.revoked_at.is_some_and(|at| at >= before) {
         let actor = Actor::merchant(&merchant.id);
         let detail = json!({"tokenId": token.token_id});
-        audit::record(&state, &merchant.id, &actor, "pos_token.revoke", detail).await;
+        state
+            .audit()
+            .record(&merchant.id, &actor, "pos_token.revoke", detail)
+            .await;
     }
     Ok(StatusCode::NO_CONTENT)
 }

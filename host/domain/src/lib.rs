@@ -1,0 +1,21 @@
+//! rabat's domain: what a bill, a card and a discount are, and the rules money follows.
+//!
+//! Pure by construction: no I/O, no async runtime, no database, no HTTP, no sandbox (the
+//! layering test in `host/tests/app/layering.rs` keeps it so). Every other rabat crate
+//! depends on this one; it depends on none of them.
+//!
+//! - [`model`]: the canonical order, card, discount request, evaluation and accrual;
+//! - [`currency`], [`money`]: minor units, rounding, and how requested discounts become
+//!   exact amounts (the host's money rules);
+//! - [`policy_config`]: what a merchant's policy config may be;
+//! - [`papaya`], [`bifit`]: the POS formats, parsed exactly, and their mapping to the
+//!   canonical order;
+//! - [`clock`]: the one wall-clock helper.
+
+pub mod bifit;
+pub mod clock;
+pub mod currency;
+pub mod model;
+pub mod money;
+pub mod papaya;
+pub mod policy_config;

@@ -1,0 +1,284 @@
+//! The discount arithmetic: turns what a policy asked for ([`Evaluation`]) on a bill
+//! ([`Order`]) into the exact amounts of Papaya's endpoint-1 answer. The policy says
+//! *what*; the host decides *how much*, so no policy can return an inconsistent bill.
+//!
+//! The rules (the README's "Money" section): amounts are rounded to the currency's minor
+//! unit, half away from zero. Item percentages apply first, on the sum of `totalPrice`
+//! over every line of that product (several on one product, one after another on what is
+//! left of it); then bill percentages on what is left of `total`; then coupons, each
+//! capped at what is left. `totalDiscount` is the sum and never exceeds `total`.
+//!
+//! Edge cases, decided here:
+//! - **A discount that comes to zero is left out** of the answer: a product whose lines
+//!   sum to ≤ 0, a bill total of 0, a percentage too small to make one minor unit, a
+//!   coupon with nothing left to take. A `0.00` line would only put noise on the receipt
+//!   (and a coupon code on it that did nothing); what the policy asked is in the
+//!   evaluation log anyway.
+//! - **Negative line values** (a POS-side discount, or a coupon already applied, which
+//!   Papaya books as a negative item) count in their product's sum; a product worth ≤ 0
+//!   gets no discount, never a surcharge. A negative `total` counts as 0.
+//! - **Caps are cut down to whole minor units**: what is left of 3.335 is 3.33, so no
+//!   amount ever exceeds what it is taken from, even on bills with sub-cent prices.
+//! - **Item discounts are capped by what is left of `total` too**: item totals need not add
+//!   up to `total` (Papaya's own example does not), and the bill is the limit.
+//! - **Coupon amounts** with more places than the currency has are rounded like any
+//!   amount (5.005 EUR → 5.01).
+//! - The answer lists discounts **in the order they were applied** (items, bill, coupons;
+//!   the policy's order within each), so a POS re-applying them one by one gets the same
+//!   amounts. Percentages are written normalized (`10`, `12.5`).
+//! - **Texts**: an empty description gets a default in the seed's style ("10% discount
+//!   on entire bill"); with no message from the policy the cashier sees the given
+//!   discounts' descriptions joined by "; ", or [`NO_DISCOUNT_MESSAGE`] when none is left.
+
+pub mod json;
+mod response;
+
+#[cfg(test)]
+mod proptests;
+#[cfg(test)]
+mod tests;
+
+use std::collections::HashMap;
+
+use rust_decimal::Decimal;
+
+pub use response::{DiscountLine, DiscountResponse, FAIL_SAFE_MESSAGE};
+
+use crate::currency;
+use crate::model::{DiscountKind, DiscountRequest, Evaluation, Order};
+
+/// The most discounts one answer may ask for.
+pub const MAX_DISCOUNTS: usize = 64;
+/// The longest coupon code (in characters) a policy may hand out.
+pub const MAX_COUPON_CODE_CHARS: usize = 64;
+/// The cashier's message when no discount applies and the policy said nothing.
+pub const NO_DISCOUNT_MESSAGE: &str = "No loyalty discount";
+
+/// Why a policy's answer is invalid (the README's "Money" section). Checkout then goes on with
+/// the fail-safe answer and this is recorded for the merchant; the text says what was
+/// wrong and where, e.g. `discounts[3]: percentage 150 is outside (0, 100]`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum InvalidAnswer {
+    #[error("the policy asked for {count} discounts; at most {MAX_DISCOUNTS} are allowed")]
+    TooManyDiscounts { count: usize },
+    #[error("discounts[{index}]: percentage {percentage} is outside (0, 100]")]
+    PercentageOutOfRange { index: usize, percentage: Decimal },
+    #[error("discounts[{index}]: product {product_id:?} is not on the bill")]
+    ProductNotOnBill { index: usize, product_id: String },
+    #[error("discounts[{index}]: coupon amount {amount} must be greater than 0")]
+    CouponAmountNotPositive { index: usize, amount: Decimal },
+    #[error("discounts[{index}]: coupon code is empty")]
+    EmptyCouponCode { index: usize },
+    #[error(
+        "discounts[{index}]: coupon code is {chars} characters long; at most {MAX_COUPON_CODE_CHARS} are allowed"
+    )]
+    CouponCodeTooLong { index: usize, chars: usize },
+    /// Only a bill whose lines of one product sum beyond what a decimal holds (about
+    /// 7.9 × 10²⁸) gets here.
+    #[error("discounts[{index}]: the amounts are too large to compute")]
+    Overflow { index: usize },
+}
+
+/// Turns `evaluation` on `order` into the exact endpoint-1 answer, or says why the
+/// answer is invalid (nothing is computed from an answer that is partly wrong).
+pub fn discount_response(
+    order: &Order,
+    evaluation: &Evaluation,
+) -> Result<DiscountResponse, InvalidAnswer> {
+    check(order, evaluation)?;
+    let units = currency::minor_units(&order.currency);
+    let zero = currency::zero(units);
+
+    // Rule 2's order of application; the sort is stable, keeping the policy's order
+    // within each kind.
+    let mut requests: Vec<(usize, &DiscountRequest)> =
+        evaluation.discounts.iter().enumerate().collect();
+    requests.sort_by_key(|(_, request)| match request.kind {
+        DiscountKind::PercentageOnItem { .. } => 0,
+        DiscountKind::PercentageOnBill { .. } => 1,
+        DiscountKind::CouponZeroVat { .. } => 2,
+    });
+
+    let mut bill_left = order.total.max(Decimal::ZERO);
+    let mut product_left: HashMap<&str, Decimal> = HashMap::new();
+    let mut lines = Vec::with_capacity(requests.len());
+    for (index, request) in requests {
+        let overflow = move || InvalidAnswer::Overflow { index };
+        let line = match &request.kind {
+            DiscountKind::PercentageOnItem {
+                product_id,
+                percentage,
+            } => {
+                let left = match product_left.get(product_id.as_str()) {
+                    Some(left) => *left,
+                    None => product_value(order, product_id).ok_or_else(overflow)?,
+                };
+                let wanted = percent_of(left, *percentage, units).ok_or_else(overflow)?;
+                let amount = capped(wanted, &[left, bill_left], units);
+                product_left.insert(product_id, left - amount);
+                bill_left -= amount;
+                let percentage = percentage.normalize();
+                let product_name = product_name(order, product_id);
+                DiscountLine::PercentageOnItem {
+                    description: described(&request.description, || {
+                        format!("{percentage}% discount on {product_name}")
+                    }),
+                    percentage,
+                    amount,
+                    product_id: product_id.clone(),
+                    product_name,
+                }
+            }
+            DiscountKind::PercentageOnBill { percentage } => {
+                let wanted = percent_of(bill_left, *percentage, units).ok_or_else(overflow)?;
+                let amount = capped(wanted, &[bill_left], units);
+                bill_left -= amount;
+                let percentage = percentage.normalize();
+                DiscountLine::PercentageOnBill {
+                    description: described(&request.description, || {
+                        format!("{percentage}% discount on entire bill")
+                    }),
+                    percentage,
+                    amount,
+                }
+            }
+            DiscountKind::CouponZeroVat { amount, code } => {
+                let amount = capped(currency::round(*amount, units), &[bill_left], units);
+                bill_left -= amount;
+                DiscountLine::CouponZeroVat {
+                    description: described(&request.description, || match order.currency.trim() {
+                        "" => format!("Coupon {code}: {amount} off"),
+                        currency => format!("Coupon {code}: {amount} {currency} off"),
+                    }),
+                    amount,
+                    coupon_code: code.clone(),
+                }
+            }
+        };
+        if line.amount() > zero {
+            lines.push(line);
+        }
+    }
+
+    // Cannot overflow: every amount was capped by what was left of `total`.
+    let total_discount = lines
+        .iter()
+        .map(DiscountLine::amount)
+        .fold(zero, |a, b| a + b);
+    let message = match &evaluation.message {
+        Some(message) if !message.trim().is_empty() => message.clone(),
+        _ if lines.is_empty() => NO_DISCOUNT_MESSAGE.to_owned(),
+        _ => lines
+            .iter()
+            .map(DiscountLine::description)
+            .collect::<Vec<_>>()
+            .join("; "),
+    };
+    Ok(DiscountResponse {
+        discounts: lines,
+        total_discount,
+        message,
+    })
+}
+
+/// Money rule 3, for the whole answer before anything is computed.
+fn check(order: &Order, evaluation: &Evaluation) -> Result<(), InvalidAnswer> {
+    let count = evaluation.discounts.len();
+    if count > MAX_DISCOUNTS {
+        return Err(InvalidAnswer::TooManyDiscounts { count });
+    }
+    let percentage_ok = |index: usize, percentage: Decimal| {
+        if percentage > Decimal::ZERO && percentage <= Decimal::ONE_HUNDRED {
+            Ok(())
+        } else {
+            Err(InvalidAnswer::PercentageOutOfRange { index, percentage })
+        }
+    };
+    for (index, request) in evaluation.discounts.iter().enumerate() {
+        match &request.kind {
+            DiscountKind::PercentageOnBill { percentage } => percentage_ok(index, *percentage)?,
+            DiscountKind::PercentageOnItem {
+                product_id,
+                percentage,
+            } => {
+                percentage_ok(index, *percentage)?;
+                if !order
+                    .items
+                    .iter()
+                    .any(|item| item.product_id == *product_id)
+                {
+                    return Err(InvalidAnswer::ProductNotOnBill {
+                        index,
+                        product_id: product_id.clone(),
+                    });
+                }
+            }
+            DiscountKind::CouponZeroVat { amount, code } => {
+                if *amount <= Decimal::ZERO {
+                    return Err(InvalidAnswer::CouponAmountNotPositive {
+                        index,
+                        amount: *amount,
+                    });
+                }
+                if code.trim().is_empty() {
+                    return Err(InvalidAnswer::EmptyCouponCode { index });
+                }
+                let chars = code.chars().count();
+                if chars > MAX_COUPON_CODE_CHARS {
+                    return Err(InvalidAnswer::CouponCodeTooLong { index, chars });
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The sum of `totalPrice` over the product's lines (`None` only on overflow).
+fn product_value(order: &Order, product_id: &str) -> Option<Decimal> {
+    order
+        .items
+        .iter()
+        .filter(|item| item.product_id == product_id)
+        .try_fold(Decimal::ZERO, |sum, item| sum.checked_add(item.total_price))
+}
+
+/// The name of the product's first line, or its id when that line has no name.
+fn product_name(order: &Order, product_id: &str) -> String {
+    order
+        .items
+        .iter()
+        .find(|item| item.product_id == product_id)
+        .map(|item| item.name.as_str())
+        .filter(|name| !name.trim().is_empty())
+        .unwrap_or(product_id)
+        .to_owned()
+}
+
+/// `percentage` % of `base`, rounded; nothing of a base worth ≤ 0 (`None` on overflow).
+fn percent_of(base: Decimal, percentage: Decimal, units: u32) -> Option<Decimal> {
+    if base <= Decimal::ZERO {
+        return Some(currency::zero(units));
+    }
+    // Scaling the percentage first keeps the product no larger than `base`, so only a
+    // base beyond what a decimal holds could overflow.
+    let exact = base.checked_mul(percentage.checked_div(Decimal::ONE_HUNDRED)?)?;
+    Some(currency::round(exact, units))
+}
+
+/// `wanted`, but no more than any of `limits` cut down to whole minor units, and never
+/// below zero.
+fn capped(wanted: Decimal, limits: &[Decimal], units: u32) -> Decimal {
+    let most = limits
+        .iter()
+        .map(|limit| currency::truncate(*limit, units))
+        .fold(wanted, Decimal::min);
+    most.max(currency::zero(units))
+}
+
+fn described(description: &str, default: impl FnOnce() -> String) -> String {
+    if description.trim().is_empty() {
+        default()
+    } else {
+        description.to_owned()
+    }
+}

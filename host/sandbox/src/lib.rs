@@ -1,0 +1,553 @@
+//! The policy runtime: one wasmtime engine, policies compiled and validated once, and a
+//! fresh sandboxed instance (pooling allocator, fuel, epoch deadline, memory limiter) for
+//! every call, so nothing leaks from one customer to the next.
+
+pub mod bindings;
+pub mod build;
+pub mod decide;
+pub mod limits;
+pub mod sandbox;
+pub mod validate;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use wasmtime::component::{Component, Linker};
+use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store, Trap};
+
+use bindings::{Policy, PolicyPre};
+pub use limits::Limits;
+use limits::{MemoryLimitExceeded, TableLimitExceeded};
+use rabat_domain::model::{Accrual, Card, Evaluation, Order};
+use sandbox::{CallState, HostState, LogLine, WasiState};
+pub use validate::Rejection;
+
+/// How the engine is set up; fixed for the life of the process.
+#[derive(Debug, Clone)]
+pub struct RuntimeConfig {
+    /// Largest module accepted at upload.
+    pub max_module_bytes: usize,
+    /// Policy instances alive at once (pool slots); a call past this fails safe.
+    pub max_instances: u32,
+    /// The largest memory any merchant's limits may allow.
+    pub max_memory_bytes: usize,
+    /// The largest table any merchant's limits may allow.
+    pub max_table_elements: usize,
+    /// Bytes of each pooled memory (and table) kept mapped and zeroed by `memset` between
+    /// calls rather than returned to the kernel: cheaper for the small memories policies
+    /// touch (see BENCHMARKS.md).
+    pub keep_resident_bytes: usize,
+    /// Granularity of the wall-clock deadline.
+    pub epoch_tick: Duration,
+}
+
+impl Default for RuntimeConfig {
+    fn default() -> Self {
+        RuntimeConfig {
+            max_module_bytes: 4 << 20,
+            max_instances: 128,
+            max_memory_bytes: 64 << 20,
+            max_table_elements: 20_000,
+            keep_resident_bytes: 256 << 10,
+            epoch_tick: Duration::from_millis(1),
+        }
+    }
+}
+
+/// Why a call gave no usable answer. None of these ever blocks a till.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+#[serde(tag = "outcome", content = "detail", rename_all = "snake_case")]
+pub enum Failure {
+    #[error("the policy returned an error: {0}")]
+    PolicyError(String),
+    #[error("the policy ran out of fuel (instruction budget)")]
+    OutOfFuel,
+    #[error("the policy ran past its deadline")]
+    Timeout,
+    #[error("the policy hit its memory limit: {0}")]
+    MemoryLimit(String),
+    #[error("the policy trapped: {0}")]
+    Trap(String),
+    #[error("the policy's answer is invalid: {0}")]
+    InvalidAnswer(String),
+    #[error("the policy could not be run: {0}")]
+    Unavailable(String),
+}
+
+impl Failure {
+    /// The outcome's name in logs, metrics and the evaluation log.
+    pub fn outcome(&self) -> &'static str {
+        match self {
+            Failure::PolicyError(_) => "policy_error",
+            Failure::OutOfFuel => "out_of_fuel",
+            Failure::Timeout => "timeout",
+            Failure::MemoryLimit(_) => "memory_limit",
+            Failure::Trap(_) => "trap",
+            Failure::InvalidAnswer(_) => "invalid_answer",
+            Failure::Unavailable(_) => "unavailable",
+        }
+    }
+}
+
+/// What one call did, whatever its outcome.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CallReport<T> {
+    #[serde(skip)]
+    pub result: Result<T, Failure>,
+    pub fuel_used: u64,
+    pub peak_memory_bytes: usize,
+    #[serde(serialize_with = "serialize_micros", rename = "durationMicros")]
+    pub duration: Duration,
+    pub logs: Vec<LogLine>,
+    pub logs_dropped: u32,
+}
+
+fn serialize_micros<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_u64(u64::try_from(d.as_micros()).unwrap_or(u64::MAX))
+}
+
+/// The input of one call.
+#[derive(Debug, Clone, Copy)]
+pub struct CallInput<'a> {
+    pub order: &'a Order,
+    pub card: Option<&'a Card>,
+    /// The merchant's config, a JSON object as text.
+    pub config: &'a str,
+    pub limits: &'a Limits,
+}
+
+#[derive(Clone)]
+enum Pre {
+    Plain(PolicyPre<CallState<()>>),
+    Wasi(PolicyPre<CallState<WasiState>>),
+}
+
+/// A validated, compiled policy, ready to be instantiated cheaply. Cloning is cheap.
+#[derive(Clone)]
+pub struct CompiledPolicy {
+    pre: Pre,
+    component: Component,
+    info: Arc<PolicyInfo>,
+}
+
+/// What validation learned about a module.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PolicyInfo {
+    pub sha256: String,
+    pub size_bytes: usize,
+    pub imports: Vec<String>,
+    pub uses_wasi: bool,
+    /// Compiling it (or, when loaded from the compiled cache, deserializing it).
+    #[serde(serialize_with = "serialize_micros", rename = "compileMicros")]
+    pub compile_time: Duration,
+}
+
+impl CompiledPolicy {
+    pub fn info(&self) -> &PolicyInfo {
+        &self.info
+    }
+
+    /// The native artifact, for [`Runtime::load_compiled`] in this or another process
+    /// whose [`Runtime::engine_key`] is the same.
+    pub fn serialize(&self) -> Result<Vec<u8>, wasmtime::Error> {
+        self.component.serialize()
+    }
+}
+
+impl std::fmt::Debug for CompiledPolicy {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CompiledPolicy")
+            .field("info", &self.info)
+            .finish()
+    }
+}
+
+/// The engine and what every call shares.
+pub struct Runtime {
+    engine: Engine,
+    plain: Linker<CallState<()>>,
+    wasi: Linker<CallState<WasiState>>,
+    config: RuntimeConfig,
+    engine_key: String,
+    ticker_stop: Arc<AtomicBool>,
+}
+
+/// Why a serialized artifact could not be used. The caller compiles instead.
+#[derive(Debug, thiserror::Error)]
+pub enum ArtifactError {
+    #[error("the compiled artifact does not load: {0}")]
+    Deserialize(String),
+    #[error("the compiled artifact loads but is not an acceptable policy: {0}")]
+    Rejected(#[from] Rejection),
+}
+
+impl std::fmt::Debug for Runtime {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Runtime")
+            .field("config", &self.config)
+            .finish()
+    }
+}
+
+impl Drop for Runtime {
+    fn drop(&mut self) {
+        self.ticker_stop.store(true, Ordering::Relaxed);
+    }
+}
+
+impl Runtime {
+    pub fn new(config: RuntimeConfig) -> anyhow::Result<Self> {
+        let mut pool = PoolingAllocationConfig::default();
+        pool.total_component_instances(config.max_instances)
+            .total_core_instances(config.max_instances.saturating_mul(4))
+            .total_memories(config.max_instances)
+            .total_tables(config.max_instances.saturating_mul(4))
+            .total_stacks(0)
+            .max_memory_size(config.max_memory_bytes)
+            .table_elements(config.max_table_elements)
+            .linear_memory_keep_resident(config.keep_resident_bytes)
+            .table_keep_resident(config.keep_resident_bytes);
+
+        let mut wasm = Config::new();
+        wasm.wasm_component_model(true)
+            .consume_fuel(true)
+            .epoch_interruption(true)
+            .max_wasm_stack(512 << 10)
+            .allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
+        let engine = Engine::new(&wasm)?;
+        let engine_key = engine_key(&engine);
+
+        let mut plain = Linker::new(&engine);
+        Policy::add_to_linker::<_, wasmtime::component::HasSelf<_>>(&mut plain, |s| s)?;
+        let mut wasi = Linker::new(&engine);
+        Policy::add_to_linker::<_, wasmtime::component::HasSelf<_>>(&mut wasi, |s| s)?;
+        wasmtime_wasi::p2::add_to_linker_sync(&mut wasi)?;
+
+        let ticker_stop = Arc::new(AtomicBool::new(false));
+        spawn_epoch_ticker(engine.clone(), config.epoch_tick, ticker_stop.clone())?;
+
+        Ok(Runtime {
+            engine,
+            plain,
+            wasi,
+            config,
+            engine_key,
+            ticker_stop,
+        })
+    }
+
+    /// Names everything a compiled artifact depends on (wasmtime version, target, engine
+    /// settings): artifacts are only shared between engines with the same key.
+    pub fn engine_key(&self) -> &str {
+        &self.engine_key
+    }
+
+    pub fn config(&self) -> &RuntimeConfig {
+        &self.config
+    }
+
+    /// Validates and compiles a module: what an upload (and `rabat check`) does.
+    pub fn compile(&self, bytes: &[u8]) -> Result<CompiledPolicy, Rejection> {
+        let started = Instant::now();
+        if bytes.len() > self.config.max_module_bytes {
+            return Err(Rejection::TooLarge {
+                size: bytes.len(),
+                limit: self.config.max_module_bytes,
+            });
+        }
+        validate::kind(bytes)?;
+        let component = Component::new(&self.engine, bytes)
+            .map_err(|e| Rejection::Invalid(format!("{e:#}")))?;
+        let sha256 = hex::encode(Sha256::digest(bytes));
+        self.prepare(component, sha256, bytes.len(), started)
+    }
+
+    /// See [`CompiledPolicy::serialize`].
+    pub fn serialize(&self, policy: &CompiledPolicy) -> Result<Vec<u8>, wasmtime::Error> {
+        policy.serialize()
+    }
+
+    /// A policy from an artifact [`CompiledPolicy::serialize`] wrote, validated like an upload.
+    /// `module_sha256` and `size_bytes` describe the module it was compiled from.
+    pub fn load_compiled(
+        &self,
+        artifact: &[u8],
+        module_sha256: &str,
+        size_bytes: usize,
+    ) -> Result<CompiledPolicy, ArtifactError> {
+        let started = Instant::now();
+        let component = self.deserialize(artifact)?;
+        Ok(self.prepare(component, module_sha256.to_owned(), size_bytes, started)?)
+    }
+
+    /// The one `unsafe` in rabat.
+    #[allow(unsafe_code)]
+    fn deserialize(&self, artifact: &[u8]) -> Result<Component, ArtifactError> {
+        // SAFETY: wasmtime runs the bytes as native code without verifying them, so they
+        // must come from `Component::serialize`. They do: artifacts are only ever written
+        // by `CompiledPolicy::serialize` into rabat's own database (the `compiled_policies`
+        // table, as trusted as the binary and the rest of the data: no API writes it),
+        // keyed by this engine's compatibility key, and the store hands them out only
+        // when they match the SHA-256 stored with them, so a damaged or truncated row
+        // never gets here. wasmtime itself rejects (with an error, not UB) an artifact
+        // from another wasmtime version or engine configuration.
+        unsafe { Component::deserialize(&self.engine, artifact) }
+            .map_err(|e| ArtifactError::Deserialize(format!("{e:#}")))
+    }
+
+    /// Checks a compiled component's imports and world and pre-instantiates it.
+    fn prepare(
+        &self,
+        component: Component,
+        sha256: String,
+        size_bytes: usize,
+        started: Instant,
+    ) -> Result<CompiledPolicy, Rejection> {
+        let mut imports = Vec::new();
+        for (name, _) in component.component_type().imports(&self.engine) {
+            validate::check_import(name)?;
+            imports.push(name.to_owned());
+        }
+        let uses_wasi = imports.iter().any(|name| validate::uses_wasi(name));
+        let wrong_world = |e: wasmtime::Error| Rejection::WrongWorld(format!("{e:#}"));
+        let pre = if uses_wasi {
+            let pre = self.wasi.instantiate_pre(&component).map_err(wrong_world)?;
+            Pre::Wasi(PolicyPre::new(pre).map_err(wrong_world)?)
+        } else {
+            let pre = self
+                .plain
+                .instantiate_pre(&component)
+                .map_err(wrong_world)?;
+            Pre::Plain(PolicyPre::new(pre).map_err(wrong_world)?)
+        };
+        Ok(CompiledPolicy {
+            pre,
+            component,
+            info: Arc::new(PolicyInfo {
+                sha256,
+                size_bytes,
+                imports,
+                uses_wasi,
+                compile_time: started.elapsed(),
+            }),
+        })
+    }
+
+    /// Asks the policy for the discounts on an open bill.
+    pub fn evaluate(
+        &self,
+        policy: &CompiledPolicy,
+        input: CallInput<'_>,
+    ) -> CallReport<Evaluation> {
+        let call = EvaluateCall {
+            ctx: bindings::context_to_wit(input.order, input.card, input.config),
+            output_limit: input.limits.output_bytes,
+        };
+        self.call(policy, input, call)
+    }
+
+    /// Asks the policy for the points earned by a completed bill.
+    pub fn accrue(&self, policy: &CompiledPolicy, input: CallInput<'_>) -> CallReport<Accrual> {
+        let call = AccrueCall {
+            ctx: bindings::context_to_wit(input.order, input.card, input.config),
+        };
+        self.call(policy, input, call)
+    }
+
+    fn call<C: Call>(
+        &self,
+        policy: &CompiledPolicy,
+        input: CallInput<'_>,
+        call: C,
+    ) -> CallReport<C::Output> {
+        match &policy.pre {
+            Pre::Plain(pre) => self.call_in(pre, (), input.limits, |_| {}, call),
+            Pre::Wasi(pre) => {
+                let wasi = WasiState::new(
+                    input.order.created.unwrap_or(0),
+                    seed(&input.order.order_id),
+                );
+                let drain = |state: &mut CallState<WasiState>| {
+                    state.wasi.drain_stdio_into(&mut state.host.log)
+                };
+                self.call_in(pre, wasi, input.limits, drain, call)
+            }
+        }
+    }
+
+    fn call_in<W: Send + 'static, C: Call>(
+        &self,
+        pre: &PolicyPre<CallState<W>>,
+        wasi: W,
+        limits: &Limits,
+        after: impl FnOnce(&mut CallState<W>),
+        call: C,
+    ) -> CallReport<C::Output> {
+        let mut store = Store::new(
+            &self.engine,
+            CallState {
+                host: HostState::new(limits),
+                wasi,
+            },
+        );
+        store.limiter(|s| &mut s.host.limiter);
+        let tick_ms = u64::try_from(self.config.epoch_tick.as_millis())
+            .unwrap_or(1)
+            .max(1);
+        store.set_epoch_deadline(limits.deadline_ms.div_ceil(tick_ms).max(1));
+        let started = Instant::now();
+        let outcome = store.set_fuel(limits.fuel).and_then(|()| {
+            let policy = pre.instantiate(&mut store)?;
+            call.run(&policy, &mut store)
+        });
+        let duration = started.elapsed();
+        let fuel_used = limits.fuel.saturating_sub(store.get_fuel().unwrap_or(0));
+        let mut state = store.into_data();
+        after(&mut state);
+        let result = match outcome {
+            Ok(answer) => answer,
+            Err(error) => Err(classify(&error, state.host.panic.take())),
+        };
+        CallReport {
+            result,
+            fuel_used,
+            peak_memory_bytes: state.host.limiter.peak_memory,
+            duration,
+            logs: state.host.log.lines,
+            logs_dropped: state.host.log.dropped,
+        }
+    }
+}
+
+/// One export call, generic over the store's state type.
+trait Call {
+    type Output;
+    fn run<T: 'static>(
+        self,
+        policy: &Policy,
+        store: &mut Store<T>,
+    ) -> wasmtime::Result<Result<Self::Output, Failure>>;
+}
+
+struct EvaluateCall {
+    ctx: bindings::rabat::rules::types::Context,
+    output_limit: usize,
+}
+
+impl Call for EvaluateCall {
+    type Output = Evaluation;
+
+    fn run<T: 'static>(
+        self,
+        policy: &Policy,
+        store: &mut Store<T>,
+    ) -> wasmtime::Result<Result<Evaluation, Failure>> {
+        let answer = policy.call_evaluate(store, &self.ctx)?;
+        Ok(answer.map_err(Failure::PolicyError).and_then(|eval| {
+            let size = bindings::evaluation_size(&eval);
+            if size > self.output_limit {
+                return Err(Failure::InvalidAnswer(format!(
+                    "the answer is {size} bytes of text in {} discounts; the limit is {} bytes",
+                    eval.discounts.len(),
+                    self.output_limit
+                )));
+            }
+            bindings::evaluation_from_wit(eval).map_err(|e| Failure::InvalidAnswer(e.0))
+        }))
+    }
+}
+
+struct AccrueCall {
+    ctx: bindings::rabat::rules::types::Context,
+}
+
+impl Call for AccrueCall {
+    type Output = Accrual;
+
+    fn run<T: 'static>(
+        self,
+        policy: &Policy,
+        store: &mut Store<T>,
+    ) -> wasmtime::Result<Result<Accrual, Failure>> {
+        let answer = policy.call_accrue(store, &self.ctx)?;
+        Ok(answer
+            .map(bindings::accrual_from_wit)
+            .map_err(Failure::PolicyError))
+    }
+}
+
+/// Names what went wrong in a call that did not return.
+fn classify(error: &wasmtime::Error, panic: Option<String>) -> Failure {
+    if let Some(limit) = error.downcast_ref::<MemoryLimitExceeded>() {
+        return Failure::MemoryLimit(limit.to_string());
+    }
+    if let Some(limit) = error.downcast_ref::<TableLimitExceeded>() {
+        return Failure::MemoryLimit(limit.to_string());
+    }
+    if let Some(message) = panic {
+        return Failure::Trap(format!("panicked: {message}"));
+    }
+    match error.downcast_ref::<Trap>() {
+        Some(Trap::OutOfFuel) => Failure::OutOfFuel,
+        Some(Trap::Interrupt) => Failure::Timeout,
+        Some(Trap::StackOverflow) => {
+            Failure::Trap("call stack exhausted (runaway recursion?)".into())
+        }
+        Some(Trap::MemoryOutOfBounds) => Failure::Trap(
+            "out of bounds memory access (a stack overflow in the policy looks like this too)"
+                .into(),
+        ),
+        Some(trap) => Failure::Trap(
+            trap.to_string()
+                .trim_start_matches("wasm trap: ")
+                .to_owned(),
+        ),
+        None => Failure::Unavailable(format!("{error:#}")),
+    }
+}
+
+/// The engine's compatibility hash as stable text: wasmtime feeds it to a `Hasher`, and a
+/// SHA-256 one gives the same key in every process (std's hashers promise no stability).
+fn engine_key(engine: &Engine) -> String {
+    struct ShaHasher(Sha256);
+    impl std::hash::Hasher for ShaHasher {
+        fn write(&mut self, bytes: &[u8]) {
+            self.0.update(bytes);
+        }
+        fn finish(&self) -> u64 {
+            // Unused: the key is the full digest, taken below.
+            0
+        }
+    }
+    let mut hasher = ShaHasher(Sha256::new());
+    std::hash::Hash::hash(&engine.precompile_compatibility_hash(), &mut hasher);
+    hex::encode(hasher.0.finalize())
+}
+
+/// A stable seed from the order id (FNV-1a), so a replay sees the same randomness.
+fn seed(order_id: &str) -> u64 {
+    order_id.bytes().fold(0xcbf2_9ce4_8422_2325, |hash, byte| {
+        (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3)
+    })
+}
+
+fn spawn_epoch_ticker(
+    engine: Engine,
+    tick: Duration,
+    stop: Arc<AtomicBool>,
+) -> std::io::Result<()> {
+    std::thread::Builder::new()
+        .name("rabat-epoch".into())
+        .spawn(move || {
+            while !stop.load(Ordering::Relaxed) {
+                std::thread::sleep(tick);
+                engine.increment_epoch();
+            }
+        })
+        .map(|_| ())
+}

@@ -1,0 +1,29 @@
+//! The services: what rabat does, below HTTP and beside the background tasks. Each takes
+//! the few dependencies it uses (the store, the policy runner, metrics…), never the
+//! server's whole state, and returns a [`ServiceError`] that says whether a failure is
+//! permanent. Nothing here knows HTTP: the handlers in `http/` parse, call a service and
+//! answer; the BIFIT follower calls [`BifitSync`] just like the sync endpoint.
+//!
+//! - [`till`]: endpoint 1 (the discount for a bill) and endpoint 2 (record a completed
+//!   bill once), for every POS;
+//! - [`bifit`]: BIFIT Kassa's discount and sync;
+//! - [`policies`]: upload, activate, set config (write, invalidate, audit);
+//! - [`whatif`]: dry-run and replay;
+//! - [`audit`]: the audit trail's writer;
+//! - [`runner`]: loading and running a policy off the async threads.
+
+pub mod audit;
+pub mod bifit;
+mod error;
+pub mod policies;
+pub mod runner;
+pub mod till;
+pub mod whatif;
+
+pub use audit::{Actor, Audit};
+pub use bifit::{BifitSync, SyncOutcome, SyncReport};
+pub use error::{ServiceError, ServiceResult};
+pub use policies::PolicyChanges;
+pub use runner::PolicyRunner;
+pub use till::{CompletedBill, Till};
+pub use whatif::WhatIf;

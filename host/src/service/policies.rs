@@ -1,0 +1,116 @@
+//! A merchant's policy changes: upload a version (validated and compiled before it is
+//! stored, so a stored version always loads), activate one (a rollback is activating an
+//! older one), set the config. Each change is written, dropped from this server's policy
+//! cache (other replicas hear of it through the store) and audited, in one place.
+
+use std::sync::Arc;
+
+use rabat_sandbox::Runtime;
+use rabat_store::{PolicyVersion, Store};
+use serde_json::{Value, json};
+
+use super::audit::{Actor, Audit};
+use super::{ServiceError, ServiceResult};
+use crate::active::ActivePolicies;
+
+/// An accepted upload: the stored version and what validation found.
+#[derive(Debug)]
+pub struct Uploaded {
+    pub version: PolicyVersion,
+    /// The interfaces the component imports (all of them allowed).
+    pub imports: Vec<String>,
+    pub uses_wasi: bool,
+}
+
+/// The policy-changes service. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct PolicyChanges {
+    store: Store,
+    runtime: Arc<Runtime>,
+    active: Arc<ActivePolicies>,
+    audit: Audit,
+}
+
+impl PolicyChanges {
+    pub fn new(
+        store: Store,
+        runtime: Arc<Runtime>,
+        active: Arc<ActivePolicies>,
+        audit: Audit,
+    ) -> Self {
+        PolicyChanges {
+            store,
+            runtime,
+            active,
+            audit,
+        }
+    }
+
+    /// Validates and compiles `wasm` (off the async threads), then stores it as the
+    /// merchant's next version, not active. A module rabat cannot run is an invalid policy
+    /// with the reason.
+    pub async fn upload(
+        &self,
+        merchant: &str,
+        actor: &Actor,
+        wasm: Vec<u8>,
+        note: Option<&str>,
+    ) -> ServiceResult<Uploaded> {
+        let runtime = self.runtime.clone();
+        let (compiled, wasm) =
+            tokio::task::spawn_blocking(move || (runtime.compile(&wasm), wasm)).await?;
+        let compiled =
+            compiled.map_err(|rejection| ServiceError::InvalidPolicy(rejection.to_string()))?;
+        let stored = self.store.add_policy(merchant, &wasm, note).await?;
+        let info = compiled.info().clone();
+        self.active.remember(compiled);
+        let detail = json!({
+            "version": stored.version, "sha256": stored.sha256, "sizeBytes": stored.size_bytes,
+            "note": stored.note,
+        });
+        self.audit
+            .record(merchant, actor, "policy.upload", detail)
+            .await;
+        Ok(Uploaded {
+            version: stored,
+            imports: info.imports,
+            uses_wasi: info.uses_wasi,
+        })
+    }
+
+    /// Makes `version` the one the tills run; answers the merchant's new generation. A
+    /// version the merchant does not have is not found and changes nothing.
+    pub async fn activate(
+        &self,
+        merchant: &str,
+        actor: &Actor,
+        version: i64,
+    ) -> ServiceResult<i64> {
+        let generation = self.store.activate_policy(merchant, version).await?;
+        let detail = json!({"version": version, "generation": generation});
+        self.changed(merchant, actor, "policy.activate", detail)
+            .await;
+        tracing::info!(merchant, version, "policy activated");
+        Ok(generation)
+    }
+
+    /// Replaces the merchant's policy config (a JSON object, validated by the caller's
+    /// parser); answers the new generation.
+    pub async fn set_config(
+        &self,
+        merchant: &str,
+        actor: &Actor,
+        config: &Value,
+    ) -> ServiceResult<i64> {
+        let generation = self.store.put_policy_config(merchant, config).await?;
+        let detail = json!({"generation": generation, "config": config});
+        self.changed(merchant, actor, "policy.config", detail).await;
+        Ok(generation)
+    }
+
+    /// What the merchant's policy runs: drop this server's cached entry, audit the change.
+    async fn changed(&self, merchant: &str, actor: &Actor, action: &str, detail: Value) {
+        self.active.invalidate(merchant);
+        self.audit.record(merchant, actor, action, detail).await;
+    }
+}

@@ -1,0 +1,127 @@
+//! Running a policy from async code: the one place that hands a call to a blocking thread,
+//! so every flow (the till, dry-runs, accruals) runs policies the same way.
+
+use std::sync::Arc;
+
+use rabat_domain::model::{Accrual, Card, Order};
+use rabat_sandbox::decide::{Decision, decide};
+use rabat_sandbox::{CallInput, CallReport, CompiledPolicy, Limits, Runtime};
+use rabat_store::Store;
+use sha2::{Digest, Sha256};
+
+use super::{ServiceError, ServiceResult};
+use crate::active::{Active, ActivePolicies, LoadError};
+use crate::admission::Slot;
+
+/// The engine, the per-merchant policy caches and the live limits: what a service needs
+/// to load and run a merchant's policy.
+#[derive(Debug, Clone)]
+pub struct PolicyRunner {
+    store: Store,
+    runtime: Arc<Runtime>,
+    active: Arc<ActivePolicies>,
+    limits: Limits,
+}
+
+/// One policy call's inputs, owned so they can move to a blocking thread and back.
+#[derive(Debug)]
+pub struct Call {
+    pub policy: CompiledPolicy,
+    pub config: Arc<str>,
+    pub limits: Limits,
+    pub order: Order,
+    pub card: Card,
+    /// Held until the call is over, even if the caller stops waiting meanwhile.
+    pub slot: Option<Slot>,
+}
+
+impl PolicyRunner {
+    pub fn new(
+        store: Store,
+        runtime: Arc<Runtime>,
+        active: Arc<ActivePolicies>,
+        limits: Limits,
+    ) -> Self {
+        PolicyRunner {
+            store,
+            runtime,
+            active,
+            limits,
+        }
+    }
+
+    pub fn runtime(&self) -> &Arc<Runtime> {
+        &self.runtime
+    }
+
+    pub fn active_policies(&self) -> &ActivePolicies {
+        &self.active
+    }
+
+    /// The live limits every till call runs with.
+    pub fn limits(&self) -> &Limits {
+        &self.limits
+    }
+
+    /// What the merchant runs now (loading it on first use).
+    pub async fn active(&self, merchant: &str) -> Result<Arc<Active>, LoadError> {
+        self.active.get(&self.store, &self.runtime, merchant).await
+    }
+
+    /// Version `version` of the merchant's policy, compiled (or from the caches), active
+    /// or not: what dry-runs and replays run. An unknown version is not found; a stored
+    /// module that no longer loads is an invalid policy.
+    pub async fn version(&self, merchant: &str, version: i64) -> ServiceResult<CompiledPolicy> {
+        let wasm = self.store.policy_wasm(merchant, version).await?;
+        let sha256 = hex::encode(Sha256::digest(&wasm));
+        self.active
+            .compiled(&self.runtime, version, &sha256, wasm)
+            .await
+            .map_err(|error| match error {
+                LoadError::Store(e) => e.into(),
+                LoadError::Rejected { rejection, .. } => ServiceError::InvalidPolicy(format!(
+                    "stored version {version} does not load: {rejection}"
+                )),
+                LoadError::Join(e) => ServiceError::internal(e),
+            })
+    }
+
+    /// `evaluate` and the money rules ([`decide`]) on a blocking thread; the call's
+    /// order and card come back with the decision.
+    pub async fn decide(&self, call: Call) -> ServiceResult<(Decision, Order, Card)> {
+        let runtime = self.runtime.clone();
+        Ok(tokio::task::spawn_blocking(move || {
+            let _slot = call.slot;
+            let decision = decide(
+                &runtime,
+                &call.policy,
+                CallInput {
+                    order: &call.order,
+                    card: Some(&call.card),
+                    config: &call.config,
+                    limits: &call.limits,
+                },
+            );
+            (decision, call.order, call.card)
+        })
+        .await?)
+    }
+
+    /// `accrue` on a blocking thread.
+    pub async fn accrue(&self, call: Call) -> ServiceResult<CallReport<Accrual>> {
+        let runtime = self.runtime.clone();
+        Ok(tokio::task::spawn_blocking(move || {
+            let _slot = call.slot;
+            runtime.accrue(
+                &call.policy,
+                CallInput {
+                    order: &call.order,
+                    card: Some(&call.card),
+                    config: &call.config,
+                    limits: &call.limits,
+                },
+            )
+        })
+        .await?)
+    }
+}

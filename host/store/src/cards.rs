@@ -1,0 +1,200 @@
+//! Loyalty cards. The merchant sets identity fields and may set the points balance; visits,
+//! total spent and visit times move only through recorded transactions (`ledger.rs`).
+//! A balance set here still leaves a ledger row, so the ledger explains every balance.
+
+use std::str::FromStr;
+
+use rust_decimal::Decimal;
+
+use super::engine::WritePool;
+use super::error::merchant_or_db;
+use super::ledger::INSERT_ADJUSTMENT;
+use super::page::{self, Page};
+use super::{Entity, Result, Store, StoreError, now_ms};
+use rabat_domain::model::Card;
+
+/// A card row as stored; `into_card` checks what the database cannot.
+#[derive(sqlx::FromRow)]
+pub(crate) struct CardRow {
+    card_id: String,
+    customer_id: Option<String>,
+    name: Option<String>,
+    tier: Option<String>,
+    tags: String,
+    points: i64,
+    visits: i64,
+    total_spent: String,
+    first_visit: Option<i64>,
+    last_visit: Option<i64>,
+}
+
+impl CardRow {
+    pub(crate) fn into_card(self) -> Result<Card> {
+        Ok(Card {
+            tags: serde_json::from_str(&self.tags).map_err(StoreError::corrupt)?,
+            visits: u32::try_from(self.visits).map_err(StoreError::corrupt)?,
+            total_spent: Decimal::from_str(&self.total_spent).map_err(StoreError::corrupt)?,
+            card_id: self.card_id,
+            customer_id: self.customer_id,
+            name: self.name,
+            tier: self.tier,
+            points: self.points,
+            first_visit: self.first_visit,
+            last_visit: self.last_visit,
+        })
+    }
+}
+
+/// Locks the card row for the rest of the transaction and returns it. An UPDATE rather
+/// than `SELECT … FOR UPDATE` because it means the same on both engines: PostgreSQL takes
+/// the row lock (and returns the latest committed values after waiting for it); SQLite
+/// already holds the write lock from `BEGIN IMMEDIATE`.
+pub(crate) const LOCK_CARD: &str = "UPDATE cards SET updated_at = $3
+     WHERE merchant_id = $1 AND card_id = $2
+     RETURNING card_id, customer_id, name, tier, tags, points, visits, total_spent,
+               first_visit, last_visit";
+
+/// Writes what a transaction or adjustment changed on a locked card.
+pub(crate) const UPDATE_TOTALS: &str = "UPDATE cards
+     SET points = $3, visits = $4, total_spent = $5, first_visit = $6, last_visit = $7
+     WHERE merchant_id = $1 AND card_id = $2";
+
+impl Store {
+    /// Creates the card or updates its customer id, name, tier, tags and points balance
+    /// (other fields of `card` are ignored: they belong to the ledger). Returns the stored
+    /// card and whether it was created. A changed balance is logged as an adjustment.
+    pub async fn upsert_card(&self, merchant: &str, card: &Card) -> Result<(Card, bool)> {
+        if card.card_id.is_empty() {
+            return Err(StoreError::Invalid("card id must not be empty".into()));
+        }
+        let tags =
+            serde_json::to_string(&card.tags).map_err(|e| StoreError::Invalid(e.to_string()))?;
+        let now = now_ms();
+        let (old, created) = with_pool!(self, pool => {
+            let mut tx = pool.begin_write().await?;
+            // Insert-if-absent first, then lock: two concurrent creators cannot both insert
+            // (PostgreSQL makes the second wait, then skip), so no retry loop is needed.
+            let inserted: Option<(String,)> = sqlx::query_as(
+                "INSERT INTO cards (merchant_id, card_id, created_at, updated_at)
+                 VALUES ($1, $2, $3, $3) ON CONFLICT (merchant_id, card_id) DO NOTHING
+                 RETURNING card_id",
+            )
+            .bind(merchant)
+            .bind(&card.card_id)
+            .bind(now)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(|e| merchant_or_db(e, merchant))?;
+            let old: Option<CardRow> = sqlx::query_as(LOCK_CARD)
+                .bind(merchant)
+                .bind(&card.card_id)
+                .bind(now)
+                .fetch_optional(&mut *tx)
+                .await?;
+            let old = old
+                .ok_or_else(|| StoreError::not_found(Entity::Card, &card.card_id))?
+                .into_card()?;
+            sqlx::query(
+                "UPDATE cards SET customer_id = $3, name = $4, tier = $5, tags = $6, points = $7
+                 WHERE merchant_id = $1 AND card_id = $2",
+            )
+            .bind(merchant)
+            .bind(&card.card_id)
+            .bind(&card.customer_id)
+            .bind(&card.name)
+            .bind(&card.tier)
+            .bind(&tags)
+            .bind(card.points)
+            .execute(&mut *tx)
+            .await?;
+            if card.points != old.points {
+                let delta = card.points.checked_sub(old.points).ok_or_else(|| {
+                    StoreError::Invalid("points change is out of range".into())
+                })?;
+                sqlx::query(INSERT_ADJUSTMENT)
+                    .bind(merchant)
+                    .bind(&card.card_id)
+                    .bind(delta)
+                    .bind(card.points)
+                    .bind("balance set on the card")
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            tx.commit().await?;
+            (old, inserted.is_some())
+        });
+        let stored = Card {
+            customer_id: card.customer_id.clone(),
+            name: card.name.clone(),
+            tier: card.tier.clone(),
+            tags: card.tags.clone(),
+            points: card.points,
+            ..old
+        };
+        Ok((stored, created))
+    }
+
+    /// The card, if the merchant has it.
+    pub async fn card(&self, merchant: &str, card_id: &str) -> Result<Option<Card>> {
+        let row: Option<CardRow> = with_pool!(self, pool => {
+            sqlx::query_as(
+                "SELECT card_id, customer_id, name, tier, tags, points, visits, total_spent,
+                        first_visit, last_visit
+                 FROM cards WHERE merchant_id = $1 AND card_id = $2",
+            )
+            .bind(merchant)
+            .bind(card_id)
+            .fetch_optional(pool)
+            .await
+        })?;
+        row.map(CardRow::into_card).transpose()
+    }
+
+    /// Deletes the card. Its ledger rows stay: they are the merchant's history.
+    pub async fn delete_card(&self, merchant: &str, card_id: &str) -> Result<()> {
+        let done = with_pool!(self, pool => {
+            sqlx::query("DELETE FROM cards WHERE merchant_id = $1 AND card_id = $2")
+                .bind(merchant)
+                .bind(card_id)
+                .execute(pool)
+                .await
+                .map(|done| done.rows_affected())
+        })?;
+        if done == 0 {
+            return Err(StoreError::not_found(Entity::Card, card_id));
+        }
+        Ok(())
+    }
+
+    /// The merchant's cards in card-id order, `limit` (at most 500) per page.
+    pub async fn list_cards(
+        &self,
+        merchant: &str,
+        limit: u32,
+        cursor: Option<&str>,
+    ) -> Result<Page<Card>> {
+        let after = cursor
+            .map(page::decode_text)
+            .transpose()?
+            .unwrap_or_default();
+        let rows: Vec<CardRow> = with_pool!(self, pool => {
+            sqlx::query_as(
+                "SELECT card_id, customer_id, name, tier, tags, points, visits, total_spent,
+                        first_visit, last_visit
+                 FROM cards WHERE merchant_id = $1 AND card_id > $2
+                 ORDER BY card_id LIMIT $3",
+            )
+            .bind(merchant)
+            .bind(&after)
+            .bind(page::fetch_count(limit))
+            .fetch_all(pool)
+            .await
+        })?;
+        let cards = rows
+            .into_iter()
+            .map(CardRow::into_card)
+            .collect::<Result<Vec<_>>>()?;
+        Ok(page::finish(cards, limit, |card| card.card_id.clone()))
+    }
+}

@@ -1,0 +1,388 @@
+//! The ledger: an append-only record of completed bills and points adjustments, and the
+//! only way a card's visits, spend and (apart from a balance set on the card) points change.
+//!
+//! Exactly-once recording rests on the unique (merchant_id, order_id) constraint plus one
+//! write transaction per call: the ledger row and the card update commit together or not
+//! at all. On SQLite `BEGIN IMMEDIATE` serialises the whole call. On PostgreSQL the card
+//! row is locked first, so concurrent calls for one card queue; a racer for the same
+//! order whose `INSERT … ON CONFLICT DO NOTHING` inserts nothing rolls back and answers
+//! from the committed row. Either way, N identical calls give one row and one card update.
+
+use std::str::FromStr;
+
+use rust_decimal::Decimal;
+use serde::Serialize;
+use serde_json::Value;
+
+use super::cards::{CardRow, LOCK_CARD, UPDATE_TOTALS};
+use super::engine::WritePool;
+use super::page::{self, Page};
+use super::{Entity, Result, Store, StoreError, now_ms};
+use rabat_domain::model::Pos;
+
+/// What a ledger row records.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum EntryKind {
+    /// A completed bill reported by a POS.
+    Transaction,
+    /// A points change made by the merchant.
+    Adjustment,
+}
+
+/// A completed bill to record.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TransactionRecord {
+    pub order_id: String,
+    pub card_id: String,
+    /// Hex SHA-256 of the canonical request: tells an honest retry (same hash) from a
+    /// different bill reusing the order id.
+    pub request_hash: String,
+    pub total: Decimal,
+    /// Points the policy granted (may be negative for a redemption).
+    pub points: i64,
+    pub points_reason: Option<String>,
+    /// When the bill was closed, epoch ms.
+    pub occurred_at: i64,
+    pub pos: Pos,
+    /// The request as received, for the merchant's inspection.
+    pub request: Option<Value>,
+    /// Why accrual failed, if it did (the bill is recorded with zero points regardless).
+    pub accrual_error: Option<String>,
+}
+
+/// One ledger row.
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct LedgerEntry {
+    pub id: i64,
+    pub kind: EntryKind,
+    pub order_id: Option<String>,
+    pub card_id: String,
+    pub request_hash: Option<String>,
+    #[serde(with = "rust_decimal::serde::arbitrary_precision_option")]
+    pub total: Option<Decimal>,
+    pub points: i64,
+    /// The card's points balance right after this row.
+    pub points_balance: i64,
+    pub reason: Option<String>,
+    pub occurred_at: i64,
+    pub recorded_at: i64,
+    pub pos: Option<Pos>,
+    pub request: Option<Value>,
+    pub accrual_error: Option<String>,
+}
+
+/// The outcome of [`Store::record_transaction`].
+#[derive(Debug, Clone, PartialEq)]
+pub enum Recorded {
+    /// Recorded now; the card was updated.
+    New(LedgerEntry),
+    /// Already recorded with the same request; nothing changed.
+    Duplicate(LedgerEntry),
+}
+
+impl Recorded {
+    pub fn entry(&self) -> &LedgerEntry {
+        match self {
+            Recorded::New(entry) | Recorded::Duplicate(entry) => entry,
+        }
+    }
+}
+
+/// Which ledger rows to list.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct LedgerQuery<'a> {
+    pub card_id: Option<&'a str>,
+    /// Rows per page, clamped to 1..=500.
+    pub limit: u32,
+    pub cursor: Option<&'a str>,
+}
+
+#[derive(sqlx::FromRow)]
+struct LedgerRow {
+    id: i64,
+    kind: String,
+    order_id: Option<String>,
+    card_id: String,
+    request_hash: Option<String>,
+    total: Option<String>,
+    points: i64,
+    points_balance: i64,
+    reason: Option<String>,
+    occurred_at: i64,
+    recorded_at: i64,
+    pos: Option<String>,
+    request: Option<String>,
+    accrual_error: Option<String>,
+}
+
+impl LedgerRow {
+    fn into_entry(self) -> Result<LedgerEntry> {
+        let kind = match self.kind.as_str() {
+            "transaction" => EntryKind::Transaction,
+            "adjustment" => EntryKind::Adjustment,
+            other => return Err(StoreError::corrupt(format!("ledger kind '{other}'"))),
+        };
+        let total = self.total.as_deref().map(Decimal::from_str).transpose();
+        let pos = self
+            .pos
+            .map(|pos| serde_json::from_value(Value::String(pos)));
+        let request = self
+            .request
+            .as_deref()
+            .map(serde_json::from_str)
+            .transpose();
+        Ok(LedgerEntry {
+            id: self.id,
+            kind,
+            order_id: self.order_id,
+            card_id: self.card_id,
+            request_hash: self.request_hash,
+            total: total.map_err(StoreError::corrupt)?,
+            points: self.points,
+            points_balance: self.points_balance,
+            reason: self.reason,
+            occurred_at: self.occurred_at,
+            recorded_at: self.recorded_at,
+            pos: pos.transpose().map_err(StoreError::corrupt)?,
+            request: request.map_err(StoreError::corrupt)?,
+            accrual_error: self.accrual_error,
+        })
+    }
+}
+
+const SELECT_BY_ORDER: &str = "SELECT id, kind, order_id, card_id, request_hash, total, points,
+            points_balance, reason, occurred_at, recorded_at, pos, request, accrual_error
+     FROM ledger WHERE merchant_id = $1 AND order_id = $2";
+
+const LIST_ALL: &str = "SELECT id, kind, order_id, card_id, request_hash, total, points,
+            points_balance, reason, occurred_at, recorded_at, pos, request, accrual_error
+     FROM ledger WHERE merchant_id = $1 AND id < $2 ORDER BY id DESC LIMIT $3";
+
+const LIST_BY_CARD: &str = "SELECT id, kind, order_id, card_id, request_hash, total, points,
+            points_balance, reason, occurred_at, recorded_at, pos, request, accrual_error
+     FROM ledger WHERE merchant_id = $1 AND id < $2 AND card_id = $4
+     ORDER BY id DESC LIMIT $3";
+
+/// Appends an adjustment: $1 merchant, $2 card, $3 delta, $4 balance after, $5 reason,
+/// $6 now. Returns the row id.
+pub(crate) const INSERT_ADJUSTMENT: &str = "INSERT INTO ledger
+       (merchant_id, kind, card_id, points, points_balance, reason, occurred_at, recorded_at)
+     VALUES ($1, 'adjustment', $2, $3, $4, $5, $6, $6) RETURNING id";
+
+/// Same request → the stored row; anything else under that order id → a conflict.
+fn repeat_of(existing: LedgerEntry, record: &TransactionRecord) -> Result<Recorded> {
+    if existing.kind == EntryKind::Transaction
+        && existing.request_hash.as_deref() == Some(record.request_hash.as_str())
+    {
+        Ok(Recorded::Duplicate(existing))
+    } else {
+        Err(StoreError::Conflict {
+            entity: Entity::Order,
+            id: record.order_id.clone(),
+            reason: "already recorded with a different request",
+        })
+    }
+}
+
+fn out_of_range(what: &str) -> StoreError {
+    StoreError::Invalid(format!("{what} is out of range"))
+}
+
+impl Store {
+    /// Records a completed bill on its card, exactly once per (merchant, order id). See the
+    /// module docs for how this holds under concurrency. An unknown card is
+    /// [`StoreError::NotFound`]; a different request under a recorded order id is
+    /// [`StoreError::Conflict`].
+    pub async fn record_transaction(
+        &self,
+        merchant: &str,
+        record: &TransactionRecord,
+    ) -> Result<Recorded> {
+        let request = record.request.as_ref().map(Value::to_string);
+        let recorded_at = now_ms();
+        with_pool!(self, pool => {
+            let mut tx = pool.begin_write().await?;
+            // A retry is answered before the card is even looked at, so it still succeeds
+            // if the card was deleted since.
+            let existing: Option<LedgerRow> = sqlx::query_as(SELECT_BY_ORDER)
+                .bind(merchant)
+                .bind(&record.order_id)
+                .fetch_optional(&mut *tx)
+                .await?;
+            if let Some(existing) = existing {
+                return repeat_of(existing.into_entry()?, record);
+            }
+            let card: Option<CardRow> = sqlx::query_as(LOCK_CARD)
+                .bind(merchant)
+                .bind(&record.card_id)
+                .bind(recorded_at)
+                .fetch_optional(&mut *tx)
+                .await?;
+            let card = card
+                .ok_or_else(|| StoreError::not_found(Entity::Card, &record.card_id))?
+                .into_card()?;
+            let points = card.points.checked_add(record.points).ok_or_else(|| out_of_range("points balance"))?;
+            let visits = card.visits.checked_add(1).ok_or_else(|| out_of_range("visit count"))?;
+            let spent = card.total_spent.checked_add(record.total).ok_or_else(|| out_of_range("total spent"))?;
+            // min/max rather than "latest wins": a late-synced bill must not move last_visit back.
+            let first_visit = Some(card.first_visit.map_or(record.occurred_at, |t| t.min(record.occurred_at)));
+            let last_visit = Some(card.last_visit.map_or(record.occurred_at, |t| t.max(record.occurred_at)));
+            let inserted: Option<(i64,)> = sqlx::query_as(
+                "INSERT INTO ledger (merchant_id, kind, order_id, card_id, request_hash, total,
+                    points, points_balance, reason, occurred_at, recorded_at, pos, request,
+                    accrual_error)
+                 VALUES ($1, 'transaction', $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
+                 ON CONFLICT (merchant_id, order_id) DO NOTHING RETURNING id",
+            )
+            .bind(merchant)
+            .bind(&record.order_id)
+            .bind(&record.card_id)
+            .bind(&record.request_hash)
+            .bind(record.total.to_string())
+            .bind(record.points)
+            .bind(points)
+            .bind(&record.points_reason)
+            .bind(record.occurred_at)
+            .bind(recorded_at)
+            .bind(record.pos.as_str())
+            .bind(&request)
+            .bind(&record.accrual_error)
+            .fetch_optional(&mut *tx)
+            .await?;
+            let Some((id,)) = inserted else {
+                // Another call for this order (on another card) committed after our first
+                // look. Its row is committed, so a fresh read outside our transaction sees it.
+                tx.rollback().await?;
+                let existing: Option<LedgerRow> = sqlx::query_as(SELECT_BY_ORDER)
+                    .bind(merchant)
+                    .bind(&record.order_id)
+                    .fetch_optional(pool)
+                    .await?;
+                let existing = existing.ok_or_else(|| StoreError::corrupt("conflicting order row vanished"))?;
+                return repeat_of(existing.into_entry()?, record);
+            };
+            sqlx::query(UPDATE_TOTALS)
+                .bind(merchant)
+                .bind(&record.card_id)
+                .bind(points)
+                .bind(i64::from(visits))
+                .bind(spent.to_string())
+                .bind(first_visit)
+                .bind(last_visit)
+                .execute(&mut *tx)
+                .await?;
+            tx.commit().await?;
+            Ok(Recorded::New(LedgerEntry {
+                id,
+                kind: EntryKind::Transaction,
+                order_id: Some(record.order_id.clone()),
+                card_id: record.card_id.clone(),
+                request_hash: Some(record.request_hash.clone()),
+                total: Some(record.total),
+                points: record.points,
+                points_balance: points,
+                reason: record.points_reason.clone(),
+                occurred_at: record.occurred_at,
+                recorded_at,
+                pos: Some(record.pos),
+                request: record.request.clone(),
+                accrual_error: record.accrual_error.clone(),
+            }))
+        })
+    }
+
+    /// Adds `delta` points to the card (negative to take away) as an adjustment row; the
+    /// card's balance and the ledger change together. Returns the new row.
+    pub async fn adjust_points(
+        &self,
+        merchant: &str,
+        card_id: &str,
+        delta: i64,
+        reason: &str,
+    ) -> Result<LedgerEntry> {
+        if delta == 0 {
+            return Err(StoreError::Invalid(
+                "a points adjustment must not be zero".into(),
+            ));
+        }
+        let now = now_ms();
+        let (id, balance) = with_pool!(self, pool => {
+            let mut tx = pool.begin_write().await?;
+            let card: Option<CardRow> = sqlx::query_as(LOCK_CARD)
+                .bind(merchant)
+                .bind(card_id)
+                .bind(now)
+                .fetch_optional(&mut *tx)
+                .await?;
+            let card = card
+                .ok_or_else(|| StoreError::not_found(Entity::Card, card_id))?
+                .into_card()?;
+            let balance = card.points.checked_add(delta).ok_or_else(|| out_of_range("points balance"))?;
+            sqlx::query("UPDATE cards SET points = $3 WHERE merchant_id = $1 AND card_id = $2")
+                .bind(merchant)
+                .bind(card_id)
+                .bind(balance)
+                .execute(&mut *tx)
+                .await?;
+            let (id,): (i64,) = sqlx::query_as(INSERT_ADJUSTMENT)
+                .bind(merchant)
+                .bind(card_id)
+                .bind(delta)
+                .bind(balance)
+                .bind(reason)
+                .bind(now)
+                .fetch_one(&mut *tx)
+                .await?;
+            tx.commit().await?;
+            (id, balance)
+        });
+        Ok(LedgerEntry {
+            id,
+            kind: EntryKind::Adjustment,
+            order_id: None,
+            card_id: card_id.to_owned(),
+            request_hash: None,
+            total: None,
+            points: delta,
+            points_balance: balance,
+            reason: Some(reason.to_owned()),
+            occurred_at: now,
+            recorded_at: now,
+            pos: None,
+            request: None,
+            accrual_error: None,
+        })
+    }
+
+    /// The merchant's ledger, most recently recorded first, optionally for one card.
+    pub async fn list_transactions(
+        &self,
+        merchant: &str,
+        query: &LedgerQuery<'_>,
+    ) -> Result<Page<LedgerEntry>> {
+        let before = page::decode_id(query.cursor)?;
+        let fetch = page::fetch_count(query.limit);
+        let rows: Vec<LedgerRow> = with_pool!(self, pool => match query.card_id {
+            None => sqlx::query_as(LIST_ALL)
+                .bind(merchant)
+                .bind(before)
+                .bind(fetch)
+                .fetch_all(pool)
+                .await,
+            Some(card_id) => sqlx::query_as(LIST_BY_CARD)
+                .bind(merchant)
+                .bind(before)
+                .bind(fetch)
+                .bind(card_id)
+                .fetch_all(pool)
+                .await,
+        })?;
+        let entries = rows
+            .into_iter()
+            .map(LedgerRow::into_entry)
+            .collect::<Result<Vec<_>>>()?;
+        Ok(page::finish(entries, query.limit, |e| e.id.to_string()))
+    }
+}

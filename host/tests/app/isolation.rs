@@ -1,0 +1,148 @@
+//! Isolation between merchants under load: a merchant whose policy always runs to its
+//! time limit, hammering endpoint 1, fills only its own slots. Its excess calls get the
+//! fail-safe answer (recorded as `busy`), and another merchant's calls meanwhile are
+//! answered, correctly, without ever being turned away. Structural, not timed: what is
+//! asserted is who was answered what, never how fast.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use crate::common::app::{TestApp, TestMerchant};
+use crate::common::db::{Target, TestDb};
+use crate::common::wasm::{example, fixture};
+use rabat::model::Card;
+use rabat::store::EvaluationQuery;
+use serde_json::{Value, json};
+
+app_on_both_engines!(a_saturated_merchant_does_not_starve_another);
+
+const DISCOUNTS: &str = "/pos/papaya/v1/discounts";
+
+fn bill() -> Value {
+    serde_json::from_slice(&crate::common::wasm::data(
+        "bills/papaya-discount-request.json",
+    ))
+    .unwrap()
+}
+
+async fn gold(app: &TestApp, shop: &TestMerchant) {
+    let mut card = Card::new("memberCardId");
+    card.tier = Some("gold".into());
+    app.card(shop, card).await;
+}
+
+async fn outcomes(app: &TestApp, merchant: &str, outcome: &str) -> usize {
+    let query = EvaluationQuery {
+        limit: 500,
+        outcome: Some(outcome),
+        ..Default::default()
+    };
+    let page = app
+        .state
+        .store()
+        .list_evaluations(merchant, &query)
+        .await
+        .unwrap();
+    page.items.len()
+}
+
+async fn a_saturated_merchant_does_not_starve_another(setup: &TestApp) {
+    let mut settings = crate::common::app::settings();
+    settings.merchant_concurrency = 1;
+    settings.merchant_queue = Duration::from_millis(1);
+    // Each of the hog's calls runs until its deadline.
+    settings.policy_limits.fuel = u64::MAX / 2;
+    settings.policy_limits.deadline_ms = 300;
+    let app = Arc::new(
+        TestApp::with_settings(
+            TestDb {
+                store: setup.db.reopen().await,
+                target: Target::Shared,
+            },
+            settings,
+        )
+        .await,
+    );
+    let hog = app.merchant("hog").await;
+    gold(&app, &hog).await;
+    app.activate(&hog, &fixture("loop"), json!({})).await;
+    let calm = app.merchant("calm").await;
+    gold(&app, &calm).await;
+    app.activate(
+        &calm,
+        &example("tier-discount"),
+        json!({"tiers": {"gold": 10}}),
+    )
+    .await;
+
+    // The hog: waves of 4 concurrent calls until told to stop. Every one is a 200 with
+    // no discount (timed out, or turned away).
+    let stop = Arc::new(AtomicBool::new(false));
+    let hammer = {
+        let (app, stop, token) = (app.clone(), stop.clone(), hog.pos_token.clone());
+        tokio::spawn(async move {
+            let mut answered = 0;
+            let body = bill();
+            while !stop.load(Ordering::Relaxed) {
+                let wave = (0..4).map(|_| app.post_json(DISCOUNTS, &token, &body));
+                for reply in futures::future::join_all(wave).await {
+                    assert_eq!(reply.status, 200, "{}", reply.text);
+                    assert_eq!(
+                        reply.json["totalDiscount"].to_string(),
+                        "0.00",
+                        "{}",
+                        reply.text
+                    );
+                    answered += 1;
+                }
+            }
+            answered
+        })
+    };
+    // Saturated: the hog's own calls are being turned away.
+    let since = Instant::now();
+    while app.state.admission().rejections("hog") == 0 {
+        assert!(
+            since.elapsed() < Duration::from_secs(30),
+            "the hog never filled its slot"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    // Meanwhile the calm merchant is answered, correctly, every time.
+    for _ in 0..10 {
+        let reply = app.post_json(DISCOUNTS, &calm.pos_token, &bill()).await;
+        assert_eq!(reply.status, 200, "{}", reply.text);
+        assert_eq!(
+            reply.json["totalDiscount"].to_string(),
+            "5.00",
+            "{}",
+            reply.text
+        );
+    }
+    stop.store(true, Ordering::Relaxed);
+    let answered = hammer.await.unwrap();
+    assert!(answered >= 4);
+
+    let admission = app.state.admission();
+    assert!(admission.rejections("hog") >= 1);
+    assert_eq!(admission.rejections("calm"), 0);
+    assert_eq!(
+        admission.total_rejections(),
+        admission.rejections("hog"),
+        "only the hog was turned away"
+    );
+    app.flush_evaluations().await;
+    assert!(
+        outcomes(&app, "hog", "busy").await >= 1,
+        "turned-away calls are logged"
+    );
+    assert!(
+        outcomes(&app, "hog", "timeout").await >= 1,
+        "the hog's admitted calls ran to their deadline"
+    );
+    assert_eq!(outcomes(&app, "calm", "answer").await, 10);
+    assert_eq!(outcomes(&app, "calm", "busy").await, 0);
+    Arc::into_inner(app).unwrap().shutdown().await;
+}

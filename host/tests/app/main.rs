@@ -1,0 +1,19 @@
+//! The application's integration tests, one binary (so CI links the server once): the
+//! HTTP surface on the real router, real `rabat serve` processes, real policies built to
+//! `.wasm`, real SQLite files and PostgreSQL when `RABAT_TEST_POSTGRES_URL` is set.
+
+#[macro_use]
+mod common;
+
+mod admin;
+mod bifit;
+mod cli;
+mod compiled_cache;
+mod crash;
+mod isolation;
+mod layering;
+mod openapi;
+mod ops;
+mod papaya;
+mod replica_processes;
+mod replicas;

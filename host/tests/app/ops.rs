@@ -1,0 +1,390 @@
+//! Merchant what-ifs and operations at the HTTP level, on SQLite and (when configured)
+//! PostgreSQL: the what-if replay of recorded bills, Prometheus metrics, request ids.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use crate::common::app::{Reply, TestApp, TestMerchant};
+use crate::common::wasm::{data, example, fixture};
+use axum::body::Body;
+use axum::http::Request;
+use http_body_util::BodyExt;
+use rabat::model::Card;
+use serde_json::{Value, json};
+use tower::ServiceExt;
+
+app_on_both_engines!(
+    replay_compares_recorded_bills_with_another_version,
+    replay_reports_failures_and_records_nothing,
+    replay_input_errors_and_tenancy,
+    metrics_count_requests_and_policy_outcomes,
+    request_ids_are_set_and_kept,
+);
+
+const DISCOUNTS: &str = "/pos/papaya/v1/discounts";
+
+fn bill(order_id: &str, card_id: &str) -> Value {
+    let mut bill: Value =
+        serde_json::from_slice(&data("bills/papaya-discount-request.json")).unwrap();
+    bill["orderId"] = json!(order_id);
+    bill["cardId"] = json!(card_id);
+    bill
+}
+
+fn base(shop: &TestMerchant) -> String {
+    format!("/admin/v1/merchants/{}", shop.id)
+}
+
+fn num(value: &Value) -> String {
+    value.to_string()
+}
+
+fn assert_error(reply: &Reply, status: u16, id: u64, names: &str) {
+    assert_eq!(reply.status.as_u16(), status, "{}", reply.text);
+    assert_eq!(reply.json["error_id"], id, "{}", reply.text);
+    assert!(
+        reply.json["message"].as_str().unwrap().contains(names),
+        "the message should name {names}: {}",
+        reply.text
+    );
+}
+
+async fn replay(app: &TestApp, shop: &TestMerchant, version: i64, body: Value) -> Reply {
+    let path = format!("{}/policies/{version}/replay", base(shop));
+    app.call("POST", &path, Some(&shop.api_key), body.to_string())
+        .await
+}
+
+/// A shop running tier-discount (gold 10 %, silver 5 %) whose tills asked for four bills,
+/// one of them twice; returns the shop and the active version.
+async fn shop_with_history(app: &TestApp, id: &str) -> (TestMerchant, i64) {
+    let shop = app.merchant(id).await;
+    let mut gold = Card::new("gold-card");
+    gold.tier = Some("gold".into());
+    app.card(&shop, gold).await;
+    let mut silver = Card::new("silver-card");
+    silver.tier = Some("silver".into());
+    app.card(&shop, silver).await;
+    app.card(&shop, Card::new("plain-card")).await;
+    let version = app
+        .activate(
+            &shop,
+            &example("tier-discount"),
+            json!({"tiers": {"gold": 10, "silver": 5}}),
+        )
+        .await;
+    for (order, card, expected) in [
+        ("o-1", "gold-card", "5.00"),
+        ("o-2", "silver-card", "2.50"),
+        ("o-3", "plain-card", "0.00"),
+        ("o-1", "gold-card", "5.00"), // asked again: one order
+        ("o-4", "gold-card", "5.00"),
+    ] {
+        let reply = app
+            .post_json(DISCOUNTS, &shop.pos_token, &bill(order, card))
+            .await;
+        assert_eq!(reply.status, 200, "{}", reply.text);
+        assert_eq!(num(&reply.json["totalDiscount"]), expected);
+    }
+    app.flush_evaluations().await;
+    (shop, version)
+}
+
+async fn replay_compares_recorded_bills_with_another_version(app: &TestApp) {
+    let (shop, version) = shop_with_history(app, "whatif").await;
+    // The card changes after the bills: a replay uses the card as the till saw it.
+    let mut now_gold = Card::new("plain-card");
+    now_gold.tier = Some("gold".into());
+    app.card(&shop, now_gold).await;
+
+    // Same version, the merchant's config: nothing changes.
+    let same = replay(app, &shop, version, json!({})).await;
+    assert_eq!(same.status, 200, "{}", same.text);
+    let summary = &same.json["summary"];
+    assert_eq!(summary["ordersCompared"], 4, "{}", same.text);
+    assert_eq!(summary["changed"], 0);
+    assert_eq!(summary["failures"], 0);
+    assert_eq!(summary["skipped"], 0);
+    assert_eq!(
+        summary["totals"].to_string(),
+        r#"[{"after":12.50,"before":12.50,"currency":"EUR","difference":0.00}]"#,
+        "{}",
+        same.text
+    );
+    let orders = same.json["orders"].as_array().unwrap();
+    let ids: Vec<&str> = orders
+        .iter()
+        .map(|o| o["orderId"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        ids,
+        ["o-4", "o-1", "o-3", "o-2"],
+        "newest first, one per order"
+    );
+    assert_eq!(orders[0]["before"]["version"], version);
+    assert_eq!(orders[0]["before"]["outcome"], "answer");
+    assert_eq!(
+        orders[0]["before"]["discounts"],
+        orders[0]["after"]["discounts"]
+    );
+    assert_eq!(
+        orders[0]["after"]["discounts"][0]["type"],
+        "percentage_on_bill"
+    );
+    assert!(orders[0]["after"]["fuelUsed"].as_u64().unwrap() > 0);
+
+    // A richer config: gold 20 %, silver 5 % — what would it have cost?
+    let body = json!({"config": {"tiers": {"gold": 20, "silver": 5}}});
+    let richer = replay(app, &shop, version, body).await;
+    assert_eq!(richer.status, 200, "{}", richer.text);
+    let summary = &richer.json["summary"];
+    assert_eq!(summary["ordersCompared"], 4);
+    assert_eq!(summary["changed"], 2, "{}", richer.text);
+    assert_eq!(
+        summary["totals"].to_string(),
+        r#"[{"after":22.50,"before":12.50,"currency":"EUR","difference":10.00}]"#
+    );
+    let o1 = richer.json["orders"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|o| o["orderId"] == "o-1")
+        .unwrap();
+    assert_eq!(o1["changed"], true);
+    assert_eq!(num(&o1["before"]["totalDiscount"]), "5.00");
+    assert_eq!(num(&o1["after"]["totalDiscount"]), "10.00");
+    assert_eq!(o1["cardId"], "gold-card");
+    // The plain card was plain when the till asked: still nothing for o-3.
+    let o3 = richer.json["orders"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|o| o["orderId"] == "o-3")
+        .unwrap();
+    assert_eq!(o3["changed"], false);
+    assert_eq!(num(&o3["after"]["totalDiscount"]), "0.00");
+
+    // Only the changed orders listed; the summary still counts them all.
+    let body = json!({"config": {"tiers": {"gold": 20}}, "onlyChanged": true});
+    let changed = replay(app, &shop, version, body).await;
+    let listed: Vec<&str> = changed.json["orders"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o["orderId"].as_str().unwrap())
+        .collect();
+    assert_eq!(listed, ["o-4", "o-1", "o-2"], "{}", changed.text);
+    assert_eq!(changed.json["summary"]["ordersCompared"], 4);
+
+    // limit and since.
+    let newest = replay(app, &shop, version, json!({"limit": 1})).await;
+    assert_eq!(newest.json["summary"]["ordersCompared"], 1);
+    assert_eq!(newest.json["orders"][0]["orderId"], "o-4");
+    let future = replay(
+        app,
+        &shop,
+        version,
+        json!({"since": "2999-01-01T00:00:00Z"}),
+    )
+    .await;
+    assert_eq!(future.status, 200, "{}", future.text);
+    assert_eq!(future.json["summary"]["ordersCompared"], 0);
+    assert_eq!(future.json["summary"]["totals"].to_string(), "[]");
+    let past = replay(app, &shop, version, json!({"since": 0})).await;
+    assert_eq!(past.json["summary"]["ordersCompared"], 4);
+    // No body at all: every default.
+    let path = format!("{}/policies/{version}/replay", base(&shop));
+    let bare = app.call("POST", &path, Some(&shop.api_key), "").await;
+    assert_eq!(bare.status, 200, "{}", bare.text);
+    assert_eq!(bare.json["summary"]["ordersCompared"], 4);
+}
+
+/// How many endpoint-1 runs the merchant's evaluation log holds.
+async fn logged_runs(app: &TestApp, shop: &TestMerchant) -> usize {
+    let query = rabat::store::EvaluationQuery {
+        limit: 500,
+        ..Default::default()
+    };
+    let page = app.state.store().list_evaluations(&shop.id, &query).await;
+    page.unwrap().items.len()
+}
+
+async fn replay_reports_failures_and_records_nothing(app: &TestApp) {
+    let (shop, _) = shop_with_history(app, "whatif-bad").await;
+    let store = app.state.store();
+    let hostile = store
+        .add_policy(&shop.id, &fixture("panic"), None)
+        .await
+        .unwrap()
+        .version;
+    let evaluations_before = logged_runs(app, &shop).await;
+    let audit_before = store.list_audit(&shop.id, 500, None).await.unwrap().items;
+
+    let reply = replay(app, &shop, hostile, json!({})).await;
+    assert_eq!(reply.status, 200, "{}", reply.text);
+    let summary = &reply.json["summary"];
+    assert_eq!(summary["ordersCompared"], 4);
+    assert_eq!(summary["failures"], 4);
+    assert_eq!(summary["failuresByOutcome"], json!({"trap": 4}));
+    // Three bills had a discount and would lose it.
+    assert_eq!(summary["changed"], 3, "{}", reply.text);
+    assert_eq!(
+        summary["totals"].to_string(),
+        r#"[{"after":0.00,"before":12.50,"currency":"EUR","difference":-12.50}]"#
+    );
+    let first = &reply.json["orders"][0];
+    assert_eq!(first["after"]["outcome"], "trap");
+    assert!(!first["after"]["failure"].as_str().unwrap().is_empty());
+    assert_eq!(first["after"]["discounts"], json!([]));
+
+    // Nothing recorded: no evaluation rows, no audit rows, the active version unchanged.
+    app.flush_evaluations().await;
+    let evaluations_after = logged_runs(app, &shop).await;
+    assert_eq!(evaluations_after, evaluations_before);
+    assert_eq!(
+        store.list_audit(&shop.id, 500, None).await.unwrap().items,
+        audit_before
+    );
+    let till = app
+        .post_json(DISCOUNTS, &shop.pos_token, &bill("o-9", "gold-card"))
+        .await;
+    assert_eq!(num(&till.json["totalDiscount"]), "5.00");
+}
+
+async fn replay_input_errors_and_tenancy(app: &TestApp) {
+    let (shop, version) = shop_with_history(app, "whatif-input").await;
+    for (body, names) in [
+        (json!({"limit": 0}), "limit"),
+        (json!({"limit": 10_001}), "limit"),
+        (json!({"limit": "ten"}), "limit"),
+        (json!({"since": "last tuesday"}), "since"),
+        (json!({"since": -5}), "since"),
+        (json!({"onlyChanged": "yes"}), "onlyChanged"),
+        (json!({"config": [1]}), "config"),
+        (json!({"verbose": true}), "verbose"),
+    ] {
+        let reply = replay(app, &shop, version, body.clone()).await;
+        assert_error(&reply, 400, 7, names);
+    }
+    let path = format!("{}/policies/{version}/replay", base(&shop));
+    let reply = app.call("POST", &path, Some(&shop.api_key), "{").await;
+    assert_eq!(reply.json["error_id"], 6, "{}", reply.text);
+    assert_error(&replay(app, &shop, 99, json!({})).await, 404, 9, "99");
+    let reply = app
+        .call(
+            "POST",
+            &format!("{}/policies/x/replay", base(&shop)),
+            Some(&shop.api_key),
+            "{}",
+        )
+        .await;
+    assert_eq!(reply.status, 400, "{}", reply.text);
+
+    // Another merchant's key, the POS token, no token.
+    let other = app.merchant("whatif-other").await;
+    let reply = app.call("POST", &path, Some(&other.api_key), "{}").await;
+    assert_eq!(reply.status, 403, "{}", reply.text);
+    assert_eq!(reply.json["error_id"], 10);
+    let reply = app.call("POST", &path, Some(&shop.pos_token), "{}").await;
+    assert_eq!(reply.status, 401, "{}", reply.text);
+    let reply = app.call("POST", &path, None, "{}").await;
+    assert_eq!(reply.status, 401, "{}", reply.text);
+    assert_eq!(reply.json["error_id"], 4);
+    // The other merchant replays its own (empty) history, never the first one's bills.
+    let theirs = app
+        .activate(
+            &other,
+            &example("tier-discount"),
+            json!({"tiers": {"gold": 10}}),
+        )
+        .await;
+    let reply = replay(app, &other, theirs, json!({})).await;
+    assert_eq!(reply.status, 200, "{}", reply.text);
+    assert_eq!(reply.json["summary"]["ordersCompared"], 0);
+}
+
+async fn metrics_count_requests_and_policy_outcomes(app: &TestApp) {
+    let (shop, _) = shop_with_history(app, "metered").await;
+    let hostile = app.activate(&shop, &fixture("panic"), json!({})).await;
+    let reply = app
+        .post_json(DISCOUNTS, &shop.pos_token, &bill("o-5", "gold-card"))
+        .await;
+    assert_eq!(reply.status, 200);
+    let _ = app.call("GET", "/no/such/path", None, "").await;
+    let _ = replay(app, &shop, hostile, json!({"limit": 2})).await;
+    app.flush_evaluations().await;
+
+    let reply = app.call("GET", "/metrics", None, "").await;
+    assert_eq!(reply.status, 200, "{}", reply.text);
+    let text = reply.text;
+    let value = |series: &str| -> f64 {
+        text.lines()
+            .find_map(|line| line.strip_prefix(series)?.trim().parse().ok())
+            .unwrap_or_else(|| panic!("no series {series} in\n{text}"))
+    };
+    assert_eq!(
+        value(
+            r#"rabat_http_requests_total{route="/pos/papaya/v1/discounts",method="POST",status="200"}"#
+        ),
+        6.0
+    );
+    assert_eq!(
+        value(r#"rabat_http_requests_total{route="unmatched",method="GET",status="404"}"#),
+        1.0
+    );
+    assert_eq!(
+        value(
+            r#"rabat_http_request_duration_seconds_count{route="/pos/papaya/v1/discounts",method="POST"}"#
+        ),
+        6.0
+    );
+    assert_eq!(
+        value(r#"rabat_policy_calls_total{merchant="metered",call="evaluate",outcome="answer"}"#),
+        5.0
+    );
+    assert_eq!(
+        value(r#"rabat_policy_calls_total{merchant="metered",call="evaluate",outcome="trap"}"#),
+        1.0
+    );
+    assert_eq!(
+        value(r#"rabat_policy_calls_total{merchant="metered",call="replay",outcome="trap"}"#),
+        2.0
+    );
+    assert!(value(r#"rabat_policy_fuel_used_total{merchant="metered",call="evaluate"}"#) > 0.0);
+    assert_eq!(value("rabat_evaluation_log_backlog"), 0.0);
+    assert_eq!(value("rabat_evaluation_log_written_total"), 6.0);
+    assert_eq!(value("rabat_evaluation_log_dropped_total"), 0.0);
+    assert!(text.contains("# TYPE rabat_http_request_duration_seconds histogram"));
+    assert!(text.trim_end().ends_with("# EOF"));
+}
+
+async fn request_ids_are_set_and_kept(app: &TestApp) {
+    let send = |id: Option<&'static str>| {
+        let mut request = Request::builder().uri("/healthz");
+        if let Some(id) = id {
+            request = request.header("x-request-id", id);
+        }
+        app.router
+            .clone()
+            .oneshot(request.body(Body::empty()).unwrap())
+    };
+    let response = send(None).await.unwrap();
+    let made = response.headers()["x-request-id"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(made.len(), 36, "a UUID: {made}");
+    let second = send(None).await.unwrap();
+    assert_ne!(second.headers()["x-request-id"].to_str().unwrap(), made);
+    let kept = send(Some("till-7-req-42")).await.unwrap();
+    assert_eq!(kept.headers()["x-request-id"], "till-7-req-42");
+    // Errors carry it too.
+    let request = Request::builder()
+        .uri("/nowhere")
+        .body(Body::empty())
+        .unwrap();
+    let response = app.router.clone().oneshot(request).await.unwrap();
+    assert_eq!(response.status(), 404);
+    assert!(response.headers().contains_key("x-request-id"));
+    let body = response.into_body().collect().await.unwrap().to_bytes();
+    let body: Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(body["error_id"], 9);
+}
