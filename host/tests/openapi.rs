@@ -44,6 +44,7 @@ const SURFACE: &[(&str, &str)] = &[
     ("get", "/admin/v1/merchants/{m}/transactions"),
     ("get", "/admin/v1/merchants/{m}/evaluations"),
     ("get", "/admin/v1/merchants/{m}/audit"),
+    ("get", "/admin/v1/merchants/{m}/stats"),
     ("get", "/healthz"),
     ("get", "/readyz"),
     ("get", "/metrics"),

@@ -33,6 +33,7 @@ mod merchants;
 mod notify;
 mod page;
 mod policies;
+pub mod stats;
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
