@@ -162,16 +162,29 @@ pub async fn remove(
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// `GET /admin/v1/merchants/{m}/cards?limit=&cursor=` → `{items, nextCursor}` by card id.
-#[utoipa::path(get, path = "/admin/v1/merchants/{m}/cards", tag = "cards", security(("apiKey" = [])), params(("m" = String, Path, description = "The merchant id"), ("limit" = Option<u32>, Query, description = "Rows per page, 1–500 (default 50)"), ("cursor" = Option<String>, Query, description = "The previous page's nextCursor")), responses((status = 200, body = crate::store::Page<crate::model::Card>), (status = 400, description = "Bad input (the message names the field)", body = crate::http::openapi::ErrorDoc), (status = 401, description = "No or unknown token (4)", body = crate::http::openapi::ErrorDoc), (status = 403, description = "Another merchant's key (10)", body = crate::http::openapi::ErrorDoc)))]
+/// `GET /admin/v1/merchants/{m}/cards?limit=&cursor=` → `{items, nextCursor}` by card id;
+/// `?customerId=` → that customer's cards (at most two: more than one is ambiguous).
+#[utoipa::path(get, path = "/admin/v1/merchants/{m}/cards", tag = "cards", security(("apiKey" = [])), params(("m" = String, Path, description = "The merchant id"), ("customerId" = Option<String>, Query, description = "Only this customer's cards (at most two)"), ("limit" = Option<u32>, Query, description = "Rows per page, 1–500 (default 50)"), ("cursor" = Option<String>, Query, description = "The previous page's nextCursor")), responses((status = 200, body = crate::store::Page<crate::model::Card>), (status = 400, description = "Bad input (the message names the field)", body = crate::http::openapi::ErrorDoc), (status = 401, description = "No or unknown token (4)", body = crate::http::openapi::ErrorDoc), (status = 403, description = "Another merchant's key (10)", body = crate::http::openapi::ErrorDoc)))]
 pub async fn list(
     State(state): State<AppState>,
     MerchantAuth(merchant): MerchantAuth,
     query: QueryParams,
 ) -> ApiResult<Json<Page<Card>>> {
-    query.only(&["limit", "cursor"])?;
-    let page = state
-        .store()
+    query.only(&["customerId", "limit", "cursor"])?;
+    let store = state.store();
+    if let Some(customer) = query.get("customerId") {
+        // The cards of one customer (a lookup, so one page: the store returns at most
+        // two ids, which already tells "this card" from "ambiguous").
+        let mut items = Vec::new();
+        for card_id in store.cards_by_customer(&merchant.id, customer).await? {
+            items.extend(store.card(&merchant.id, &card_id).await?);
+        }
+        return Ok(Json(Page {
+            items,
+            next_cursor: None,
+        }));
+    }
+    let page = store
         .list_cards(&merchant.id, query.limit()?, query.cursor()?)
         .await?;
     Ok(Json(page))
