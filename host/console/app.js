@@ -1,7 +1,7 @@
 // The console's shell: sign-in and sign-out, the navigation, and hash routes
 // (`#/policies`, `#/cards/ABC`, …) to the pages.
 import { ApiError, call, clearSession, currentSession, loadSession, m, saveSession } from './api.js';
-import { clear, errorBox, field, form, h, busy, title, facts } from './ui.js';
+import { clear, errorBox, field, form, h, busy, title, facts, add } from './ui.js';
 import { overview } from './overview.js';
 import { policies, tryIt, replay } from './policies.js';
 import { cards, card } from './cards.js';
@@ -71,7 +71,7 @@ async function render() {
     try {
       await show(page, params, { stale: () => mine !== renders, go });
     } catch (error) {
-      if (mine === renders) page.append(errorBox(error));
+      if (mine === renders) add(page, errorBox(error));
     }
   }
   if (mine === renders) {
@@ -90,13 +90,13 @@ function signIn(page) {
     const id = merchant.value.trim();
     const secret = key.value.trim();
     if (!id || !secret) {
-      message.append(errorBox(new Error('Enter the merchant id and its API key.')));
+      add(message, errorBox(new Error('Enter the merchant id and its API key.')));
       return;
     }
     try {
       await call('GET', m('', id), { token: secret });
     } catch (error) {
-      message.append(errorBox(error, 'Not signed in'));
+      add(message, errorBox(error, 'Not signed in'));
       return;
     }
     key.value = '';
@@ -115,7 +115,7 @@ function signIn(page) {
     clear(opMessage);
     const secret = token.value.trim();
     if (!secret) {
-      opMessage.append(errorBox(new Error('Enter the operator token.')));
+      add(opMessage, errorBox(new Error('Enter the operator token.')));
       return;
     }
     // Auth runs before the body is read: an empty body tells a valid operator token
@@ -124,7 +124,7 @@ function signIn(page) {
       await call('POST', '/admin/v1/merchants', { token: secret, json: {} });
     } catch (error) {
       if (!(error instanceof ApiError) || error.status === 401 || error.status === 403 || error.status === 0) {
-        opMessage.append(errorBox(error, 'Not signed in'));
+        add(opMessage, errorBox(error, 'Not signed in'));
         return;
       }
     }
@@ -136,7 +136,7 @@ function signIn(page) {
   field('Operator token', token),
   h('div', { class: 'actions' }, opSubmit), opMessage);
 
-  page.append(title('Sign in'), h('p', { class: 'lead' }, 'The rabat console: your loyalty policy, cards and what happened at the till.'),
+  add(page, title('Sign in'), h('p', { class: 'lead' }, 'The rabat console: your loyalty policy, cards and what happened at the till.'),
     h('div', { class: 'grid2' }, merchantForm, operatorForm));
 }
 
@@ -145,12 +145,12 @@ function operator(page) {
   const name = h('input', { name: 'name' });
   const out = h('div', { 'aria-live': 'polite' });
   const submit = h('button', { type: 'submit' }, 'Create merchant');
-  page.append(title('Operator'), h('p', {}, 'Create a merchant. Its API key and first POS token are shown once, here: copy them now.'),
+  add(page, title('Operator'), h('p', {}, 'Create a merchant. Its API key and first POS token are shown once, here: copy them now.'),
     form({ class: 'card-panel' }, () => busy(submit, async () => {
       clear(out);
       try {
         const created = await call('POST', '/admin/v1/merchants', { json: { id: id.value.trim(), name: name.value.trim() } });
-        out.append(h('div', { class: 'secret', role: 'status' },
+        add(out, h('div', { class: 'secret', role: 'status' },
           h('h2', {}, `Merchant ${created.id} created`),
           h('p', {}, 'Shown once: rabat keeps only hashes of these.'),
           facts([
@@ -163,7 +163,7 @@ function operator(page) {
         id.value = '';
         name.value = '';
       } catch (error) {
-        out.append(errorBox(error, 'Not created'));
+        add(out, errorBox(error, 'Not created'));
       }
     }), field('Merchant id', id, 'Letters, digits, - and _'), field('Name', name), h('div', { class: 'actions' }, submit)), out);
 }

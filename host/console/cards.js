@@ -1,7 +1,7 @@
 // Cards: find by card id or customer id, see one with its ledger, adjust points.
 import { call, m, query } from './api.js';
 import { count, decimal, money, time } from './fmt.js';
-import { busy, clear, empty, errorBox, facts, field, form, h, loading, table, title } from './ui.js';
+import { busy, clear, empty, errorBox, facts, field, form, h, loading, table, title, add } from './ui.js';
 
 export async function cards(page, params, ctx) {
   const by = h('select', { name: 'by' }, h('option', { value: 'card' }, 'Card id'), h('option', { value: 'customer' }, 'Customer id'));
@@ -9,11 +9,11 @@ export async function cards(page, params, ctx) {
   const out = h('div', { 'aria-live': 'polite' });
   const submit = h('button', { type: 'submit' }, 'Find');
   const list = h('section', { 'aria-labelledby': 'all-cards' }, loading());
-  page.append(title('Cards'), form({ class: 'card-panel search' }, () => busy(submit, async () => {
+  add(page, title('Cards'), form({ class: 'card-panel search' }, () => busy(submit, async () => {
     clear(out);
     const value = text.value.trim();
     if (!value) {
-      out.append(errorBox(new Error('Enter a card id or a customer id.')));
+      add(out, errorBox(new Error('Enter a card id or a customer id.')));
       return;
     }
     if (by.value === 'card') {
@@ -25,12 +25,12 @@ export async function cards(page, params, ctx) {
       if (found.items.length === 1) {
         ctx.go(`cards/${encodeURIComponent(found.items[0].cardId)}`);
       } else if (found.items.length === 0) {
-        out.append(empty(`No card has customer id “${value}”.`));
+        add(out, empty(`No card has customer id “${value}”.`));
       } else {
-        out.append(h('p', {}, `Several cards have customer id “${value}”:`), cardTable(found.items));
+        add(out, h('p', {}, `Several cards have customer id “${value}”:`), cardTable(found.items));
       }
     } catch (error) {
-      out.append(errorBox(error));
+      add(out, errorBox(error));
     }
   }), h('div', { class: 'grid3' }, field('Find by', by), field('Id', text)), h('div', { class: 'actions' }, submit), out), list);
   await showAll(list, null);
@@ -53,12 +53,12 @@ async function showAll(box, cursor) {
     if (!cursor) clear(box, h('h2', { id: 'all-cards' }, 'All cards'));
     box.querySelector('.more')?.remove();
     if (!cursor && data.items.length === 0) {
-      box.append(empty('No cards yet. Cards are created with PUT …/cards/{cardId} (see the README).'));
+      add(box, empty('No cards yet. Cards are created with PUT …/cards/{cardId} (see the README).'));
       return;
     }
-    box.append(cardTable(data.items));
+    add(box, cardTable(data.items));
     if (data.nextCursor) {
-      box.append(h('button', { type: 'button', class: 'secondary more', onclick: () => showAll(box, data.nextCursor) }, 'More cards'));
+      add(box, h('button', { type: 'button', class: 'secondary more', onclick: () => showAll(box, data.nextCursor) }, 'More cards'));
     }
   } catch (error) {
     clear(box, errorBox(error));
@@ -66,15 +66,15 @@ async function showAll(box, cursor) {
 }
 
 export async function card(page, [cardId], ctx) {
-  page.append(title(`Card ${cardId}`));
+  add(page, title(`Card ${cardId}`));
   let c;
   try {
     c = await call('GET', m(`/cards/${encodeURIComponent(cardId)}`));
   } catch (error) {
-    page.append(errorBox(error), h('p', {}, h('a', { href: '#/cards' }, 'Back to cards')));
+    add(page, errorBox(error), h('p', {}, h('a', { href: '#/cards' }, 'Back to cards')));
     return;
   }
-  page.append(h('section', { class: 'card-panel' }, facts([
+  add(page, h('section', { class: 'card-panel' }, facts([
     ['Name', c.name || '—'],
     ['Customer id', c.customerId || '—'],
     ['Tier', c.tier || '—'],
@@ -90,7 +90,7 @@ export async function card(page, [cardId], ctx) {
   const out = h('div', { 'aria-live': 'polite' });
   const submit = h('button', { type: 'submit' }, 'Adjust points');
   const ledger = h('section', { 'aria-labelledby': 'ledger-head' }, loading());
-  page.append(form({ class: 'card-panel' }, () => busy(submit, async () => {
+  add(page, form({ class: 'card-panel' }, () => busy(submit, async () => {
     clear(out);
     const n = Number(delta.value);
     try {
@@ -100,7 +100,7 @@ export async function card(page, [cardId], ctx) {
       ctx.go(`cards/${encodeURIComponent(cardId)}`);
       void entry;
     } catch (error) {
-      out.append(errorBox(error, 'Not adjusted'));
+      add(out, errorBox(error, 'Not adjusted'));
     }
   }), h('h2', {}, 'Adjust points'), h('div', { class: 'grid3' },
     field('Points (+ or −)', delta), field('Reason', reason, 'Kept in the ledger and the audit trail.')),
@@ -114,10 +114,10 @@ async function showLedger(box, cardId, cursor) {
     if (!cursor) clear(box, h('h2', { id: 'ledger-head' }, 'Ledger'));
     box.querySelector('.more')?.remove();
     if (!cursor && data.items.length === 0) {
-      box.append(empty('No ledger rows yet: completed bills (endpoint 2) and adjustments appear here.'));
+      add(box, empty('No ledger rows yet: completed bills (endpoint 2) and adjustments appear here.'));
       return;
     }
-    box.append(table([
+    add(box, table([
       ['When', (e) => time(e.occurredAt)],
       ['Kind', (e) => e.kind],
       ['Order', (e) => e.orderId || '—'],
@@ -127,7 +127,7 @@ async function showLedger(box, cardId, cursor) {
       ['Reason', (e) => [e.reason || '', e.accrualError ? h('span', { class: 'bad-text' }, ` ${e.accrualError}`) : ''].filter(Boolean)],
     ], data.items, 'Ledger, newest first'));
     if (data.nextCursor) {
-      box.append(h('button', { type: 'button', class: 'secondary more', onclick: () => showLedger(box, cardId, data.nextCursor) }, 'More rows'));
+      add(box, h('button', { type: 'button', class: 'secondary more', onclick: () => showLedger(box, cardId, data.nextCursor) }, 'More rows'));
     }
   } catch (error) {
     clear(box, errorBox(error));

@@ -16,11 +16,14 @@ function s(tag, attrs = {}, ...children) {
   return el;
 }
 
-function niceMax(value) {
-  if (value <= 0) return 1;
-  const power = 10 ** Math.floor(Math.log10(value));
-  for (const step of [1, 2, 2.5, 5, 10]) {
-    if (step * power >= value) return step * power;
+/** A round step for `ticks` grid lines covering `value` (whole numbers when `integer`). */
+function niceStep(value, ticks, integer) {
+  const raw = value / ticks;
+  if (!(raw > 0)) return 1;
+  const power = 10 ** Math.floor(Math.log10(raw));
+  for (const m of [1, 2, 2.5, 5, 10]) {
+    const step = m * power;
+    if (step >= raw && (!integer || Number.isInteger(step))) return step;
   }
   return 10 * power;
 }
@@ -29,13 +32,14 @@ function niceMax(value) {
  * Stacked bars: `labels` along x; `series` = [{name, cls, values}] stacked bottom-up.
  * `format(n)` writes a y value; `label` is the chart's accessible name.
  */
-export function barChart({ labels, series, label, format = String, height = 220 }) {
-  const width = 640;
+export function barChart({
+  labels, series, label, format = String, height = 220, width = 960, integer = false,
+}) {
   const pad = { left: 56, right: 12, top: 12, bottom: 36 };
   const plotW = width - pad.left - pad.right;
   const plotH = height - pad.top - pad.bottom;
   const totals = labels.map((_, i) => series.reduce((sum, one) => sum + Math.max(0, one.values[i] || 0), 0));
-  const max = niceMax(Math.max(0, ...totals));
+  const max = 4 * niceStep(Math.max(0, ...totals), 4, integer);
   const slot = plotW / Math.max(1, labels.length);
   const barW = Math.max(2, Math.min(40, slot * 0.7));
   const svg = s('svg', {
@@ -65,16 +69,16 @@ export function barChart({ labels, series, label, format = String, height = 220 
     }
   });
   const legend = h('ul', { class: 'legend' }, series.map((one) => h('li', {}, h('span', { class: `swatch ${one.cls || ''}`, 'aria-hidden': 'true' }), one.name)));
-  return h('figure', { class: 'chart-box' }, svg, series.length > 1 ? legend : null);
+  const caption = series.length === 1 ? h('figcaption', { class: 'chart-caption' }, label) : legend;
+  return h('figure', { class: 'chart-box' }, svg, caption);
 }
 
 /** Bars around a zero line, one per value (e.g. per-order discount differences). */
-export function diffChart({ values, label, format = String, height = 200 }) {
-  const width = 640;
+export function diffChart({ values, label, format = String, height = 200, width = 960 }) {
   const pad = { left: 56, right: 12, top: 12, bottom: 12 };
   const plotW = width - pad.left - pad.right;
   const plotH = height - pad.top - pad.bottom;
-  const max = niceMax(Math.max(0, ...values.map((v) => Math.abs(v))));
+  const max = 2 * niceStep(Math.max(0, ...values.map((v) => Math.abs(v))), 2, false);
   const zero = pad.top + plotH / 2;
   const slot = plotW / Math.max(1, values.length);
   const barW = Math.max(1, Math.min(24, slot * 0.8));
@@ -91,5 +95,8 @@ export function diffChart({ values, label, format = String, height = 200 }) {
     svg.append(s('rect', { x, y, width: barW, height: barH, class: `bar ${value >= 0 ? 'more' : 'less'}` },
       s('title', {}, `order ${i + 1}: ${format(value)}`)));
   });
-  return h('figure', { class: 'chart-box' }, svg);
+  return h('figure', { class: 'chart-box' }, svg,
+    h('figcaption', { class: 'legend' },
+      h('span', {}, h('span', { class: 'swatch more', 'aria-hidden': 'true' }), 'more discount than the till got'),
+      h('span', {}, h('span', { class: 'swatch less', 'aria-hidden': 'true' }), 'less discount')));
 }

@@ -1,14 +1,14 @@
 // What happened: the evaluation log (each run openable) and the audit trail.
 import { call, m, query, OUTCOMES, pretty } from './api.js';
 import { count, micros, money, time } from './fmt.js';
-import { badge, clear, code, empty, errorBox, facts, field, h, loading, table, title } from './ui.js';
+import { badge, clear, code, empty, errorBox, facts, field, h, loading, table, title, add } from './ui.js';
 import { pickEvaluation } from './policies.js';
 
 export async function evaluations(page, params, ctx) {
   const outcome = h('select', { name: 'outcome' }, h('option', { value: '' }, 'All outcomes'), OUTCOMES.map((o) => h('option', { value: o }, o)));
   const list = h('section', { 'aria-label': 'Evaluations' }, loading());
   const detail = h('section', { 'aria-label': 'Evaluation', class: 'detail', tabindex: '-1' });
-  page.append(title('Evaluations', h('p', { class: 'muted' }, 'Every endpoint-1 policy run, failures included, newest first.')),
+  add(page, title('Evaluations', h('p', { class: 'muted' }, 'Every endpoint-1 policy run, failures included, newest first.')),
     h('div', { class: 'toolbar' }, field('Outcome', outcome)), list, detail);
   outcome.addEventListener('change', () => {
     clear(detail);
@@ -28,10 +28,10 @@ async function show(box, detail, outcome, cursor, ctx) {
   if (!cursor) clear(box);
   box.querySelector('.more')?.remove();
   if (!cursor && data.items.length === 0) {
-    box.append(empty(outcome ? `No run with outcome ${outcome} in the log.` : 'No policy run logged yet: runs appear when tills call endpoint 1.'));
+    add(box, empty(outcome ? `No run with outcome ${outcome} in the log.` : 'No policy run logged yet: runs appear when tills call endpoint 1.'));
     return;
   }
-  box.append(table([
+  add(box, table([
     ['When', (e) => time(e.at)],
     ['Order', (e) => e.orderId],
     ['Card', (e) => e.cardId || '—'],
@@ -46,7 +46,7 @@ async function show(box, detail, outcome, cursor, ctx) {
     }, 'Open')],
   ], data.items));
   if (data.nextCursor) {
-    box.append(h('button', { type: 'button', class: 'secondary more', onclick: () => show(box, detail, outcome, data.nextCursor, ctx) }, 'Older runs'));
+    add(box, h('button', { type: 'button', class: 'secondary more', onclick: () => show(box, detail, outcome, data.nextCursor, ctx) }, 'Older runs'));
   }
 }
 
@@ -79,7 +79,7 @@ function open(detail, e, ctx) {
 
 export async function audit(page, params, ctx) {
   const list = h('section', { 'aria-label': 'Audit trail' }, loading());
-  page.append(title('Audit trail', h('p', { class: 'muted' }, 'Every change made through the admin API, with who made it.')), list);
+  add(page, title('Audit trail', h('p', { class: 'muted' }, 'Every change made through the admin API, with who made it.')), list);
   await showAudit(list, null);
 }
 
@@ -94,16 +94,16 @@ async function showAudit(box, cursor) {
   if (!cursor) clear(box);
   box.querySelector('.more')?.remove();
   if (!cursor && data.items.length === 0) {
-    box.append(empty('Nothing changed yet.'));
+    add(box, empty('Nothing changed yet.'));
     return;
   }
-  box.append(table([
+  add(box, table([
     ['When', (e) => time(e.at)],
     ['Who', (e) => e.actor],
     ['What', (e) => h('code', {}, e.action)],
     ['Detail', (e) => h('code', { class: 'detail-json' }, JSON.stringify(e.detail))],
   ], data.items));
   if (data.nextCursor) {
-    box.append(h('button', { type: 'button', class: 'secondary more', onclick: () => showAudit(box, data.nextCursor) }, 'Older changes'));
+    add(box, h('button', { type: 'button', class: 'secondary more', onclick: () => showAudit(box, data.nextCursor) }, 'Older changes'));
   }
 }

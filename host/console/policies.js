@@ -4,11 +4,12 @@ import { diffChart } from './chart.js';
 import { approx, bytes, count, micros, money, moneyDiff, time } from './fmt.js';
 import {
   badge, busy, clear, code, confirm, empty, errorBox, facts, field, form, h, loading, table, title,
+  add,
 } from './ui.js';
 
 export async function policies(page, params, ctx) {
   const list = h('section', { 'aria-labelledby': 'versions-head' }, loading());
-  page.append(title('Policies'), uploadForm(ctx), list);
+  add(page, title('Policies'), uploadForm(ctx), list);
   await showList(list, ctx);
 }
 
@@ -22,11 +23,11 @@ async function showList(box, ctx) {
   }
   clear(box, h('h2', { id: 'versions-head' }, 'Versions'));
   if (data.items.length === 0) {
-    box.append(empty('No policy uploaded yet. Build one with `cargo run -- build examples/tier-discount` and upload the .wasm above.'));
+    add(box, empty('No policy uploaded yet. Build one with `cargo run -- build examples/tier-discount` and upload the .wasm above.'));
     return;
   }
   const active = data.items.find((p) => p.active);
-  box.append(table([
+  add(box, table([
     ['Version', (p) => h('span', { class: 'version' }, `v${p.version}`)],
     ['Note', (p) => p.note || '—'],
     ['Size', (p) => bytes(p.sizeBytes), 'num'],
@@ -74,7 +75,7 @@ function uploadForm(ctx) {
     clear(out);
     const chosen = file.files && file.files[0];
     if (!chosen) {
-      out.append(errorBox(new Error('Choose a .wasm file first.')));
+      add(out, errorBox(new Error('Choose a .wasm file first.')));
       return;
     }
     try {
@@ -82,7 +83,7 @@ function uploadForm(ctx) {
       const uploaded = await call('POST', m(`/policies${query({ note: note.value.trim() })}`), {
         bytes: bytesRead, contentType: 'application/wasm',
       });
-      out.append(h('div', { class: 'success', role: 'status' },
+      add(out, h('div', { class: 'success', role: 'status' },
         h('p', {}, h('strong', {}, `Version ${uploaded.version} uploaded`), ' — validated and compiled, not active yet.'),
         facts([
           ['SHA-256', h('code', {}, uploaded.sha256)],
@@ -96,7 +97,7 @@ function uploadForm(ctx) {
       const list = document.querySelector('[aria-labelledby="versions-head"]');
       if (list) await showList(list, ctx);
     } catch (error) {
-      out.append(errorBox(error, 'Upload refused'));
+      add(out, errorBox(error, 'Upload refused'));
     }
   }),
   h('h2', { id: 'upload-head' }, 'Upload a version'),
@@ -142,7 +143,7 @@ export function papayaBody(evaluation) {
 }
 
 export async function tryIt(page, [version], ctx) {
-  page.append(title(`Try version ${version}`, h('p', { class: 'muted' }, 'A dry-run: the exact answer the till would get. Nothing is recorded.')));
+  add(page, title(`Try version ${version}`, h('p', { class: 'muted' }, 'A dry-run: the exact answer the till would get. Nothing is recorded.')));
   const source = h('select', { name: 'bill' }, h('option', { value: '' }, 'Paste a bill below'));
   const bill = h('textarea', { name: 'order', rows: '12', spellcheck: 'false', class: 'json' });
   const cardText = h('textarea', { name: 'card', rows: '5', spellcheck: 'false', class: 'json', placeholder: '{"tier": "gold", "points": 10}' });
@@ -159,7 +160,7 @@ export async function tryIt(page, [version], ctx) {
       recorded.push(e);
     }
   } catch (error) {
-    out.append(errorBox(error, 'The recorded bills could not be listed'));
+    add(out, errorBox(error, 'The recorded bills could not be listed'));
   }
   if (pickedEvaluation && !recorded.some((e) => e.id === pickedEvaluation.id)) recorded.unshift(pickedEvaluation);
   for (const e of recorded) {
@@ -179,14 +180,14 @@ export async function tryIt(page, [version], ctx) {
     source.value = String(recorded[0].id);
     useRecorded();
   }
-  page.append(form({ class: 'card-panel' }, () => busy(submit, async () => {
+  add(page, form({ class: 'card-panel' }, () => busy(submit, async () => {
     clear(out);
     const request = {};
     for (const [name, el, required] of [['order', bill, true], ['card', cardText, false], ['config', configText, false]]) {
       const text = el.value.trim();
       if (!text) {
         if (required) {
-          out.append(errorBox(new Error('Paste a Papaya endpoint-1 bill, or pick a recorded one.')));
+          add(out, errorBox(new Error('Paste a Papaya endpoint-1 bill, or pick a recorded one.')));
           return;
         }
         continue;
@@ -194,7 +195,7 @@ export async function tryIt(page, [version], ctx) {
       try {
         request[name] = parseJson(text);
       } catch (error) {
-        out.append(errorBox(new Error(`${name} is not JSON: ${error.message}`)));
+        add(out, errorBox(new Error(`${name} is not JSON: ${error.message}`)));
         return;
       }
     }
@@ -202,7 +203,7 @@ export async function tryIt(page, [version], ctx) {
       const result = await call('POST', m(`/policies/${version}/dry-run`), { json: request });
       showDryRun(out, result, request.order);
     } catch (error) {
-      out.append(errorBox(error, 'Refused'));
+      add(out, errorBox(error, 'Refused'));
     }
   }),
   field('Recorded bill', source, recorded.length ? 'The bills the tills sent (newest first); choosing one fills the bill below.' : 'No recorded bill yet: paste one.'),
@@ -217,7 +218,7 @@ function showDryRun(out, r, order) {
   const currency = (order && order.currency) || 'EUR';
   const response = r.response || {};
   const lines = response.discounts || [];
-  out.append(h('h2', {}, 'What the till would get'),
+  add(out, h('h2', {}, 'What the till would get'),
     h('div', { class: 'kpis' },
       h('div', { class: 'kpi' }, h('span', { class: 'kpi-value total-discount' }, money(response.totalDiscount, currency)), h('span', { class: 'kpi-label' }, 'Total discount')),
       h('div', { class: 'kpi' }, h('span', { class: 'kpi-value' }, badge(r.outcome)), h('span', { class: 'kpi-label' }, 'Outcome')),
@@ -248,7 +249,7 @@ function showDryRun(out, r, order) {
 }
 
 export async function replay(page, [version], ctx) {
-  page.append(title(`Replay version ${version}`, h('p', { class: 'muted' }, 'Re-run recorded bills against this version: what each would get compared with what it got. Nothing is recorded.')));
+  add(page, title(`Replay version ${version}`, h('p', { class: 'muted' }, 'Re-run recorded bills against this version: what each would get compared with what it got. Nothing is recorded.')));
   const mode = h('select', { name: 'mode' }, h('option', { value: 'last' }, 'The last N bills'), h('option', { value: 'since' }, 'Since a date'));
   const limit = h('input', { type: 'number', name: 'limit', min: '1', max: '10000', value: '1000' });
   const since = h('input', { type: 'date', name: 'since' });
@@ -259,7 +260,7 @@ export async function replay(page, [version], ctx) {
   const toggle = () => { sinceField.hidden = mode.value !== 'since'; };
   mode.addEventListener('change', toggle);
   toggle();
-  page.append(form({ class: 'card-panel' }, () => busy(submit, async () => {
+  add(page, form({ class: 'card-panel' }, () => busy(submit, async () => {
     clear(out, loading('Replaying…'));
     const request = { onlyChanged: true };
     if (limit.value) request.limit = Number(limit.value);
@@ -293,7 +294,7 @@ export async function replay(page, [version], ctx) {
 
 function showReplay(out, report) {
   const s = report.summary;
-  out.append(h('h2', {}, 'Summary'),
+  add(out, h('h2', {}, 'Summary'),
     h('div', { class: 'kpis' },
       h('div', { class: 'kpi' }, h('span', { class: 'kpi-value orders-compared' }, count(s.ordersCompared)), h('span', { class: 'kpi-label' }, 'Orders re-run')),
       h('div', { class: 'kpi' }, h('span', { class: 'kpi-value orders-changed' }, count(s.changed)), h('span', { class: 'kpi-label' }, 'Changed')),
@@ -313,11 +314,11 @@ function showReplay(out, report) {
       : empty('No recorded bill in this range: nothing to replay yet. Bills appear once tills call endpoint 1.'));
   const changed = report.orders.filter((o) => o.changed);
   if (!changed.length) {
-    if (s.ordersCompared) out.append(empty('No order would change with this version.'));
+    if (s.ordersCompared) add(out, empty('No order would change with this version.'));
     return;
   }
   const ordered = [...changed].reverse();
-  out.append(h('h3', {}, 'Per-order difference (after − before), oldest first'),
+  add(out, h('h3', {}, 'Per-order difference (after − before), oldest first'),
     diffChart({
       values: ordered.map((o) => approx(moneyDiff(o.after.totalDiscount, o.before.totalDiscount, o.currency))),
       label: `Discount difference per changed order, ${changed.length} orders`,

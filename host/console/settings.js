@@ -3,15 +3,16 @@ import { ApiError, call, m, parseJson, pretty, query } from './api.js';
 import { count, time } from './fmt.js';
 import {
   busy, clear, confirm, empty, errorBox, facts, field, form, h, loading, table, title,
+  add,
 } from './ui.js';
 
 export async function config(page, params, ctx) {
-  page.append(title('Policy config', h('p', { class: 'muted' }, 'The JSON object every version of your policy reads (ctx.config()). Saved at once for every till.')));
+  add(page, title('Policy config', h('p', { class: 'muted' }, 'The JSON object every version of your policy reads (ctx.config()). Saved at once for every till.')));
   let current;
   try {
     current = await call('GET', m('/policy-config'));
   } catch (error) {
-    page.append(errorBox(error));
+    add(page, errorBox(error));
     return;
   }
   const text = h('textarea', { name: 'config', rows: '16', spellcheck: 'false', class: 'json' });
@@ -19,7 +20,7 @@ export async function config(page, params, ctx) {
   const problem = h('div', { id: 'config-problem', 'aria-live': 'assertive' });
   text.setAttribute('aria-describedby', 'config-problem');
   const submit = h('button', { type: 'submit' }, 'Save config');
-  page.append(form({ class: 'card-panel' }, () => busy(submit, async () => {
+  add(page, form({ class: 'card-panel' }, () => busy(submit, async () => {
     clear(problem);
     text.removeAttribute('aria-invalid');
     try {
@@ -48,16 +49,16 @@ export async function tokens(page, params, ctx) {
     clear(out);
     try {
       const made = await call('POST', m('/pos-tokens'));
-      out.append(h('div', { class: 'secret', role: 'status' },
+      add(out, h('div', { class: 'secret', role: 'status' },
         h('h2', {}, `Token ${made.tokenId} issued`),
         h('p', {}, 'Shown once: put it in the till’s settings now. rabat keeps only its hash.'),
         facts([['POS token', h('code', { class: 'pos-token' }, made.posToken)], ['Token id', made.tokenId]])));
       await showTokens(list, out);
     } catch (error) {
-      out.append(errorBox(error, 'Not issued'));
+      add(out, errorBox(error, 'Not issued'));
     }
   }));
-  page.append(title('POS tokens', h('p', { class: 'muted' }, 'Each till authenticates with a POS token. A revoked token stops working at once.')),
+  add(page, title('POS tokens', h('p', { class: 'muted' }, 'Each till authenticates with a POS token. A revoked token stops working at once.')),
     h('div', { class: 'actions' }, issue), out, list);
   await showTokens(list, out);
 }
@@ -72,10 +73,10 @@ async function showTokens(box, out) {
   }
   clear(box);
   if (data.items.length === 0) {
-    box.append(empty('No POS token: no till can call rabat. Issue one above.'));
+    add(box, empty('No POS token: no till can call rabat. Issue one above.'));
     return;
   }
-  box.append(table([
+  add(box, table([
     ['Token id', (t) => h('code', {}, t.tokenId)],
     ['Issued', (t) => time(t.createdAt)],
     ['Revoked', (t) => (t.revokedAt ? time(t.revokedAt) : '—')],
@@ -90,7 +91,7 @@ async function showTokens(box, out) {
             await call('DELETE', m(`/pos-tokens/${encodeURIComponent(t.tokenId)}`));
             await showTokens(box, out);
           } catch (error) {
-            out.append(errorBox(error, 'Not revoked'));
+            add(out, errorBox(error, 'Not revoked'));
           }
         });
       },
@@ -99,15 +100,15 @@ async function showTokens(box, out) {
 }
 
 export async function bifit(page, params, ctx) {
-  page.append(title('BIFIT Kassa connector'));
+  add(page, title('BIFIT Kassa connector'));
   const settings = h('section', { class: 'card-panel', 'aria-labelledby': 'bifit-settings' }, loading());
   const orders = h('section', { 'aria-labelledby': 'bifit-orders' });
-  page.append(settings, orders);
+  add(page, settings, orders);
   await showSettings(settings);
   const state = h('select', { name: 'state' }, h('option', { value: '' }, 'All states'),
     ['tracking', 'recorded', 'voided', 'expired', 'failed'].map((s) => h('option', { value: s }, s)));
   const list = h('div', {}, loading());
-  orders.append(h('div', { class: 'toolbar' }, h('h2', { id: 'bifit-orders' }, 'Tracked orders'), field('State', state)), list);
+  add(orders, h('div', { class: 'toolbar' }, h('h2', { id: 'bifit-orders' }, 'Tracked orders'), field('State', state)), list);
   state.addEventListener('change', () => showOrders(list, state.value, null));
   await showOrders(list, '', null);
 }
@@ -122,11 +123,11 @@ async function showSettings(box) {
   }
   clear(box, h('h2', { id: 'bifit-settings' }, 'Settings'));
   if (problem) {
-    box.append(errorBox(problem));
+    add(box, errorBox(problem));
     return;
   }
   if (view) {
-    box.append(facts([
+    add(box, facts([
       ['Base URL', view.baseUrl],
       ['Card lookup', view.cardLookup],
       ['Token URL', view.tokenUrl || '—'],
@@ -138,7 +139,7 @@ async function showSettings(box) {
       ['Tokens refreshed', time(view.tokensRefreshedAt)],
     ]));
   } else {
-    box.append(empty('No BIFIT connector is set up. Fill in the form to connect BIFIT Kassa.'));
+    add(box, empty('No BIFIT connector is set up. Fill in the form to connect BIFIT Kassa.'));
   }
   const baseUrl = h('input', { name: 'baseUrl', value: view ? view.baseUrl : 'https://kassa.bifit.com' });
   const lookup = h('select', { name: 'cardLookup' }, ['clientId', 'caller'].map((v) => h('option', { value: v, selected: view && view.cardLookup === v }, v)));
@@ -147,7 +148,7 @@ async function showSettings(box) {
   const secrets = ['accessToken', 'refreshToken', 'oauthClientSecret'].map((name) => [name, h('input', { name, type: 'password', autocomplete: 'off' })]);
   const out = h('div', { 'aria-live': 'polite' });
   const submit = h('button', { type: 'submit' }, view ? 'Save settings' : 'Connect');
-  box.append(h('details', { open: !view }, h('summary', {}, view ? 'Change the settings' : 'Set up'),
+  add(box, h('details', { open: !view }, h('summary', {}, view ? 'Change the settings' : 'Set up'),
     form({}, () => busy(submit, async () => {
       clear(out);
       const body = { baseUrl: baseUrl.value.trim(), cardLookup: lookup.value };
@@ -159,7 +160,7 @@ async function showSettings(box) {
         await call('PUT', m('/connectors/bifit'), { json: body });
         await showSettings(box);
       } catch (error) {
-        out.append(errorBox(error, 'Not saved'));
+        add(out, errorBox(error, 'Not saved'));
       }
     }),
     h('div', { class: 'grid2' }, field('Base URL', baseUrl), field('Card lookup', lookup), field('Token URL', tokenUrl), field('OAuth client id', clientId)),
@@ -178,10 +179,10 @@ async function showOrders(box, state, cursor) {
   if (!cursor) clear(box);
   box.querySelector('.more')?.remove();
   if (!cursor && data.items.length === 0) {
-    box.append(empty(state ? `No tracked order is ${state}.` : 'No BIFIT order tracked yet.'));
+    add(box, empty(state ? `No tracked order is ${state}.` : 'No BIFIT order tracked yet.'));
     return;
   }
-  box.append(table([
+  add(box, table([
     ['Order', (o) => o.orderId],
     ['Card', (o) => o.cardId || '—'],
     ['State', (o) => h('span', { class: `badge ${o.state === 'recorded' ? 'ok' : o.state === 'failed' || o.state === 'expired' ? 'bad' : 'neutral'}` }, o.state)],
@@ -192,6 +193,6 @@ async function showOrders(box, state, cursor) {
     ['Last error', (o) => o.lastError || '—'],
   ], data.items));
   if (data.nextCursor) {
-    box.append(h('button', { type: 'button', class: 'secondary more', onclick: () => showOrders(box, state, data.nextCursor) }, 'More orders'));
+    add(box, h('button', { type: 'button', class: 'secondary more', onclick: () => showOrders(box, state, data.nextCursor) }, 'More orders'));
   }
 }

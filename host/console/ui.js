@@ -35,6 +35,12 @@ function append(el, children) {
   }
 }
 
+/** Appends children, skipping null/false (the native append would write "null"). */
+export function add(el, ...children) {
+  append(el, children);
+  return el;
+}
+
 export function clear(el, ...children) {
   el.replaceChildren();
   append(el, children);
