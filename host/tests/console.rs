@@ -33,7 +33,7 @@ async fn sqlite_console_in_a_real_browser() {
         unreachable!()
     };
     let url = format!("sqlite://{}", path.display());
-    scenario(&url, None, true).await;
+    scenario(&db, &url, None, true).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -44,7 +44,7 @@ async fn postgres_console_in_a_real_browser() {
     let Target::Postgres { url, schema } = &db.target else {
         unreachable!()
     };
-    scenario(url, Some(schema), false).await;
+    scenario(&db, url, Some(schema), false).await;
 }
 
 // ---------------------------------------------------------------------------------------
@@ -310,6 +310,60 @@ async fn logged(server: &Server, merchant: &str, key: &str, outcome: &str, n: us
     }
 }
 
+/// Writes runs for 12 earlier UTC days into the log (days 1 to 12 back): per day some
+/// answers with a discount of 5.00 or 2.50 (and one of 0.00, not counted as a discount)
+/// and some traps. Returns (days back, answers, traps, discount total).
+async fn seed_history(db: &TestDb) -> Vec<(usize, u64, u64, String)> {
+    const DAY: i64 = 86_400_000;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64;
+    let today = now.div_euclid(DAY) * DAY;
+    let mut rows = Vec::new();
+    let mut seeded = Vec::new();
+    for back in 1..=12usize {
+        let fives = 6 + (back * 7) % 11;
+        let halves = 2 + back % 4;
+        let traps = (back % 3) as u64;
+        let at = today - back as i64 * DAY + 9 * 3_600_000;
+        let mut n = 0;
+        let mut row = |outcome: &str, discount: &str| {
+            n += 1;
+            let request = json!({"orderId": format!("H-{back}-{n}"), "currency": "EUR"});
+            rows.push(format!(
+                "('shop', {at}, 'H-{back}-{n}', 'memberCardId', 1, '{outcome}', {discount}, 1000, 900, '{request}', NULL, NULL, '[]', NULL)",
+                at = at + n * 60_000,
+            ));
+        };
+        for _ in 0..fives {
+            row("answer", "'5.00'");
+        }
+        for _ in 0..halves {
+            row("answer", "'2.50'");
+        }
+        row("answer", "'0.00'");
+        for _ in 0..traps {
+            row("trap", "NULL");
+        }
+        let cents = fives * 500 + halves * 250;
+        seeded.push((
+            back,
+            (fives + halves + 1) as u64,
+            traps,
+            format!("{}.{:02}", cents / 100, cents % 100),
+        ));
+    }
+    db.execute(&format!(
+        "INSERT INTO evaluations (merchant_id, at, order_id, card_id, policy_version, outcome,
+            total_discount, fuel, duration_us, request, card, response, logs, error)
+         VALUES {}",
+        rows.join(", ")
+    ))
+    .await;
+    seeded
+}
+
 fn bill(order_id: &str) -> String {
     let mut bill: Value =
         serde_json::from_slice(&data("bills/papaya-discount-request.json")).unwrap();
@@ -320,7 +374,7 @@ fn bill(order_id: &str) -> String {
 // ---------------------------------------------------------------------------------------
 // The scenario
 
-async fn scenario(database_url: &str, schema: Option<&str>, save: bool) {
+async fn scenario(db: &TestDb, database_url: &str, schema: Option<&str>, save: bool) {
     // Build the policies first: that is not what the waits below are about.
     let tier = example("tier-discount");
     let trap = fixture("panic");
@@ -648,7 +702,10 @@ async fn scenario(database_url: &str, schema: Option<&str>, save: bool) {
     wait_text(&c, "table", "+7").await;
     shot(&c, save, "card", None).await;
 
-    // The overview: active version, charts of calls and discounts.
+    // The overview: active version, charts of calls and discounts. The log gets twelve
+    // earlier days of runs first (written straight to the table, as the evaluation writer
+    // would have), so the charts and the daily figures span several days.
+    let seeded = seed_history(db).await;
     go(&c, &base, "overview").await;
     wait_text(&c, ".active-version", "v1").await;
     wait_text(&c, ".facts", "by merchant:shop").await;
@@ -660,6 +717,7 @@ async fn scenario(database_url: &str, schema: Option<&str>, save: bool) {
     .await;
     wait_text(&c, ".kpi", "Endpoint-1 calls").await;
     shot(&c, save, "overview", None).await;
+    shot(&c, save, "overview-charts", Some(".kpis")).await;
     let (status, stats) = api(
         &server,
         "GET",
@@ -676,6 +734,35 @@ async fn scenario(database_url: &str, schema: Option<&str>, save: bool) {
         "15.00",
         "{today}"
     );
+    let (status, stats) = api(&server, "GET", "/admin/v1/merchants/shop/stats", &key, "").await;
+    assert_eq!(status, 200, "{stats}");
+    let items = stats["items"].as_array().unwrap();
+    assert_eq!(items.len(), 14, "14 days by default, every day present");
+    for (back, answers, traps, amount) in &seeded {
+        let day = &items[13 - back];
+        assert_eq!(day["outcomes"]["answer"], json!(answers), "{day}");
+        assert_eq!(
+            day["outcomes"].get("trap").cloned().unwrap_or(json!(0)),
+            json!(traps),
+            "{day}"
+        );
+        assert_eq!(day["calls"], json!(answers + traps), "{day}");
+        assert_eq!(day["discounts"][0]["amount"].to_string(), *amount, "{day}");
+        assert_eq!(day["discounts"][0]["currency"], json!("EUR"), "{day}");
+    }
+    for (query, status_wanted) in [
+        ("?days=0", 400),
+        ("?days=91", 400),
+        ("?days=x", 400),
+        ("?weeks=2", 400),
+        ("?days=90", 200),
+    ] {
+        let path = format!("/admin/v1/merchants/shop/stats{query}");
+        let (status, body) = api(&server, "GET", &path, &key, "").await;
+        assert_eq!(status, status_wanted, "{query}: {body}");
+    }
+    let (status, body) = api(&server, "GET", "/admin/v1/merchants/other/stats", &key, "").await;
+    assert_eq!(status, 403, "{body}");
 
     // Audit trail, POS tokens (issue, revoke), BIFIT (no connector yet).
     go(&c, &base, "audit").await;
