@@ -463,6 +463,7 @@ async fn scenario(db: &TestDb, database_url: &str, schema: Option<&str>, save: b
     fill(&c, "input[name=apiKey]", "not-the-key").await;
     click_button(&c, "Sign in").await;
     wait_text(&c, ".error .api-message", "The API key is not valid").await;
+    shot(&c, save, "sign-in", None).await;
 
     // Signed in: no policy yet.
     fill(&c, "input[name=apiKey]", &key).await;
@@ -605,6 +606,24 @@ async fn scenario(db: &TestDb, database_url: &str, schema: Option<&str>, save: b
     wait_find(&c, ".replay-result svg.chart").await;
     wait_text(&c, ".replay-result table", "A-1001").await;
     shot(&c, save, "replay", Some(".replay-result")).await;
+    // Since a day: today has the three bills, tomorrow none (an empty state, not an error).
+    let today = time::OffsetDateTime::now_utc().date();
+    wait_find(&c, "select[name=mode]")
+        .await
+        .select_by_value("since")
+        .await
+        .unwrap();
+    for (day, compared) in [(today, "3"), (today.next_day().unwrap(), "0")] {
+        paste(&c, "input[name=since]", &day.to_string()).await;
+        click_button(&c, "Replay").await;
+        wait_text(&c, ".orders-compared", compared).await;
+    }
+    wait_text(
+        &c,
+        ".replay-result .empty",
+        "No recorded bill in this range",
+    )
+    .await;
 
     // Activate it (the confirmation names both versions); the till gets the fail-safe.
     go(&c, &base, "policies").await;
@@ -881,6 +900,7 @@ async fn scenario(db: &TestDb, database_url: &str, schema: Option<&str>, save: b
     go(&c, &base, "policies").await;
     wait_text(&c, "nav", "Evaluations").await;
     wait_text(&c, ".empty", "No policy uploaded yet").await;
+    shot(&c, save, "tablet", None).await;
 
     c.close().await.unwrap();
     eprintln!("console scenario took {:?}", started.elapsed());
