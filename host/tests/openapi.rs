@@ -262,6 +262,9 @@ async fn real_answers_match_the_documented_schemas(app: &TestApp) {
         ("/audit", "/audit"),
         ("/policy-config", "/policy-config"),
         ("/cards/nobody", "/cards/{cardId}"),
+        ("/cards?customerId=nobody", "/cards"),
+        ("/stats", "/stats"),
+        ("/stats?days=0", "/stats"),
     ] {
         let reply = app.call("GET", &shop(rest), Some(&key), "").await;
         check(&spec, "get", &m(template), &reply);
