@@ -379,7 +379,9 @@ async fn scenario(db: &TestDb, database_url: &str, schema: Option<&str>, save: b
     let tier = example("tier-discount");
     let trap = fixture("panic");
     let started = Instant::now();
-    let server = Server::start(database_url, schema).await;
+    // A secrets key, so the BIFIT connector can keep its tokens.
+    let secrets = ["--secrets-key", common::app::TEST_SECRETS_KEY];
+    let server = Server::start_with(database_url, schema, &secrets).await;
     let base = format!("http://127.0.0.1:{}", server.port);
 
     // The page and its assets: headers, types, redirect, 404.
@@ -829,6 +831,19 @@ async fn scenario(db: &TestDb, database_url: &str, schema: Option<&str>, save: b
     go(&c, &base, "bifit").await;
     wait_text(&c, ".empty", "No BIFIT connector is set up").await;
     wait_text(&c, ".empty", "No BIFIT order tracked yet").await;
+    // Connecting BIFIT: a refusal in the API's words, then settings that never show a token.
+    let bifit_secret = "bifit-access-token-never-shown";
+    fill(&c, "input[name=baseUrl]", "http://127.0.0.1:9").await;
+    fill(&c, "input[name=tokenUrl]", "http://127.0.0.1:9/token").await;
+    fill(&c, "input[name=accessToken]", bifit_secret).await;
+    click_button(&c, "Connect").await;
+    wait_text(&c, ".api-message", "refreshToken and tokenUrl go together").await;
+    fill(&c, "input[name=tokenUrl]", "").await;
+    click_button(&c, "Connect").await;
+    wait_text(&c, ".facts", "set (never shown)").await;
+    wait_text(&c, ".facts", "http://127.0.0.1:9").await;
+    assert!(!c.source().await.unwrap().contains(bifit_secret));
+    assert!(!page_text(&c).await.contains(bifit_secret));
 
     // Sign out: the key is gone from the tab.
     click_button(&c, "Sign out").await;
