@@ -473,6 +473,19 @@ async fn scenario(db: &TestDb, database_url: &str, schema: Option<&str>, save: b
     wait_text(&c, "h1", "Overview").await;
     wait_text(&c, ".empty", "No policy is active").await;
     wait_text(&c, "#who", "Merchant shop").await;
+    // From here on the tab stays one document (only the hash changes): collect any CSP
+    // violation and any script error until sign-out.
+    c.execute(
+        "window.problems = [];
+         document.addEventListener('securitypolicyviolation',
+           (e) => window.problems.push('CSP ' + e.violatedDirective + ' ' + e.blockedURI));
+         window.addEventListener('error', (e) => window.problems.push('error ' + e.message));
+         window.addEventListener('unhandledrejection',
+           (e) => window.problems.push('rejection ' + e.reason));",
+        vec![],
+    )
+    .await
+    .unwrap();
     let url = c.current_url().await.unwrap().to_string();
     assert!(!url.contains(&key), "the key is in the URL: {url}");
     let cookies = c.execute("return document.cookie", vec![]).await.unwrap();
@@ -844,6 +857,9 @@ async fn scenario(db: &TestDb, database_url: &str, schema: Option<&str>, save: b
     wait_text(&c, ".facts", "http://127.0.0.1:9").await;
     assert!(!c.source().await.unwrap().contains(bifit_secret));
     assert!(!page_text(&c).await.contains(bifit_secret));
+
+    let problems = c.execute("return window.problems", vec![]).await.unwrap();
+    assert_eq!(problems, json!([]), "CSP violations or script errors");
 
     // Sign out: the key is gone from the tab.
     click_button(&c, "Sign out").await;
