@@ -89,7 +89,7 @@ async function showCharts(box, days) {
         label: `Discount amount per day in ${currency}`,
         width: 480,
         series: [{ name: 'amount', cls: 'money', values: stats.items.map((d) => approx(row(d) ? row(d).amount : 0)) }],
-        format: (n) => n.toFixed(n >= 100 ? 0 : Math.min(2, minorUnits(currency))),
+        format: (n) => n.toFixed(Math.min(2, minorUnits(currency))),
       }),
       barChart({
         labels,
