@@ -69,6 +69,9 @@ fn found(env: &str, default: &str) -> Option<PathBuf> {
 
 /// Chromium and chromedriver, installed from Debian's packages when missing (as root).
 fn browser() -> (PathBuf, PathBuf) {
+    // Both tests of this file run at once: one apt-get at a time.
+    static INSTALL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _one = INSTALL.lock().unwrap_or_else(|e| e.into_inner());
     let look = || {
         Some((
             found("RABAT_CHROMIUM", "/usr/bin/chromium")?,
