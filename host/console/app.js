@@ -30,7 +30,12 @@ const routes = [
 let renders = 0;
 
 function routeName() {
-  return decodeURIComponent(location.hash.replace(/^#\/?/, ''));
+  const raw = location.hash.replace(/^#\/?/, '');
+  try {
+    return decodeURIComponent(raw);
+  } catch {
+    return raw;
+  }
 }
 
 export function go(path) {
