@@ -33,6 +33,7 @@ mod merchants;
 mod notify;
 mod page;
 mod policies;
+pub mod stats;
 
 pub use audit::{AuditEntry, AuditRecord};
 pub use bifit::{BifitConnectorRow, ClaimedOrder, TrackState, TrackedOrder};

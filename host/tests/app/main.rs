@@ -9,6 +9,7 @@ mod admin;
 mod bifit;
 mod cli;
 mod compiled_cache;
+mod console;
 mod crash;
 mod isolation;
 mod layering;
