@@ -15,6 +15,7 @@ use tokio::sync::Semaphore;
 
 use super::runner::{Call, PolicyRunner};
 use super::{ServiceError, ServiceResult};
+use crate::admission::Admission;
 use crate::metrics::Metrics;
 use crate::replay::{self, Job, ReplayError, Report};
 
@@ -72,6 +73,9 @@ pub struct ReplayRequest {
 pub struct WhatIf {
     store: Store,
     runner: PolicyRunner,
+    /// Dry-runs take the merchant's policy-call slots like its tills, so a merchant's
+    /// what-ifs cannot crowd out other merchants' tills.
+    admission: Arc<Admission>,
     metrics: Arc<Metrics>,
     /// Replays running on this server (see [`MAX_REPLAYS`]).
     replays: Arc<Semaphore>,
@@ -83,6 +87,9 @@ pub struct WhatIf {
 /// Replays that run at once on one server. Each is one thread at the lowest priority,
 /// so the tills keep the cores; two let a second merchant replay while one runs long.
 pub const MAX_REPLAYS: usize = 2;
+
+/// How long a dry-run waits for one of its merchant's policy-call slots.
+const DRY_RUN_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// Bills read from the log per page; the next page is read while one runs.
 const PAGE: u32 = 250;
@@ -97,10 +104,16 @@ impl Drop for CancelOnDrop {
 }
 
 impl WhatIf {
-    pub fn new(store: Store, runner: PolicyRunner, metrics: Arc<Metrics>) -> Self {
+    pub fn new(
+        store: Store,
+        runner: PolicyRunner,
+        admission: Arc<Admission>,
+        metrics: Arc<Metrics>,
+    ) -> Self {
         WhatIf {
             store,
             runner,
+            admission,
             metrics,
             replays: Arc::new(Semaphore::new(MAX_REPLAYS)),
             merchants: Arc::default(),
@@ -132,13 +145,18 @@ impl WhatIf {
             },
         };
         let policy = self.runner.version(merchant, version).await?;
+        let slot = self
+            .admission
+            .enter_within(merchant, DRY_RUN_WAIT)
+            .await
+            .map_err(|busy| ServiceError::Busy(busy.to_string()))?;
         let call = Call {
             policy,
             config: config.into(),
             limits: self.runner.limits().clone(),
             order,
             card,
-            slot: None,
+            slot: Some(slot),
         };
         let (decision, _, card) = self.runner.decide(call).await?;
         Ok(DryRunResult {
