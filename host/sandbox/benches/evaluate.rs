@@ -29,7 +29,7 @@ const CONFIG: &str =
 
 fn bill(name: &str) -> Order {
     let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../examples/data/bills")
+        .join("../../examples/data/bills")
         .join(name);
     let bytes = std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     match rabat_domain::papaya::parse_discount_query(&bytes) {

@@ -5,6 +5,7 @@
 pub mod bindings;
 pub mod build;
 pub mod decide;
+pub mod lift;
 pub mod limits;
 pub mod sandbox;
 pub mod validate;
@@ -15,10 +16,10 @@ use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
-use wasmtime::component::{Component, Linker};
+use wasmtime::component::{Component, ComponentExportIndex, Instance, Linker};
 use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store, Trap};
 
-use bindings::{Policy, PolicyPre};
+use bindings::PolicyPre;
 pub use limits::Limits;
 use limits::{MemoryLimitExceeded, TableLimitExceeded};
 use rabat_domain::model::{Accrual, Card, Evaluation, Order};
@@ -130,8 +131,16 @@ enum Pre {
 #[derive(Clone)]
 pub struct CompiledPolicy {
     pre: Pre,
+    exports: Exports,
     component: Component,
     info: Arc<PolicyInfo>,
+}
+
+/// Where the policy's exports are, looked up once at compile time.
+#[derive(Clone, Copy)]
+struct Exports {
+    evaluate: ComponentExportIndex,
+    accrue: ComponentExportIndex,
 }
 
 /// What validation learned about a module.
@@ -227,9 +236,9 @@ impl Runtime {
         let engine_key = engine_key(&engine);
 
         let mut plain = Linker::new(&engine);
-        Policy::add_to_linker::<_, wasmtime::component::HasSelf<_>>(&mut plain, |s| s)?;
+        lift::add_host_to_linker(&mut plain)?;
         let mut wasi = Linker::new(&engine);
-        Policy::add_to_linker::<_, wasmtime::component::HasSelf<_>>(&mut wasi, |s| s)?;
+        lift::add_host_to_linker(&mut wasi)?;
         wasmtime_wasi::p2::add_to_linker_sync(&mut wasi)?;
 
         let ticker_stop = Arc::new(AtomicBool::new(false));
@@ -289,7 +298,7 @@ impl Runtime {
         Ok(self.prepare(component, module_sha256.to_owned(), size_bytes, started)?)
     }
 
-    /// The one `unsafe` in rabat.
+    /// One of rabat's two `unsafe` spots (the other is `lift`'s `Lift` impls).
     #[allow(unsafe_code)]
     fn deserialize(&self, artifact: &[u8]) -> Result<Component, ArtifactError> {
         // SAFETY: wasmtime runs the bytes as native code without verifying them, so they
@@ -329,8 +338,18 @@ impl Runtime {
                 .map_err(wrong_world)?;
             Pre::Plain(PolicyPre::new(pre).map_err(wrong_world)?)
         };
+        let export = |name: &str| {
+            component
+                .get_export_index(None, name)
+                .ok_or_else(|| Rejection::WrongWorld(format!("the component exports no `{name}`")))
+        };
+        let exports = Exports {
+            evaluate: export("evaluate")?,
+            accrue: export("accrue")?,
+        };
         Ok(CompiledPolicy {
             pre,
+            exports,
             component,
             info: Arc::new(PolicyInfo {
                 sha256,
@@ -359,6 +378,7 @@ impl Runtime {
     pub fn accrue(&self, policy: &CompiledPolicy, input: CallInput<'_>) -> CallReport<Accrual> {
         let call = AccrueCall {
             ctx: bindings::context_to_wit(input.order, input.card, input.config),
+            output_limit: input.limits.output_bytes,
         };
         self.call(policy, input, call)
     }
@@ -370,7 +390,7 @@ impl Runtime {
         call: C,
     ) -> CallReport<C::Output> {
         match &policy.pre {
-            Pre::Plain(pre) => self.call_in(pre, (), input.limits, |_| {}, call),
+            Pre::Plain(pre) => self.call_in(pre, policy.exports, (), input.limits, |_| {}, call),
             Pre::Wasi(pre) => {
                 let wasi = WasiState::new(
                     input.order.created.unwrap_or(0),
@@ -379,7 +399,7 @@ impl Runtime {
                 let drain = |state: &mut CallState<WasiState>| {
                     state.wasi.drain_stdio_into(&mut state.host.log)
                 };
-                self.call_in(pre, wasi, input.limits, drain, call)
+                self.call_in(pre, policy.exports, wasi, input.limits, drain, call)
             }
         }
     }
@@ -387,6 +407,7 @@ impl Runtime {
     fn call_in<W: Send + 'static, C: Call>(
         &self,
         pre: &PolicyPre<CallState<W>>,
+        exports: Exports,
         wasi: W,
         limits: &Limits,
         after: impl FnOnce(&mut CallState<W>),
@@ -405,10 +426,12 @@ impl Runtime {
             .max(1);
         store.set_epoch_deadline(limits.deadline_ms.div_ceil(tick_ms).max(1));
         let started = Instant::now();
+        let caps = lift::Caps::enter(limits);
         let outcome = store.set_fuel(limits.fuel).and_then(|()| {
-            let policy = pre.instantiate(&mut store)?;
-            call.run(&policy, &mut store)
+            let instance = pre.instance_pre().instantiate(&mut store)?;
+            call.run(&instance, exports, &mut store)
         });
+        drop(caps);
         let duration = started.elapsed();
         let fuel_used = limits.fuel.saturating_sub(store.get_fuel().unwrap_or(0));
         let mut state = store.into_data();
@@ -433,13 +456,16 @@ trait Call {
     type Output;
     fn run<T: 'static>(
         self,
-        policy: &Policy,
+        instance: &Instance,
+        exports: Exports,
         store: &mut Store<T>,
     ) -> wasmtime::Result<Result<Self::Output, Failure>>;
 }
 
+type Context = bindings::rabat::rules::types::Context;
+
 struct EvaluateCall {
-    ctx: bindings::rabat::rules::types::Context,
+    ctx: Context,
     output_limit: usize,
 }
 
@@ -448,26 +474,25 @@ impl Call for EvaluateCall {
 
     fn run<T: 'static>(
         self,
-        policy: &Policy,
+        instance: &Instance,
+        exports: Exports,
         store: &mut Store<T>,
     ) -> wasmtime::Result<Result<Evaluation, Failure>> {
-        let answer = policy.call_evaluate(store, &self.ctx)?;
-        Ok(answer.map_err(Failure::PolicyError).and_then(|eval| {
-            let size = bindings::evaluation_size(&eval);
-            if size > self.output_limit {
-                return Err(Failure::InvalidAnswer(format!(
-                    "the answer is {size} bytes of text in {} discounts; the limit is {} bytes",
-                    eval.discounts.len(),
-                    self.output_limit
-                )));
-            }
-            bindings::evaluation_from_wit(eval).map_err(|e| Failure::InvalidAnswer(e.0))
-        }))
+        // The answer's texts are copied only up to the limits while it is lifted (see
+        // `lift`), so a hostile answer cannot make the host allocate more.
+        let func = instance
+            .get_typed_func::<(&Context,), lift::EvaluateResult>(&mut *store, exports.evaluate)?;
+        let (answer,) = func.call(&mut *store, (&self.ctx,))?;
+        Ok(match answer {
+            Ok(eval) => lift::evaluation(eval, self.output_limit),
+            Err(error) => Err(lift::policy_error(error, self.output_limit)),
+        })
     }
 }
 
 struct AccrueCall {
-    ctx: bindings::rabat::rules::types::Context,
+    ctx: Context,
+    output_limit: usize,
 }
 
 impl Call for AccrueCall {
@@ -475,13 +500,17 @@ impl Call for AccrueCall {
 
     fn run<T: 'static>(
         self,
-        policy: &Policy,
+        instance: &Instance,
+        exports: Exports,
         store: &mut Store<T>,
     ) -> wasmtime::Result<Result<Accrual, Failure>> {
-        let answer = policy.call_accrue(store, &self.ctx)?;
-        Ok(answer
-            .map(bindings::accrual_from_wit)
-            .map_err(Failure::PolicyError))
+        let func = instance
+            .get_typed_func::<(&Context,), lift::AccrueResult>(&mut *store, exports.accrue)?;
+        let (answer,) = func.call(&mut *store, (&self.ctx,))?;
+        Ok(match answer {
+            Ok(accrual) => Ok(lift::accrual(accrual, self.output_limit)),
+            Err(error) => Err(lift::policy_error(error, self.output_limit)),
+        })
     }
 }
 

@@ -11,7 +11,7 @@ use wasmtime::component::ResourceTable;
 use wasmtime_wasi::p2::pipe::{ClosedInputStream, MemoryOutputPipe};
 use wasmtime_wasi::{HostMonotonicClock, HostWallClock, WasiCtx, WasiCtxView, WasiView};
 
-use super::bindings::{Level, rabat::rules as contract};
+use super::bindings::Level;
 use super::limits::{Limiter, Limits};
 
 /// One line a policy logged (or printed, when it uses WASI stdio).
@@ -60,6 +60,11 @@ impl Log {
         }
     }
 
+    /// Whether further lines are only counted.
+    pub fn is_full(&self) -> bool {
+        self.lines.len() >= self.max_lines
+    }
+
     pub fn push(&mut self, level: LogLevel, mut message: String) {
         if self.lines.len() >= self.max_lines {
             self.dropped = self.dropped.saturating_add(1);
@@ -70,7 +75,7 @@ impl Log {
     }
 }
 
-fn truncate_at_char_boundary(text: &mut String, max: usize) {
+pub(crate) fn truncate_at_char_boundary(text: &mut String, max: usize) {
     if text.len() > max {
         let mut cut = max;
         while !text.is_char_boundary(cut) {
@@ -106,19 +111,8 @@ pub struct CallState<W> {
     pub wasi: W,
 }
 
-impl<W: Send> contract::host::Host for CallState<W> {
-    fn log(&mut self, level: Level, message: String) {
-        self.host.log.push(level.into(), message);
-    }
-
-    fn report_panic(&mut self, message: String) {
-        let mut message = message;
-        truncate_at_char_boundary(&mut message, 1024);
-        self.host.panic = Some(message);
-    }
-}
-
-impl<W> contract::types::Host for CallState<W> {}
+// The host imports (`log`, `report-panic`) are defined in `crate::lift`, which reads
+// their messages without copying more than the log's caps.
 
 /// Deterministic WASI for one call.
 pub struct WasiState {
