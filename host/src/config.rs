@@ -9,7 +9,7 @@ use anyhow::Context;
 use serde::Deserialize;
 
 use crate::bifit::BifitSettings;
-use crate::policy::Limits;
+use crate::policy::{Limits, ModuleLimits};
 use crate::secrets::SecretsKey;
 
 /// The TOML file's shape. Every key is optional.
@@ -69,6 +69,8 @@ pub struct FileSettings {
     pub max_policy_versions: Option<u32>,
     /// Bytes of policy modules one merchant may store, all versions together.
     pub max_policy_bytes: Option<u64>,
+    /// What an upload may ask the compiler for (`[module-limits]`).
+    pub module_limits: Option<ModuleLimits>,
 }
 
 impl FileSettings {
@@ -141,6 +143,8 @@ pub struct UploadLimits {
     pub max_policy_versions: u32,
     /// Bytes of modules one merchant may store, all versions together.
     pub max_policy_bytes: u64,
+    /// What a module may ask the compiler for, checked before compiling.
+    pub module_limits: ModuleLimits,
 }
 
 impl Default for UploadLimits {
@@ -150,6 +154,7 @@ impl Default for UploadLimits {
             compile_queue: Duration::from_secs(30),
             max_policy_versions: 200,
             max_policy_bytes: 256 << 20,
+            module_limits: ModuleLimits::default(),
         }
     }
 }
@@ -412,6 +417,7 @@ impl SettingsArgs {
                 .max_policy_bytes
                 .or(file.max_policy_bytes)
                 .unwrap_or(defaults.uploads.max_policy_bytes),
+            module_limits: file.module_limits.unwrap_or(defaults.uploads.module_limits),
         };
         Ok(Settings {
             bind: self.bind.or(file.bind).unwrap_or(defaults.bind),

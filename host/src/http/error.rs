@@ -22,6 +22,9 @@ pub enum ApiError {
     Unauthorized(&'static str),
     #[error("body too large")]
     BodyTooLarge { limit: usize },
+    /// The request body stalled (nothing for the body timeout).
+    #[error("the request body stalled")]
+    BodyTimeout,
     #[error("malformed JSON: {0}")]
     MalformedJson(String),
     #[error("invalid field value: {0}")]
@@ -36,6 +39,12 @@ pub enum ApiError {
     InvalidPolicy(String),
     #[error("upstream POS error: {0}")]
     Upstream(String),
+    /// A quota the operator set (a merchant's stored policies): 413, id 14.
+    #[error("quota exceeded: {0}")]
+    QuotaExceeded(String),
+    /// The server is at a bound for this work: 503 with the reason, id 503.
+    #[error("busy: {0}")]
+    Busy(String),
     /// Anything else: logged, answered as an opaque 500.
     #[error("internal error: {0:#}")]
     Internal(anyhow::Error),
@@ -53,11 +62,14 @@ impl ApiError {
             }
             ApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             ApiError::BodyTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::BodyTimeout => StatusCode::REQUEST_TIMEOUT,
             ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
             ApiError::InvalidPolicy(_) => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::Upstream(_) => StatusCode::BAD_GATEWAY,
+            ApiError::QuotaExceeded(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::Busy(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
             ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
         }
@@ -73,6 +85,11 @@ impl ApiError {
                 "Body too large",
                 format!("The request body is larger than the limit of {limit} bytes"),
             ),
+            ApiError::BodyTimeout => ErrorBody::new(
+                13,
+                "Request timeout",
+                "The request body stopped arriving before it was complete; send it again",
+            ),
             ApiError::MalformedJson(why) => ErrorBody::new(6, "Malformed JSON", why.clone()),
             ApiError::InvalidField(why) => ErrorBody::new(7, "Invalid field value", why.clone()),
             ApiError::Conflict(why) => ErrorBody::new(8, "Conflict", why.clone()),
@@ -82,6 +99,8 @@ impl ApiError {
                 ErrorBody::new(11, "Invalid policy module", why.clone())
             }
             ApiError::Upstream(why) => ErrorBody::new(12, "Upstream POS error", why.clone()),
+            ApiError::QuotaExceeded(why) => ErrorBody::new(14, "Quota exceeded", why.clone()),
+            ApiError::Busy(why) => ErrorBody::new(503, "Service unavailable", why.clone()),
             ApiError::Internal(_) => ErrorBody::new(
                 500,
                 "Internal error",
@@ -102,6 +121,15 @@ impl IntoResponse for ApiError {
         if status.is_server_error() {
             tracing::error!(error = %self, "request failed");
         }
+        if matches!(self, ApiError::BodyTimeout) {
+            // The rest of the body may still come: the connection is not reusable.
+            return (
+                status,
+                [(axum::http::header::CONNECTION, "close")],
+                Json(self.body()),
+            )
+                .into_response();
+        }
         (status, Json(self.body())).into_response()
     }
 }
@@ -117,6 +145,8 @@ impl From<ServiceError> for ApiError {
             ServiceError::InvalidPolicy(why) => ApiError::InvalidPolicy(why),
             ServiceError::Upstream(why) => ApiError::Upstream(why),
             ServiceError::Unavailable(e) => ApiError::Unavailable(e),
+            ServiceError::QuotaExceeded(why) => ApiError::QuotaExceeded(why),
+            ServiceError::Busy(why) => ApiError::Busy(why),
             ServiceError::Internal(e) => ApiError::Internal(e),
         }
     }

@@ -27,6 +27,13 @@ pub enum ServiceError {
     /// The POS vendor's API failed; the message names what failed, never a secret.
     #[error("{0}")]
     Upstream(String),
+    /// A bound the operator set is reached (a merchant's stored policies): the message
+    /// names it.
+    #[error("{0}")]
+    QuotaExceeded(String),
+    /// The server is at its bound for this kind of work (compiles): try again shortly.
+    #[error("{0}")]
+    Busy(String),
     /// The database is unreachable or failing: try again later.
     #[error("storage unavailable: {0}")]
     Unavailable(StoreError),

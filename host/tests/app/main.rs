@@ -17,3 +17,5 @@ mod ops;
 mod papaya;
 mod replica_processes;
 mod replicas;
+mod serving;
+mod uploads;
