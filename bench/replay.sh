@@ -20,7 +20,9 @@ cargo build --release -q -p rabat
 work=$(mktemp -d)
 trap 'kill "$loop" 2>/dev/null || true; kill "$server" 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$work"' EXIT
 loop=
-RUST_LOG=warn ./target/release/rabat serve --demo --bind "127.0.0.1:$PORT" \
+# /metrics needs a bearer token: a dedicated scrape token for this run.
+metrics="Authorization: Bearer bench-metrics-token-$$"
+RABAT_METRICS_TOKEN="bench-metrics-token-$$" RUST_LOG=warn ./target/release/rabat serve --demo --bind "127.0.0.1:$PORT" \
   --database-url "sqlite://$work/replay.db" > "$work/server.log" 2>&1 &
 server=$!
 base="http://127.0.0.1:$PORT"
@@ -42,7 +44,7 @@ PY
 }
 while [ "$(distinct_bills)" -lt "$BILLS" ]; do
   wrk -t2 -c16 -d5s -s bench/unique-bills.lua "$base/pos/papaya/v1/discounts" >/dev/null
-  until curl -s "$base/metrics" | grep -q '^rabat_evaluation_log_backlog 0$'; do sleep 0.2; done
+  until curl -s -H "$metrics" "$base/metrics" | grep -q '^rabat_evaluation_log_backlog 0$'; do sleep 0.2; done
 done
 echo "distinct bills in the log: $(distinct_bills)"
 
@@ -71,7 +73,7 @@ sleep 1
 wrk -t1 -c"$CONNECTIONS" -d"${SECONDS_PER_RUN}s" --latency -s bench/discount.lua "$base/pos/papaya/v1/discounts" |
   grep -E 'Requests/sec|50%|90%|99%'
 kill "$loop" 2>/dev/null || true
-echo "== replays completed during that run: $(curl -s "$base/metrics" |
+echo "== replays completed during that run: $(curl -s -H "$metrics" "$base/metrics" |
   awk -F' ' '/^rabat_http_requests_total\{route="\/admin\/v1\/merchants\/\{m\}\/policies\/\{v\}\/replay"/ {n+=$2} END {print n-3}')"
 echo "== live endpoint 1 without a replay, again"
 wrk -t1 -c"$CONNECTIONS" -d"${SECONDS_PER_RUN}s" --latency -s bench/discount.lua "$base/pos/papaya/v1/discounts" |

@@ -10,6 +10,7 @@
 
 pub mod client;
 pub mod connector;
+pub mod egress;
 mod error;
 pub mod follower;
 /// BIFIT's online order and its mapping (pure: in the domain crate).
@@ -67,6 +68,11 @@ pub struct BifitSettings {
     pub lease_ms: u64,
     /// Orders claimed per follower round.
     pub batch: u32,
+    /// Connectors may reach non-public addresses (loopback, private, link-local, CGNAT,
+    /// multicast, IPv6 ULA…). Off: only a BIFIT inside the operator's own network needs it.
+    pub allow_private_addresses: bool,
+    /// Connectors may use plain `http://` URLs (tokens in clear text). Off.
+    pub allow_http: bool,
 }
 
 impl Default for BifitSettings {
@@ -83,6 +89,8 @@ impl Default for BifitSettings {
             max_age_ms: 7 * 24 * 3_600_000,
             lease_ms: 60_000,
             batch: 20,
+            allow_private_addresses: false,
+            allow_http: false,
         }
     }
 }
@@ -111,6 +119,16 @@ impl Bifit {
             store,
             secrets_key,
         })
+    }
+}
+
+impl BifitSettings {
+    /// Where connectors may connect beyond public `https://` hosts.
+    pub fn egress(&self) -> egress::Egress {
+        egress::Egress {
+            allow_private_addresses: self.allow_private_addresses,
+            allow_http: self.allow_http,
+        }
     }
 }
 

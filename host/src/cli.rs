@@ -23,6 +23,8 @@ pub struct Cli {
     pub command: Command,
 }
 
+// Parsed once at start: the size of the settings variant costs nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run the server
@@ -101,6 +103,11 @@ pub fn main() -> ExitCode {
 fn serve(args: &SettingsArgs, demo: bool) -> anyhow::Result<ExitCode> {
     let settings = args.resolve()?;
     crate::logging::init();
+    for flag in crate::config::secrets_on_the_command_line() {
+        tracing::warn!(
+            "{flag} was given on the command line, where every user of this machine can read it (ps): use the RABAT_… environment variable or a --…-file flag instead"
+        );
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -9,7 +9,7 @@ use anyhow::Context;
 use serde::Deserialize;
 
 use crate::bifit::BifitSettings;
-use crate::policy::Limits;
+use crate::policy::{Limits, ModuleLimits};
 use crate::secrets::SecretsKey;
 
 /// The TOML file's shape. Every key is optional.
@@ -46,6 +46,31 @@ pub struct FileSettings {
     /// How often a cached policy is checked against the database when no change
     /// notification arrives.
     pub policy_revalidate_ms: Option<u64>,
+    /// A file holding the operator token (instead of `operator-token`).
+    pub operator_token_file: Option<PathBuf>,
+    /// A file holding the secrets key (instead of `secrets-key`).
+    pub secrets_key_file: Option<PathBuf>,
+    /// Bearer token for `GET /metrics` (the operator token is accepted too).
+    pub metrics_token: Option<String>,
+    /// Milliseconds a client has to send a request's headers (and, on a kept-alive
+    /// connection, the next request's).
+    pub header_timeout_ms: Option<u64>,
+    /// Milliseconds a request body may stall between two reads before 408.
+    pub body_timeout_ms: Option<u64>,
+    /// Connections served at once; more wait in the listen queue.
+    pub max_connections: Option<usize>,
+    /// Milliseconds SIGTERM waits for in-flight requests before closing them.
+    pub shutdown_grace_ms: Option<u64>,
+    /// Policy uploads compiled at once on this server.
+    pub max_concurrent_compiles: Option<usize>,
+    /// Milliseconds an upload waits for a compile slot before 503.
+    pub compile_queue_ms: Option<u64>,
+    /// Policy versions one merchant may store.
+    pub max_policy_versions: Option<u32>,
+    /// Bytes of policy modules one merchant may store, all versions together.
+    pub max_policy_bytes: Option<u64>,
+    /// What an upload may ask the compiler for (`[module-limits]`).
+    pub module_limits: Option<ModuleLimits>,
 }
 
 impl FileSettings {
@@ -76,7 +101,66 @@ pub struct Settings {
     pub merchant_concurrency: usize,
     pub merchant_queue: Duration,
     pub policy_revalidate: Duration,
+    /// Bearer token for `GET /metrics`; the operator token is accepted too.
+    pub metrics_token: Option<String>,
+    pub http: HttpLimits,
+    pub uploads: UploadLimits,
 }
+
+/// How long the HTTP server waits for a client, and how many it serves at once.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HttpLimits {
+    /// A request's headers must arrive within this (also the idle keep-alive limit: the
+    /// wait for the next request's headers).
+    pub header_timeout: Duration,
+    /// A request body that sends nothing for this long is answered 408.
+    pub body_timeout: Duration,
+    /// Connections served at once; more wait in the kernel's listen queue.
+    pub max_connections: usize,
+    /// After SIGTERM, in-flight requests get this long before their connections close.
+    pub shutdown_grace: Duration,
+}
+
+impl Default for HttpLimits {
+    fn default() -> Self {
+        HttpLimits {
+            header_timeout: Duration::from_secs(10),
+            body_timeout: Duration::from_secs(30),
+            max_connections: 4096,
+            shutdown_grace: Duration::from_secs(30),
+        }
+    }
+}
+
+/// Bounds on policy uploads: compiling is the costliest thing a merchant can ask for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UploadLimits {
+    /// Uploads compiled at once on this server.
+    pub max_concurrent_compiles: usize,
+    /// How long an upload waits for a compile slot before 503.
+    pub compile_queue: Duration,
+    /// Policy versions one merchant may store.
+    pub max_policy_versions: u32,
+    /// Bytes of modules one merchant may store, all versions together.
+    pub max_policy_bytes: u64,
+    /// What a module may ask the compiler for, checked before compiling.
+    pub module_limits: ModuleLimits,
+}
+
+impl Default for UploadLimits {
+    fn default() -> Self {
+        UploadLimits {
+            max_concurrent_compiles: 1,
+            compile_queue: Duration::from_secs(30),
+            max_policy_versions: 200,
+            max_policy_bytes: 256 << 20,
+            module_limits: ModuleLimits::default(),
+        }
+    }
+}
+
+/// The shortest operator token accepted: a short one can be guessed.
+pub const MIN_OPERATOR_TOKEN_CHARS: usize = 16;
 
 pub const DEFAULT_BIND: &str = "127.0.0.1:8080";
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://rabat.db";
@@ -99,6 +183,9 @@ impl Default for Settings {
             merchant_concurrency: default_merchant_concurrency(),
             merchant_queue: Duration::from_millis(25),
             policy_revalidate: crate::active::REVALIDATE_AFTER,
+            metrics_token: None,
+            http: HttpLimits::default(),
+            uploads: UploadLimits::default(),
         }
     }
 }
@@ -128,12 +215,35 @@ pub struct SettingsArgs {
     #[arg(long, env = "RABAT_DATABASE_SCHEMA")]
     pub database_schema: Option<String>,
     /// Bearer token for creating merchants (POST /admin/v1/merchants)
+    /// (visible to other users in `ps`: prefer the environment or --operator-token-file)
     #[arg(long, env = "RABAT_OPERATOR_TOKEN", hide_env_values = true)]
     pub operator_token: Option<String>,
+    /// A file holding the operator token (surrounding whitespace is ignored)
+    #[arg(
+        long,
+        env = "RABAT_OPERATOR_TOKEN_FILE",
+        conflicts_with = "operator_token"
+    )]
+    pub operator_token_file: Option<PathBuf>,
+    /// Bearer token for GET /metrics (the operator token is accepted too) [default: only
+    /// the operator token]
+    #[arg(long, env = "RABAT_METRICS_TOKEN", hide_env_values = true)]
+    pub metrics_token: Option<String>,
     /// 64 hex digits (32 random bytes, e.g. `openssl rand -hex 32`) sealing POS connector
     /// tokens (BIFIT's OAuth2 tokens) in the database
     #[arg(long, env = "RABAT_SECRETS_KEY", hide_env_values = true)]
     pub secrets_key: Option<String>,
+    /// A file holding the secrets key (64 hex digits; surrounding whitespace is ignored)
+    #[arg(long, env = "RABAT_SECRETS_KEY_FILE", conflicts_with = "secrets_key")]
+    pub secrets_key_file: Option<PathBuf>,
+    /// BIFIT connectors may reach loopback, private, link-local and other non-public
+    /// addresses (only for a BIFIT inside your own network, or tests) [default: false]
+    #[arg(long, env = "RABAT_BIFIT_ALLOW_PRIVATE_ADDRESSES")]
+    pub bifit_allow_private_addresses: Option<bool>,
+    /// BIFIT connectors may use plain http:// URLs, sending tokens in clear text
+    /// [default: false]
+    #[arg(long, env = "RABAT_BIFIT_ALLOW_HTTP")]
+    pub bifit_allow_http: Option<bool>,
     /// A TOML file with any of the settings (keys in kebab-case)
     #[arg(long, env = "RABAT_CONFIG")]
     pub config: Option<PathBuf>,
@@ -157,6 +267,60 @@ pub struct SettingsArgs {
     /// change notification arrives (PostgreSQL notifies at once) [default: 500]
     #[arg(long, env = "RABAT_POLICY_REVALIDATE_MS")]
     pub policy_revalidate_ms: Option<u64>,
+    /// Milliseconds a client has to send a request's headers; also how long an idle
+    /// kept-alive connection stays open [default: 10000]
+    #[arg(long, env = "RABAT_HEADER_TIMEOUT_MS")]
+    pub header_timeout_ms: Option<u64>,
+    /// Milliseconds a request body may send nothing before the answer is 408
+    /// [default: 30000]
+    #[arg(long, env = "RABAT_BODY_TIMEOUT_MS")]
+    pub body_timeout_ms: Option<u64>,
+    /// Connections served at once; more wait in the listen queue [default: 4096]
+    #[arg(long, env = "RABAT_MAX_CONNECTIONS")]
+    pub max_connections: Option<usize>,
+    /// Milliseconds SIGTERM waits for in-flight requests before closing their
+    /// connections [default: 30000]
+    #[arg(long, env = "RABAT_SHUTDOWN_GRACE_MS")]
+    pub shutdown_grace_ms: Option<u64>,
+    /// Policy uploads compiled at once on this server [default: 1]
+    #[arg(long, env = "RABAT_MAX_CONCURRENT_COMPILES")]
+    pub max_concurrent_compiles: Option<usize>,
+    /// Milliseconds an upload waits for a compile slot before 503 [default: 30000]
+    #[arg(long, env = "RABAT_COMPILE_QUEUE_MS")]
+    pub compile_queue_ms: Option<u64>,
+    /// Policy versions one merchant may store [default: 200]
+    #[arg(long, env = "RABAT_MAX_POLICY_VERSIONS")]
+    pub max_policy_versions: Option<u32>,
+    /// Bytes of policy modules one merchant may store, all versions together
+    /// [default: 268435456 (256 MiB)]
+    #[arg(long, env = "RABAT_MAX_POLICY_BYTES")]
+    pub max_policy_bytes: Option<u64>,
+}
+
+/// A secret read from a file: the file's text, trimmed.
+fn read_secret(path: &Path, what: &str) -> anyhow::Result<String> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("could not read the {what} file {}", path.display()))?;
+    let text = text.trim();
+    anyhow::ensure!(
+        !text.is_empty(),
+        "the {what} file {} is empty",
+        path.display()
+    );
+    Ok(text.to_owned())
+}
+
+/// Secrets given as command-line flags, which every user of the machine can read in
+/// `ps`: named in a warning at start (the environment or a `…-file` flag keeps them out).
+pub fn secrets_on_the_command_line() -> Vec<&'static str> {
+    let args: Vec<String> = std::env::args().collect();
+    ["--operator-token", "--secrets-key", "--metrics-token"]
+        .into_iter()
+        .filter(|flag| {
+            args.iter()
+                .any(|arg| arg == flag || arg.starts_with(&format!("{flag}=")))
+        })
+        .collect()
 }
 
 impl SettingsArgs {
@@ -166,13 +330,95 @@ impl SettingsArgs {
             None => FileSettings::default(),
         };
         let defaults = Settings::default();
-        let secrets_key = self
-            .secrets_key
-            .clone()
-            .or(file.secrets_key)
+        let secrets_key = match (&self.secrets_key, &self.secrets_key_file) {
+            (Some(text), _) => Some(text.clone()),
+            (None, Some(path)) => Some(read_secret(path, "secrets key")?),
+            (None, None) => match (file.secrets_key, &file.secrets_key_file) {
+                (Some(text), _) => Some(text),
+                (None, Some(path)) => Some(read_secret(path, "secrets key")?),
+                (None, None) => None,
+            },
+        };
+        let secrets_key = secrets_key
             .map(|text| SecretsKey::from_hex(&text))
             .transpose()
-            .map_err(|why| anyhow::anyhow!("--secrets-key / RABAT_SECRETS_KEY: {why}"))?;
+            .map_err(|why| {
+                anyhow::anyhow!("--secrets-key / RABAT_SECRETS_KEY / --secrets-key-file: {why}")
+            })?;
+        let operator_token = match (&self.operator_token, &self.operator_token_file) {
+            (Some(text), _) => Some(text.clone()),
+            (None, Some(path)) => Some(read_secret(path, "operator token")?),
+            (None, None) => match (file.operator_token, &file.operator_token_file) {
+                (Some(text), _) => Some(text),
+                (None, Some(path)) => Some(read_secret(path, "operator token")?),
+                (None, None) => None,
+            },
+        };
+        if let Some(token) = &operator_token {
+            anyhow::ensure!(
+                token.chars().count() >= MIN_OPERATOR_TOKEN_CHARS,
+                "the operator token (--operator-token / RABAT_OPERATOR_TOKEN / --operator-token-file) is {} characters long: it must be at least {MIN_OPERATOR_TOKEN_CHARS} (e.g. `openssl rand -hex 32`)",
+                token.chars().count()
+            );
+        }
+        let metrics_token = self.metrics_token.clone().or(file.metrics_token);
+        if let Some(token) = &metrics_token {
+            anyhow::ensure!(
+                token.chars().count() >= MIN_OPERATOR_TOKEN_CHARS,
+                "the metrics token (--metrics-token / RABAT_METRICS_TOKEN) is {} characters long: it must be at least {MIN_OPERATOR_TOKEN_CHARS}",
+                token.chars().count()
+            );
+        }
+        let mut bifit = file.bifit.unwrap_or(defaults.bifit);
+        if let Some(allow) = self.bifit_allow_private_addresses {
+            bifit.allow_private_addresses = allow;
+        }
+        if let Some(allow) = self.bifit_allow_http {
+            bifit.allow_http = allow;
+        }
+        let http = HttpLimits {
+            header_timeout: self
+                .header_timeout_ms
+                .or(file.header_timeout_ms)
+                .map_or(defaults.http.header_timeout, Duration::from_millis),
+            body_timeout: self
+                .body_timeout_ms
+                .or(file.body_timeout_ms)
+                .map_or(defaults.http.body_timeout, Duration::from_millis),
+            max_connections: self
+                .max_connections
+                .or(file.max_connections)
+                .unwrap_or(defaults.http.max_connections)
+                .max(1),
+            shutdown_grace: self
+                .shutdown_grace_ms
+                .or(file.shutdown_grace_ms)
+                .map_or(defaults.http.shutdown_grace, Duration::from_millis),
+        };
+        anyhow::ensure!(
+            !http.header_timeout.is_zero() && !http.body_timeout.is_zero(),
+            "header-timeout-ms and body-timeout-ms must be above 0"
+        );
+        let uploads = UploadLimits {
+            max_concurrent_compiles: self
+                .max_concurrent_compiles
+                .or(file.max_concurrent_compiles)
+                .unwrap_or(defaults.uploads.max_concurrent_compiles)
+                .max(1),
+            compile_queue: self
+                .compile_queue_ms
+                .or(file.compile_queue_ms)
+                .map_or(defaults.uploads.compile_queue, Duration::from_millis),
+            max_policy_versions: self
+                .max_policy_versions
+                .or(file.max_policy_versions)
+                .unwrap_or(defaults.uploads.max_policy_versions),
+            max_policy_bytes: self
+                .max_policy_bytes
+                .or(file.max_policy_bytes)
+                .unwrap_or(defaults.uploads.max_policy_bytes),
+            module_limits: file.module_limits.unwrap_or(defaults.uploads.module_limits),
+        };
         Ok(Settings {
             bind: self.bind.or(file.bind).unwrap_or(defaults.bind),
             database_url: self
@@ -181,7 +427,7 @@ impl SettingsArgs {
                 .or(file.database_url)
                 .unwrap_or(defaults.database_url),
             database_schema: self.database_schema.clone().or(file.database_schema),
-            operator_token: self.operator_token.clone().or(file.operator_token),
+            operator_token,
             max_body_bytes: file.max_body_bytes.unwrap_or(defaults.max_body_bytes),
             max_module_bytes: file.max_module_bytes.unwrap_or(defaults.max_module_bytes),
             evaluation_log_retention: file
@@ -189,7 +435,7 @@ impl SettingsArgs {
                 .unwrap_or(defaults.evaluation_log_retention),
             policy_limits: file.policy_limits.unwrap_or(defaults.policy_limits),
             secrets_key,
-            bifit: file.bifit.unwrap_or(defaults.bifit),
+            bifit,
             max_loaded_policies: self
                 .max_loaded_policies
                 .or(file.max_loaded_policies)
@@ -211,6 +457,9 @@ impl SettingsArgs {
                 .policy_revalidate_ms
                 .or(file.policy_revalidate_ms)
                 .map_or(defaults.policy_revalidate, Duration::from_millis),
+            metrics_token,
+            http,
+            uploads,
         })
     }
 }

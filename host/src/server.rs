@@ -147,6 +147,7 @@ pub async fn start(settings: Settings) -> anyhow::Result<Started> {
 pub fn start_with(settings: Settings, store: Store) -> anyhow::Result<Started> {
     let runtime = Runtime::new(RuntimeConfig {
         max_module_bytes: settings.max_module_bytes,
+        module_limits: settings.uploads.module_limits.clone(),
         ..RuntimeConfig::default()
     })
     .context("could not start the policy engine")?;
@@ -204,6 +205,7 @@ pub fn start_with(settings: Settings, store: Store) -> anyhow::Result<Started> {
             runtime.clone(),
             active.clone(),
             audit.clone(),
+            settings.uploads.clone(),
         ),
         whatif: WhatIf::new(store.clone(), runner, admission.clone(), metrics.clone()),
         till,
@@ -285,10 +287,8 @@ pub async fn serve(
     }
     let store = state.store().clone();
     let follower = Follower::start(state.bifit_sync().clone());
-    let served = axum::serve(listener, app(state))
-        .with_graceful_shutdown(shutdown_signal())
-        .await
-        .context("the server failed");
+    let limits = state.settings().http.clone();
+    let served = serve_http(listener, app(state), &limits, shutdown_signal()).await;
     // Before the log writer: the follower holds a state clone, and so a log sender.
     follower.stop().await;
     served?;
@@ -298,6 +298,84 @@ pub async fn serve(
     }
     store.close().await;
     tracing::info!("rabat stopped");
+    Ok(())
+}
+
+/// Serves HTTP/1.1 on `listener` until `shutdown` resolves, within `limits`: a client
+/// must send a request's headers within the header timeout (on a kept-alive connection,
+/// the next request's too, so idle connections close), at most `max_connections` are
+/// served at once (the rest wait in the kernel's listen queue), and at shutdown the
+/// requests in flight get `shutdown_grace` to finish before their connections are closed.
+/// (Request bodies are timed by `http::app`, which answers 408.) HTTP/2 is not served:
+/// a cleartext h2 connection has no header timeout; a TLS proxy in front speaks it.
+pub async fn serve_http(
+    listener: TcpListener,
+    router: axum::Router,
+    limits: &crate::config::HttpLimits,
+    shutdown: impl std::future::Future<Output = ()>,
+) -> anyhow::Result<()> {
+    use hyper_util::rt::{TokioIo, TokioTimer};
+    use hyper_util::server::graceful::GracefulShutdown;
+    use hyper_util::service::TowerToHyperService;
+
+    let mut http = hyper::server::conn::http1::Builder::new();
+    http.timer(TokioTimer::new())
+        .header_read_timeout(limits.header_timeout)
+        .keep_alive(true);
+    let service = TowerToHyperService::new(router);
+    let slots = Arc::new(tokio::sync::Semaphore::new(limits.max_connections));
+    let graceful = GracefulShutdown::new();
+    let mut connections = tokio::task::JoinSet::new();
+    let mut shutdown = std::pin::pin!(shutdown);
+    loop {
+        while connections.try_join_next().is_some() {}
+        // A slot first: beyond the cap, connections wait unaccepted.
+        let slot = tokio::select! {
+            slot = slots.clone().acquire_owned() => slot.context("the connection slots closed")?,
+            () = &mut shutdown => break,
+        };
+        let (stream, _peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                Err(error) => {
+                    // Out of file descriptors and the like: wait, then go on.
+                    tracing::warn!(%error, "could not accept a connection");
+                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            () = &mut shutdown => break,
+        };
+        if let Err(error) = stream.set_nodelay(true) {
+            tracing::debug!(%error, "could not set TCP_NODELAY");
+        }
+        let connection =
+            graceful.watch(http.serve_connection(TokioIo::new(stream), service.clone()));
+        connections.spawn(async move {
+            if let Err(error) = connection.await {
+                tracing::debug!(%error, "connection ended with an error");
+            }
+            drop(slot);
+        });
+    }
+    drop(listener);
+    drop(service);
+    let open = graceful.count();
+    if open > 0 {
+        tracing::info!(connections = open, grace = ?limits.shutdown_grace, "waiting for requests in flight");
+    }
+    if tokio::time::timeout(limits.shutdown_grace, graceful.shutdown())
+        .await
+        .is_err()
+    {
+        tracing::warn!(
+            connections = connections.len(),
+            grace = ?limits.shutdown_grace,
+            "requests still in flight after the shutdown grace period: closing their connections"
+        );
+    }
+    // Closes whatever is left (and with it every handler's state).
+    connections.shutdown().await;
     Ok(())
 }
 

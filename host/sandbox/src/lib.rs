@@ -24,7 +24,7 @@ pub use limits::Limits;
 use limits::{MemoryLimitExceeded, TableLimitExceeded};
 use rabat_domain::model::{Accrual, Card, Evaluation, Order};
 use sandbox::{CallState, HostState, LogLine, WasiState};
-pub use validate::Rejection;
+pub use validate::{ModuleLimits, Rejection};
 
 /// How the engine is set up; fixed for the life of the process.
 #[derive(Debug, Clone)]
@@ -43,6 +43,8 @@ pub struct RuntimeConfig {
     pub keep_resident_bytes: usize,
     /// Granularity of the wall-clock deadline.
     pub epoch_tick: Duration,
+    /// What an upload may ask the compiler for (checked before compiling).
+    pub module_limits: ModuleLimits,
 }
 
 impl Default for RuntimeConfig {
@@ -54,6 +56,7 @@ impl Default for RuntimeConfig {
             max_table_elements: 20_000,
             keep_resident_bytes: 256 << 10,
             epoch_tick: Duration::from_millis(1),
+            module_limits: ModuleLimits::default(),
         }
     }
 }
@@ -274,6 +277,7 @@ impl Runtime {
             });
         }
         validate::kind(bytes)?;
+        validate::bounds(bytes, &self.config.module_limits)?;
         let component = Component::new(&self.engine, bytes)
             .map_err(|e| Rejection::Invalid(format!("{e:#}")))?;
         let sha256 = hex::encode(Sha256::digest(bytes));

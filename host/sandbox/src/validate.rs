@@ -31,6 +31,95 @@ pub enum Rejection {
         "the component is not a rabat policy (world rabat:rules/policy@0.1.0): {0}; build it against the rabat-rules SDK"
     )]
     WrongWorld(String),
+    /// More work for the compiler than any policy needs (checked before compiling).
+    #[error(
+        "the component has {what} {found}; the limit is {limit} (a policy needs far less: build it with `rabat build`, and split up very large functions)"
+    )]
+    OverLimit {
+        what: &'static str,
+        found: u64,
+        limit: u64,
+    },
+}
+
+/// Bounds on what a module may ask the compiler for, checked by reading the binary
+/// before compiling it: compile time and memory grow with these, and a crafted upload
+/// could otherwise take the server's memory for many seconds.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
+#[serde(default, deny_unknown_fields, rename_all = "kebab-case")]
+pub struct ModuleLimits {
+    /// Functions with a body, in all core modules together.
+    pub max_functions: u64,
+    /// Bytes of one function's body.
+    pub max_function_bytes: u64,
+    /// Locals of one function.
+    pub max_locals: u64,
+    /// Bytes of data segments, all together.
+    pub max_data_bytes: u64,
+    /// Core modules and components nested in the component.
+    pub max_modules: u64,
+}
+
+impl Default for ModuleLimits {
+    fn default() -> Self {
+        ModuleLimits {
+            max_functions: 20_000,
+            max_function_bytes: 256 << 10,
+            max_locals: 5_000,
+            max_data_bytes: 2 << 20,
+            max_modules: 32,
+        }
+    }
+}
+
+/// Reads `bytes` (a component) and refuses it when it exceeds `limits`. Malformed input
+/// is left to the compiler, which names the problem.
+pub fn bounds(bytes: &[u8], limits: &ModuleLimits) -> Result<(), Rejection> {
+    use wasmparser::{Parser, Payload};
+    let over = |what: &'static str, found: u64, limit: u64| {
+        if found > limit {
+            Err(Rejection::OverLimit { what, found, limit })
+        } else {
+            Ok(())
+        }
+    };
+    let (mut functions, mut data, mut modules) = (0u64, 0u64, 0u64);
+    for payload in Parser::new(0).parse_all(bytes) {
+        let Ok(payload) = payload else {
+            return Ok(());
+        };
+        match payload {
+            Payload::ModuleSection { .. } | Payload::ComponentSection { .. } => {
+                modules += 1;
+                over("nested modules:", modules, limits.max_modules)?;
+            }
+            Payload::CodeSectionStart { count, .. } => {
+                functions += u64::from(count);
+                over("functions:", functions, limits.max_functions)?;
+            }
+            Payload::CodeSectionEntry(body) => {
+                let size = body.range().len() as u64;
+                over("a function of (bytes)", size, limits.max_function_bytes)?;
+                let mut locals = 0u64;
+                if let Ok(reader) = body.get_locals_reader() {
+                    for entry in reader {
+                        let Ok((count, _)) = entry else { break };
+                        locals = locals.saturating_add(u64::from(count));
+                        over("a function with locals:", locals, limits.max_locals)?;
+                    }
+                }
+            }
+            Payload::DataSection(reader) => {
+                for segment in reader {
+                    let Ok(segment) = segment else { break };
+                    data = data.saturating_add(segment.data.len() as u64);
+                    over("data segments of (bytes)", data, limits.max_data_bytes)?;
+                }
+            }
+            _ => {}
+        }
+    }
+    Ok(())
 }
 
 /// What the header says the bytes are.

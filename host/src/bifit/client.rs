@@ -8,6 +8,7 @@ use bytes::{Bytes, BytesMut};
 use reqwest::{RequestBuilder, StatusCode};
 use serde::Deserialize;
 
+use super::egress::{Egress, PublicResolver, Refused};
 use super::{BifitError, BifitSettings};
 
 /// The most of an answer read; an online order is a few hundred bytes.
@@ -19,6 +20,7 @@ pub struct Client {
     http: reqwest::Client,
     retries: u32,
     retry_backoff: Duration,
+    egress: Egress,
 }
 
 /// BIFIT's answer for an online order, before parsing.
@@ -65,15 +67,23 @@ pub fn order_url(base_url: &str, id: i64) -> String {
 
 impl Client {
     pub fn new(settings: &BifitSettings) -> Result<Client, reqwest::Error> {
+        let egress = settings.egress();
         let http = reqwest::Client::builder()
             .connect_timeout(Duration::from_millis(settings.connect_timeout_ms))
             .timeout(Duration::from_millis(settings.request_timeout_ms))
             .user_agent(concat!("rabat/", env!("CARGO_PKG_VERSION")))
+            // A redirect would lead the token anywhere; BIFIT's API does not redirect.
+            .redirect(reqwest::redirect::Policy::none())
+            // Connect directly, so every address is checked (a proxy would resolve the
+            // merchant's host names itself).
+            .no_proxy()
+            .dns_resolver(std::sync::Arc::new(PublicResolver(egress)))
             .build()?;
         Ok(Client {
             http,
             retries: settings.retries,
             retry_backoff: Duration::from_millis(settings.retry_backoff_ms),
+            egress,
         })
     }
 
@@ -84,8 +94,14 @@ impl Client {
         access_token: &str,
         id: i64,
     ) -> Result<OrderAnswer, BifitError> {
-        let url = order_url(base_url, id);
         let what = format!("online order {id}");
+        self.allowed(base_url, "baseUrl")
+            .map_err(|why| BifitError::Network {
+                what: what.clone(),
+                problem: why.0,
+                attempts: 0,
+            })?;
+        let url = order_url(base_url, id);
         let (status, body, attempts) = self
             .send(&what, || self.http.get(&url).bearer_auth(access_token))
             .await?;
@@ -117,6 +133,8 @@ impl Client {
             url: request.token_url.to_owned(),
             problem,
         };
+        self.allowed(request.token_url, "tokenUrl")
+            .map_err(|why| failed(why.0))?;
         let (status, body, _) = self
             .send("the token refresh", || {
                 self.http.post(request.token_url).form(&form)
@@ -124,24 +142,44 @@ impl Client {
             .await
             .map_err(|e| failed(e.to_string()))?;
         if status != StatusCode::OK {
-            // RFC 6749 §5.2: `error` is a short code (invalid_grant…), safe to show.
+            // RFC 6749 §5.2: `error` is one of a few codes (invalid_grant…). Only those
+            // are shown: nothing else of the answer is echoed.
             #[derive(Deserialize)]
             struct OAuthError {
                 error: String,
             }
+            const CODES: &[&str] = &[
+                "invalid_request",
+                "invalid_client",
+                "invalid_grant",
+                "unauthorized_client",
+                "unsupported_grant_type",
+                "invalid_scope",
+            ];
             let code = serde_json::from_slice::<OAuthError>(&body)
-                .map(|e| format!(" ({})", e.error.chars().take(64).collect::<String>()))
+                .ok()
+                .and_then(|e| CODES.iter().find(|code| **code == e.error))
+                .map(|code| format!(" ({code})"))
                 .unwrap_or_default();
             return Err(failed(format!("HTTP {}{code}", status.as_u16())));
         }
         let mut reader = serde_json::Deserializer::from_slice(&body);
         serde_path_to_error::deserialize(&mut reader).map_err(|e| {
+            // The path only: serde's message would quote the answer.
             failed(format!(
-                "the answer is not an OAuth2 token response: {}: {}",
-                e.path(),
-                e.inner()
+                "the answer is not an OAuth2 token response (at {})",
+                e.path()
             ))
         })
+    }
+
+    /// The connector URL `text` (field `field`) may be called under the operator's rules.
+    fn allowed(&self, text: &str, field: &str) -> Result<(), Refused> {
+        let url = reqwest::Url::parse(text)
+            .map_err(|e| Refused(format!("the stored {field} is not a URL ({e})")))?;
+        self.egress
+            .check_url(&url)
+            .map_err(|why| Refused(format!("the {field} {why}")))
     }
 
     /// Sends the request `build` makes, again on a network error or a 5xx, waiting
@@ -202,6 +240,17 @@ fn network_error(what: &str, error: &reqwest::Error, attempts: u32) -> BifitErro
             what: what.to_owned(),
             attempts,
         };
+    }
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(error);
+    while let Some(cause) = source {
+        if let Some(refused) = cause.downcast_ref::<Refused>() {
+            return BifitError::Network {
+                what: what.to_owned(),
+                problem: format!("the host {refused}"),
+                attempts,
+            };
+        }
+        source = cause.source();
     }
     let problem = if error.is_connect() {
         "the connection failed"

@@ -39,8 +39,9 @@ pub enum BifitError {
         status: u16,
         attempts: u32,
     },
-    /// The answer does not match the documented shape.
-    #[error(transparent)]
+    /// The answer does not match the documented shape. Shown without the values serde
+    /// quotes from the answer: rabat never echoes what an upstream sent.
+    #[error("{}", without_values(.0))]
     Malformed(#[from] rabat_domain::bifit::Malformed),
     /// The connector's stored settings do not read back (edited by hand or damaged): a
     /// fault on our side, never the caller's input.
@@ -51,4 +52,54 @@ pub enum BifitError {
     Secrets(#[from] crate::secrets::SecretsError),
     #[error(transparent)]
     Store(#[from] StoreError),
+}
+
+/// A malformed answer's message with every quoted value (`"…"`, `` `…` ``) blanked and
+/// the whole cut short, so nothing an upstream sent is echoed.
+fn without_values(malformed: &rabat_domain::bifit::Malformed) -> String {
+    let field: String = malformed
+        .field
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '[' | ']'))
+        .take(64)
+        .collect();
+    let mut problem = String::new();
+    let mut quote = None;
+    for c in malformed.problem.chars() {
+        match quote {
+            Some(open) if c == open => {
+                problem.push('…');
+                problem.push(c);
+                quote = None;
+            }
+            Some(_) => {}
+            None => {
+                problem.push(c);
+                if c == '"' || c == '`' {
+                    quote = Some(c);
+                }
+            }
+        }
+    }
+    let problem: String = problem.chars().take(160).collect();
+    format!("BIFIT's online order does not match the documented shape: {field}: {problem}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_malformed_answer_is_not_echoed() {
+        let error = BifitError::Malformed(rabat_domain::bifit::Malformed {
+            field: "totalAmount".into(),
+            problem: "invalid type: string \"secret internal page\", expected a decimal".into(),
+        });
+        let text = error.to_string();
+        assert!(!text.contains("secret"), "{text}");
+        assert!(
+            text.contains("totalAmount") && text.contains("documented shape"),
+            "{text}"
+        );
+    }
 }

@@ -105,3 +105,30 @@ impl FromRequestParts<AppState> for Operator {
         Err(ApiError::Unauthorized("The operator token is not valid"))
     }
 }
+
+/// A metrics scraper: the metrics token (`--metrics-token`) or the operator token.
+#[derive(Debug, Clone, Copy)]
+pub struct MetricsScraper;
+
+impl FromRequestParts<AppState> for MetricsScraper {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let token = bearer(parts).map_err(|_| {
+            ApiError::Unauthorized(
+                "GET /metrics needs `Authorization: Bearer <token>` with the metrics token (--metrics-token) or the operator token",
+            )
+        })?;
+        let metrics_token = state
+            .settings()
+            .metrics_token
+            .as_deref()
+            .is_some_and(|expected| TokenHash::same_secret(token, expected));
+        if metrics_token || state.is_operator(token) {
+            return Ok(MetricsScraper);
+        }
+        Err(ApiError::Unauthorized(
+            "The token is neither the metrics token nor the operator token",
+        ))
+    }
+}

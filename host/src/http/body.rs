@@ -13,9 +13,22 @@ pub fn bytes(raw: Result<Bytes, BytesRejection>, limit: usize) -> Result<Bytes, 
         Err(rejection) if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => {
             Err(ApiError::BodyTooLarge { limit })
         }
+        Err(rejection) if timed_out(&rejection) => Err(ApiError::BodyTimeout),
         Err(rejection) => Err(ApiError::MalformedJson(format!(
             "The request body could not be read: {}",
             rejection.body_text()
         ))),
     }
+}
+
+/// Whether the body failed because it stalled (`http::app` times bodies).
+fn timed_out(rejection: &BytesRejection) -> bool {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(rejection);
+    while let Some(cause) = source {
+        if cause.is::<tower_http::timeout::TimeoutError>() {
+            return true;
+        }
+        source = cause.source();
+    }
+    false
 }

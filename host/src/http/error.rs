@@ -22,6 +22,9 @@ pub enum ApiError {
     Unauthorized(&'static str),
     #[error("body too large")]
     BodyTooLarge { limit: usize },
+    /// The request body stalled (nothing for the body timeout).
+    #[error("the request body stalled")]
+    BodyTimeout,
     #[error("malformed JSON: {0}")]
     MalformedJson(String),
     #[error("invalid field value: {0}")]
@@ -36,12 +39,15 @@ pub enum ApiError {
     InvalidPolicy(String),
     #[error("upstream POS error: {0}")]
     Upstream(String),
+    /// A quota the operator set (a merchant's stored policies): 413, id 14.
+    #[error("quota exceeded: {0}")]
+    QuotaExceeded(String),
+    /// The server is at a bound for this work: 503 with the reason, id 503.
+    #[error("busy: {0}")]
+    Busy(String),
     /// Anything else: logged, answered as an opaque 500.
     #[error("internal error: {0:#}")]
     Internal(anyhow::Error),
-    /// Too many policy calls at once: 503, saying which bound.
-    #[error("busy: {0}")]
-    Busy(String),
     /// The database is unreachable or failing: 503, opaque.
     #[error("storage unavailable: {0}")]
     Unavailable(StoreError),
@@ -56,13 +62,16 @@ impl ApiError {
             }
             ApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             ApiError::BodyTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::BodyTimeout => StatusCode::REQUEST_TIMEOUT,
             ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
             ApiError::InvalidPolicy(_) => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::Upstream(_) => StatusCode::BAD_GATEWAY,
+            ApiError::QuotaExceeded(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::Busy(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
-            ApiError::Busy(_) | ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
 
@@ -76,6 +85,11 @@ impl ApiError {
                 "Body too large",
                 format!("The request body is larger than the limit of {limit} bytes"),
             ),
+            ApiError::BodyTimeout => ErrorBody::new(
+                13,
+                "Request timeout",
+                "The request body stopped arriving before it was complete; send it again",
+            ),
             ApiError::MalformedJson(why) => ErrorBody::new(6, "Malformed JSON", why.clone()),
             ApiError::InvalidField(why) => ErrorBody::new(7, "Invalid field value", why.clone()),
             ApiError::Conflict(why) => ErrorBody::new(8, "Conflict", why.clone()),
@@ -85,15 +99,12 @@ impl ApiError {
                 ErrorBody::new(11, "Invalid policy module", why.clone())
             }
             ApiError::Upstream(why) => ErrorBody::new(12, "Upstream POS error", why.clone()),
+            ApiError::QuotaExceeded(why) => ErrorBody::new(14, "Quota exceeded", why.clone()),
+            ApiError::Busy(why) => ErrorBody::new(503, "Service unavailable", why.clone()),
             ApiError::Internal(_) => ErrorBody::new(
                 500,
                 "Internal error",
                 "Something went wrong on our side; it has been logged",
-            ),
-            ApiError::Busy(why) => ErrorBody::new(
-                503,
-                "Service unavailable",
-                format!("{why}; try again shortly"),
             ),
             ApiError::Unavailable(_) => ErrorBody::new(
                 503,
@@ -110,6 +121,15 @@ impl IntoResponse for ApiError {
         if status.is_server_error() {
             tracing::error!(error = %self, "request failed");
         }
+        if matches!(self, ApiError::BodyTimeout) {
+            // The rest of the body may still come: the connection is not reusable.
+            return (
+                status,
+                [(axum::http::header::CONNECTION, "close")],
+                Json(self.body()),
+            )
+                .into_response();
+        }
         (status, Json(self.body())).into_response()
     }
 }
@@ -124,8 +144,9 @@ impl From<ServiceError> for ApiError {
             ServiceError::Conflict(why) => ApiError::Conflict(why),
             ServiceError::InvalidPolicy(why) => ApiError::InvalidPolicy(why),
             ServiceError::Upstream(why) => ApiError::Upstream(why),
-            ServiceError::Busy(why) => ApiError::Busy(why),
             ServiceError::Unavailable(e) => ApiError::Unavailable(e),
+            ServiceError::QuotaExceeded(why) => ApiError::QuotaExceeded(why),
+            ServiceError::Busy(why) => ApiError::Busy(why),
             ServiceError::Internal(e) => ApiError::Internal(e),
         }
     }

@@ -45,6 +45,11 @@ pub fn app(state: AppState) -> Router {
         // the trace span opens (so every log line of the request carries it) and is
         // copied onto the response.
         .layer(axum::middleware::from_fn_with_state(state.clone(), track))
+        // A body that sends nothing for this long fails to read: 408 (`body::bytes`).
+        .layer(axum::middleware::map_request_with_state(
+            state.settings().http.body_timeout,
+            time_body,
+        ))
         .layer(
             ServiceBuilder::new()
                 .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
@@ -86,6 +91,11 @@ fn span<B>(request: &axum::http::Request<B>) -> tracing::Span {
         path = %request.uri().path(),
         request_id = %id,
     )
+}
+
+/// Middleware: the request body times out when it stalls (between two reads).
+async fn time_body(State(timeout): State<std::time::Duration>, request: Request) -> Request {
+    request.map(|body| axum::body::Body::new(tower_http::timeout::TimeoutBody::new(timeout, body)))
 }
 
 /// Middleware: counts and times every request under its route template (never the raw

@@ -5,6 +5,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use serde_json::{Value, json};
 
+use crate::http::auth::MetricsScraper;
 use crate::server::AppState;
 
 /// `GET /healthz`: the process is up.
@@ -46,16 +47,22 @@ pub async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Value>) 
     }
 }
 
-/// `GET /metrics`: Prometheus (OpenMetrics) text.
+/// `GET /metrics`: Prometheus (OpenMetrics) text, for the metrics token or the operator
+/// token (the metrics name every merchant).
 #[utoipa::path(
     get,
     path = "/metrics",
     tag = "ops",
+    security(("apiKey" = [])),
     responses(
         (status = 200, description = "Prometheus metrics (OpenMetrics text)", content_type = "application/openmetrics-text", body = String),
+        crate::http::openapi::Unauthorized,
     ),
 )]
-pub async fn metrics(State(state): State<AppState>) -> axum::response::Response {
+pub async fn metrics(
+    State(state): State<AppState>,
+    _scraper: MetricsScraper,
+) -> axum::response::Response {
     use axum::response::IntoResponse;
     match state.metrics().render() {
         Ok(text) => (

@@ -27,8 +27,12 @@ pub enum ServiceError {
     /// The POS vendor's API failed; the message names what failed, never a secret.
     #[error("{0}")]
     Upstream(String),
-    /// Too many policy calls at once (the merchant's or the server's bound): try again
-    /// shortly. The message says which bound.
+    /// A bound the operator set is reached (a merchant's stored policies): the message
+    /// names it.
+    #[error("{0}")]
+    QuotaExceeded(String),
+    /// The server or the merchant is at its bound for this kind of work (compiles, policy
+    /// calls): try again shortly. The message says which bound.
     #[error("{0}")]
     Busy(String),
     /// The database is unreachable or failing: try again later.

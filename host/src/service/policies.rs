@@ -12,6 +12,7 @@ use serde_json::{Value, json};
 use super::audit::{Actor, Audit};
 use super::{ServiceError, ServiceResult};
 use crate::active::ActivePolicies;
+use crate::config::UploadLimits;
 
 /// An accepted upload: the stored version and what validation found.
 #[derive(Debug)]
@@ -29,6 +30,9 @@ pub struct PolicyChanges {
     runtime: Arc<Runtime>,
     active: Arc<ActivePolicies>,
     audit: Audit,
+    limits: UploadLimits,
+    /// One permit per compile this server may run at once.
+    compiles: Arc<tokio::sync::Semaphore>,
 }
 
 impl PolicyChanges {
@@ -37,13 +41,42 @@ impl PolicyChanges {
         runtime: Arc<Runtime>,
         active: Arc<ActivePolicies>,
         audit: Audit,
+        limits: UploadLimits,
     ) -> Self {
         PolicyChanges {
             store,
             runtime,
             active,
             audit,
+            compiles: Arc::new(tokio::sync::Semaphore::new(
+                limits.max_concurrent_compiles.max(1),
+            )),
+            limits,
         }
+    }
+
+    /// The merchant's stored policies must leave room for `size` more bytes.
+    async fn check_quota(&self, merchant: &str, size: usize) -> ServiceResult<()> {
+        let stored = self.store.list_policies(merchant).await?;
+        let count = stored.len() as u64;
+        let limit = u64::from(self.limits.max_policy_versions);
+        if count >= limit {
+            return Err(ServiceError::QuotaExceeded(format!(
+                "the merchant already stores {count} policy versions; the limit is {limit} (max-policy-versions)"
+            )));
+        }
+        let bytes: u64 = stored
+            .iter()
+            .map(|v| u64::try_from(v.size_bytes).unwrap_or(0))
+            .sum();
+        let after = bytes.saturating_add(size as u64);
+        if after > self.limits.max_policy_bytes {
+            return Err(ServiceError::QuotaExceeded(format!(
+                "the merchant's policy modules would take {after} bytes; the limit is {} bytes for all versions together (max-policy-bytes)",
+                self.limits.max_policy_bytes
+            )));
+        }
+        Ok(())
     }
 
     /// Validates and compiles `wasm` (off the async threads), then stores it as the
@@ -56,9 +89,26 @@ impl PolicyChanges {
         wasm: Vec<u8>,
         note: Option<&str>,
     ) -> ServiceResult<Uploaded> {
+        self.check_quota(merchant, wasm.len()).await?;
+        // Compiling is the costliest thing a merchant can ask for: a few at a time per
+        // server; an upload that cannot get a turn in time is told to try again.
+        let queue = self.limits.compile_queue;
+        let permit = tokio::time::timeout(queue, self.compiles.clone().acquire_owned())
+            .await
+            .map_err(|_| {
+                ServiceError::Busy(format!(
+                    "the server is compiling other policies and none finished within {} ms; upload again shortly",
+                    queue.as_millis()
+                ))
+            })?
+            .map_err(ServiceError::internal)?;
         let runtime = self.runtime.clone();
-        let (compiled, wasm) =
-            tokio::task::spawn_blocking(move || (runtime.compile(&wasm), wasm)).await?;
+        let (compiled, wasm) = tokio::task::spawn_blocking(move || {
+            let compiled = runtime.compile(&wasm);
+            drop(permit);
+            (compiled, wasm)
+        })
+        .await?;
         let compiled =
             compiled.map_err(|rejection| ServiceError::InvalidPolicy(rejection.to_string()))?;
         let stored = self.store.add_policy(merchant, &wasm, note).await?;

@@ -29,6 +29,8 @@ app_on_both_engines!(
     the_follower_resumes_after_a_restart,
     two_followers_never_poll_one_order_twice,
     a_damaged_connector_is_our_fault_not_the_callers,
+    connectors_reach_only_public_https_hosts,
+    upstream_answers_are_not_echoed_nor_redirects_followed,
 );
 
 fn discounts(id: impl std::fmt::Display) -> String {
@@ -1050,7 +1052,7 @@ async fn serve_runs_the_follower_and_stops_cleanly() {
     let config = dir.path().join("rabat.toml");
     std::fs::write(
         &config,
-        "[bifit]\npoll-interval-ms = 20\nbackoff-initial-ms = 0\nbackoff-max-ms = 0\n",
+        "[bifit]\npoll-interval-ms = 20\nbackoff-initial-ms = 0\nbackoff-max-ms = 0\nallow-private-addresses = true\nallow-http = true\n",
     )
     .unwrap();
     let port = std::net::TcpListener::bind("127.0.0.1:0")
@@ -1164,4 +1166,174 @@ async fn serve_runs_the_follower_and_stops_cleanly() {
     }
     let exit = exit.expect("rabat did not stop within 30 s of SIGTERM");
     assert!(exit.success(), "rabat exited with {exit}");
+}
+
+/// The settings every deployment gets unless its operator says otherwise.
+fn strict(settings: &mut Settings) {
+    settings.bifit.allow_private_addresses = false;
+    settings.bifit.allow_http = false;
+}
+
+/// SSRF: a merchant sets the URLs rabat fetches with its token, so by default only
+/// public `https://` hosts are accepted on PUT, and nothing non-public is ever connected
+/// to, whether stored earlier, reached through a name (`localhost`) or by the follower.
+async fn connectors_reach_only_public_https_hosts(app: &TestApp) {
+    let (fake, m) = setup(app).await;
+    let strict_app = app_with(app, strict).await;
+    let put = |body: Value| {
+        let (strict_app, m) = (&strict_app, &m);
+        async move {
+            strict_app
+                .call("PUT", &connector(m), Some(&m.api_key), body.to_string())
+                .await
+        }
+    };
+    for (url, why) in [
+        ("https://127.0.0.1", "loopback"),
+        ("https://[::1]:8443", "loopback"),
+        ("https://0.0.0.0", "unspecified"),
+        ("https://169.254.169.254/latest/meta-data", "link-local"),
+        ("https://10.0.0.7", "private"),
+        ("https://192.168.0.1", "private"),
+        ("https://172.16.0.1", "private"),
+        ("https://100.64.0.1", "CGNAT"),
+        ("https://224.0.0.1", "multicast"),
+        ("https://[fd12::1]", "unique local"),
+        ("https://[fe80::1]", "link-local"),
+        ("https://[::ffff:169.254.169.254]", "IPv4-mapped"),
+        ("https://2130706433", "loopback"),
+        ("https://0x7f000001", "loopback"),
+        ("http://kassa.bifit.com", "clear text"),
+        ("https://kassa.bifit.com/?x=", "query"),
+        ("https://user:pw@kassa.bifit.com", "credentials"),
+        ("https://kassa.bifit.com/#x", "fragment"),
+    ] {
+        let reply = put(json!({"baseUrl": url})).await;
+        assert_error(&reply, 400, 7, &["baseUrl", why]);
+        let reply = put(json!({"baseUrl": "https://kassa.bifit.com",
+                               "tokenUrl": url, "refreshToken": "rt-9"}))
+        .await;
+        assert_error(&reply, 400, 7, &["tokenUrl", why]);
+    }
+    // A query is refused even where the operator allows private addresses and http.
+    let reply = app
+        .call(
+            "PUT",
+            &connector(&m),
+            Some(&m.api_key),
+            json!({"baseUrl": format!("{}/?", fake.base_url)}).to_string(),
+        )
+        .await;
+    assert_error(&reply, 400, 7, &["baseUrl", "query"]);
+
+    // A connector stored while the operator allowed it (or by hand) is not fetched. (This
+    // app allows http://, as the fake speaks it, so what is refused is the address.)
+    strict_app.shutdown().await;
+    let strict_app = app_with(app, |s| {
+        strict(s);
+        s.bifit.allow_http = true;
+    })
+    .await;
+    let put = |body: Value| {
+        let (strict_app, m) = (&strict_app, &m);
+        async move {
+            strict_app
+                .call("PUT", &connector(m), Some(&m.api_key), body.to_string())
+                .await
+        }
+    };
+    let requests = fake.order_requests();
+    let refreshes = fake.with(|s| s.refresh_requests);
+    let reply = strict_app
+        .call("POST", &discounts(ORDER_ID), Some(&m.pos_token), "")
+        .await;
+    assert_error(&reply, 502, 12, &["baseUrl", "loopback"]);
+    fake.expire_access_token();
+    let reply = strict_app
+        .call("POST", &sync(ORDER_ID), Some(&m.pos_token), "")
+        .await;
+    assert_error(&reply, 502, 12, &["baseUrl"]);
+    // The follower obeys the same rules.
+    app.state
+        .store()
+        .track_bifit_order(&m.id, "77", Some("card-1"), "NEW")
+        .await
+        .unwrap();
+    Follower::run_once(strict_app.state.bifit_sync(), "f1")
+        .await
+        .unwrap();
+    let row = app
+        .state
+        .store()
+        .bifit_order(&m.id, "77")
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(
+        row.last_error.as_deref().unwrap_or("").contains("loopback"),
+        "{:?}",
+        row.last_error
+    );
+    assert_eq!(fake.order_requests(), requests);
+
+    // A name that resolves to loopback is accepted (it is a name) but never connected to.
+    let port = fake.base_url.rsplit(':').next().unwrap().to_owned();
+    let put_reply = put(json!({
+        "baseUrl": format!("http://localhost:{port}"),
+        "tokenUrl": format!("http://localhost:{port}/oauth/token"),
+    }))
+    .await;
+    assert_eq!(put_reply.status, 200, "{}", put_reply.text);
+    let reply = strict_app
+        .call("POST", &discounts(ORDER_ID), Some(&m.pos_token), "")
+        .await;
+    assert_error(&reply, 502, 12, &["localhost", "loopback"]);
+    assert_eq!(fake.order_requests(), requests);
+    assert_eq!(fake.with(|s| s.refresh_requests), refreshes);
+    strict_app.shutdown().await;
+}
+
+/// What an upstream answers is never echoed in the 502, and a redirect is not followed
+/// (it would take the bearer token wherever it points).
+async fn upstream_answers_are_not_echoed_nor_redirects_followed(app: &TestApp) {
+    let (fake, m) = setup(app).await;
+    let mut bad = seed_order();
+    bad["totalAmount"] = json!("ami-id: i-0123 internal page");
+    fake.with(|s| s.malformed = Some(bad.to_string()));
+    let reply = app
+        .call("POST", &discounts(ORDER_ID), Some(&m.pos_token), "")
+        .await;
+    assert_error(&reply, 502, 12, &["documented shape", "totalAmount"]);
+    assert!(!reply.text.contains("i-0123"), "{}", reply.text);
+    fake.with(|s| s.malformed = None);
+
+    fake.expire_access_token();
+    fake.with(|s| s.refresh_token = "rt-other".into());
+    let reply = app
+        .call("POST", &discounts(ORDER_ID), Some(&m.pos_token), "")
+        .await;
+    assert_error(
+        &reply,
+        502,
+        12,
+        &["token refresh", "HTTP 400", "invalid_grant"],
+    );
+
+    let before = fake.order_requests();
+    fake.with(|s| {
+        s.redirect = Some(format!(
+            "{}/cashdesk-api/v1/protected/online_orders/{ORDER_ID}",
+            fake.base_url
+        ))
+    });
+    let reply = app
+        .call("POST", &discounts(ORDER_ID), Some(&m.pos_token), "")
+        .await;
+    assert_error(&reply, 502, 12, &["HTTP 302"]);
+    // One request, answered 302: the location (the fake itself again) was not asked.
+    assert_eq!(
+        fake.order_requests(),
+        before + 1,
+        "the redirect was followed"
+    );
 }

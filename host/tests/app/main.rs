@@ -19,3 +19,5 @@ mod ops;
 mod papaya;
 mod replica_processes;
 mod replicas;
+mod serving;
+mod uploads;

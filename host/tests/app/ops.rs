@@ -16,6 +16,7 @@ app_on_both_engines!(
     replay_reports_failures_and_records_nothing,
     replay_input_errors_and_tenancy,
     metrics_count_requests_and_policy_outcomes,
+    metrics_need_the_metrics_or_operator_token,
     request_ids_are_set_and_kept,
     replay_adds_up_huge_logged_totals_without_failing,
     a_replay_nobody_waits_for_stops_and_frees_its_slot,
@@ -304,6 +305,49 @@ async fn replay_input_errors_and_tenancy(app: &TestApp) {
     assert_eq!(reply.json["summary"]["ordersCompared"], 0);
 }
 
+/// The metrics name every merchant and its traffic: only the metrics token or the
+/// operator token may read them; the probes stay open.
+async fn metrics_need_the_metrics_or_operator_token(app: &TestApp) {
+    let (shop, _) = shop_with_history(app, "scraped").await;
+    let reply = app.call("GET", "/metrics", None, "").await;
+    assert_error(&reply, 401, 4, "metrics token");
+    assert!(!reply.text.contains("scraped"), "{}", reply.text);
+    let reply = app.call("GET", "/metrics", Some(&shop.api_key), "").await;
+    assert_error(&reply, 401, 4, "metrics token");
+    let reply = app.call("GET", "/metrics", Some(&shop.pos_token), "").await;
+    assert_error(&reply, 401, 4, "metrics token");
+    let reply = app
+        .call("GET", "/metrics", Some(crate::common::app::OPERATOR), "")
+        .await;
+    assert_eq!(reply.status, 200, "{}", reply.text);
+    assert!(reply.text.contains("scraped"), "{}", reply.text);
+    for probe in ["/healthz", "/readyz"] {
+        let reply = app.call("GET", probe, None, "").await;
+        assert_eq!(reply.status, 200, "{probe}: {}", reply.text);
+    }
+
+    // A dedicated scrape token, for a Prometheus that should not hold the operator's.
+    let mut settings = crate::common::app::settings();
+    settings.metrics_token = Some("prometheus-scrape-token".into());
+    let scraper = TestApp::with_settings(
+        crate::common::db::TestDb {
+            store: app.db.reopen().await,
+            target: crate::common::db::Target::Shared,
+        },
+        settings,
+    )
+    .await;
+    let reply = scraper
+        .call("GET", "/metrics", Some("prometheus-scrape-token"), "")
+        .await;
+    assert_eq!(reply.status, 200, "{}", reply.text);
+    let reply = scraper
+        .call("GET", "/metrics", Some("prometheus-scrape-tokeN"), "")
+        .await;
+    assert_error(&reply, 401, 4, "metrics token");
+    scraper.shutdown().await;
+}
+
 async fn metrics_count_requests_and_policy_outcomes(app: &TestApp) {
     let (shop, _) = shop_with_history(app, "metered").await;
     let hostile = app.activate(&shop, &fixture("panic"), json!({})).await;
@@ -315,7 +359,9 @@ async fn metrics_count_requests_and_policy_outcomes(app: &TestApp) {
     let _ = replay(app, &shop, hostile, json!({"limit": 2})).await;
     app.flush_evaluations().await;
 
-    let reply = app.call("GET", "/metrics", None, "").await;
+    let reply = app
+        .call("GET", "/metrics", Some(crate::common::app::OPERATOR), "")
+        .await;
     assert_eq!(reply.status, 200, "{}", reply.text);
     let text = reply.text;
     let value = |series: &str| -> f64 {

@@ -15,6 +15,7 @@ use serde_json::{Value, json};
 use super::input::{self, Fields, Raw, text_ok};
 use super::params::QueryParams;
 use crate::bifit::connector::seal_context;
+use crate::bifit::egress::Egress;
 use crate::bifit::{CardLookup, DEFAULT_BASE_URL};
 use crate::clock::now_ms;
 use crate::http::auth::MerchantAuth;
@@ -66,8 +67,9 @@ fn view(row: &BifitConnectorRow) -> ConnectorView {
     }
 }
 
-/// An `http://` or `https://` URL without credentials or fragment.
-fn url(fields: &Fields<'_>, key: &str) -> ApiResult<Option<String>> {
+/// An `https://` URL (`http://` only when the operator allows it) of a public host,
+/// without credentials, query or fragment (see `bifit::egress`).
+fn url(fields: &Fields<'_>, key: &str, egress: Egress) -> ApiResult<Option<String>> {
     let Some(text) = fields.string(key, MAX_URL)? else {
         return Ok(None);
     };
@@ -77,16 +79,9 @@ fn url(fields: &Fields<'_>, key: &str) -> ApiResult<Option<String>> {
             "{name} is not a URL ({e}): send e.g. {DEFAULT_BASE_URL}"
         ))
     })?;
-    if !matches!(parsed.scheme(), "http" | "https") {
-        return Err(ApiError::InvalidField(format!(
-            "{name} must be an http:// or https:// URL"
-        )));
-    }
-    if !parsed.username().is_empty() || parsed.password().is_some() || parsed.fragment().is_some() {
-        return Err(ApiError::InvalidField(format!(
-            "{name} must not hold credentials or a #fragment"
-        )));
-    }
+    egress
+        .check_url(&parsed)
+        .map_err(|why| ApiError::InvalidField(format!("{name} {why}")))?;
     Ok(Some(text))
 }
 
@@ -137,8 +132,9 @@ pub async fn put(
     let body = input::object(raw, state.settings().max_body_bytes)?;
     let fields = Fields::new(&body, "");
     fields.only(FIELDS)?;
-    let base_url = url(&fields, "baseUrl")?.unwrap_or_else(|| DEFAULT_BASE_URL.to_owned());
-    let token_url = url(&fields, "tokenUrl")?;
+    let egress = state.settings().bifit.egress();
+    let base_url = url(&fields, "baseUrl", egress)?.unwrap_or_else(|| DEFAULT_BASE_URL.to_owned());
+    let token_url = url(&fields, "tokenUrl", egress)?;
     let oauth_client_id = fields.string("oauthClientId", MAX_CLIENT_ID)?;
     let card_lookup = match fields.string("cardLookup", 32)? {
         None => CardLookup::ClientId,

@@ -55,6 +55,9 @@ pub fn settings() -> Settings {
     settings.bifit.backoff_initial_ms = 0;
     settings.bifit.backoff_max_ms = 0;
     settings.bifit.poll_interval_ms = 20;
+    // The fake BIFIT listens on plain http:// loopback, which rabat refuses by default.
+    settings.bifit.allow_private_addresses = true;
+    settings.bifit.allow_http = true;
     settings
 }
 

@@ -59,6 +59,8 @@ pub struct Switches {
     pub slow: bool,
     /// Order GETs answered 200 with this body instead of the order.
     pub malformed: Option<String>,
+    /// Order GETs answered 302 to this location.
+    pub redirect: Option<String>,
     /// Order GETs received.
     pub order_requests: u32,
     /// Refresh requests received, good or bad.
@@ -153,6 +155,10 @@ async fn get_order(
         let mut s = switches.lock().unwrap();
         s.order_requests += 1;
         s.authorizations.push(auth.clone());
+        if let Some(location) = s.redirect.clone() {
+            drop(s);
+            return (StatusCode::FOUND, [("location", location)], "").into_response();
+        }
         let answer = if s.refuse_all || auth != format!("Bearer {}", s.access_token) {
             (
                 StatusCode::UNAUTHORIZED,
