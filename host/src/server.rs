@@ -13,7 +13,7 @@ use crate::config::Settings;
 use crate::evaluation_log::EvaluationLog;
 use crate::metrics::Metrics;
 use crate::policy::{Runtime, RuntimeConfig};
-use crate::service::{Audit, BifitSync, PolicyChanges, PolicyRunner, Till, WhatIf};
+use crate::service::{BifitSync, PolicyChanges, PolicyRunner, Till, WhatIf};
 use crate::store::credentials::TokenHash;
 use crate::store::{Change, Merchant, Store, StoreError, StoreOptions};
 
@@ -34,7 +34,6 @@ struct Inner {
     bifit: BifitSync,
     policies: PolicyChanges,
     whatif: WhatIf,
-    audit: Audit,
     /// The PostgreSQL change listener, stopped with the state.
     listener: Option<tokio::task::AbortHandle>,
 }
@@ -100,11 +99,6 @@ impl AppState {
     /// Dry-runs and replays.
     pub fn whatif(&self) -> &WhatIf {
         &self.0.whatif
-    }
-
-    /// The audit trail's writer.
-    pub fn audit(&self) -> &Audit {
-        &self.0.audit
     }
 
     pub fn is_operator(&self, token: &str) -> bool {
@@ -192,18 +186,11 @@ pub fn start_with(settings: Settings, store: Store) -> anyhow::Result<Started> {
         metrics.clone(),
         evaluations.clone(),
     );
-    let audit = Audit::new(store.clone());
     let state = AppState(Arc::new(Inner {
         bifit: BifitSync::new(till.clone(), bifit),
-        policies: PolicyChanges::new(
-            store.clone(),
-            runtime.clone(),
-            active.clone(),
-            audit.clone(),
-        ),
+        policies: PolicyChanges::new(store.clone(), runtime.clone(), active.clone()),
         whatif: WhatIf::new(store.clone(), runner, metrics.clone()),
         till,
-        audit,
         store,
         runtime,
         active,

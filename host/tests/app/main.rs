@@ -10,6 +10,7 @@ mod bifit;
 mod cli;
 mod compiled_cache;
 mod crash;
+mod data;
 mod isolation;
 mod layering;
 mod openapi;
