@@ -151,10 +151,22 @@ pub fn start_with(settings: Settings, store: Store) -> anyhow::Result<Started> {
     let mut metrics = Metrics::new();
     evaluations.register_metrics(&mut metrics);
     bifit.counters.register_metrics(&mut metrics);
-    let artifacts = settings.compiled_cache.then(|| ArtifactCache {
-        store: store.clone(),
-        engine_key: runtime.engine_key().to_owned(),
-    });
+    // Artifacts are native code: only ones MACed under the secrets key are loaded, so
+    // without a key there is nothing to check them with and the cache stays off.
+    let artifacts = match (&settings.secrets_key, settings.compiled_cache) {
+        (Some(key), true) => Some(ArtifactCache {
+            store: store.clone(),
+            engine_key: runtime.engine_key().to_owned(),
+            key: key.artifact_key(),
+        }),
+        (None, true) => {
+            tracing::warn!(
+                "no secrets key (--secrets-key / RABAT_SECRETS_KEY): the compiled-policy cache is off and every policy load compiles; set a key to authenticate stored artifacts"
+            );
+            None
+        }
+        (_, false) => None,
+    };
     let active = Arc::new(ActivePolicies::with_options(CacheOptions {
         max_loaded: settings.max_loaded_policies,
         revalidate_after: settings.policy_revalidate,
