@@ -187,4 +187,23 @@ mod tests {
         assert_eq!(SecretsKey::from_hex(&key.to_hex()), Ok(key));
         assert!(SecretsKey::from_hex("abc").is_err());
     }
+
+    #[test]
+    fn artifact_macs_bind_engine_module_bytes_and_key() {
+        let key = SecretsKey::generate();
+        let artifacts = key.artifact_key();
+        let mac = artifacts.mac("engine-1", "sha-a", b"native code");
+        assert!(artifacts.verify("engine-1", "sha-a", b"native code", &mac));
+        assert!(!artifacts.verify("engine-2", "sha-a", b"native code", &mac));
+        assert!(!artifacts.verify("engine-1", "sha-b", b"native code", &mac));
+        assert!(!artifacts.verify("engine-1", "sha-a", b"native cod3", &mac));
+        assert!(!artifacts.verify("engine-1", "sha-a", b"native code", ""));
+        assert!(!artifacts.verify("engine-1", "sha-a", b"native code", "zz"));
+        let other = SecretsKey::generate().artifact_key();
+        assert!(!other.verify("engine-1", "sha-a", b"native code", &mac));
+        // Length prefixes: moving bytes between the parts changes the MAC.
+        assert_ne!(mac, artifacts.mac("engine-1s", "ha-a", b"native code"));
+        // A separate key: the MAC is not an HMAC under the sealing key itself.
+        assert!(!format!("{artifacts:?}").contains(&key.to_hex()));
+    }
 }
