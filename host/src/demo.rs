@@ -98,6 +98,7 @@ impl DemoInfo {
         format!(
             "\nrabat demo {state}: merchant `{MERCHANT}` (API key `{API_KEY}`), POS token `{POS_TOKEN}`,\n\
              cards `memberCardId` (gold) and `newCardId`, policy examples/{POLICY} with config {CONFIG}.\n\n\
+             The console: http://{address}/console/ (merchant `{MERCHANT}`, API key `{API_KEY}`).\n\n\
              Ask for the discount on Papaya's sample bill (gold card: 10% of 50.00 = 5.00):\n\n  \
              curl -s -X POST http://{address}/pos/papaya/v1/discounts -H 'Authorization: Bearer {POS_TOKEN}' --data @{bills}/papaya-discount-request.json\n\n\
              Record the closed bill on the card:\n\n  \

@@ -177,8 +177,12 @@ pub fn start_with(settings: Settings, store: Store) -> anyhow::Result<Started> {
             .spawn(follow_changes(store.clone(), active.clone()))
             .abort_handle()
     });
+    // All merchants together never ask for more instances than the pool holds (less the
+    // replays', which run one call at a time each outside admission).
+    let pool = usize::try_from(runtime.config().max_instances).unwrap_or(usize::MAX);
     let admission = Arc::new(Admission::new(
         settings.merchant_concurrency,
+        pool.saturating_sub(crate::service::whatif::MAX_REPLAYS),
         settings.merchant_queue,
     ));
     crate::active::PolicyCacheStats::register_metrics(&active, &mut metrics);
@@ -201,7 +205,7 @@ pub fn start_with(settings: Settings, store: Store) -> anyhow::Result<Started> {
     let state = AppState(Arc::new(Inner {
         bifit: BifitSync::new(till.clone(), bifit),
         policies: PolicyChanges::new(store.clone(), runtime.clone(), active.clone()),
-        whatif: WhatIf::new(store.clone(), runner, metrics.clone()),
+        whatif: WhatIf::new(store.clone(), runner, admission.clone(), metrics.clone()),
         till,
         store,
         runtime,

@@ -19,3 +19,6 @@ pub mod model;
 pub mod money;
 pub mod papaya;
 pub mod policy_config;
+
+#[cfg(test)]
+mod fuzz;

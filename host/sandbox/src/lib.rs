@@ -202,11 +202,15 @@ impl Drop for Runtime {
 
 impl Runtime {
     pub fn new(config: RuntimeConfig) -> anyhow::Result<Self> {
+        // Every component slot comes with what one call may use at most (see `limits`), so
+        // as long as callers stay within `max_instances` calls at once (the host's
+        // admission does), no call fails for want of a slot.
         let mut pool = PoolingAllocationConfig::default();
+        let per_call = |n: u32| config.max_instances.saturating_mul(n);
         pool.total_component_instances(config.max_instances)
-            .total_core_instances(config.max_instances.saturating_mul(4))
-            .total_memories(config.max_instances)
-            .total_tables(config.max_instances.saturating_mul(4))
+            .total_core_instances(per_call(limits::CORE_INSTANCES_PER_CALL))
+            .total_memories(per_call(limits::MEMORIES_PER_CALL))
+            .total_tables(per_call(limits::TABLES_PER_CALL))
             .total_stacks(0)
             .max_memory_size(config.max_memory_bytes)
             .table_elements(config.max_table_elements)

@@ -3,6 +3,15 @@
 
 use std::time::Duration;
 
+/// Core instances one call may create: a componentized policy has a handful (the module,
+/// the import shims; a WASI policy its adapter too). The pool holds this many per
+/// component slot, so calls can never run it dry between them.
+pub const CORE_INSTANCES_PER_CALL: u32 = 8;
+/// Linear memories one call may create (the policy's; a WASI adapter's).
+pub const MEMORIES_PER_CALL: u32 = 2;
+/// Tables one call may create.
+pub const TABLES_PER_CALL: u32 = 8;
+
 use serde::{Deserialize, Serialize};
 
 /// Per-call limits. Defaults are safe for a till; merchants may be given others.
@@ -114,15 +123,14 @@ impl wasmtime::ResourceLimiter for Limiter {
     }
 
     fn instances(&self) -> usize {
-        // A componentized policy has a handful of core instances (the module, shims).
-        16
+        CORE_INSTANCES_PER_CALL as usize
     }
 
     fn memories(&self) -> usize {
-        4
+        MEMORIES_PER_CALL as usize
     }
 
     fn tables(&self) -> usize {
-        8
+        TABLES_PER_CALL as usize
     }
 }

@@ -39,6 +39,9 @@ pub enum ApiError {
     /// Anything else: logged, answered as an opaque 500.
     #[error("internal error: {0:#}")]
     Internal(anyhow::Error),
+    /// Too many policy calls at once: 503, saying which bound.
+    #[error("busy: {0}")]
+    Busy(String),
     /// The database is unreachable or failing: 503, opaque.
     #[error("storage unavailable: {0}")]
     Unavailable(StoreError),
@@ -59,7 +62,7 @@ impl ApiError {
             ApiError::InvalidPolicy(_) => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::Upstream(_) => StatusCode::BAD_GATEWAY,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
-            ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Busy(_) | ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
 
@@ -86,6 +89,11 @@ impl ApiError {
                 500,
                 "Internal error",
                 "Something went wrong on our side; it has been logged",
+            ),
+            ApiError::Busy(why) => ErrorBody::new(
+                503,
+                "Service unavailable",
+                format!("{why}; try again shortly"),
             ),
             ApiError::Unavailable(_) => ErrorBody::new(
                 503,
@@ -116,6 +124,7 @@ impl From<ServiceError> for ApiError {
             ServiceError::Conflict(why) => ApiError::Conflict(why),
             ServiceError::InvalidPolicy(why) => ApiError::InvalidPolicy(why),
             ServiceError::Upstream(why) => ApiError::Upstream(why),
+            ServiceError::Busy(why) => ApiError::Busy(why),
             ServiceError::Unavailable(e) => ApiError::Unavailable(e),
             ServiceError::Internal(e) => ApiError::Internal(e),
         }

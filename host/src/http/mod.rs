@@ -4,6 +4,7 @@ pub mod admin;
 pub mod auth;
 pub mod bifit;
 pub mod body;
+pub mod console;
 pub mod error;
 pub mod openapi;
 pub mod ops;
@@ -35,6 +36,8 @@ use error::ApiError;
 pub fn app(state: AppState) -> Router {
     let (router, spec) = routes(&state).split_for_parts();
     router
+        // The console's page and assets: HTML, not API, so not in the OpenAPI document.
+        .merge(console::router())
         .layer(Extension(Arc::new(spec)))
         .fallback(not_found)
         .method_not_allowed_fallback(not_found)

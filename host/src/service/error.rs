@@ -27,6 +27,10 @@ pub enum ServiceError {
     /// The POS vendor's API failed; the message names what failed, never a secret.
     #[error("{0}")]
     Upstream(String),
+    /// Too many policy calls at once (the merchant's or the server's bound): try again
+    /// shortly. The message says which bound.
+    #[error("{0}")]
+    Busy(String),
     /// The database is unreachable or failing: try again later.
     #[error("storage unavailable: {0}")]
     Unavailable(StoreError),

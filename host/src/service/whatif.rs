@@ -6,12 +6,18 @@ use std::sync::Arc;
 
 use rabat_domain::model::{Card, Order};
 use rabat_sandbox::decide::Decision;
-use rabat_store::Store;
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use rabat_store::{ReplaySource, Store, StoreError};
+use tokio::sync::Semaphore;
 
 use super::runner::{Call, PolicyRunner};
 use super::{ServiceError, ServiceResult};
+use crate::admission::Admission;
 use crate::metrics::Metrics;
-use crate::replay::{self, Job, Report};
+use crate::replay::{self, Job, ReplayError, Report};
 
 /// The card a dry-run runs with.
 #[derive(Debug, Clone)]
@@ -67,19 +73,50 @@ pub struct ReplayRequest {
 pub struct WhatIf {
     store: Store,
     runner: PolicyRunner,
+    /// Dry-runs take the merchant's policy-call slots like its tills, so a merchant's
+    /// what-ifs cannot crowd out other merchants' tills.
+    admission: Arc<Admission>,
     metrics: Arc<Metrics>,
-    /// One replay at a time per server: a replay is CPU-bound and must leave the other
-    /// core to the tills.
-    replays: Arc<tokio::sync::Semaphore>,
+    /// Replays running on this server (see [`MAX_REPLAYS`]).
+    replays: Arc<Semaphore>,
+    /// One replay per merchant at a time: a merchant's second waits for its first, and
+    /// never holds a server slot while it waits, so it cannot keep other merchants out.
+    merchants: Arc<Mutex<HashMap<String, Arc<Semaphore>>>>,
+}
+
+/// Replays that run at once on one server. Each is one thread at the lowest priority,
+/// so the tills keep the cores; two let a second merchant replay while one runs long.
+pub const MAX_REPLAYS: usize = 2;
+
+/// How long a dry-run waits for one of its merchant's policy-call slots.
+const DRY_RUN_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Bills read from the log per page; the next page is read while one runs.
+const PAGE: u32 = 250;
+
+/// Cancels a replay when dropped: the request future is dropped when the client hangs up.
+struct CancelOnDrop(Arc<AtomicBool>);
+
+impl Drop for CancelOnDrop {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::Relaxed);
+    }
 }
 
 impl WhatIf {
-    pub fn new(store: Store, runner: PolicyRunner, metrics: Arc<Metrics>) -> Self {
+    pub fn new(
+        store: Store,
+        runner: PolicyRunner,
+        admission: Arc<Admission>,
+        metrics: Arc<Metrics>,
+    ) -> Self {
         WhatIf {
             store,
             runner,
+            admission,
             metrics,
-            replays: Arc::new(tokio::sync::Semaphore::new(1)),
+            replays: Arc::new(Semaphore::new(MAX_REPLAYS)),
+            merchants: Arc::default(),
         }
     }
 
@@ -108,13 +145,18 @@ impl WhatIf {
             },
         };
         let policy = self.runner.version(merchant, version).await?;
+        let slot = self
+            .admission
+            .enter_within(merchant, DRY_RUN_WAIT)
+            .await
+            .map_err(|busy| ServiceError::Busy(busy.to_string()))?;
         let call = Call {
             policy,
             config: config.into(),
             limits: self.runner.limits().clone(),
             order,
             card,
-            slot: None,
+            slot: Some(slot),
         };
         let (decision, _, card) = self.runner.decide(call).await?;
         Ok(DryRunResult {
@@ -126,25 +168,31 @@ impl WhatIf {
         })
     }
 
-    /// Re-runs the merchant's recorded bills against `version` (one replay per server at a
-    /// time; a second waits for the first).
+    /// Re-runs the merchant's recorded bills against `version`: one replay per merchant
+    /// at a time (a second waits for the first), at most [`MAX_REPLAYS`] per server. If the
+    /// caller stops waiting, the replay stops at the next bill.
     pub async fn replay(
         &self,
         merchant: &str,
         version: i64,
         request: ReplayRequest,
     ) -> ServiceResult<Report> {
-        let (config, _) = self.config(merchant, request.config).await?;
+        let (config, _) = self.config(merchant, request.config.clone()).await?;
         let policy = self.runner.version(merchant, version).await?;
-        let _turn = self
-            .replays
-            .acquire()
-            .await
-            .map_err(ServiceError::internal)?;
-        let sources = self
-            .store
-            .replay_sources(merchant, request.since, request.limit)
-            .await?;
+        let cancel = Arc::new(AtomicBool::new(false));
+        let _cancel_on_drop = CancelOnDrop(cancel.clone());
+        let closed = |_| ServiceError::internal(anyhow::anyhow!("the replay slots are closed"));
+        let mine = self.merchant_slot(merchant);
+        let merchant_turn = mine.acquire_owned().await.map_err(closed)?;
+        let server_turn = self.replays.clone().acquire_owned().await.map_err(closed)?;
+        let (pages, rx) = tokio::sync::mpsc::channel(1);
+        let reader = tokio::spawn(read_pages(
+            self.store.clone(),
+            merchant.to_owned(),
+            request.clone(),
+            pages,
+            cancel.clone(),
+        ));
         let job = Job {
             merchant: merchant.to_owned(),
             version,
@@ -152,11 +200,29 @@ impl WhatIf {
             config,
             limits: self.runner.limits().clone(),
             only_changed: request.only_changed,
-            sources,
+            pages: rx,
+            cancel,
+            hold: vec![merchant_turn, server_turn],
         };
-        replay::run(self.runner.runtime().clone(), self.metrics.clone(), job)
-            .await
-            .map_err(ServiceError::internal)
+        let report = replay::run(self.runner.runtime().clone(), self.metrics.clone(), job).await;
+        reader.abort();
+        report.map_err(|error| match error {
+            ReplayError::Store(e) => e.into(),
+            other => ServiceError::internal(other),
+        })
+    }
+
+    fn merchant_slot(&self, merchant: &str) -> Arc<Semaphore> {
+        let mut merchants = self
+            .merchants
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        // Drop the slots nobody holds or waits for, so the map stays small.
+        merchants.retain(|_, slot| Arc::strong_count(slot) > 1);
+        merchants
+            .entry(merchant.to_owned())
+            .or_insert_with(|| Arc::new(Semaphore::new(1)))
+            .clone()
     }
 
     /// The config a what-if runs with: the request's, or the merchant's own.
@@ -171,6 +237,40 @@ impl WhatIf {
                 self.store.policy_config(merchant).await?,
                 ConfigSource::Merchant,
             )),
+        }
+    }
+}
+
+/// Feeds a replay its bills, a page at a time, until `limit`, the log's end, or nobody
+/// wants more.
+async fn read_pages(
+    store: Store,
+    merchant: String,
+    request: ReplayRequest,
+    pages: tokio::sync::mpsc::Sender<Result<Vec<ReplaySource>, StoreError>>,
+    cancel: Arc<AtomicBool>,
+) {
+    let mut left = request.limit;
+    let mut before = i64::MAX;
+    while left > 0 && !cancel.load(Ordering::Relaxed) {
+        let page = store
+            .replay_sources(&merchant, request.since, before, left.min(PAGE))
+            .await;
+        let last = match &page {
+            Ok(rows) if rows.is_empty() => return,
+            Ok(rows) => rows.last().map(|row| row.id),
+            Err(_) => None,
+        };
+        let failed = page.is_err();
+        if let Ok(rows) = &page {
+            left = left.saturating_sub(u32::try_from(rows.len()).unwrap_or(u32::MAX));
+        }
+        if pages.send(page).await.is_err() || failed {
+            return;
+        }
+        match last {
+            Some(id) => before = id,
+            None => return,
         }
     }
 }

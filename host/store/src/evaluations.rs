@@ -151,27 +151,32 @@ struct ReplayRow {
 }
 
 // The newest run of each order (a till may ask again as a bill grows; its last answer is
-// what the customer got), newest orders first.
+// what the customer got), newest orders first, one page below a row id.
 const REPLAY: &str = "SELECT id, at, order_id, policy_version, outcome, total_discount, request,
             card, response
      FROM evaluations
      WHERE id IN (SELECT MAX(id) FROM evaluations
                   WHERE merchant_id = $1 AND at >= $2 GROUP BY order_id)
+       AND id < $4
      ORDER BY id DESC LIMIT $3";
 
 impl Store {
-    /// The newest logged run of each of the merchant's last `limit` orders since `since`
-    /// (epoch ms), newest first: what a what-if replay re-runs.
+    /// The newest logged run of each of the merchant's orders since `since` (epoch ms),
+    /// newest first, at most `limit` of them with row ids below `before` (`i64::MAX` for
+    /// the first page; then the last id of the previous page): what a what-if replay
+    /// re-runs, one page at a time so a long replay never holds every bill in memory.
     pub async fn replay_sources(
         &self,
         merchant: &str,
         since: i64,
+        before: i64,
         limit: u32,
     ) -> Result<Vec<ReplaySource>> {
         let rows: Vec<ReplayRow> = with_pool!(self, pool => sqlx::query_as(REPLAY)
             .bind(merchant)
             .bind(since)
             .bind(i64::from(limit))
+            .bind(before)
             .fetch_all(pool)
             .await)?;
         rows.into_iter()

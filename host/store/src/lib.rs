@@ -52,6 +52,7 @@ mod merchants;
 mod notify;
 mod page;
 mod policies;
+pub mod stats;
 
 pub use audit::{AuditEntry, AuditOf, AuditRecord};
 pub use bifit::{BifitConnectorRow, ClaimedOrder, TrackState, TrackedOrder};

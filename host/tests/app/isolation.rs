@@ -9,14 +9,17 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use crate::common::app::{TestApp, TestMerchant};
+use crate::common::app::{TestApp, TestMerchant, audit};
 use crate::common::db::{Target, TestDb};
 use crate::common::wasm::{example, fixture};
 use rabat::model::Card;
 use rabat::store::EvaluationQuery;
 use serde_json::{Value, json};
 
-app_on_both_engines!(a_saturated_merchant_does_not_starve_another);
+app_on_both_engines!(
+    a_saturated_merchant_does_not_starve_another,
+    one_merchants_dry_runs_do_not_take_the_instance_pool,
+);
 
 const DISCOUNTS: &str = "/pos/papaya/v1/discounts";
 
@@ -144,5 +147,83 @@ async fn a_saturated_merchant_does_not_starve_another(setup: &TestApp) {
     );
     assert_eq!(outcomes(&app, "calm", "answer").await, 10);
     assert_eq!(outcomes(&app, "calm", "busy").await, 0);
+    Arc::into_inner(app).unwrap().shutdown().await;
+}
+
+/// Dry-runs ran outside the per-merchant bound, so one merchant's burst of them could
+/// take every instance slot of the pool and leave other merchants' tills with the
+/// fail-safe answer. Now they take the merchant's slots like its tills (the excess waits,
+/// then is told the merchant is busy), and all merchants together stay within the pool.
+async fn one_merchants_dry_runs_do_not_take_the_instance_pool(setup: &TestApp) {
+    let mut settings = crate::common::app::settings();
+    settings.merchant_concurrency = 1;
+    settings.merchant_queue = Duration::from_millis(1);
+    settings.policy_limits.fuel = u64::MAX / 2;
+    settings.policy_limits.deadline_ms = 300;
+    let app = Arc::new(
+        TestApp::with_settings(
+            TestDb {
+                store: setup.db.reopen().await,
+                target: Target::Shared,
+            },
+            settings,
+        )
+        .await,
+    );
+    let hog = app.merchant("hog").await;
+    gold(&app, &hog).await;
+    let spinning = app
+        .state
+        .store()
+        .add_policy(&hog.id, &fixture("loop"), None, audit)
+        .await
+        .unwrap()
+        .version;
+    let calm = app.merchant("calm").await;
+    gold(&app, &calm).await;
+    app.activate(
+        &calm,
+        &example("tier-discount"),
+        json!({"tiers": {"gold": 10}}),
+    )
+    .await;
+    let path = format!("/admin/v1/merchants/{}/policies/{spinning}/dry-run", hog.id);
+    let body = json!({"order": bill()});
+    // Compiled once before the burst.
+    let warm = app.post_json(&path, &hog.api_key, &body).await;
+    assert_eq!(warm.status, 200, "{}", warm.text);
+
+    // More dry-runs at once than the pool has instance slots.
+    let burst: Vec<_> = (0..160)
+        .map(|_| {
+            let (app, path, key, body) =
+                (app.clone(), path.clone(), hog.api_key.clone(), body.clone());
+            tokio::spawn(async move { app.post_json(&path, &key, &body).await })
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    for _ in 0..10 {
+        let reply = app.post_json(DISCOUNTS, &calm.pos_token, &bill()).await;
+        assert_eq!(reply.status, 200, "{}", reply.text);
+        assert_eq!(
+            reply.json["totalDiscount"].to_string(),
+            "5.00",
+            "another merchant's dry-runs took the till's instance: {}",
+            reply.text
+        );
+    }
+    let mut busy = 0;
+    for reply in futures::future::join_all(burst).await {
+        let reply = reply.unwrap();
+        match reply.status.as_u16() {
+            200 => assert_eq!(reply.json["outcome"], "timeout", "{}", reply.text),
+            503 => {
+                assert!(reply.text.contains("merchant 'hog'"), "{}", reply.text);
+                busy += 1;
+            }
+            other => panic!("dry-run answered {other}: {}", reply.text),
+        }
+    }
+    assert!(busy > 0, "the burst was never turned away");
     Arc::into_inner(app).unwrap().shutdown().await;
 }

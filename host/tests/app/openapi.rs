@@ -44,6 +44,7 @@ const SURFACE: &[(&str, &str)] = &[
     ("get", "/admin/v1/merchants/{m}/transactions"),
     ("get", "/admin/v1/merchants/{m}/evaluations"),
     ("get", "/admin/v1/merchants/{m}/audit"),
+    ("get", "/admin/v1/merchants/{m}/stats"),
     ("get", "/healthz"),
     ("get", "/readyz"),
     ("get", "/metrics"),
@@ -261,6 +262,9 @@ async fn real_answers_match_the_documented_schemas(app: &TestApp) {
         ("/audit", "/audit"),
         ("/policy-config", "/policy-config"),
         ("/cards/nobody", "/cards/{cardId}"),
+        ("/cards?customerId=nobody", "/cards"),
+        ("/stats", "/stats"),
+        ("/stats?days=0", "/stats"),
     ] {
         let reply = app.call("GET", &shop(rest), Some(&key), "").await;
         check(&spec, "get", &m(template), &reply);

@@ -17,6 +17,9 @@ app_on_both_engines!(
     replay_input_errors_and_tenancy,
     metrics_count_requests_and_policy_outcomes,
     request_ids_are_set_and_kept,
+    replay_adds_up_huge_logged_totals_without_failing,
+    a_replay_nobody_waits_for_stops_and_frees_its_slot,
+    one_merchants_long_replay_does_not_hold_up_another,
 );
 
 const DISCOUNTS: &str = "/pos/papaya/v1/discounts";
@@ -387,4 +390,160 @@ async fn request_ids_are_set_and_kept(app: &TestApp) {
     let body = response.into_body().collect().await.unwrap().to_bytes();
     let body: Value = serde_json::from_slice(&body).unwrap();
     assert_eq!(body["error_id"], 9);
+}
+
+/// `n` endpoint-1 runs of the seed bill on the gold card, written straight into the log
+/// (orders `bulk-0`, `bulk-1`, …), each with `total` as the discount the till got.
+async fn log_bills(app: &TestApp, shop: &TestMerchant, n: usize, total: &str) {
+    let seed = data("bills/papaya-discount-request.json");
+    let order = rabat::papaya::parse_discount_query(&seed).unwrap().order;
+    let mut card = Card::new("gold-card");
+    card.tier = Some("gold".into());
+    let records: Vec<_> = (0..n)
+        .map(|i| {
+            let mut order = order.clone();
+            order.order_id = format!("bulk-{i}");
+            rabat::store::EvaluationRecord {
+                merchant_id: shop.id.clone(),
+                at: rabat::clock::now_ms(),
+                order_id: order.order_id.clone(),
+                card_id: Some(card.card_id.clone()),
+                policy_version: Some(1),
+                outcome: "answer".into(),
+                total_discount: Some(total.parse().unwrap()),
+                fuel: Some(1),
+                duration_us: 1,
+                request: serde_json::to_value(&order).unwrap(),
+                card: serde_json::to_value(&card).ok(),
+                response: None,
+                logs: json!([]),
+                error: None,
+            }
+        })
+        .collect();
+    app.state
+        .store()
+        .insert_evaluations(&records)
+        .await
+        .unwrap();
+}
+
+/// The replay calls the metrics have counted for `shop` so far.
+fn replayed(app: &TestApp, shop: &TestMerchant) -> f64 {
+    let text = app.state.metrics().render().unwrap();
+    let prefix = format!(
+        r#"rabat_policy_calls_total{{merchant="{}",call="replay""#,
+        shop.id
+    );
+    text.lines()
+        .filter(|line| line.starts_with(&prefix))
+        .filter_map(|line| line.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum()
+}
+
+/// A logged total so large the sums cannot hold it was a panic on the replay thread and
+/// a 500; now that bill is counted as skipped and the replay answers.
+async fn replay_adds_up_huge_logged_totals_without_failing(app: &TestApp) {
+    let (shop, version) = shop_with_history(app, "whatif-huge").await;
+    log_bills(app, &shop, 2, "79228162514264337593543950335").await;
+    let reply = replay(app, &shop, version, json!({})).await;
+    assert_eq!(reply.status, 200, "{}", reply.text);
+    let summary = &reply.json["summary"];
+    assert_eq!(summary["skipped"], 2, "{}", reply.text);
+    assert_eq!(summary["ordersCompared"], 4, "{}", reply.text);
+    assert_eq!(summary["totals"][0]["before"].to_string(), "12.50");
+}
+
+/// A replay whose caller hangs up stops at the next bill (it ran on, holding a core and
+/// the slot being free for the next replay to pile up beside it).
+async fn a_replay_nobody_waits_for_stops_and_frees_its_slot(app: &TestApp) {
+    let (shop, version) = shop_with_history(app, "whatif-gone").await;
+    let spinning = app
+        .state
+        .store()
+        .add_policy(&shop.id, &fixture("loop"), None, audit)
+        .await
+        .unwrap()
+        .version;
+    log_bills(app, &shop, 2_000, "5.00").await;
+    // Compiled and cached first, so the long replay starts running bills at once.
+    let warm = replay(app, &shop, spinning, json!({"limit": 1})).await;
+    assert_eq!(warm.status, 200, "{}", warm.text);
+    let before = replayed(app, &shop);
+    let gone = tokio::time::timeout(
+        std::time::Duration::from_millis(1_500),
+        replay(app, &shop, spinning, json!({"limit": 2_000})),
+    )
+    .await;
+    assert!(
+        gone.is_err(),
+        "the replay of 2 000 spinning bills ended at once"
+    );
+    tokio::time::sleep(std::time::Duration::from_millis(800)).await;
+    let settled = replayed(app, &shop);
+    assert!(settled > before, "the long replay never ran a bill");
+    tokio::time::sleep(std::time::Duration::from_millis(1_500)).await;
+    assert_eq!(
+        replayed(app, &shop),
+        settled,
+        "the replay kept running after its caller hung up"
+    );
+    // Its slot is free: the merchant's next replay runs.
+    let next = tokio::time::timeout(
+        std::time::Duration::from_secs(30),
+        replay(app, &shop, version, json!({"limit": 3})),
+    )
+    .await
+    .expect("the next replay waited for a replay nobody wanted");
+    assert_eq!(next.status, 200, "{}", next.text);
+}
+
+/// Replays were one per server: a merchant's long replay held every other merchant's.
+async fn one_merchants_long_replay_does_not_hold_up_another(app: &TestApp) {
+    let (slow, _) = shop_with_history(app, "whatif-slow").await;
+    let spinning = app
+        .state
+        .store()
+        .add_policy(&slow.id, &fixture("loop"), None, audit)
+        .await
+        .unwrap()
+        .version;
+    log_bills(app, &slow, 6_000, "5.00").await;
+    let (quick, version) = shop_with_history(app, "whatif-quick").await;
+    // Compiled and cached first, so the long replay starts running bills at once.
+    let warm = replay(app, &slow, spinning, json!({"limit": 1})).await;
+    assert_eq!(warm.status, 200, "{}", warm.text);
+    let warm = replay(app, &quick, version, json!({"limit": 1})).await;
+    assert_eq!(warm.status, 200, "{}", warm.text);
+    let before = replayed(app, &slow);
+    let long = {
+        let app_router = app.router.clone();
+        let path = format!("{}/policies/{spinning}/replay", base(&slow));
+        let key = slow.api_key.clone();
+        tokio::spawn(async move {
+            let request = axum::http::Request::post(path)
+                .header("authorization", format!("Bearer {key}"))
+                .body(axum::body::Body::from(json!({"limit": 6_000}).to_string()))
+                .unwrap();
+            tower::ServiceExt::oneshot(app_router, request).await
+        })
+    };
+    // The long replay is running bills.
+    let started = std::time::Instant::now();
+    while replayed(app, &slow) <= before {
+        assert!(
+            started.elapsed().as_secs() < 30,
+            "the long replay never started"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let reply = tokio::time::timeout(
+        std::time::Duration::from_secs(8),
+        replay(app, &quick, version, json!({})),
+    )
+    .await
+    .expect("another merchant's replay waited for the long one");
+    assert_eq!(reply.status, 200, "{}", reply.text);
+    assert_eq!(reply.json["summary"]["ordersCompared"], 4);
+    long.abort();
 }

@@ -199,7 +199,8 @@ pub async fn remove(
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// `GET /admin/v1/merchants/{m}/cards?limit=&cursor=` → `{items, nextCursor}` by card id.
+/// `GET /admin/v1/merchants/{m}/cards?limit=&cursor=` → `{items, nextCursor}` by card id;
+/// `?customerId=` → that customer's cards (at most two: more than one is ambiguous).
 #[utoipa::path(
     get,
     path = "/admin/v1/merchants/{m}/cards",
@@ -207,6 +208,7 @@ pub async fn remove(
     security(("apiKey" = [])),
     params(
         crate::http::openapi::MerchantPath,
+        ("customerId" = Option<String>, Query, description = "Only this customer's cards (at most two)"),
         ("limit" = Option<u32>, Query, description = "Rows per page, 1–500 (default 50)"),
         ("cursor" = Option<String>, Query, description = "The previous page's nextCursor"),
     ),
@@ -222,9 +224,21 @@ pub async fn list(
     MerchantAuth(merchant): MerchantAuth,
     query: QueryParams,
 ) -> ApiResult<Json<Page<Card>>> {
-    query.only(&["limit", "cursor"])?;
-    let page = state
-        .store()
+    query.only(&["customerId", "limit", "cursor"])?;
+    let store = state.store();
+    if let Some(customer) = query.get("customerId") {
+        // The cards of one customer (a lookup, so one page: the store returns at most
+        // two ids, which already tells "this card" from "ambiguous").
+        let mut items = Vec::new();
+        for card_id in store.cards_by_customer(&merchant.id, customer).await? {
+            items.extend(store.card(&merchant.id, &card_id).await?);
+        }
+        return Ok(Json(Page {
+            items,
+            next_cursor: None,
+        }));
+    }
+    let page = store
         .list_cards(&merchant.id, query.limit()?, query.cursor()?)
         .await?;
     Ok(Json(page))

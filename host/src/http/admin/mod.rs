@@ -30,6 +30,7 @@ mod merchants;
 pub(crate) mod params;
 mod policies;
 mod replay;
+mod stats;
 mod tokens;
 
 use axum::extract::DefaultBodyLimit;
@@ -64,6 +65,7 @@ pub fn routes(state: &AppState) -> OpenApiRouter<AppState> {
         .routes(routes!(history::transactions))
         .routes(routes!(history::evaluations))
         .routes(routes!(audit::list))
+        .routes(routes!(stats::stats))
         .routes(routes!(bifit::show, bifit::put))
         .routes(routes!(bifit::orders))
         .layer(DefaultBodyLimit::max(json_limit))

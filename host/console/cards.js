@@ -1,0 +1,135 @@
+// Cards: find by card id or customer id, see one with its ledger, adjust points.
+import { call, m, query } from './api.js';
+import { count, decimal, money, time } from './fmt.js';
+import { busy, clear, empty, errorBox, facts, field, form, h, loading, table, title, add } from './ui.js';
+
+export async function cards(page, params, ctx) {
+  const by = h('select', { name: 'by' }, h('option', { value: 'card' }, 'Card id'), h('option', { value: 'customer' }, 'Customer id'));
+  const text = h('input', { name: 'q', type: 'search', spellcheck: 'false' });
+  const out = h('div', { 'aria-live': 'polite' });
+  const submit = h('button', { type: 'submit' }, 'Find');
+  const list = h('section', { 'aria-labelledby': 'all-cards' }, loading());
+  add(page, title('Cards'), form({ class: 'card-panel search' }, () => busy(submit, async () => {
+    clear(out);
+    const value = text.value.trim();
+    if (!value) {
+      add(out, errorBox(new Error('Enter a card id or a customer id.')));
+      return;
+    }
+    if (by.value === 'card') {
+      ctx.go(`cards/${encodeURIComponent(value)}`);
+      return;
+    }
+    try {
+      const found = await call('GET', m(`/cards${query({ customerId: value })}`));
+      if (found.items.length === 1) {
+        ctx.go(`cards/${encodeURIComponent(found.items[0].cardId)}`);
+      } else if (found.items.length === 0) {
+        add(out, empty(`No card has customer id “${value}”.`));
+      } else {
+        add(out, h('p', {}, `Several cards have customer id “${value}”:`), cardTable(found.items));
+      }
+    } catch (error) {
+      add(out, errorBox(error));
+    }
+  }), h('div', { class: 'grid3' }, field('Find by', by), field('Id', text)), h('div', { class: 'actions' }, submit), out), list);
+  await showAll(list, null);
+}
+
+function cardTable(items) {
+  return table([
+    ['Card', (c) => h('a', { href: `#/cards/${encodeURIComponent(c.cardId)}` }, c.cardId)],
+    ['Customer', (c) => c.customerId || '—'],
+    ['Name', (c) => c.name || '—'],
+    ['Tier', (c) => c.tier || '—'],
+    ['Points', (c) => count(c.points), 'num'],
+    ['Visits', (c) => count(c.visits), 'num'],
+  ], items);
+}
+
+async function showAll(box, cursor) {
+  try {
+    const data = await call('GET', m(`/cards${query({ limit: 50, cursor })}`));
+    if (!cursor) clear(box, h('h2', { id: 'all-cards' }, 'All cards'));
+    box.querySelector('.more')?.remove();
+    if (!cursor && data.items.length === 0) {
+      add(box, empty('No cards yet. Cards are created with PUT …/cards/{cardId} (see the README).'));
+      return;
+    }
+    add(box, cardTable(data.items));
+    if (data.nextCursor) {
+      add(box, h('button', { type: 'button', class: 'secondary more', onclick: () => showAll(box, data.nextCursor) }, 'More cards'));
+    }
+  } catch (error) {
+    clear(box, errorBox(error));
+  }
+}
+
+export async function card(page, [cardId], ctx) {
+  add(page, title(`Card ${cardId}`));
+  let c;
+  try {
+    c = await call('GET', m(`/cards/${encodeURIComponent(cardId)}`));
+  } catch (error) {
+    add(page, errorBox(error), h('p', {}, h('a', { href: '#/cards' }, 'Back to cards')));
+    return;
+  }
+  add(page, h('section', { class: 'card-panel' }, facts([
+    ['Name', c.name || '—'],
+    ['Customer id', c.customerId || '—'],
+    ['Tier', c.tier || '—'],
+    ['Tags', c.tags.length ? c.tags.join(', ') : '—'],
+    ['Points', h('strong', { class: 'points' }, count(c.points))],
+    ['Visits', count(c.visits)],
+    ['Total spent', decimal(c.totalSpent)],
+    ['First visit', time(c.firstVisit)],
+    ['Last visit', time(c.lastVisit)],
+  ])));
+  const delta = h('input', { type: 'number', name: 'delta', step: '1' });
+  const reason = h('input', { name: 'reason', maxlength: '500' });
+  const out = h('div', { 'aria-live': 'polite' });
+  const submit = h('button', { type: 'submit' }, 'Adjust points');
+  const ledger = h('section', { 'aria-labelledby': 'ledger-head' }, loading());
+  add(page, form({ class: 'card-panel' }, () => busy(submit, async () => {
+    clear(out);
+    const n = Number(delta.value);
+    try {
+      const entry = await call('POST', m(`/cards/${encodeURIComponent(cardId)}/points`), {
+        json: { delta: delta.value === '' || !Number.isInteger(n) ? delta.value : n, reason: reason.value },
+      });
+      ctx.go(`cards/${encodeURIComponent(cardId)}`);
+      void entry;
+    } catch (error) {
+      add(out, errorBox(error, 'Not adjusted'));
+    }
+  }), h('h2', {}, 'Adjust points'), h('div', { class: 'grid3' },
+    field('Points (+ or −)', delta), field('Reason', reason, 'Kept in the ledger and the audit trail.')),
+  h('div', { class: 'actions' }, submit), out), ledger);
+  await showLedger(ledger, cardId, null);
+}
+
+async function showLedger(box, cardId, cursor) {
+  try {
+    const data = await call('GET', m(`/transactions${query({ cardId, limit: 50, cursor })}`));
+    if (!cursor) clear(box, h('h2', { id: 'ledger-head' }, 'Ledger'));
+    box.querySelector('.more')?.remove();
+    if (!cursor && data.items.length === 0) {
+      add(box, empty('No ledger rows yet: completed bills (endpoint 2) and adjustments appear here.'));
+      return;
+    }
+    add(box, table([
+      ['When', (e) => time(e.occurredAt)],
+      ['Kind', (e) => e.kind],
+      ['Order', (e) => e.orderId || '—'],
+      ['Bill total', (e) => (e.total === null || e.total === undefined ? '—' : money(e.total, e.request && e.request.currency)), 'num'],
+      ['Points', (e) => (e.points > 0 ? `+${e.points}` : String(e.points)), 'num'],
+      ['Balance', (e) => count(e.pointsBalance), 'num'],
+      ['Reason', (e) => [e.reason || '', e.accrualError ? h('span', { class: 'bad-text' }, ` ${e.accrualError}`) : ''].filter(Boolean)],
+    ], data.items, 'Ledger, newest first'));
+    if (data.nextCursor) {
+      add(box, h('button', { type: 'button', class: 'secondary more', onclick: () => showLedger(box, cardId, data.nextCursor) }, 'More rows'));
+    }
+  } catch (error) {
+    clear(box, errorBox(error));
+  }
+}
