@@ -19,6 +19,7 @@ use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
 use crate::policy::{CompiledPolicy, Rejection, Runtime};
+use crate::secrets::ArtifactKey;
 use crate::store::{CompiledArtifact, PolicyState, Store, StoreError};
 
 /// How stale a cached entry may get by default before it is checked against the
@@ -81,11 +82,16 @@ impl Default for CacheOptions {
 }
 
 /// The compiled-policy cache: a store's `compiled_policies` table, for one engine.
+/// Every artifact is written with a MAC under `key` and deserialized only when its MAC
+/// verifies, so whoever can write that table (but does not hold the secrets key) cannot
+/// get native code loaded.
 #[derive(Debug, Clone)]
 pub struct ArtifactCache {
     pub store: Store,
     /// [`Runtime::engine_key`] of the engine that reads and writes these artifacts.
     pub engine_key: String,
+    /// Derived from the operator's secrets key ([`crate::secrets::SecretsKey::artifact_key`]).
+    pub key: ArtifactKey,
 }
 
 /// What the caches did, for `/metrics`. Every counter only grows, except `loaded`.
@@ -474,7 +480,19 @@ impl ActivePolicies {
         size_bytes: usize,
     ) -> Result<Option<CompiledPolicy>, LoadError> {
         let bytes = match cache.store.compiled(sha256, &cache.engine_key).await {
-            Ok(CompiledArtifact::Found(bytes)) => bytes,
+            Ok(CompiledArtifact::Found { artifact, mac })
+                if cache.key.verify(&cache.engine_key, sha256, &artifact, &mac) =>
+            {
+                artifact
+            }
+            Ok(CompiledArtifact::Found { .. }) => {
+                tracing::warn!(
+                    sha256,
+                    "the compiled artifact's MAC does not verify (not written by a server with this secrets key); compiling again"
+                );
+                self.drop_artifact(cache, sha256).await;
+                return Ok(None);
+            }
             Ok(CompiledArtifact::Missing) => return Ok(None),
             Ok(CompiledArtifact::Damaged) => {
                 tracing::warn!(
@@ -574,9 +592,10 @@ impl ActivePolicies {
 }
 
 async fn store_artifact(cache: &ArtifactCache, sha256: &str, bytes: &[u8]) {
+    let mac = cache.key.mac(&cache.engine_key, sha256, bytes);
     if let Err(error) = cache
         .store
-        .put_compiled(sha256, &cache.engine_key, bytes)
+        .put_compiled(sha256, &cache.engine_key, bytes, &mac)
         .await
     {
         tracing::warn!(%error, sha256, "could not write the compiled-policy cache");

@@ -55,24 +55,37 @@ pub async fn setup(state: &AppState) -> anyhow::Result<DemoInfo> {
             "Demo Café",
             &TokenHash::of(API_KEY),
             &TokenHash::of(POS_TOKEN),
+            |_: &_| demo("merchant.create"),
         )
         .await?;
     let mut gold = Card::new("memberCardId");
     gold.customer_id = Some("customer-1".into());
     gold.name = Some("Jana Nováková".into());
     gold.tier = Some("gold".into());
-    gold.points = 120;
-    store.upsert_card(MERCHANT, &gold).await?;
+    store
+        .upsert_card(MERCHANT, &gold, Some(120), |_: &_| demo("card.create"))
+        .await?;
     let mut new = Card::new("newCardId");
     new.name = Some("Peter Novák".into());
-    store.upsert_card(MERCHANT, &new).await?;
+    store
+        .upsert_card(MERCHANT, &new, None, |_: &_| demo("card.create"))
+        .await?;
     let version = store
-        .add_policy(MERCHANT, &wasm, Some("demo: examples/tier-discount"))
+        .add_policy(
+            MERCHANT,
+            &wasm,
+            Some("demo: examples/tier-discount"),
+            |_: &_| demo("policy.upload"),
+        )
         .await?;
     let config: serde_json::Value =
         serde_json::from_str(CONFIG).context("the demo config is not JSON")?;
-    store.put_policy_config(MERCHANT, &config).await?;
-    store.activate_policy(MERCHANT, version.version).await?;
+    store
+        .put_policy_config(MERCHANT, &config, |_: &_| demo("policy.config"))
+        .await?;
+    store
+        .activate_policy(MERCHANT, version.version, |_: &_| demo("policy.activate"))
+        .await?;
     state.active().invalidate(MERCHANT);
     Ok(DemoInfo { created: true })
 }
@@ -95,4 +108,9 @@ impl DemoInfo {
             bills = bills.display(),
         )
     }
+}
+
+/// The audit row of a demo setup step.
+fn demo(action: &str) -> rabat_store::AuditRecord {
+    rabat_store::AuditRecord::now("system:demo", action, serde_json::json!({}))
 }

@@ -9,7 +9,9 @@ use std::fmt;
 
 use chacha20poly1305::aead::{Aead, KeyInit, Payload};
 use chacha20poly1305::{Key, XChaCha20Poly1305, XNonce};
+use hmac::{Hmac, Mac};
 use rand::Rng;
+use sha2_11::Sha256;
 
 /// Sealed values start with this, so another format can follow later.
 const PREFIX: &str = "v1:";
@@ -24,6 +26,51 @@ pub enum SecretsError {
         "a stored connector secret cannot be opened with the server's secrets key (was the key changed?)"
     )]
     Unreadable,
+}
+
+const ARTIFACT_KEY_LABEL: &[u8] = b"rabat compiled-artifact mac v1";
+
+/// The key compiled artifacts are authenticated with (see [`SecretsKey::artifact_key`]):
+/// only a holder of the secrets key can write an artifact rabat will deserialize.
+#[derive(Clone)]
+pub struct ArtifactKey([u8; 32]);
+
+impl fmt::Debug for ArtifactKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("ArtifactKey(<redacted>)")
+    }
+}
+
+impl ArtifactKey {
+    fn hmac(&self, engine: &str, module_sha256: &str, artifact: &[u8]) -> Hmac<Sha256> {
+        let mut mac = <Hmac<Sha256> as hmac::KeyInit>::new_from_slice(&self.0)
+            .unwrap_or_else(|_| unreachable!("HMAC takes a key of any length"));
+        // Each part length-prefixed, so no two different triples feed the same bytes.
+        for part in [engine.as_bytes(), module_sha256.as_bytes(), artifact] {
+            mac.update(&(part.len() as u64).to_be_bytes());
+            mac.update(part);
+        }
+        mac
+    }
+
+    /// The MAC (hex) over (engine key, module SHA-256, artifact).
+    pub fn mac(&self, engine: &str, module_sha256: &str, artifact: &[u8]) -> String {
+        hex::encode(
+            self.hmac(engine, module_sha256, artifact)
+                .finalize()
+                .into_bytes(),
+        )
+    }
+
+    /// Whether `mac` (hex) is this key's MAC of the triple; compared in constant time.
+    pub fn verify(&self, engine: &str, module_sha256: &str, artifact: &[u8], mac: &str) -> bool {
+        let Ok(mac) = hex::decode(mac) else {
+            return false;
+        };
+        self.hmac(engine, module_sha256, artifact)
+            .verify_slice(&mac)
+            .is_ok()
+    }
 }
 
 /// The operator's 256-bit key. Its `Debug` shows nothing of it.
@@ -54,6 +101,16 @@ impl SecretsKey {
 
     pub fn to_hex(&self) -> String {
         hex::encode(self.0)
+    }
+
+    /// The key that binds compiled artifacts to this server's secret: derived from the
+    /// secrets key under its own label (HMAC-SHA256(secrets key, label)), so the sealing
+    /// key is never used for anything else.
+    pub fn artifact_key(&self) -> ArtifactKey {
+        let mut mac = <Hmac<Sha256> as hmac::KeyInit>::new_from_slice(&self.0)
+            .unwrap_or_else(|_| unreachable!("HMAC takes a key of any length"));
+        mac.update(ARTIFACT_KEY_LABEL);
+        ArtifactKey(mac.finalize().into_bytes().into())
     }
 
     fn cipher(&self) -> XChaCha20Poly1305 {
@@ -129,5 +186,24 @@ mod tests {
         assert!(!format!("{key:?}").contains(&key.to_hex()));
         assert_eq!(SecretsKey::from_hex(&key.to_hex()), Ok(key));
         assert!(SecretsKey::from_hex("abc").is_err());
+    }
+
+    #[test]
+    fn artifact_macs_bind_engine_module_bytes_and_key() {
+        let key = SecretsKey::generate();
+        let artifacts = key.artifact_key();
+        let mac = artifacts.mac("engine-1", "sha-a", b"native code");
+        assert!(artifacts.verify("engine-1", "sha-a", b"native code", &mac));
+        assert!(!artifacts.verify("engine-2", "sha-a", b"native code", &mac));
+        assert!(!artifacts.verify("engine-1", "sha-b", b"native code", &mac));
+        assert!(!artifacts.verify("engine-1", "sha-a", b"native cod3", &mac));
+        assert!(!artifacts.verify("engine-1", "sha-a", b"native code", ""));
+        assert!(!artifacts.verify("engine-1", "sha-a", b"native code", "zz"));
+        let other = SecretsKey::generate().artifact_key();
+        assert!(!other.verify("engine-1", "sha-a", b"native code", &mac));
+        // Length prefixes: moving bytes between the parts changes the MAC.
+        assert_ne!(mac, artifacts.mac("engine-1s", "ha-a", b"native code"));
+        // A separate key: the MAC is not an HMAC under the sealing key itself.
+        assert!(!format!("{artifacts:?}").contains(&key.to_hex()));
     }
 }

@@ -13,7 +13,7 @@ use crate::config::Settings;
 use crate::evaluation_log::EvaluationLog;
 use crate::metrics::Metrics;
 use crate::policy::{Runtime, RuntimeConfig};
-use crate::service::{Audit, BifitSync, PolicyChanges, PolicyRunner, Till, WhatIf};
+use crate::service::{BifitSync, PolicyChanges, PolicyRunner, Till, WhatIf};
 use crate::store::credentials::TokenHash;
 use crate::store::{Change, Merchant, Store, StoreError, StoreOptions};
 
@@ -34,7 +34,6 @@ struct Inner {
     bifit: BifitSync,
     policies: PolicyChanges,
     whatif: WhatIf,
-    audit: Audit,
     /// The PostgreSQL change listener, stopped with the state.
     listener: Option<tokio::task::AbortHandle>,
 }
@@ -102,11 +101,6 @@ impl AppState {
         &self.0.whatif
     }
 
-    /// The audit trail's writer.
-    pub fn audit(&self) -> &Audit {
-        &self.0.audit
-    }
-
     pub fn is_operator(&self, token: &str) -> bool {
         self.0
             .settings
@@ -158,10 +152,22 @@ pub fn start_with(settings: Settings, store: Store) -> anyhow::Result<Started> {
     let mut metrics = Metrics::new();
     evaluations.register_metrics(&mut metrics);
     bifit.counters.register_metrics(&mut metrics);
-    let artifacts = settings.compiled_cache.then(|| ArtifactCache {
-        store: store.clone(),
-        engine_key: runtime.engine_key().to_owned(),
-    });
+    // Artifacts are native code: only ones MACed under the secrets key are loaded, so
+    // without a key there is nothing to check them with and the cache stays off.
+    let artifacts = match (&settings.secrets_key, settings.compiled_cache) {
+        (Some(key), true) => Some(ArtifactCache {
+            store: store.clone(),
+            engine_key: runtime.engine_key().to_owned(),
+            key: key.artifact_key(),
+        }),
+        (None, true) => {
+            tracing::warn!(
+                "no secrets key (--secrets-key / RABAT_SECRETS_KEY): the compiled-policy cache is off and every policy load compiles; set a key to authenticate stored artifacts"
+            );
+            None
+        }
+        (_, false) => None,
+    };
     let active = Arc::new(ActivePolicies::with_options(CacheOptions {
         max_loaded: settings.max_loaded_policies,
         revalidate_after: settings.policy_revalidate,
@@ -197,19 +203,16 @@ pub fn start_with(settings: Settings, store: Store) -> anyhow::Result<Started> {
         metrics.clone(),
         evaluations.clone(),
     );
-    let audit = Audit::new(store.clone());
     let state = AppState(Arc::new(Inner {
         bifit: BifitSync::new(till.clone(), bifit),
         policies: PolicyChanges::new(
             store.clone(),
             runtime.clone(),
             active.clone(),
-            audit.clone(),
             settings.uploads.clone(),
         ),
         whatif: WhatIf::new(store.clone(), runner, admission.clone(), metrics.clone()),
         till,
-        audit,
         store,
         runtime,
         active,

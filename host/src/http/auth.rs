@@ -43,9 +43,15 @@ impl FromRequestParts<AppState> for PosMerchant {
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
         let token = bearer(parts)?;
         let merchant = state.merchant_by_pos_token(token).await?;
-        merchant.map(PosMerchant).ok_or(ApiError::Unauthorized(
-            "The POS token is not valid (unknown or revoked)",
-        ))
+        match merchant {
+            Some(merchant) if merchant.disabled_at.is_some() => Err(ApiError::Unauthorized(
+                "The merchant is disabled by the operator: its POS tokens are refused until it is enabled again",
+            )),
+            Some(merchant) => Ok(PosMerchant(merchant)),
+            None => Err(ApiError::Unauthorized(
+                "The POS token is not valid (unknown or revoked)",
+            )),
+        }
     }
 }
 
@@ -57,24 +63,52 @@ impl FromRequestParts<AppState> for MerchantAuth {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let token = bearer(parts)?.to_owned();
-        let Path(params): Path<Vec<(String, String)>> = Path::from_request_parts(parts, state)
-            .await
-            .map_err(|_| ApiError::NotFound("no merchant id in the path".into()))?;
-        let wanted = params
-            .iter()
-            .find(|(name, _)| name == "m")
-            .map(|(_, value)| value.as_str())
-            .ok_or_else(|| ApiError::NotFound("no merchant id in the path".into()))?;
-        let store = state.store();
-        match store.merchant_by_api_key(&TokenHash::of(&token)).await? {
-            Some(merchant) if merchant.id == wanted => Ok(MerchantAuth(merchant)),
-            Some(_) => Err(ApiError::Forbidden(
-                "This API key belongs to another merchant",
-            )),
-            None if state.is_operator(&token) => Err(ApiError::Forbidden(
+        match MerchantOrOperator::from_request_parts(parts, state).await? {
+            MerchantOrOperator::Merchant(merchant) => Ok(MerchantAuth(merchant)),
+            MerchantOrOperator::Operator(_) => Err(ApiError::Forbidden(
                 "The operator token cannot act for a merchant: use the merchant's API key",
             )),
+        }
+    }
+}
+
+/// The merchant id of the path (`{m}`).
+async fn path_merchant(parts: &mut Parts, state: &AppState) -> Result<String, ApiError> {
+    let Path(params): Path<Vec<(String, String)>> = Path::from_request_parts(parts, state)
+        .await
+        .map_err(|_| ApiError::NotFound("no merchant id in the path".into()))?;
+    params
+        .into_iter()
+        .find(|(name, _)| name == "m")
+        .map(|(_, value)| value)
+        .ok_or_else(|| ApiError::NotFound("no merchant id in the path".into()))
+}
+
+/// A request for the merchant in the path from either that merchant's API key or the
+/// operator token (rotating a leaked key). A disabled merchant's key is refused (403).
+#[derive(Debug, Clone)]
+pub enum MerchantOrOperator {
+    Merchant(Merchant),
+    /// The operator, for the merchant id in the path (which may not exist).
+    Operator(String),
+}
+
+impl FromRequestParts<AppState> for MerchantOrOperator {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let token = bearer(parts)?.to_owned();
+        let wanted = path_merchant(parts, state).await?;
+        let store = state.store();
+        match store.merchant_by_api_key(&TokenHash::of(&token)).await? {
+            Some(merchant) if merchant.id != wanted => Err(ApiError::Forbidden(
+                "This API key belongs to another merchant",
+            )),
+            Some(merchant) if merchant.disabled_at.is_some() => Err(ApiError::Forbidden(
+                "This merchant is disabled by the operator: its API key is refused until it is enabled again",
+            )),
+            Some(merchant) => Ok(MerchantOrOperator::Merchant(merchant)),
+            None if state.is_operator(&token) => Ok(MerchantOrOperator::Operator(wanted)),
             None => Err(ApiError::Unauthorized("The API key is not valid")),
         }
     }

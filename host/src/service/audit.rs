@@ -1,14 +1,14 @@
 //! The audit trail of a merchant's administration: every change is appended with its
 //! actor (`merchant:<id>`, `operator` or `system:…`).
 //!
-//! The change and its audit row are two writes: when the second fails, the change (already
-//! committed) is still answered as done and the lost audit row is logged as an error, so a
-//! client never retries a change that happened.
+//! The audit row is written by the store in the change's own transaction (every changing
+//! store method takes an [`rabat_store::AuditOf`]): a change never commits without its
+//! row, and an audit row that cannot be written rolls the change back, answered as an
+//! error (the client may retry: nothing happened).
 
 use std::fmt;
 
-use rabat_domain::clock::now_ms;
-use rabat_store::{AuditRecord, Store};
+use rabat_store::AuditRecord;
 use serde_json::Value;
 
 /// Who made a change.
@@ -31,29 +31,9 @@ impl Actor {
     pub fn merchant(id: &str) -> Actor {
         Actor::Merchant(id.to_owned())
     }
-}
 
-/// Appends to merchants' audit trails.
-#[derive(Debug, Clone)]
-pub struct Audit {
-    store: Store,
-}
-
-impl Audit {
-    pub fn new(store: Store) -> Self {
-        Audit { store }
-    }
-
-    /// Appends one action to the merchant's trail (see the module docs on failure).
-    pub async fn record(&self, merchant: &str, actor: &Actor, action: &str, detail: Value) {
-        let record = AuditRecord {
-            at: now_ms(),
-            actor: actor.to_string(),
-            action: action.to_owned(),
-            detail,
-        };
-        if let Err(error) = self.store.append_audit(merchant, &record).await {
-            tracing::error!(%error, merchant, action, "the audit record could not be written");
-        }
+    /// The audit row of an action this actor did now.
+    pub fn did(&self, action: &str, detail: Value) -> AuditRecord {
+        AuditRecord::now(self.to_string(), action, detail)
     }
 }

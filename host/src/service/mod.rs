@@ -20,7 +20,7 @@ pub mod runner;
 pub mod till;
 pub mod whatif;
 
-pub use audit::{Actor, Audit};
+pub use audit::Actor;
 pub use bifit::{BifitSync, SyncOutcome, SyncReport};
 pub use error::{ServiceError, ServiceResult};
 pub use policies::PolicyChanges;

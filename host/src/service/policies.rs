@@ -1,7 +1,8 @@
 //! A merchant's policy changes: upload a version (validated and compiled before it is
 //! stored, so a stored version always loads), activate one (a rollback is activating an
 //! older one), set the config. Each change is written, dropped from this server's policy
-//! cache (other replicas hear of it through the store) and audited, in one place.
+//! cache (other replicas hear of it through the store) and audited (in the change's own
+//! transaction), in one place.
 
 use std::sync::Arc;
 
@@ -9,7 +10,7 @@ use rabat_sandbox::Runtime;
 use rabat_store::{PolicyVersion, Store};
 use serde_json::{Value, json};
 
-use super::audit::{Actor, Audit};
+use super::audit::Actor;
 use super::{ServiceError, ServiceResult};
 use crate::active::ActivePolicies;
 use crate::config::UploadLimits;
@@ -29,7 +30,6 @@ pub struct PolicyChanges {
     store: Store,
     runtime: Arc<Runtime>,
     active: Arc<ActivePolicies>,
-    audit: Audit,
     limits: UploadLimits,
     /// One permit per compile this server may run at once.
     compiles: Arc<tokio::sync::Semaphore>,
@@ -40,14 +40,12 @@ impl PolicyChanges {
         store: Store,
         runtime: Arc<Runtime>,
         active: Arc<ActivePolicies>,
-        audit: Audit,
         limits: UploadLimits,
     ) -> Self {
         PolicyChanges {
             store,
             runtime,
             active,
-            audit,
             compiles: Arc::new(tokio::sync::Semaphore::new(
                 limits.max_concurrent_compiles.max(1),
             )),
@@ -111,16 +109,16 @@ impl PolicyChanges {
         .await?;
         let compiled =
             compiled.map_err(|rejection| ServiceError::InvalidPolicy(rejection.to_string()))?;
-        let stored = self.store.add_policy(merchant, &wasm, note).await?;
+        let audit = |stored: &PolicyVersion| {
+            let detail = json!({
+                "version": stored.version, "sha256": stored.sha256,
+                "sizeBytes": stored.size_bytes, "note": stored.note,
+            });
+            actor.did("policy.upload", detail)
+        };
+        let stored = self.store.add_policy(merchant, &wasm, note, audit).await?;
         let info = compiled.info().clone();
         self.active.remember(compiled);
-        let detail = json!({
-            "version": stored.version, "sha256": stored.sha256, "sizeBytes": stored.size_bytes,
-            "note": stored.note,
-        });
-        self.audit
-            .record(merchant, actor, "policy.upload", detail)
-            .await;
         Ok(Uploaded {
             version: stored,
             imports: info.imports,
@@ -136,10 +134,12 @@ impl PolicyChanges {
         actor: &Actor,
         version: i64,
     ) -> ServiceResult<i64> {
-        let generation = self.store.activate_policy(merchant, version).await?;
-        let detail = json!({"version": version, "generation": generation});
-        self.changed(merchant, actor, "policy.activate", detail)
-            .await;
+        let audit = |generation: &i64| {
+            let detail = json!({"version": version, "generation": generation});
+            actor.did("policy.activate", detail)
+        };
+        let generation = self.store.activate_policy(merchant, version, audit).await?;
+        self.active.invalidate(merchant);
         tracing::info!(merchant, version, "policy activated");
         Ok(generation)
     }
@@ -152,15 +152,15 @@ impl PolicyChanges {
         actor: &Actor,
         config: &Value,
     ) -> ServiceResult<i64> {
-        let generation = self.store.put_policy_config(merchant, config).await?;
-        let detail = json!({"generation": generation, "config": config});
-        self.changed(merchant, actor, "policy.config", detail).await;
-        Ok(generation)
-    }
-
-    /// What the merchant's policy runs: drop this server's cached entry, audit the change.
-    async fn changed(&self, merchant: &str, actor: &Actor, action: &str, detail: Value) {
+        let audit = |generation: &i64| {
+            let detail = json!({"generation": generation, "config": config});
+            actor.did("policy.config", detail)
+        };
+        let generation = self
+            .store
+            .put_policy_config(merchant, config, audit)
+            .await?;
         self.active.invalidate(merchant);
-        self.audit.record(merchant, actor, action, detail).await;
+        Ok(generation)
     }
 }

@@ -21,6 +21,24 @@ pub struct AuditRecord {
     pub detail: Value,
 }
 
+impl AuditRecord {
+    /// An action done now.
+    pub fn now(actor: impl Into<String>, action: impl Into<String>, detail: Value) -> Self {
+        AuditRecord {
+            at: super::now_ms(),
+            actor: actor.into(),
+            action: action.into(),
+            detail,
+        }
+    }
+}
+
+/// A change's audit row, built from what the change did (its ids, the values it found),
+/// inside the change's transaction. Every store method that changes a merchant's
+/// administration takes one, so the change and its row commit together or not at all.
+pub trait AuditOf<T>: FnOnce(&T) -> AuditRecord + Send {}
+impl<T, F: FnOnce(&T) -> AuditRecord + Send> AuditOf<T> for F {}
+
 /// A recorded action, with its id.
 #[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]

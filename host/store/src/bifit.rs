@@ -13,7 +13,7 @@ use serde::Serialize;
 use super::engine::{EngineKind, WritePool};
 use super::error::merchant_or_db;
 use super::page::{self, Page};
-use super::{Result, Store, StoreError, now_ms};
+use super::{AuditOf, Result, Store, StoreError, now_ms};
 
 /// A merchant's connector as stored; the `*_sealed` fields are ciphertexts.
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
@@ -183,11 +183,13 @@ impl Store {
         Ok(row)
     }
 
-    /// Creates or replaces the merchant's connector; returns whether it was created.
+    /// Creates or replaces the merchant's connector, with its audit row; returns whether
+    /// it was created.
     pub async fn put_bifit_connector(
         &self,
         merchant: &str,
         row: &BifitConnectorRow,
+        audit: impl AuditOf<bool>,
     ) -> Result<bool> {
         let created = with_pool!(self, pool => {
             let mut tx = pool.begin_write().await?;
@@ -222,8 +224,10 @@ impl Store {
             .execute(&mut *tx)
             .await
             .map_err(|e| merchant_or_db(e, merchant))?;
+            let created = before.is_none();
+            insert_audit!(tx, merchant, &audit(&created))?;
             tx.commit().await?;
-            before.is_none()
+            created
         });
         Ok(created)
     }

@@ -10,8 +10,18 @@ use super::engine::WritePool;
 use super::error::merchant_or_db;
 use super::ledger::INSERT_ADJUSTMENT;
 use super::page::{self, Page};
-use super::{Entity, Result, Store, StoreError, now_ms};
+use super::{AuditOf, Entity, Result, Store, StoreError, now_ms};
 use rabat_domain::model::Card;
+
+/// What [`Store::upsert_card`] did.
+#[derive(Debug, Clone, PartialEq)]
+pub struct UpsertedCard {
+    /// The card as stored now.
+    pub card: Card,
+    pub created: bool,
+    /// The balance before, for an existing card.
+    pub previous_points: Option<i64>,
+}
 
 /// A card row as stored; `into_card` checks what the database cannot.
 #[derive(sqlx::FromRow)]
@@ -60,17 +70,26 @@ pub(crate) const UPDATE_TOTALS: &str = "UPDATE cards
      WHERE merchant_id = $1 AND card_id = $2";
 
 impl Store {
-    /// Creates the card or updates its customer id, name, tier, tags and points balance
-    /// (other fields of `card` are ignored: they belong to the ledger). Returns the stored
-    /// card and whether it was created. A changed balance is logged as an adjustment.
-    pub async fn upsert_card(&self, merchant: &str, card: &Card) -> Result<(Card, bool)> {
+    /// Creates the card or updates its customer id, name, tier and tags, and sets its
+    /// points balance to `points` when given (other fields of `card`, its `points`
+    /// included, are ignored: they belong to the ledger). With `points` left out the
+    /// balance column is not written at all, so points recorded meanwhile are never set
+    /// back. A changed balance is logged as an adjustment; the change's audit row is
+    /// written in the same transaction.
+    pub async fn upsert_card(
+        &self,
+        merchant: &str,
+        card: &Card,
+        points: Option<i64>,
+        audit: impl AuditOf<UpsertedCard>,
+    ) -> Result<UpsertedCard> {
         if card.card_id.is_empty() {
             return Err(StoreError::Invalid("card id must not be empty".into()));
         }
         let tags =
             serde_json::to_string(&card.tags).map_err(|e| StoreError::Invalid(e.to_string()))?;
         let now = now_ms();
-        let (old, created) = with_pool!(self, pool => {
+        let upserted = with_pool!(self, pool => {
             let mut tx = pool.begin_write().await?;
             // Insert-if-absent first, then lock: two concurrent creators cannot both insert
             // (PostgreSQL makes the second wait, then skip), so no retry loop is needed.
@@ -85,6 +104,8 @@ impl Store {
             .fetch_optional(&mut *tx)
             .await
             .map_err(|e| merchant_or_db(e, merchant))?;
+            // The row lock is held from here to the commit: the balance read here is the
+            // one any concurrent ledger write must wait for.
             let old: Option<CardRow> = sqlx::query_as(LOCK_CARD)
                 .bind(merchant)
                 .bind(&card.card_id)
@@ -95,7 +116,7 @@ impl Store {
                 .ok_or_else(|| StoreError::not_found(Entity::Card, &card.card_id))?
                 .into_card()?;
             sqlx::query(
-                "UPDATE cards SET customer_id = $3, name = $4, tier = $5, tags = $6, points = $7
+                "UPDATE cards SET customer_id = $3, name = $4, tier = $5, tags = $6
                  WHERE merchant_id = $1 AND card_id = $2",
             )
             .bind(merchant)
@@ -104,35 +125,47 @@ impl Store {
             .bind(&card.name)
             .bind(&card.tier)
             .bind(&tags)
-            .bind(card.points)
             .execute(&mut *tx)
             .await?;
-            if card.points != old.points {
-                let delta = card.points.checked_sub(old.points).ok_or_else(|| {
+            if let Some(points) = points.filter(|p| *p != old.points) {
+                let delta = points.checked_sub(old.points).ok_or_else(|| {
                     StoreError::Invalid("points change is out of range".into())
                 })?;
+                sqlx::query("UPDATE cards SET points = $3 WHERE merchant_id = $1 AND card_id = $2")
+                    .bind(merchant)
+                    .bind(&card.card_id)
+                    .bind(points)
+                    .execute(&mut *tx)
+                    .await?;
                 sqlx::query(INSERT_ADJUSTMENT)
                     .bind(merchant)
                     .bind(&card.card_id)
                     .bind(delta)
-                    .bind(card.points)
+                    .bind(points)
                     .bind("balance set on the card")
                     .bind(now)
                     .execute(&mut *tx)
                     .await?;
             }
+            let created = inserted.is_some();
+            let previous_points = (!created).then_some(old.points);
+            let upserted = UpsertedCard {
+                card: Card {
+                    customer_id: card.customer_id.clone(),
+                    name: card.name.clone(),
+                    tier: card.tier.clone(),
+                    tags: card.tags.clone(),
+                    points: points.unwrap_or(old.points),
+                    ..old
+                },
+                created,
+                previous_points,
+            };
+            insert_audit!(tx, merchant, &audit(&upserted))?;
             tx.commit().await?;
-            (old, inserted.is_some())
+            upserted
         });
-        let stored = Card {
-            customer_id: card.customer_id.clone(),
-            name: card.name.clone(),
-            tier: card.tier.clone(),
-            tags: card.tags.clone(),
-            points: card.points,
-            ..old
-        };
-        Ok((stored, created))
+        Ok(upserted)
     }
 
     /// The card, if the merchant has it.
@@ -151,19 +184,28 @@ impl Store {
         row.map(CardRow::into_card).transpose()
     }
 
-    /// Deletes the card. Its ledger rows stay: they are the merchant's history.
-    pub async fn delete_card(&self, merchant: &str, card_id: &str) -> Result<()> {
-        let done = with_pool!(self, pool => {
-            sqlx::query("DELETE FROM cards WHERE merchant_id = $1 AND card_id = $2")
+    /// Deletes the card, with its audit row. Its ledger rows stay: they are the
+    /// merchant's history.
+    pub async fn delete_card(
+        &self,
+        merchant: &str,
+        card_id: &str,
+        audit: impl AuditOf<()>,
+    ) -> Result<()> {
+        with_pool!(self, pool => {
+            let mut tx = pool.begin_write().await?;
+            let done = sqlx::query("DELETE FROM cards WHERE merchant_id = $1 AND card_id = $2")
                 .bind(merchant)
                 .bind(card_id)
-                .execute(pool)
-                .await
-                .map(|done| done.rows_affected())
-        })?;
-        if done == 0 {
-            return Err(StoreError::not_found(Entity::Card, card_id));
-        }
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+            if done == 0 {
+                return Err(StoreError::not_found(Entity::Card, card_id));
+            }
+            insert_audit!(tx, merchant, &audit(&()))?;
+            tx.commit().await?;
+        });
         Ok(())
     }
 

@@ -17,7 +17,7 @@ use serde_json::Value;
 use super::cards::{CardRow, LOCK_CARD, UPDATE_TOTALS};
 use super::engine::WritePool;
 use super::page::{self, Page};
-use super::{Entity, Result, Store, StoreError, now_ms};
+use super::{AuditOf, Entity, Result, Store, StoreError, now_ms};
 use rabat_domain::model::Pos;
 
 /// What a ledger row records.
@@ -294,13 +294,14 @@ impl Store {
     }
 
     /// Adds `delta` points to the card (negative to take away) as an adjustment row; the
-    /// card's balance and the ledger change together. Returns the new row.
+    /// card's balance, the ledger and the audit row change together. Returns the new row.
     pub async fn adjust_points(
         &self,
         merchant: &str,
         card_id: &str,
         delta: i64,
         reason: &str,
+        audit: impl AuditOf<LedgerEntry>,
     ) -> Result<LedgerEntry> {
         if delta == 0 {
             return Err(StoreError::Invalid(
@@ -308,7 +309,7 @@ impl Store {
             ));
         }
         let now = now_ms();
-        let (id, balance) = with_pool!(self, pool => {
+        let entry = with_pool!(self, pool => {
             let mut tx = pool.begin_write().await?;
             let card: Option<CardRow> = sqlx::query_as(LOCK_CARD)
                 .bind(merchant)
@@ -335,25 +336,12 @@ impl Store {
                 .bind(now)
                 .fetch_one(&mut *tx)
                 .await?;
+            let entry = adjustment(id, card_id, delta, balance, reason, now);
+            insert_audit!(tx, merchant, &audit(&entry))?;
             tx.commit().await?;
-            (id, balance)
+            entry
         });
-        Ok(LedgerEntry {
-            id,
-            kind: EntryKind::Adjustment,
-            order_id: None,
-            card_id: card_id.to_owned(),
-            request_hash: None,
-            total: None,
-            points: delta,
-            points_balance: balance,
-            reason: Some(reason.to_owned()),
-            occurred_at: now,
-            recorded_at: now,
-            pos: None,
-            request: None,
-            accrual_error: None,
-        })
+        Ok(entry)
     }
 
     /// The merchant's ledger, most recently recorded first, optionally for one card.
@@ -384,5 +372,31 @@ impl Store {
             .map(LedgerRow::into_entry)
             .collect::<Result<Vec<_>>>()?;
         Ok(page::finish(entries, query.limit, |e| e.id.to_string()))
+    }
+}
+
+fn adjustment(
+    id: i64,
+    card_id: &str,
+    delta: i64,
+    balance: i64,
+    reason: &str,
+    now: i64,
+) -> LedgerEntry {
+    LedgerEntry {
+        id,
+        kind: EntryKind::Adjustment,
+        order_id: None,
+        card_id: card_id.to_owned(),
+        request_hash: None,
+        total: None,
+        points: delta,
+        points_balance: balance,
+        reason: Some(reason.to_owned()),
+        occurred_at: now,
+        recorded_at: now,
+        pos: None,
+        request: None,
+        accrual_error: None,
     }
 }

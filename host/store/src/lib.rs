@@ -20,6 +20,25 @@ macro_rules! with_pool {
     };
 }
 
+/// Inserts a change's audit row inside the change's own transaction (`$tx`), so the
+/// change and its row commit together or not at all. Evaluates to the insert's result.
+macro_rules! insert_audit {
+    ($tx:expr, $merchant:expr, $record:expr) => {{
+        let record: &$crate::AuditRecord = $record;
+        sqlx::query(
+            "INSERT INTO audit_log (merchant_id, at, actor, action, detail)
+             VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind($merchant)
+        .bind(record.at)
+        .bind(&record.actor)
+        .bind(&record.action)
+        .bind(record.detail.to_string())
+        .execute(&mut *$tx)
+        .await
+    }};
+}
+
 mod audit;
 mod bifit;
 mod cards;
@@ -35,8 +54,9 @@ mod page;
 mod policies;
 pub mod stats;
 
-pub use audit::{AuditEntry, AuditRecord};
+pub use audit::{AuditEntry, AuditOf, AuditRecord};
 pub use bifit::{BifitConnectorRow, ClaimedOrder, TrackState, TrackedOrder};
+pub use cards::UpsertedCard;
 pub use compiled::CompiledArtifact;
 pub use engine::{EngineKind, StoreOptions};
 pub use error::{Entity, StoreError};

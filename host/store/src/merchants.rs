@@ -7,7 +7,7 @@ use serde::Serialize;
 use super::credentials::{TokenHash, random_hex};
 use super::engine::WritePool;
 use super::error::merchant_or_db;
-use super::{Entity, Result, Store, StoreError, now_ms};
+use super::{AuditOf, Entity, Result, Store, StoreError, now_ms};
 
 /// A merchant (a shop, or a chain sharing one policy).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -16,6 +16,8 @@ pub struct Merchant {
     pub id: String,
     pub name: String,
     pub created_at: i64,
+    /// When the operator disabled it (its API key and POS tokens are refused), if it is.
+    pub disabled_at: Option<i64>,
 }
 
 /// A POS token's public face: its id (to revoke it by) and lifetime, never the secret.
@@ -37,19 +39,22 @@ fn pos_token((token_id, created_at, revoked_at): TokenRow) -> PosToken {
     }
 }
 
-type MerchantWithHash = (String, String, i64, String);
+type MerchantWithHash = (String, String, i64, Option<i64>, String);
 
 /// Keeps the row only if its stored hash really equals the presented one (the database
 /// matched it by index; this re-check runs in constant time).
 fn matching(row: Option<MerchantWithHash>, presented: &TokenHash) -> Option<Merchant> {
-    let (id, name, created_at, stored) = row?;
+    let (id, name, created_at, disabled_at, stored) = row?;
     let stored = TokenHash::from_hex(&stored)?;
     stored.ct_eq(presented).then_some(Merchant {
         id,
         name,
         created_at,
+        disabled_at,
     })
 }
+
+const MERCHANT_COLUMNS: &str = "id, name, created_at, disabled_at";
 
 impl Store {
     /// Creates a merchant with its API key and a first POS token, all or nothing.
@@ -60,6 +65,7 @@ impl Store {
         name: &str,
         api_key: &TokenHash,
         pos_token: &TokenHash,
+        audit: impl AuditOf<(Merchant, PosToken)>,
     ) -> Result<(Merchant, PosToken)> {
         if id.is_empty() {
             return Err(StoreError::Invalid("merchant id must not be empty".into()));
@@ -99,33 +105,39 @@ impl Store {
             .bind(now)
             .execute(&mut *tx)
             .await?;
+            let created = (
+                Merchant {
+                    id: id.to_owned(),
+                    name: name.to_owned(),
+                    created_at: now,
+                    disabled_at: None,
+                },
+                PosToken {
+                    token_id: token_id.clone(),
+                    created_at: now,
+                    revoked_at: None,
+                },
+            );
+            insert_audit!(tx, id, &audit(&created))?;
             tx.commit().await?;
-        });
-        let merchant = Merchant {
-            id: id.to_owned(),
-            name: name.to_owned(),
-            created_at: now,
-        };
-        let token = PosToken {
-            token_id,
-            created_at: now,
-            revoked_at: None,
-        };
-        Ok((merchant, token))
+            Ok(created)
+        })
     }
 
     /// The merchant with this id, if any.
     pub async fn merchant(&self, id: &str) -> Result<Option<Merchant>> {
-        let row: Option<(String, String, i64)> = with_pool!(self, pool => {
-            sqlx::query_as("SELECT id, name, created_at FROM merchants WHERE id = $1")
+        let sql = format!("SELECT {MERCHANT_COLUMNS} FROM merchants WHERE id = $1");
+        let row: Option<(String, String, i64, Option<i64>)> = with_pool!(self, pool => {
+            sqlx::query_as(sqlx::AssertSqlSafe(sql))
                 .bind(id)
                 .fetch_optional(pool)
                 .await
         })?;
-        Ok(row.map(|(id, name, created_at)| Merchant {
+        Ok(row.map(|(id, name, created_at, disabled_at)| Merchant {
             id,
             name,
             created_at,
+            disabled_at,
         }))
     }
 
@@ -133,7 +145,8 @@ impl Store {
     pub async fn merchant_by_api_key(&self, hash: &TokenHash) -> Result<Option<Merchant>> {
         let row: Option<MerchantWithHash> = with_pool!(self, pool => {
             sqlx::query_as(
-                "SELECT id, name, created_at, api_key_hash FROM merchants WHERE api_key_hash = $1",
+                "SELECT id, name, created_at, disabled_at, api_key_hash
+                 FROM merchants WHERE api_key_hash = $1",
             )
             .bind(hash.to_hex())
             .fetch_optional(pool)
@@ -146,7 +159,7 @@ impl Store {
     pub async fn merchant_by_pos_token(&self, hash: &TokenHash) -> Result<Option<Merchant>> {
         let row: Option<MerchantWithHash> = with_pool!(self, pool => {
             sqlx::query_as(
-                "SELECT m.id, m.name, m.created_at, t.token_hash
+                "SELECT m.id, m.name, m.created_at, m.disabled_at, t.token_hash
                  FROM pos_tokens t JOIN merchants m ON m.id = t.merchant_id
                  WHERE t.token_hash = $1 AND t.revoked_at IS NULL",
             )
@@ -157,30 +170,90 @@ impl Store {
         Ok(matching(row, hash))
     }
 
-    /// Replaces the merchant's API key (the old one stops working at once).
-    pub async fn set_api_key(&self, merchant: &str, hash: &TokenHash) -> Result<()> {
-        let done = with_pool!(self, pool => {
-            sqlx::query("UPDATE merchants SET api_key_hash = $2 WHERE id = $1")
+    /// Replaces the merchant's API key (the old one stops working at once, on every
+    /// replica: keys are looked up on every request), with its audit row.
+    pub async fn set_api_key(
+        &self,
+        merchant: &str,
+        hash: &TokenHash,
+        audit: impl AuditOf<()>,
+    ) -> Result<()> {
+        with_pool!(self, pool => {
+            let mut tx = pool.begin_write().await?;
+            let done = sqlx::query("UPDATE merchants SET api_key_hash = $2 WHERE id = $1")
                 .bind(merchant)
                 .bind(hash.to_hex())
-                .execute(pool)
-                .await
-                .map(|done| done.rows_affected())
-        })?;
-        if done == 0 {
-            return Err(StoreError::not_found(Entity::Merchant, merchant));
-        }
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+            if done == 0 {
+                return Err(StoreError::not_found(Entity::Merchant, merchant));
+            }
+            insert_audit!(tx, merchant, &audit(&()))?;
+            tx.commit().await?;
+        });
         Ok(())
     }
 
+    /// Disables the merchant (its API key and POS tokens are refused until it is enabled
+    /// again) or enables it. Setting the state it already has changes nothing and writes
+    /// no audit row. Returns the merchant as it is now.
+    pub async fn set_merchant_disabled(
+        &self,
+        merchant: &str,
+        disabled: bool,
+        audit: impl AuditOf<Merchant>,
+    ) -> Result<Merchant> {
+        let sql = format!(
+            "UPDATE merchants SET disabled_at = CASE WHEN $2 THEN $3 ELSE NULL END
+             WHERE id = $1 AND (disabled_at IS NULL) = $2
+             RETURNING {MERCHANT_COLUMNS}"
+        );
+        let now = now_ms();
+        let changed = with_pool!(self, pool => {
+            let mut tx = pool.begin_write().await?;
+            let row: Option<(String, String, i64, Option<i64>)> =
+                sqlx::query_as(sqlx::AssertSqlSafe(sql))
+                    .bind(merchant)
+                    .bind(disabled)
+                    .bind(now)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+            let changed = row.map(|(id, name, created_at, disabled_at)| Merchant {
+                id,
+                name,
+                created_at,
+                disabled_at,
+            });
+            if let Some(changed) = &changed {
+                insert_audit!(tx, merchant, &audit(changed))?;
+            }
+            tx.commit().await?;
+            changed
+        });
+        match changed {
+            Some(merchant) => Ok(merchant),
+            None => self
+                .merchant(merchant)
+                .await?
+                .ok_or_else(|| StoreError::not_found(Entity::Merchant, merchant)),
+        }
+    }
+
     /// Adds a POS token for the merchant.
-    pub async fn add_pos_token(&self, merchant: &str, hash: &TokenHash) -> Result<PosToken> {
+    pub async fn add_pos_token(
+        &self,
+        merchant: &str,
+        hash: &TokenHash,
+        audit: impl AuditOf<PosToken>,
+    ) -> Result<PosToken> {
         let token = PosToken {
             token_id: format!("pt_{}", random_hex(8)),
             created_at: now_ms(),
             revoked_at: None,
         };
-        let inserted = with_pool!(self, pool => {
+        with_pool!(self, pool => {
+            let mut tx = pool.begin_write().await?;
             sqlx::query(
                 "INSERT INTO pos_tokens (token_id, merchant_id, token_hash, created_at)
                  VALUES ($1, $2, $3, $4)",
@@ -189,29 +262,55 @@ impl Store {
             .bind(merchant)
             .bind(hash.to_hex())
             .bind(token.created_at)
-            .execute(pool)
+            .execute(&mut *tx)
             .await
-            .map(|done| done.rows_affected())
+            .map_err(|e| merchant_or_db(e, merchant))?;
+            insert_audit!(tx, merchant, &audit(&token))?;
+            tx.commit().await?;
         });
-        inserted.map_err(|e| merchant_or_db(e, merchant))?;
         Ok(token)
     }
 
     /// Revokes one of the merchant's POS tokens (idempotent: the first revocation time
-    /// stays). Another merchant's token id is [`StoreError::NotFound`].
-    pub async fn revoke_pos_token(&self, merchant: &str, token_id: &str) -> Result<PosToken> {
+    /// stays, and only the first writes an audit row). Another merchant's token id is
+    /// [`StoreError::NotFound`].
+    pub async fn revoke_pos_token(
+        &self,
+        merchant: &str,
+        token_id: &str,
+        audit: impl AuditOf<PosToken>,
+    ) -> Result<PosToken> {
         let row: Option<TokenRow> = with_pool!(self, pool => {
-            sqlx::query_as(
-                "UPDATE pos_tokens SET revoked_at = COALESCE(revoked_at, $3)
-                 WHERE merchant_id = $1 AND token_id = $2
+            let mut tx = pool.begin_write().await?;
+            let revoked: Option<TokenRow> = sqlx::query_as(
+                "UPDATE pos_tokens SET revoked_at = $3
+                 WHERE merchant_id = $1 AND token_id = $2 AND revoked_at IS NULL
                  RETURNING token_id, created_at, revoked_at",
             )
             .bind(merchant)
             .bind(token_id)
             .bind(now_ms())
-            .fetch_optional(pool)
-            .await
-        })?;
+            .fetch_optional(&mut *tx)
+            .await?;
+            let row = match revoked {
+                Some(row) => {
+                    insert_audit!(tx, merchant, &audit(&pos_token(row.clone())))?;
+                    Some(row)
+                }
+                None => {
+                    sqlx::query_as(
+                        "SELECT token_id, created_at, revoked_at FROM pos_tokens
+                         WHERE merchant_id = $1 AND token_id = $2",
+                    )
+                    .bind(merchant)
+                    .bind(token_id)
+                    .fetch_optional(&mut *tx)
+                    .await?
+                }
+            };
+            tx.commit().await?;
+            row
+        });
         row.map(pos_token)
             .ok_or_else(|| StoreError::not_found(Entity::PosToken, token_id))
     }

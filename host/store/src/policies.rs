@@ -8,7 +8,7 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use super::engine::WritePool;
-use super::{Entity, Result, Store, StoreError, now_ms};
+use super::{AuditOf, Entity, Result, Store, StoreError, now_ms};
 
 /// One uploaded version (without its bytes).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
@@ -53,12 +53,13 @@ impl Store {
         merchant: &str,
         wasm: &[u8],
         note: Option<&str>,
+        audit: impl AuditOf<PolicyVersion>,
     ) -> Result<PolicyVersion> {
         let sha256 = hex::encode(Sha256::digest(wasm));
         let size_bytes = i64::try_from(wasm.len())
             .map_err(|_| StoreError::Invalid("policy module is too large".into()))?;
         let created_at = now_ms();
-        let version: i64 = with_pool!(self, pool => {
+        let stored = with_pool!(self, pool => {
             let mut tx = pool.begin_write().await?;
             // Taking the number from a counter row serialises concurrent uploads on that
             // row's lock; MAX(version)+1 would let two uploads pick the same number.
@@ -85,17 +86,19 @@ impl Store {
             .bind(note)
             .execute(&mut *tx)
             .await?;
+            let stored = PolicyVersion {
+                version,
+                sha256: sha256.clone(),
+                size_bytes,
+                created_at,
+                note: note.map(str::to_owned),
+                active: false,
+            };
+            insert_audit!(tx, merchant, &audit(&stored))?;
             tx.commit().await?;
-            version
+            stored
         });
-        Ok(PolicyVersion {
-            version,
-            sha256,
-            size_bytes,
-            created_at,
-            note: note.map(str::to_owned),
-            active: false,
-        })
+        Ok(stored)
     }
 
     /// The merchant's versions, newest first.
@@ -140,9 +143,15 @@ impl Store {
 
     /// Makes `version` the active one and returns the new generation. A version the
     /// merchant does not have is [`StoreError::NotFound`] and changes nothing.
-    pub async fn activate_policy(&self, merchant: &str, version: i64) -> Result<i64> {
-        let row: Option<(i64,)> = with_pool!(self, pool => {
-            sqlx::query_as(
+    pub async fn activate_policy(
+        &self,
+        merchant: &str,
+        version: i64,
+        audit: impl AuditOf<i64>,
+    ) -> Result<i64> {
+        with_pool!(self, pool => {
+            let mut tx = pool.begin_write().await?;
+            let row: Option<(i64,)> = sqlx::query_as(
                 "UPDATE policy_state SET active_version = $2, generation = generation + 1
                  WHERE merchant_id = $1
                    AND EXISTS (SELECT 1 FROM policies WHERE merchant_id = $1 AND version = $2)
@@ -150,11 +159,15 @@ impl Store {
             )
             .bind(merchant)
             .bind(version)
-            .fetch_optional(pool)
-            .await
-        })?;
-        row.map(|(generation,)| generation)
-            .ok_or_else(|| StoreError::not_found(Entity::Policy, version.to_string()))
+            .fetch_optional(&mut *tx)
+            .await?;
+            let Some((generation,)) = row else {
+                return Err(StoreError::not_found(Entity::Policy, version.to_string()));
+            };
+            insert_audit!(tx, merchant, &audit(&generation))?;
+            tx.commit().await?;
+            Ok(generation)
+        })
     }
 
     /// The active version with its module, or `None` if none was ever activated.
@@ -208,6 +221,7 @@ impl Store {
         &self,
         merchant: &str,
         config: &serde_json::Value,
+        audit: impl AuditOf<i64>,
     ) -> Result<i64> {
         if !config.is_object() {
             return Err(StoreError::Invalid(
@@ -215,17 +229,22 @@ impl Store {
             ));
         }
         let text = config.to_string();
-        let row: Option<(i64,)> = with_pool!(self, pool => {
-            sqlx::query_as(
+        with_pool!(self, pool => {
+            let mut tx = pool.begin_write().await?;
+            let row: Option<(i64,)> = sqlx::query_as(
                 "UPDATE policy_state SET config = $2, generation = generation + 1
                  WHERE merchant_id = $1 RETURNING generation",
             )
             .bind(merchant)
             .bind(&text)
-            .fetch_optional(pool)
-            .await
-        })?;
-        row.map(|(generation,)| generation)
-            .ok_or_else(|| StoreError::not_found(Entity::Merchant, merchant))
+            .fetch_optional(&mut *tx)
+            .await?;
+            let Some((generation,)) = row else {
+                return Err(StoreError::not_found(Entity::Merchant, merchant));
+            };
+            insert_audit!(tx, merchant, &audit(&generation))?;
+            tx.commit().await?;
+            Ok(generation)
+        })
     }
 }

@@ -10,7 +10,7 @@ use rabat_domain::model::{Card, Pos};
 use rabat_store::credentials::{self, Secret, TokenHash};
 use rabat_store::{
     AuditRecord, EngineKind, Entity, EntryKind, EvaluationQuery, EvaluationRecord, LedgerQuery,
-    Recorded, Store, StoreError, StoreOptions, TransactionRecord,
+    Recorded, Store, StoreError, StoreOptions, TransactionRecord, UpsertedCard,
 };
 use rust_decimal::Decimal;
 use serde_json::json;
@@ -19,6 +19,11 @@ mod common;
 
 use common::db::{Target, TestDb};
 use sqlx::Connection;
+
+/// The audit row the store writes with a change made by these tests.
+fn audit<T>(_: &T) -> AuditRecord {
+    AuditRecord::now("test", "test.change", json!({}))
+}
 
 /// Declares each scenario as `sqlite::name` and `postgres::name`.
 macro_rules! on_both_engines {
@@ -84,7 +89,13 @@ async fn merchant(store: &Store, id: &str) -> NewMerchant {
     let api_key = credentials::new_api_key();
     let pos_token = credentials::new_pos_token();
     let (_, token) = store
-        .create_merchant(id, &format!("{id} shop"), &api_key.hash, &pos_token.hash)
+        .create_merchant(
+            id,
+            &format!("{id} shop"),
+            &api_key.hash,
+            &pos_token.hash,
+            audit,
+        )
         .await
         .unwrap();
     NewMerchant {
@@ -97,7 +108,11 @@ async fn merchant(store: &Store, id: &str) -> NewMerchant {
 async fn card(store: &Store, merchant: &str, card_id: &str) -> Card {
     let mut card = Card::new(card_id);
     card.tier = Some("gold".into());
-    store.upsert_card(merchant, &card).await.unwrap().0
+    store
+        .upsert_card(merchant, &card, Some(card.points), audit)
+        .await
+        .unwrap()
+        .card
 }
 
 fn bill(order_id: &str, card_id: &str, total: &str, points: i64, at: i64) -> TransactionRecord {
@@ -164,6 +179,7 @@ async fn merchant_create_get_conflict(db: &TestDb) {
             "impostor",
             &credentials::new_api_key().hash,
             &credentials::new_pos_token().hash,
+            audit,
         )
         .await
         .unwrap_err();
@@ -187,6 +203,7 @@ async fn merchant_create_get_conflict(db: &TestDb) {
             "x",
             &credentials::new_api_key().hash,
             &credentials::new_pos_token().hash,
+            audit,
         )
         .await
         .unwrap_err();
@@ -222,7 +239,7 @@ async fn credential_lookups_revocation_and_cross_merchant(db: &TestDb) {
 
     // A second till token, then revocation.
     let extra = credentials::new_pos_token();
-    let token = s.add_pos_token("m1", &extra.hash).await.unwrap();
+    let token = s.add_pos_token("m1", &extra.hash, audit).await.unwrap();
     assert_eq!(token.revoked_at, None);
     assert!(
         s.merchant_by_pos_token(&extra.hash)
@@ -232,7 +249,10 @@ async fn credential_lookups_revocation_and_cross_merchant(db: &TestDb) {
     );
 
     // Another merchant cannot revoke it, and trying changes nothing.
-    let err = s.revoke_pos_token("m2", &token.token_id).await.unwrap_err();
+    let err = s
+        .revoke_pos_token("m2", &token.token_id, audit)
+        .await
+        .unwrap_err();
     assert!(is_not_found(&err, Entity::PosToken), "{err:?}");
     assert!(
         s.merchant_by_pos_token(&extra.hash)
@@ -241,12 +261,18 @@ async fn credential_lookups_revocation_and_cross_merchant(db: &TestDb) {
             .is_some()
     );
 
-    let revoked = s.revoke_pos_token("m1", &token.token_id).await.unwrap();
+    let revoked = s
+        .revoke_pos_token("m1", &token.token_id, audit)
+        .await
+        .unwrap();
     let when = revoked.revoked_at.unwrap();
     assert_eq!(s.merchant_by_pos_token(&extra.hash).await.unwrap(), None);
     // The first token still works; revoking again keeps the first revocation time.
     assert!(s.merchant_by_pos_token(&pos1).await.unwrap().is_some());
-    let again = s.revoke_pos_token("m1", &token.token_id).await.unwrap();
+    let again = s
+        .revoke_pos_token("m1", &token.token_id, audit)
+        .await
+        .unwrap();
     assert_eq!(again.revoked_at, Some(when));
     let tokens = s.pos_tokens("m1").await.unwrap();
     assert_eq!(tokens.len(), 2);
@@ -255,7 +281,7 @@ async fn credential_lookups_revocation_and_cross_merchant(db: &TestDb) {
 
     // Rotating the API key retires the old one at once.
     let new_key = credentials::new_api_key();
-    s.set_api_key("m1", &new_key.hash).await.unwrap();
+    s.set_api_key("m1", &new_key.hash, audit).await.unwrap();
     assert_eq!(s.merchant_by_api_key(&api1).await.unwrap(), None);
     assert!(
         s.merchant_by_api_key(&new_key.hash)
@@ -265,11 +291,14 @@ async fn credential_lookups_revocation_and_cross_merchant(db: &TestDb) {
     );
 
     let err = s
-        .add_pos_token("ghost", &credentials::new_pos_token().hash)
+        .add_pos_token("ghost", &credentials::new_pos_token().hash, audit)
         .await
         .unwrap_err();
     assert!(is_not_found(&err, Entity::Merchant), "{err:?}");
-    let err = s.set_api_key("ghost", &new_key.hash).await.unwrap_err();
+    let err = s
+        .set_api_key("ghost", &new_key.hash, audit)
+        .await
+        .unwrap_err();
     assert!(is_not_found(&err, Entity::Merchant), "{err:?}");
 }
 
@@ -281,8 +310,8 @@ async fn policy_versions_activation_and_rollback(db: &TestDb) {
 
     let a = b"\0asm module a".to_vec();
     let b = b"\0asm module b, longer".to_vec();
-    let v1 = s.add_policy("m1", &a, Some("first")).await.unwrap();
-    let v2 = s.add_policy("m1", &b, None).await.unwrap();
+    let v1 = s.add_policy("m1", &a, Some("first"), audit).await.unwrap();
+    let v2 = s.add_policy("m1", &b, None, audit).await.unwrap();
     assert_eq!((v1.version, v2.version), (1, 2));
     assert_eq!(v1.sha256, hex_sha256(&a));
     assert_eq!(v2.size_bytes, b.len() as i64);
@@ -296,7 +325,7 @@ async fn policy_versions_activation_and_rollback(db: &TestDb) {
     assert_eq!(listed[1].note.as_deref(), Some("first"));
     assert!(listed.iter().all(|p| !p.active));
 
-    let g1 = s.activate_policy("m1", 2).await.unwrap();
+    let g1 = s.activate_policy("m1", 2, audit).await.unwrap();
     let active = s.active_policy("m1").await.unwrap().unwrap();
     assert_eq!((active.version, active.wasm.as_slice()), (2, b.as_slice()));
     assert_eq!(active.generation, g1);
@@ -311,13 +340,13 @@ async fn policy_versions_activation_and_rollback(db: &TestDb) {
     );
 
     // Rollback is activating the older version.
-    let g2 = s.activate_policy("m1", 1).await.unwrap();
+    let g2 = s.activate_policy("m1", 1, audit).await.unwrap();
     assert!(g2 > g1);
     let active = s.active_policy("m1").await.unwrap().unwrap();
     assert_eq!((active.version, active.wasm), (1, a.clone()));
 
     // A missing version changes nothing.
-    let err = s.activate_policy("m1", 9).await.unwrap_err();
+    let err = s.activate_policy("m1", 9, audit).await.unwrap_err();
     assert!(is_not_found(&err, Entity::Policy), "{err:?}");
     assert_eq!(s.active_policy("m1").await.unwrap().unwrap().version, 1);
     assert_eq!(s.policy_state("m1").await.unwrap().generation, g2);
@@ -327,9 +356,15 @@ async fn policy_versions_activation_and_rollback(db: &TestDb) {
     assert!(is_not_found(&err, Entity::Policy), "{err:?}");
 
     // Numbering is per merchant, and m2 cannot reach m1's versions.
-    assert_eq!(s.add_policy("m2", b"m2", None).await.unwrap().version, 1);
+    assert_eq!(
+        s.add_policy("m2", b"m2", None, audit)
+            .await
+            .unwrap()
+            .version,
+        1
+    );
     assert!(is_not_found(
-        &s.activate_policy("m2", 2).await.unwrap_err(),
+        &s.activate_policy("m2", 2, audit).await.unwrap_err(),
         Entity::Policy
     ));
     assert!(is_not_found(
@@ -338,7 +373,7 @@ async fn policy_versions_activation_and_rollback(db: &TestDb) {
     ));
     assert_eq!(s.active_policy("m2").await.unwrap(), None);
 
-    let err = s.add_policy("ghost", b"x", None).await.unwrap_err();
+    let err = s.add_policy("ghost", b"x", None, audit).await.unwrap_err();
     assert!(is_not_found(&err, Entity::Merchant), "{err:?}");
 }
 
@@ -354,7 +389,7 @@ async fn concurrent_uploads_get_distinct_versions(db: &TestDb) {
             let store = db.store.clone();
             tokio::spawn(async move {
                 store
-                    .add_policy("m1", format!("module {i}").as_bytes(), None)
+                    .add_policy("m1", format!("module {i}").as_bytes(), None, audit)
                     .await
             })
         })
@@ -382,7 +417,7 @@ async fn policy_config_and_generation(db: &TestDb) {
 
     let config: serde_json::Value =
         serde_json::from_str(r#"{"gold":{"rate":12.3400},"tags":["vip"]}"#).unwrap();
-    let g1 = s.put_policy_config("m1", &config).await.unwrap();
+    let g1 = s.put_policy_config("m1", &config, audit).await.unwrap();
     assert_eq!(g1, 1);
     let text = s.policy_config("m1").await.unwrap();
     assert_eq!(
@@ -391,18 +426,23 @@ async fn policy_config_and_generation(db: &TestDb) {
     );
     assert!(text.contains("12.3400"), "numbers kept exactly: {text}");
 
-    let err = s.put_policy_config("m1", &json!([1, 2])).await.unwrap_err();
+    let err = s
+        .put_policy_config("m1", &json!([1, 2]), audit)
+        .await
+        .unwrap_err();
     assert!(matches!(err, StoreError::Invalid(_)));
     assert_eq!(s.policy_state("m1").await.unwrap().generation, 1);
 
-    s.add_policy("m1", b"wasm", None).await.unwrap();
-    let g2 = s.activate_policy("m1", 1).await.unwrap();
+    s.add_policy("m1", b"wasm", None, audit).await.unwrap();
+    let g2 = s.activate_policy("m1", 1, audit).await.unwrap();
     assert_eq!(g2, 2);
     let state = s.policy_state("m1").await.unwrap();
     assert_eq!((state.active_version, state.generation), (Some(1), 2));
 
     assert!(is_not_found(
-        &s.put_policy_config("ghost", &json!({})).await.unwrap_err(),
+        &s.put_policy_config("ghost", &json!({}), audit)
+            .await
+            .unwrap_err(),
         Entity::Merchant
     ));
     assert!(is_not_found(
@@ -421,7 +461,14 @@ async fn cards_crud(db: &TestDb) {
     c.name = Some("Ada".into());
     c.tier = Some("silver".into());
     c.tags = vec!["vip".into(), "staff".into()];
-    let (stored, created) = s.upsert_card("m1", &c).await.unwrap();
+    let UpsertedCard {
+        card: stored,
+        created,
+        ..
+    } = s
+        .upsert_card("m1", &c, Some(c.points), audit)
+        .await
+        .unwrap();
     assert!(created);
     assert_eq!(stored, c);
     assert_eq!(s.card("m1", "c1").await.unwrap(), Some(c.clone()));
@@ -435,24 +482,36 @@ async fn cards_crud(db: &TestDb) {
     update.tags = vec![];
     update.visits = 99;
     update.total_spent = dec("9999");
-    let (stored, created) = s.upsert_card("m1", &update).await.unwrap();
+    let UpsertedCard {
+        card: stored,
+        created,
+        ..
+    } = s
+        .upsert_card("m1", &update, Some(update.points), audit)
+        .await
+        .unwrap();
     assert!(!created);
     assert_eq!(stored.tier.as_deref(), Some("gold"));
     assert!(stored.tags.is_empty());
     assert_eq!((stored.visits, stored.total_spent), (1, dec("10.00")));
     assert_eq!(s.card("m1", "c1").await.unwrap(), Some(stored));
 
-    s.delete_card("m1", "c1").await.unwrap();
+    s.delete_card("m1", "c1", audit).await.unwrap();
     assert_eq!(s.card("m1", "c1").await.unwrap(), None);
     assert!(is_not_found(
-        &s.delete_card("m1", "c1").await.unwrap_err(),
+        &s.delete_card("m1", "c1", audit).await.unwrap_err(),
         Entity::Card
     ));
 
-    let err = s.upsert_card("ghost", &Card::new("c1")).await.unwrap_err();
+    let err = s
+        .upsert_card("ghost", &Card::new("c1"), Some(0), audit)
+        .await
+        .unwrap_err();
     assert!(is_not_found(&err, Entity::Merchant), "{err:?}");
     assert!(matches!(
-        s.upsert_card("m1", &Card::new("")).await.unwrap_err(),
+        s.upsert_card("m1", &Card::new(""), Some(0), audit)
+            .await
+            .unwrap_err(),
         StoreError::Invalid(_)
     ));
 }
@@ -499,13 +558,22 @@ async fn card_balance_changes_are_ledgered(db: &TestDb) {
     merchant(s, "m1").await;
     let mut c = Card::new("c1");
     c.points = 100;
-    s.upsert_card("m1", &c).await.unwrap();
+    s.upsert_card("m1", &c, Some(c.points), audit)
+        .await
+        .unwrap();
     c.points = 80;
-    s.upsert_card("m1", &c).await.unwrap();
+    s.upsert_card("m1", &c, Some(c.points), audit)
+        .await
+        .unwrap();
     c.name = Some("renamed".into());
-    s.upsert_card("m1", &c).await.unwrap(); // balance unchanged: no ledger row
+    s.upsert_card("m1", &c, Some(c.points), audit)
+        .await
+        .unwrap(); // balance unchanged: no ledger row
 
-    let entry = s.adjust_points("m1", "c1", 5, "goodwill").await.unwrap();
+    let entry = s
+        .adjust_points("m1", "c1", 5, "goodwill", audit)
+        .await
+        .unwrap();
     assert_eq!(
         (entry.kind, entry.points, entry.points_balance),
         (EntryKind::Adjustment, 5, 85)
@@ -538,15 +606,19 @@ async fn card_balance_changes_are_ledgered(db: &TestDb) {
     assert_eq!(ledger.items[0].reason.as_deref(), Some("goodwill"));
 
     assert!(matches!(
-        s.adjust_points("m1", "c1", 0, "noop").await.unwrap_err(),
+        s.adjust_points("m1", "c1", 0, "noop", audit)
+            .await
+            .unwrap_err(),
         StoreError::Invalid(_)
     ));
     assert!(is_not_found(
-        &s.adjust_points("m1", "ghost", 1, "x").await.unwrap_err(),
+        &s.adjust_points("m1", "ghost", 1, "x", audit)
+            .await
+            .unwrap_err(),
         Entity::Card
     ));
     let err = s
-        .adjust_points("m1", "c1", i64::MAX, "overflow")
+        .adjust_points("m1", "c1", i64::MAX, "overflow", audit)
         .await
         .unwrap_err();
     assert!(matches!(err, StoreError::Invalid(_)), "{err:?}");
@@ -624,7 +696,7 @@ async fn record_transaction_new_duplicate_conflict_unknown_card(db: &TestDb) {
     assert_eq!((c.first_visit, c.last_visit), (Some(1_000), Some(3_000)));
 
     // A recorded order stays answerable after its card is deleted.
-    s.delete_card("m1", "c1").await.unwrap();
+    s.delete_card("m1", "c1", audit).await.unwrap();
     assert!(matches!(
         s.record_transaction("m1", &first).await.unwrap(),
         Recorded::Duplicate(_)
@@ -808,11 +880,13 @@ async fn cross_merchant_isolation(db: &TestDb) {
     // m2 cannot read, change, delete or charge m1's card.
     assert_eq!(s.card("m2", "only-m1").await.unwrap(), None);
     assert!(is_not_found(
-        &s.delete_card("m2", "only-m1").await.unwrap_err(),
+        &s.delete_card("m2", "only-m1", audit).await.unwrap_err(),
         Entity::Card
     ));
     assert!(is_not_found(
-        &s.adjust_points("m2", "only-m1", 5, "x").await.unwrap_err(),
+        &s.adjust_points("m2", "only-m1", 5, "x", audit)
+            .await
+            .unwrap_err(),
         Entity::Card
     ));
     let err = s
@@ -865,7 +939,9 @@ async fn cross_merchant_isolation(db: &TestDb) {
         detail: json!({}),
     };
     s.append_audit("m1", &record).await.unwrap();
-    assert!(s.list_audit("m2", 10, None).await.unwrap().items.is_empty());
+    // m2 sees only its own creation, none of m1's rows.
+    let m2_rows = s.list_audit("m2", 10, None).await.unwrap().items;
+    assert!(m2_rows.iter().all(|e| e.record.action == "test.change"));
     // A cursor taken from m1's listing shows m2 nothing of m1's.
     let m1_page = s
         .list_transactions(
@@ -1073,7 +1149,8 @@ async fn audit_trail(db: &TestDb) {
         .list_audit("m1", 2, page.next_cursor.as_deref())
         .await
         .unwrap();
-    assert_eq!(rest.items.len(), 1);
+    // …and the merchant's creation, written with it.
+    assert_eq!(rest.items.len(), 2);
     assert_eq!(rest.items[0].record.action, "policy.upload");
 
     let record = AuditRecord {
@@ -1096,10 +1173,13 @@ async fn restart_keeps_everything(db: &TestDb) {
         .record_transaction("m1", &bill("o1", "c1", "7.77", 7, 9))
         .await
         .unwrap();
-    db.store.add_policy("m1", b"module", None).await.unwrap();
-    db.store.activate_policy("m1", 1).await.unwrap();
     db.store
-        .put_policy_config("m1", &json!({"k": 1}))
+        .add_policy("m1", b"module", None, audit)
+        .await
+        .unwrap();
+    db.store.activate_policy("m1", 1, audit).await.unwrap();
+    db.store
+        .put_policy_config("m1", &json!({"k": 1}), audit)
         .await
         .unwrap();
     db.store

@@ -16,7 +16,9 @@ app_on_both_engines!(
     a_restart_loads_instead_of_compiling,
     a_bad_artifact_is_compiled_again,
     least_recently_used_policies_are_dropped_and_reloaded,
-    without_the_cache_every_load_compiles
+    without_the_cache_every_load_compiles,
+    a_planted_artifact_is_never_loaded,
+    without_a_secrets_key_the_cache_is_off,
 );
 
 const DISCOUNTS: &str = "/pos/papaya/v1/discounts";
@@ -98,14 +100,17 @@ async fn a_bad_artifact_is_compiled_again(app: &TestApp) {
     };
     assert!(matches!(
         store.compiled(&sha256, &engine).await.unwrap(),
-        CompiledArtifact::Found(_)
+        CompiledArtifact::Found { .. }
     ));
 
-    // Bytes that are not an artifact, stored with a matching checksum: wasmtime refuses
-    // them, and the server compiles.
+    // Bytes that are not an artifact, stored with a matching checksum and MAC: wasmtime
+    // refuses them, and the server compiles.
     store.delete_compiled(&sha256, &engine).await.unwrap();
+    let bad = b"not a wasmtime artifact";
+    let key = crate::common::app::settings().secrets_key.unwrap();
+    let mac = key.artifact_key().mac(&engine, &sha256, bad);
     store
-        .put_compiled(&sha256, &engine, b"not a wasmtime artifact")
+        .put_compiled(&sha256, &engine, bad, &mac)
         .await
         .unwrap();
     let restarted = app.restart().await;
@@ -132,7 +137,7 @@ async fn a_bad_artifact_is_compiled_again(app: &TestApp) {
     restarted.shutdown().await;
     assert!(matches!(
         store.compiled(&sha256, &engine).await.unwrap(),
-        CompiledArtifact::Found(_)
+        CompiledArtifact::Found { .. }
     ));
 }
 
@@ -191,6 +196,88 @@ async fn without_the_cache_every_load_compiles(app: &TestApp) {
         app.state.store().compiled(&sha256, &engine).await.unwrap(),
         CompiledArtifact::Missing,
         "nothing written with the cache off"
+    );
+    server.shutdown().await;
+}
+
+/// Whoever can write the compiled-policy table but does not hold the secrets key plants
+/// another module's genuine artifact (checksum right) under a merchant's module hash: the
+/// MAC does not verify, so it is never deserialized; the server compiles the merchant's
+/// own module, counts the rejection and replaces the row.
+async fn a_planted_artifact_is_never_loaded(app: &TestApp) {
+    let victim = shop(app, "victim", 31, 10).await;
+    let donor = app.merchant("donor").await;
+    let mut card = Card::new("memberCardId");
+    card.tier = Some("gold".into());
+    app.card(&donor, card).await;
+    app.activate(
+        &donor,
+        &crate::common::wasm::fixture("policy-error"),
+        json!({}),
+    )
+    .await;
+    assert_eq!(total(app, &victim).await, "5.00");
+    let donor_answer = total(app, &donor).await;
+    assert_ne!(donor_answer, "5.00");
+    let store = app.state.store();
+    let sha =
+        |m: &'static str| async move { store.active_policy(m).await.unwrap().unwrap().sha256 };
+    let (victim_sha, donor_sha) = (sha("victim").await, sha("donor").await);
+    app.db
+        .execute(&format!(
+            "UPDATE compiled_policies
+             SET artifact = (SELECT artifact FROM compiled_policies WHERE module_sha256 = '{donor_sha}'),
+                 artifact_sha256 = (SELECT artifact_sha256 FROM compiled_policies
+                                    WHERE module_sha256 = '{donor_sha}')
+             WHERE module_sha256 = '{victim_sha}'"
+        ))
+        .await;
+
+    let restarted = app.restart().await;
+    assert_eq!(
+        total(&restarted, &victim).await,
+        "5.00",
+        "the planted artifact ran instead of the merchant's policy"
+    );
+    assert_eq!(counts(&restarted), (1, 0, 1, 0, 1), "rejected and compiled");
+    restarted.shutdown().await;
+    // The row was replaced with the server's own artifact, which loads.
+    let restarted = app.restart().await;
+    assert_eq!(total(&restarted, &victim).await, "5.00");
+    assert_eq!(counts(&restarted), (0, 1, 0, 0, 1));
+    restarted.shutdown().await;
+}
+
+/// With no secrets key there is nothing to authenticate artifacts with: the cache is off
+/// (every load compiles, nothing is read or written), and policies still run.
+async fn without_a_secrets_key_the_cache_is_off(app: &TestApp) {
+    let one = shop(app, "one", 41, 10).await;
+    assert_eq!(total(app, &one).await, "5.00");
+    let mut settings = crate::common::app::settings();
+    settings.secrets_key = None;
+    settings.max_loaded_policies = 1;
+    let server = server(app, settings).await;
+    assert_eq!(total(&server, &one).await, "5.00");
+    assert_eq!(
+        counts(&server),
+        (1, 0, 0, 0, 1),
+        "compiled, the stored artifact unread"
+    );
+    let two = shop(app, "two", 42, 20).await;
+    assert_eq!(total(&server, &two).await, "10.00");
+    let engine = server.state.runtime().engine_key().to_owned();
+    let sha = app
+        .state
+        .store()
+        .active_policy("two")
+        .await
+        .unwrap()
+        .unwrap()
+        .sha256;
+    assert_eq!(
+        app.state.store().compiled(&sha, &engine).await.unwrap(),
+        CompiledArtifact::Missing,
+        "nothing written without a key"
     );
     server.shutdown().await;
 }

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use crate::common::app::{TestApp, TestMerchant};
+use crate::common::app::{TestApp, TestMerchant, audit};
 use crate::common::db::{Target, TestDb};
 use crate::common::wasm::{example, fixture};
 use rabat::model::Card;
@@ -175,7 +175,7 @@ async fn one_merchants_dry_runs_do_not_take_the_instance_pool(setup: &TestApp) {
     let spinning = app
         .state
         .store()
-        .add_policy(&hog.id, &fixture("loop"), None)
+        .add_policy(&hog.id, &fixture("loop"), None, audit)
         .await
         .unwrap()
         .version;

@@ -11,6 +11,7 @@ mod cli;
 mod compiled_cache;
 mod console;
 mod crash;
+mod data;
 mod fuzz;
 mod isolation;
 mod layering;

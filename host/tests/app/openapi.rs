@@ -24,6 +24,8 @@ const SURFACE: &[(&str, &str)] = &[
     ("get", "/admin/v1/merchants/{m}/connectors/bifit/orders"),
     ("post", "/admin/v1/merchants"),
     ("get", "/admin/v1/merchants/{m}"),
+    ("patch", "/admin/v1/merchants/{m}"),
+    ("post", "/admin/v1/merchants/{m}/api-key"),
     ("get", "/admin/v1/merchants/{m}/pos-tokens"),
     ("post", "/admin/v1/merchants/{m}/pos-tokens"),
     ("delete", "/admin/v1/merchants/{m}/pos-tokens/{tokenId}"),

@@ -2,7 +2,7 @@
 //! PostgreSQL: the what-if replay of recorded bills, Prometheus metrics, request ids.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use crate::common::app::{Reply, TestApp, TestMerchant};
+use crate::common::app::{Reply, TestApp, TestMerchant, audit};
 use crate::common::wasm::{data, example, fixture};
 use axum::body::Body;
 use axum::http::Request;
@@ -215,7 +215,7 @@ async fn replay_reports_failures_and_records_nothing(app: &TestApp) {
     let (shop, _) = shop_with_history(app, "whatif-bad").await;
     let store = app.state.store();
     let hostile = store
-        .add_policy(&shop.id, &fixture("panic"), None)
+        .add_policy(&shop.id, &fixture("panic"), None, audit)
         .await
         .unwrap()
         .version;
@@ -507,7 +507,7 @@ async fn a_replay_nobody_waits_for_stops_and_frees_its_slot(app: &TestApp) {
     let spinning = app
         .state
         .store()
-        .add_policy(&shop.id, &fixture("loop"), None)
+        .add_policy(&shop.id, &fixture("loop"), None, audit)
         .await
         .unwrap()
         .version;
@@ -550,7 +550,7 @@ async fn one_merchants_long_replay_does_not_hold_up_another(app: &TestApp) {
     let spinning = app
         .state
         .store()
-        .add_policy(&slow.id, &fixture("loop"), None)
+        .add_policy(&slow.id, &fixture("loop"), None, audit)
         .await
         .unwrap()
         .version;

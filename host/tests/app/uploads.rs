@@ -127,11 +127,11 @@ async fn a_merchants_stored_policies_are_bounded(app: &TestApp) {
     let m = bounded.merchant("hoarder").await;
     let store = bounded.state.store();
     store
-        .add_policy(&m.id, &distinct(&wasm, 1), None)
+        .add_policy(&m.id, &distinct(&wasm, 1), None, crate::common::app::audit)
         .await
         .unwrap();
     store
-        .add_policy(&m.id, &distinct(&wasm, 2), None)
+        .add_policy(&m.id, &distinct(&wasm, 2), None, crate::common::app::audit)
         .await
         .unwrap();
     // Two stored: a third would take more bytes than allowed.

@@ -202,23 +202,23 @@ pub async fn put(
         updated_at: now_ms(),
         tokens_refreshed_at: before.as_ref().and_then(|b| b.tokens_refreshed_at),
     };
-    let created = store.put_bifit_connector(&merchant.id, &row).await?;
     let view = view(&row);
-    let detail = json!({
-        "baseUrl": view.base_url, "tokenUrl": view.token_url,
-        "oauthClientId": view.oauth_client_id, "cardLookup": view.card_lookup,
-        "accessTokenChanged": access.is_some(), "refreshTokenChanged": refresh.is_some(),
-        "oauthClientSecretChanged": secret.is_some(),
-    });
-    let action = if created {
-        "connector.bifit.create"
-    } else {
-        "connector.bifit.update"
+    let actor = Actor::merchant(&merchant.id);
+    let audit = |created: &bool| {
+        let detail = json!({
+            "baseUrl": view.base_url, "tokenUrl": view.token_url,
+            "oauthClientId": view.oauth_client_id, "cardLookup": view.card_lookup,
+            "accessTokenChanged": access.is_some(), "refreshTokenChanged": refresh.is_some(),
+            "oauthClientSecretChanged": secret.is_some(),
+        });
+        let action = if *created {
+            "connector.bifit.create"
+        } else {
+            "connector.bifit.update"
+        };
+        actor.did(action, detail)
     };
-    state
-        .audit()
-        .record(&merchant.id, &Actor::merchant(&merchant.id), action, detail)
-        .await;
+    let created = store.put_bifit_connector(&merchant.id, &row, audit).await?;
     let status = if created {
         StatusCode::CREATED
     } else {

@@ -4,7 +4,8 @@
 //! ledger adjustment written with the card in one transaction, never an in-place edit.
 //!
 //! PUT replaces the identity fields (left out = cleared) but keeps the balance when
-//! `points` is left out, so renaming a card cannot reset its points.
+//! `points` is left out (the balance column is then not written at all), so renaming a
+//! card can neither reset its points nor undo points added while it runs.
 
 use axum::Json;
 use axum::extract::State;
@@ -18,7 +19,7 @@ use crate::http::error::{ApiError, ApiResult};
 use crate::model::Card;
 use crate::server::AppState;
 use crate::service::Actor;
-use crate::store::{LedgerEntry, Page};
+use crate::store::{LedgerEntry, Page, UpsertedCard};
 
 /// Fields a merchant may set on a card.
 pub const SETTABLE: &[&str] = &["cardId", "customerId", "name", "tier", "tags", "points"];
@@ -102,43 +103,40 @@ pub async fn upsert(
     )?;
     fields.only(SETTABLE)?;
     let identity = identity(&fields, Some(card_id))?;
-    let store = state.store();
-    // Read only to keep the balance when `points` is left out. Not atomic with the upsert:
-    // points a till adds in between would be set back (the ledger shows it). Closing that
-    // gap needs `Store::upsert_card` to leave the balance alone on request.
-    let before = store.card(&merchant.id, card_id).await?;
-    let points = identity
-        .points
-        .unwrap_or_else(|| before.as_ref().map_or(0, |c| c.points));
     let card = Card {
         customer_id: identity.customer_id,
         name: identity.name,
         tier: identity.tier,
         tags: identity.tags,
-        points,
         ..Card::new(card_id)
     };
-    let (stored, created) = store.upsert_card(&merchant.id, &card).await?;
-    let action = if created {
-        "card.create"
-    } else {
-        "card.update"
+    let actor = Actor::merchant(&merchant.id);
+    let audit = |done: &UpsertedCard| {
+        let stored = &done.card;
+        let action = if done.created {
+            "card.create"
+        } else {
+            "card.update"
+        };
+        let detail = json!({
+            "cardId": stored.card_id, "customerId": stored.customer_id, "name": stored.name,
+            "tier": stored.tier, "tags": stored.tags, "points": stored.points,
+            "previousPoints": done.previous_points,
+        });
+        actor.did(action, detail)
     };
-    let detail = json!({
-        "cardId": stored.card_id, "customerId": stored.customer_id, "name": stored.name,
-        "tier": stored.tier, "tags": stored.tags, "points": stored.points,
-        "previousPoints": before.map(|c| c.points),
-    });
-    state
-        .audit()
-        .record(&merchant.id, &Actor::merchant(&merchant.id), action, detail)
-        .await;
-    let status = if created {
+    // Without `points` the store leaves the balance column alone (no read-modify-write
+    // here), so points a till or an adjustment adds meanwhile are never set back.
+    let done = state
+        .store()
+        .upsert_card(&merchant.id, &card, identity.points, audit)
+        .await?;
+    let status = if done.created {
         StatusCode::CREATED
     } else {
         StatusCode::OK
     };
-    Ok((status, Json(stored)))
+    Ok((status, Json(done.card)))
 }
 
 /// `GET /admin/v1/merchants/{m}/cards/{cardId}`
@@ -192,17 +190,12 @@ pub async fn remove(
     params: Params,
 ) -> ApiResult<StatusCode> {
     let card_id = params.card_id()?;
-    state.store().delete_card(&merchant.id, card_id).await?;
-    let detail = json!({"cardId": card_id});
+    let actor = Actor::merchant(&merchant.id);
+    let audit = |_: &()| actor.did("card.delete", json!({"cardId": card_id}));
     state
-        .audit()
-        .record(
-            &merchant.id,
-            &Actor::merchant(&merchant.id),
-            "card.delete",
-            detail,
-        )
-        .await;
+        .store()
+        .delete_card(&merchant.id, card_id, audit)
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -286,22 +279,17 @@ pub async fn adjust(
         return Err(ApiError::InvalidField("delta must not be zero".into()));
     }
     let reason = fields.required_string("reason", MAX_REASON)?;
+    let actor = Actor::merchant(&merchant.id);
+    let audit = |entry: &LedgerEntry| {
+        let detail = json!({
+            "cardId": card_id, "delta": delta, "reason": reason,
+            "pointsBalance": entry.points_balance, "ledgerId": entry.id,
+        });
+        actor.did("card.points", detail)
+    };
     let entry = state
         .store()
-        .adjust_points(&merchant.id, card_id, delta, &reason)
+        .adjust_points(&merchant.id, card_id, delta, &reason, audit)
         .await?;
-    let detail = json!({
-        "cardId": card_id, "delta": delta, "reason": reason,
-        "pointsBalance": entry.points_balance, "ledgerId": entry.id,
-    });
-    state
-        .audit()
-        .record(
-            &merchant.id,
-            &Actor::merchant(&merchant.id),
-            "card.points",
-            detail,
-        )
-        .await;
     Ok((StatusCode::CREATED, Json(entry)))
 }

@@ -5,14 +5,15 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use serde::Serialize;
-use serde_json::json;
+use serde_json::{Value, json};
 
 use super::input::{self, Fields, Raw};
-use crate::http::auth::{MerchantAuth, Operator};
+use super::params::Params;
+use crate::http::auth::{MerchantAuth, MerchantOrOperator, Operator};
 use crate::http::error::{ApiError, ApiResult};
 use crate::server::AppState;
 use crate::service::Actor;
-use crate::store::credentials;
+use crate::store::{Merchant, PosToken, credentials};
 
 /// The longest merchant id; ids are also limited to `A–Z a–z 0–9 . _ -`, so they are
 /// safe in paths, logs and file names.
@@ -63,15 +64,14 @@ pub async fn create(
     }
     let api_key = credentials::new_api_key();
     let pos_token = credentials::new_pos_token();
+    let audit = |(merchant, token): &(Merchant, PosToken)| {
+        let detail = json!({"name": merchant.name, "posTokenId": token.token_id});
+        Actor::Operator.did("merchant.create", detail)
+    };
     let (merchant, token) = state
         .store()
-        .create_merchant(&id, &name, &api_key.hash, &pos_token.hash)
+        .create_merchant(&id, &name, &api_key.hash, &pos_token.hash, audit)
         .await?;
-    let detail = json!({"name": merchant.name, "posTokenId": token.token_id});
-    state
-        .audit()
-        .record(&merchant.id, &Actor::Operator, "merchant.create", detail)
-        .await;
     tracing::info!(merchant = %merchant.id, "merchant created");
     Ok((
         StatusCode::CREATED,
@@ -132,5 +132,127 @@ pub async fn show(
         name: merchant.name,
         created_at: merchant.created_at,
         active_version: policy.active_version,
+    }))
+}
+
+/// A new API key: the only time it is shown.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct NewApiKey {
+    pub api_key: String,
+}
+
+/// `POST /admin/v1/merchants/{m}/api-key` → 201 `{apiKey}`: a new API key for the
+/// merchant, the old one refused at once (on every replica: keys are read from the
+/// database on every request). Called with the merchant's own key, or with the operator
+/// token (for a key that leaked, or a merchant that lost its key).
+#[utoipa::path(
+    post,
+    path = "/admin/v1/merchants/{m}/api-key",
+    tag = "merchants",
+    security(("apiKey" = []), ("operator" = [])),
+    params(crate::http::openapi::MerchantPath),
+    responses(
+        (status = 201, description = "The new key, shown this once; the old one no longer works", body = NewApiKey),
+        crate::http::openapi::Unauthorized,
+        crate::http::openapi::Forbidden,
+        crate::http::openapi::NotFound,
+    ),
+)]
+pub async fn rotate_api_key(
+    State(state): State<AppState>,
+    caller: MerchantOrOperator,
+) -> ApiResult<(StatusCode, Json<NewApiKey>)> {
+    let (merchant, actor) = match caller {
+        MerchantOrOperator::Merchant(merchant) => {
+            let actor = Actor::merchant(&merchant.id);
+            (merchant.id, actor)
+        }
+        MerchantOrOperator::Operator(id) => (id, Actor::Operator),
+    };
+    let key = credentials::new_api_key();
+    let audit = |_: &()| actor.did("merchant.api_key.rotate", json!({}));
+    state
+        .store()
+        .set_api_key(&merchant, &key.hash, audit)
+        .await?;
+    tracing::info!(merchant, actor = %actor, "API key rotated");
+    Ok((
+        StatusCode::CREATED,
+        Json(NewApiKey {
+            api_key: key.plaintext,
+        }),
+    ))
+}
+
+/// What the operator sees of a merchant it disabled or enabled.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct MerchantStatus {
+    pub id: String,
+    pub name: String,
+    pub created_at: i64,
+    pub disabled: bool,
+    /// When it was disabled (epoch ms), while it is.
+    pub disabled_at: Option<i64>,
+}
+
+/// `PATCH /admin/v1/merchants/{m}` `{disabled}` (operator token) → 200: disables the
+/// merchant (its API key is refused with 403, id 10, and its POS tokens with 401, id 4,
+/// each saying the merchant is disabled) or enables it again. Nothing else is lost: its
+/// cards, policies and tokens stay. Setting the state it already has is a 200 that
+/// changes nothing.
+#[utoipa::path(
+    patch,
+    path = "/admin/v1/merchants/{m}",
+    tag = "merchants",
+    security(("operator" = [])),
+    params(crate::http::openapi::MerchantPath),
+    request_body(content = serde_json::Value, description = "{disabled: true|false}"),
+    responses(
+        (status = 200, body = MerchantStatus),
+        crate::http::openapi::BadInput,
+        crate::http::openapi::Unauthorized,
+        crate::http::openapi::Forbidden,
+        crate::http::openapi::NotFound,
+    ),
+)]
+pub async fn update(
+    State(state): State<AppState>,
+    _: Operator,
+    params: Params,
+    raw: Raw,
+) -> ApiResult<Json<MerchantStatus>> {
+    let id = params.get("m").to_owned();
+    let body = input::object(raw, state.settings().max_body_bytes)?;
+    let fields = Fields::new(&body, "");
+    fields.only(&["disabled"])?;
+    let disabled = match fields.get("disabled") {
+        Some(Value::Bool(disabled)) => *disabled,
+        Some(other) => {
+            return Err(ApiError::InvalidField(format!(
+                "disabled must be true or false, not {}",
+                input::kind(other)
+            )));
+        }
+        None => return Err(ApiError::InvalidField("disabled is required".into())),
+    };
+    let action = if disabled {
+        "merchant.disable"
+    } else {
+        "merchant.enable"
+    };
+    let audit = |_: &Merchant| Actor::Operator.did(action, json!({"disabled": disabled}));
+    let merchant = state
+        .store()
+        .set_merchant_disabled(&id, disabled, audit)
+        .await?;
+    tracing::warn!(merchant = %merchant.id, disabled, "merchant disabled state set by the operator");
+    Ok(Json(MerchantStatus {
+        disabled: merchant.disabled_at.is_some(),
+        disabled_at: merchant.disabled_at,
+        id: merchant.id,
+        name: merchant.name,
+        created_at: merchant.created_at,
     }))
 }

@@ -51,7 +51,8 @@ pub fn routes(state: &AppState) -> OpenApiRouter<AppState> {
         .layer(DefaultBodyLimit::max(module_limit));
     OpenApiRouter::new()
         .routes(routes!(merchants::create))
-        .routes(routes!(merchants::show))
+        .routes(routes!(merchants::show, merchants::update))
+        .routes(routes!(merchants::rotate_api_key))
         .routes(routes!(tokens::list, tokens::create))
         .routes(routes!(tokens::revoke))
         .routes(routes!(policies::activate))

@@ -9,7 +9,6 @@ use serde::Serialize;
 use serde_json::json;
 
 use super::params::Params;
-use crate::clock::now_ms;
 use crate::http::auth::MerchantAuth;
 use crate::http::error::ApiResult;
 use crate::server::AppState;
@@ -49,16 +48,13 @@ pub async fn create(
     MerchantAuth(merchant): MerchantAuth,
 ) -> ApiResult<(StatusCode, Json<NewToken>)> {
     let secret = credentials::new_pos_token();
+    let actor = Actor::merchant(&merchant.id);
+    let audit =
+        |token: &PosToken| actor.did("pos_token.create", json!({"tokenId": token.token_id}));
     let token = state
         .store()
-        .add_pos_token(&merchant.id, &secret.hash)
+        .add_pos_token(&merchant.id, &secret.hash, audit)
         .await?;
-    let actor = Actor::merchant(&merchant.id);
-    let detail = json!({"tokenId": token.token_id});
-    state
-        .audit()
-        .record(&merchant.id, &actor, "pos_token.create", detail)
-        .await;
     Ok((
         StatusCode::CREATED,
         Json(NewToken {
@@ -113,18 +109,12 @@ pub async fn revoke(
     MerchantAuth(merchant): MerchantAuth,
     params: Params,
 ) -> ApiResult<StatusCode> {
-    let before = now_ms();
-    let token = state
+    let actor = Actor::merchant(&merchant.id);
+    let audit =
+        |token: &PosToken| actor.did("pos_token.revoke", json!({"tokenId": token.token_id}));
+    state
         .store()
-        .revoke_pos_token(&merchant.id, params.get("tokenId"))
+        .revoke_pos_token(&merchant.id, params.get("tokenId"), audit)
         .await?;
-    if token.revoked_at.is_some_and(|at| at >= before) {
-        let actor = Actor::merchant(&merchant.id);
-        let detail = json!({"tokenId": token.token_id});
-        state
-            .audit()
-            .record(&merchant.id, &actor, "pos_token.revoke", detail)
-            .await;
-    }
     Ok(StatusCode::NO_CONTENT)
 }

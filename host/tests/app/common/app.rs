@@ -16,6 +16,11 @@ use super::db::TestDb;
 
 pub const OPERATOR: &str = "test-operator-token";
 
+/// The audit row of a change a test makes straight in the store.
+pub fn audit<T>(_: &T) -> rabat::store::AuditRecord {
+    rabat::store::AuditRecord::now("system:test", "test.setup", serde_json::json!({}))
+}
+
 pub struct TestApp {
     pub state: AppState,
     pub router: Router,
@@ -133,7 +138,13 @@ impl TestApp {
         let pos_token = credentials::new_pos_token();
         self.state
             .store()
-            .create_merchant(id, &format!("{id} shop"), &api_key.hash, &pos_token.hash)
+            .create_merchant(
+                id,
+                &format!("{id} shop"),
+                &api_key.hash,
+                &pos_token.hash,
+                audit,
+            )
             .await
             .unwrap();
         TestMerchant {
@@ -146,7 +157,7 @@ impl TestApp {
     pub async fn card(&self, merchant: &TestMerchant, card: Card) {
         self.state
             .store()
-            .upsert_card(&merchant.id, &card)
+            .upsert_card(&merchant.id, &card, Some(card.points), audit)
             .await
             .unwrap();
     }
@@ -155,15 +166,18 @@ impl TestApp {
     pub async fn activate(&self, merchant: &TestMerchant, wasm: &[u8], config: Value) -> i64 {
         let store = self.state.store();
         let version = store
-            .add_policy(&merchant.id, wasm, None)
+            .add_policy(&merchant.id, wasm, None, audit)
             .await
             .unwrap()
             .version;
         store
-            .put_policy_config(&merchant.id, &config)
+            .put_policy_config(&merchant.id, &config, audit)
             .await
             .unwrap();
-        store.activate_policy(&merchant.id, version).await.unwrap();
+        store
+            .activate_policy(&merchant.id, version, audit)
+            .await
+            .unwrap();
         self.state.active().invalidate(&merchant.id);
         version
     }

@@ -1,0 +1,7 @@
+-- Issue 12 hardening. Keep in step with ../postgres/0005_hardening.sql.
+--
+-- A merchant the operator disabled (a leaked key, an unpaid bill): while `disabled_at` is
+-- set, its API key and POS tokens are refused on every replica (credentials are read from
+-- the database on every request). NULL = enabled.
+ALTER TABLE merchants ADD COLUMN disabled_at INTEGER;
+
