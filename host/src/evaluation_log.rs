@@ -184,8 +184,9 @@ async fn write_loop(
 }
 
 /// Writes a batch in one transaction; when the database refuses it, writes its records one
-/// by one, so only the records it refuses are lost (counted as failed and logged).
-async fn write_batch(store: &Store, records: &[PendingEvaluation], counters: &Counters) {
+/// by one, so only the records it refuses are lost (counted as failed and logged). The
+/// writer's step, public so it can be tested on a batch of known make-up.
+pub async fn write_batch(store: &Store, records: &[PendingEvaluation], counters: &Counters) {
     let error = match store.insert_pending_evaluations(records).await {
         Ok(()) => {
             counters

@@ -10,6 +10,7 @@ mod bifit;
 mod cli;
 mod compiled_cache;
 mod crash;
+mod input_bounds;
 mod isolation;
 mod layering;
 mod openapi;
