@@ -84,16 +84,23 @@ impl EvaluationLog {
     pub fn record(&self, record: EvaluationRecord) {
         let record = PendingEvaluation::from(&record);
         let bytes = record.bytes();
-        let held = self.counters.queued_bytes.fetch_add(bytes, Ordering::AcqRel);
+        let held = self
+            .counters
+            .queued_bytes
+            .fetch_add(bytes, Ordering::AcqRel);
         if held.saturating_add(bytes) > self.max_bytes {
-            self.counters.queued_bytes.fetch_sub(bytes, Ordering::AcqRel);
+            self.counters
+                .queued_bytes
+                .fetch_sub(bytes, Ordering::AcqRel);
             self.counters.dropped.fetch_add(1, Ordering::Relaxed);
             return;
         }
         if self.tx.try_send(Queued { record, bytes }).is_ok() {
             self.counters.queued.fetch_add(1, Ordering::Relaxed);
         } else {
-            self.counters.queued_bytes.fetch_sub(bytes, Ordering::AcqRel);
+            self.counters
+                .queued_bytes
+                .fetch_sub(bytes, Ordering::AcqRel);
             self.counters.dropped.fetch_add(1, Ordering::Relaxed);
         }
     }

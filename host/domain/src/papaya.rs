@@ -166,7 +166,10 @@ fn object(body: &[u8]) -> Result<Map<String, Value>, PapayaError> {
                 ));
             }
             if let Some(path) = limits::find_nul(&value) {
-                return Err(PapayaError::invalid(path, "must not contain a NUL character"));
+                return Err(PapayaError::invalid(
+                    path,
+                    "must not contain a NUL character",
+                ));
             }
             match value {
                 Value::Object(map) => Ok(map),

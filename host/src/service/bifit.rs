@@ -214,7 +214,12 @@ impl BifitSync {
         card_id: Option<&str>,
     ) -> ServiceResult<Option<Recorded>> {
         let ledger_id = ledger_order_id(fetched.order.id);
-        let Some(prior) = self.bifit.store.ledger_by_order(merchant, &ledger_id).await? else {
+        let Some(prior) = self
+            .bifit
+            .store
+            .ledger_by_order(merchant, &ledger_id)
+            .await?
+        else {
             return Ok(None);
         };
         let bill = bill(fetched, card_id.unwrap_or(&prior.card_id));

@@ -289,8 +289,14 @@ impl Till {
         self.metrics
             .policy_call(merchant, "accrue", outcome, report.fuel_used);
         Ok(match report.result {
-            Ok(accrual) if accrual.points.unsigned_abs() > MAX_POINTS_PER_ACCRUAL.unsigned_abs() => {
-                tracing::warn!(merchant, points = accrual.points, "accrue granted too many points; recording the bill with 0 points");
+            Ok(accrual)
+                if accrual.points.unsigned_abs() > MAX_POINTS_PER_ACCRUAL.unsigned_abs() =>
+            {
+                tracing::warn!(
+                    merchant,
+                    points = accrual.points,
+                    "accrue granted too many points; recording the bill with 0 points"
+                );
                 Accrued {
                     points: 0,
                     reason: accrual.reason.as_deref().map(without_nul),

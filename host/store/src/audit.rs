@@ -74,9 +74,9 @@ impl Store {
             .map(|(id, at, actor, action, detail)| {
                 // A row written before bodies were bounded in depth may nest beyond what
                 // serde_json reads back: list it with its text rather than fail the page.
-                let detail = serde_json::from_str(&detail).unwrap_or_else(|error| {
-                    serde_json::json!({"unreadable": error.to_string(), "text": detail})
-                });
+                let detail = serde_json::from_str(&detail).unwrap_or_else(
+                    |error| serde_json::json!({"unreadable": error.to_string(), "text": detail}),
+                );
                 Ok(AuditEntry {
                     id,
                     record: AuditRecord {

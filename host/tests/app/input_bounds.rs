@@ -86,10 +86,22 @@ async fn papaya_retry_succeeds_after_the_card_is_deleted(app: &TestApp) {
     assert_eq!(retry.status, 200, "{}", retry.text);
     assert_eq!(retry.json, first.json);
     // Another bill under that order id is still a conflict.
-    let other = post(app, TRANSACTIONS, &m.pos_token, completed("o-1", "c1", "13.50", "1")).await;
+    let other = post(
+        app,
+        TRANSACTIONS,
+        &m.pos_token,
+        completed("o-1", "c1", "13.50", "1"),
+    )
+    .await;
     assert_error(&other, 409, 8, &["o-1"]);
     // A new order on the deleted card is still an unknown card.
-    let new = post(app, TRANSACTIONS, &m.pos_token, completed("o-2", "c1", "1", "1")).await;
+    let new = post(
+        app,
+        TRANSACTIONS,
+        &m.pos_token,
+        completed("o-2", "c1", "1", "1"),
+    )
+    .await;
     assert_error(&new, 400, 3, &[]);
 }
 
@@ -150,7 +162,13 @@ async fn an_extreme_total_is_refused_and_the_card_stays_usable(app: &TestApp) {
     )
     .await;
     assert_error(&refused, 400, 7, &["total", "1000000000000"]);
-    let refused = post(app, DISCOUNTS, &m.pos_token, open_bill("big", "c1", EXTREME)).await;
+    let refused = post(
+        app,
+        DISCOUNTS,
+        &m.pos_token,
+        open_bill("big", "c1", EXTREME),
+    )
+    .await;
     assert_error(&refused, 400, 7, &["total", "1000000000000"]);
     for (field, body) in [
         (
@@ -183,7 +201,13 @@ async fn an_extreme_total_is_refused_and_the_card_stays_usable(app: &TestApp) {
     )
     .await;
     assert_eq!(edge.status, 200, "{}", edge.text);
-    let next = post(app, TRANSACTIONS, &m.pos_token, completed("next", "c1", "9.90", "1")).await;
+    let next = post(
+        app,
+        TRANSACTIONS,
+        &m.pos_token,
+        completed("next", "c1", "9.90", "1"),
+    )
+    .await;
     assert_eq!(next.status, 200, "{}", next.text);
     assert_eq!(card(app, &m, "c1").await.visits, 2);
 
@@ -195,7 +219,13 @@ async fn an_extreme_total_is_refused_and_the_card_stays_usable(app: &TestApp) {
             "UPDATE cards SET total_spent = '{EXTREME}' WHERE card_id = 'full'"
         ))
         .await;
-    let next = post(app, TRANSACTIONS, &m.pos_token, completed("after", "full", "9.90", "1")).await;
+    let next = post(
+        app,
+        TRANSACTIONS,
+        &m.pos_token,
+        completed("after", "full", "9.90", "1"),
+    )
+    .await;
     assert_eq!(next.status, 200, "{}", next.text);
     assert_eq!(card(app, &m, "full").await.visits, 1);
 
@@ -270,7 +300,13 @@ async fn points_never_block_the_till(app: &TestApp) {
     let mut top = Card::new("top");
     top.points = i64::MAX - 1;
     app.card(&m, top).await;
-    let reply = post(app, TRANSACTIONS, &m.pos_token, completed("t1", "top", "5", "10")).await;
+    let reply = post(
+        app,
+        TRANSACTIONS,
+        &m.pos_token,
+        completed("t1", "top", "5", "10"),
+    )
+    .await;
     assert_eq!(reply.status, 200, "{}", reply.text);
     let top = card(app, &m, "top").await;
     assert_eq!((top.points, top.visits), (i64::MAX - 1, 1));
@@ -303,9 +339,7 @@ async fn a_deep_config_is_refused_and_the_audit_stays_readable(app: &TestApp) {
     let m = app.merchant("shop").await;
     let config = format!("/admin/v1/merchants/{}/policy-config", m.id);
     let deep = |levels: usize| format!("{}1{}", r#"{"a":"#.repeat(levels), "}".repeat(levels));
-    let refused = app
-        .call("PUT", &config, Some(&m.api_key), deep(127))
-        .await;
+    let refused = app.call("PUT", &config, Some(&m.api_key), deep(127)).await;
     assert_error(&refused, 400, 7, &["127", "32"]);
     let fine = app.call("PUT", &config, Some(&m.api_key), deep(32)).await;
     assert_eq!(fine.status, 200, "{}", fine.text);
@@ -508,7 +542,13 @@ async fn the_evaluation_log_queue_is_bounded_in_bytes(app: &TestApp) {
     // Larger than the whole bound: answered as usual, not logged, counted as dropped.
     let reply = post(&bounded, DISCOUNTS, &m.pos_token, big("big")).await;
     assert_eq!(reply.status, 200, "{}", reply.text);
-    let small_bill = post(&bounded, DISCOUNTS, &m.pos_token, open_bill("small", "c1", "5")).await;
+    let small_bill = post(
+        &bounded,
+        DISCOUNTS,
+        &m.pos_token,
+        open_bill("small", "c1", "5"),
+    )
+    .await;
     assert_eq!(small_bill.status, 200, "{}", small_bill.text);
     bounded.flush_evaluations().await;
     let counters = bounded.state.evaluations().counters();
