@@ -27,6 +27,8 @@ pub struct FileSettings {
     pub max_module_bytes: Option<usize>,
     /// Evaluations kept per merchant in the evaluation log.
     pub evaluation_log_retention: Option<u32>,
+    /// Bytes the evaluation log's queue may hold before records are dropped (counted).
+    pub evaluation_log_max_bytes: Option<usize>,
     /// Default per-call policy limits.
     pub policy_limits: Option<Limits>,
     /// 64 hex digits: the key that seals POS connector tokens at rest.
@@ -92,6 +94,8 @@ pub struct Settings {
     pub max_body_bytes: usize,
     pub max_module_bytes: usize,
     pub evaluation_log_retention: u32,
+    /// Bytes of evaluation-log records queued but not yet written before more are dropped.
+    pub evaluation_log_max_bytes: usize,
     pub policy_limits: Limits,
     /// Seals POS connector tokens at rest; without it no connector can be set up.
     pub secrets_key: Option<SecretsKey>,
@@ -175,6 +179,7 @@ impl Default for Settings {
             max_body_bytes: 256 << 10,
             max_module_bytes: 4 << 20,
             evaluation_log_retention: 10_000,
+            evaluation_log_max_bytes: crate::evaluation_log::DEFAULT_MAX_BYTES,
             policy_limits: Limits::default(),
             secrets_key: None,
             bifit: BifitSettings::default(),
@@ -295,6 +300,11 @@ pub struct SettingsArgs {
     /// [default: 268435456 (256 MiB)]
     #[arg(long, env = "RABAT_MAX_POLICY_BYTES")]
     pub max_policy_bytes: Option<u64>,
+    /// Bytes the evaluation log's queue may hold (records handed over by endpoint 1 and
+    /// not yet written); beyond it records are dropped and counted, never slowing the till
+    /// [default: 67108864, 64 MiB]
+    #[arg(long, env = "RABAT_EVALUATION_LOG_MAX_BYTES")]
+    pub evaluation_log_max_bytes: Option<usize>,
 }
 
 /// A secret read from a file: the file's text, trimmed.
@@ -433,6 +443,10 @@ impl SettingsArgs {
             evaluation_log_retention: file
                 .evaluation_log_retention
                 .unwrap_or(defaults.evaluation_log_retention),
+            evaluation_log_max_bytes: self
+                .evaluation_log_max_bytes
+                .or(file.evaluation_log_max_bytes)
+                .unwrap_or(defaults.evaluation_log_max_bytes),
             policy_limits: file.policy_limits.unwrap_or(defaults.policy_limits),
             secrets_key,
             bifit,

@@ -147,8 +147,11 @@ pub fn start_with(settings: Settings, store: Store) -> anyhow::Result<Started> {
     .context("could not start the policy engine")?;
     let bifit = Bifit::new(&settings.bifit, store.clone(), settings.secrets_key.clone())
         .context("could not set up the BIFIT client")?;
-    let (evaluations, log_writer) =
-        EvaluationLog::start(store.clone(), settings.evaluation_log_retention);
+    let (evaluations, log_writer) = EvaluationLog::start(
+        store.clone(),
+        settings.evaluation_log_retention,
+        settings.evaluation_log_max_bytes,
+    );
     let mut metrics = Metrics::new();
     evaluations.register_metrics(&mut metrics);
     bifit.counters.register_metrics(&mut metrics);

@@ -237,6 +237,22 @@ pub fn parse(body: &[u8], asked: i64) -> Result<Fetched, Malformed> {
         field: "body".into(),
         problem: format!("is not JSON: {e}"),
     })?;
+    let depth = crate::limits::json_depth(&raw);
+    if depth > crate::limits::MAX_JSON_DEPTH {
+        return Err(Malformed {
+            field: "body".into(),
+            problem: format!(
+                "nests {depth} levels deep; at most {} are allowed",
+                crate::limits::MAX_JSON_DEPTH
+            ),
+        });
+    }
+    if let Some(path) = crate::limits::find_nul(&raw) {
+        return Err(Malformed {
+            field: if path.is_empty() { "body".into() } else { path },
+            problem: "must not contain a NUL character".into(),
+        });
+    }
     let Value::Object(map) = raw else {
         return Err(Malformed {
             field: "body".into(),
@@ -256,6 +272,19 @@ pub fn parse(body: &[u8], asked: i64) -> Result<Fetched, Malformed> {
             field: "totalAmount".into(),
             problem: format!("must not be negative, got {}", order.total_amount),
         });
+    }
+    let amounts = [
+        ("totalAmount", Some(order.total_amount)),
+        ("deliveryAmount", order.delivery_amount),
+        ("discount", order.discount),
+    ];
+    for (field, amount) in amounts {
+        if let Some(amount) = amount.filter(|a| !crate::limits::amount_in_range(*a)) {
+            return Err(Malformed {
+                field: field.into(),
+                problem: format!("{}, got {amount}", crate::limits::amount_problem()),
+            });
+        }
     }
     if order.id != asked {
         return Err(Malformed {
@@ -358,10 +387,10 @@ mod tests {
     fn money_is_exact_beyond_what_f64_holds() {
         let body = with(
             "totalAmount",
-            serde_json::from_str("12345678901234567.89").unwrap(),
+            serde_json::from_str("999999999999.123456789").unwrap(),
         );
         let order = parse(&body, 320528).unwrap().order;
-        assert_eq!(order.total_amount.to_string(), "12345678901234567.89");
+        assert_eq!(order.total_amount.to_string(), "999999999999.123456789");
     }
 
     #[test]

@@ -10,11 +10,13 @@
 //! - [`policy_config`]: what a merchant's policy config may be;
 //! - [`papaya`], [`bifit`]: the POS formats, parsed exactly, and their mapping to the
 //!   canonical order;
+//! - [`limits`]: the bounds on amounts, points, JSON depth and text;
 //! - [`clock`]: the one wall-clock helper.
 
 pub mod bifit;
 pub mod clock;
 pub mod currency;
+pub mod limits;
 pub mod model;
 pub mod money;
 pub mod papaya;

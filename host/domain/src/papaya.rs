@@ -18,7 +18,9 @@
 //!   `productId`; a negative `total`, `totalWithoutVat`, `vat` or `quantity`; a `vatRate`
 //!   outside 0–100; `paid` other than 0, 1, `true`, `false`; a `currency` that is not
 //!   three letters (kept upper-cased); a time that is not RFC 3339; a number a `Decimal`
-//!   cannot hold exactly. A line's `unitPrice`, `totalPrice` and `vat` **may be negative**:
+//!   cannot hold exactly; any number beyond ±10¹² ([`limits::MAX_AMOUNT`]); a body
+//!   nested deeper than [`limits::MAX_JSON_DEPTH`]; a NUL character in any string or key;
+//!   a control character in `orderId`, `cardId` or `productId`. A line's `unitPrice`, `totalPrice` and `vat` **may be negative**:
 //!   Papaya books a coupon as a line with a negative value, and a completed bill must not
 //!   be refused for carrying our own coupon. Line totals need not add up to `total`.
 //! - **Extra fields**: every top-level field the `Order` has no place for (except `cardId`,
@@ -39,6 +41,7 @@ use serde_json::{Map, Value};
 
 pub use error::{ErrorBody, PapayaError};
 
+use crate::limits;
 use crate::model::{Order, OrderItem, Pos};
 use fields::Fields;
 
@@ -151,7 +154,28 @@ pub fn parse_order_completed(body: &[u8]) -> Result<OrderCompleted, PapayaError>
 
 fn object(body: &[u8]) -> Result<Map<String, Value>, PapayaError> {
     match serde_json::from_slice(body) {
-        Ok(Value::Object(map)) => Ok(map),
+        Ok(value @ Value::Object(_)) => {
+            let depth = limits::json_depth(&value);
+            if depth > limits::MAX_JSON_DEPTH {
+                return Err(PapayaError::invalid(
+                    "body",
+                    format!(
+                        "nests {depth} levels deep; at most {} are allowed",
+                        limits::MAX_JSON_DEPTH
+                    ),
+                ));
+            }
+            if let Some(path) = limits::find_nul(&value) {
+                return Err(PapayaError::invalid(
+                    path,
+                    "must not contain a NUL character",
+                ));
+            }
+            match value {
+                Value::Object(map) => Ok(map),
+                _ => Err(PapayaError::invalid("body", "must be a JSON object")),
+            }
+        }
         Ok(_) => Err(PapayaError::invalid("body", "must be a JSON object")),
         Err(e) => Err(PapayaError::MalformedJson {
             detail: e.to_string(),

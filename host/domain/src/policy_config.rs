@@ -11,6 +11,11 @@ pub enum ConfigError {
     NotJson(String),
     #[error("the policy config must be a JSON object (`{{…}}`), not {0}")]
     NotAnObject(&'static str),
+    #[error(
+        "the policy config nests {0} levels deep; at most {max} are allowed",
+        max = crate::limits::MAX_JSON_DEPTH
+    )]
+    TooDeep(usize),
 }
 
 /// Checks a config and returns it unchanged.
@@ -20,6 +25,10 @@ pub fn validate(text: &str) -> Result<(), ConfigError> {
     }
     let value: serde_json::Value =
         serde_json::from_str(text).map_err(|e| ConfigError::NotJson(e.to_string()))?;
+    let depth = crate::limits::json_depth(&value);
+    if depth > crate::limits::MAX_JSON_DEPTH {
+        return Err(ConfigError::TooDeep(depth));
+    }
     match value {
         serde_json::Value::Object(_) => Ok(()),
         serde_json::Value::Array(_) => Err(ConfigError::NotAnObject("an array")),
@@ -41,5 +50,7 @@ mod tests {
         assert!(matches!(validate("{"), Err(ConfigError::NotJson(_))));
         let big = format!("{{\"x\":\"{}\"}}", "a".repeat(MAX_CONFIG_BYTES));
         assert!(matches!(validate(&big), Err(ConfigError::TooLarge(_))));
+        let deep = format!("{}1{}", "{\"a\":".repeat(40), "}".repeat(40));
+        assert_eq!(validate(&deep), Err(ConfigError::TooDeep(40)));
     }
 }

@@ -151,10 +151,18 @@ impl BifitSync {
                     .bifit_order(merchant, &order_key)
                     .await?
                     .and_then(|t| t.card_id);
-                let card = self
-                    .card_for(&connector, &fetched, caller, known.as_deref())
-                    .await?;
-                let recorded = self.record(merchant, &fetched, &card).await?;
+                let recorded = match self
+                    .already_recorded(merchant, &fetched, caller.or(known.as_deref()))
+                    .await?
+                {
+                    Some(recorded) => recorded,
+                    None => {
+                        let card = self
+                            .card_for(&connector, &fetched, caller, known.as_deref())
+                            .await?;
+                        self.record(merchant, &fetched, &card).await?
+                    }
+                };
                 store
                     .finish_bifit_order(
                         merchant,
@@ -192,22 +200,30 @@ impl BifitSync {
         fetched: &Fetched,
         card: &Card,
     ) -> ServiceResult<Recorded> {
-        let order = fetched.to_order();
-        let identity = json!({
-            "pos": "bifit",
-            "onlineOrderId": fetched.order.id,
-            "cardId": card.card_id,
-            "totalAmount": order.total.to_string(),
-        });
-        let bill = CompletedBill {
-            request_hash: hex::encode(Sha256::digest(identity.to_string().as_bytes())),
-            occurred_at: fetched.occurred_at(),
-            pos: Pos::Bifit,
-            request: Some(Value::Object(fetched.raw.clone())),
-            ledger_order_id: Some(ledger_order_id(fetched.order.id)),
-            order,
-        };
+        let bill = bill(fetched, &card.card_id);
         self.till.record(merchant, card, bill).await
+    }
+
+    /// A finished order already in the ledger, judged without looking its card up (so an
+    /// honest re-sync still succeeds after the card was deleted): on the card the caller
+    /// names or the order was tracked with, else the card it was recorded on.
+    async fn already_recorded(
+        &self,
+        merchant: &str,
+        fetched: &Fetched,
+        card_id: Option<&str>,
+    ) -> ServiceResult<Option<Recorded>> {
+        let ledger_id = ledger_order_id(fetched.order.id);
+        let Some(prior) = self
+            .bifit
+            .store
+            .ledger_by_order(merchant, &ledger_id)
+            .await?
+        else {
+            return Ok(None);
+        };
+        let bill = bill(fetched, card_id.unwrap_or(&prior.card_id));
+        self.till.already_recorded(merchant, &bill).await
     }
 
     /// The card of a BIFIT order: the caller's `cardId`, else the one it was tracked with,
@@ -246,5 +262,25 @@ impl BifitSync {
             (None, _, _) => return Err(ServiceError::CustomerNotFound),
         };
         self.till.card(merchant, &card_id).await
+    }
+}
+
+/// A finished order as a completed bill on `card_id`. Its hash covers the order id, the
+/// card and the total: a re-sync of the same order is a duplicate, a changed one a conflict.
+fn bill(fetched: &Fetched, card_id: &str) -> CompletedBill {
+    let order = fetched.to_order();
+    let identity = json!({
+        "pos": "bifit",
+        "onlineOrderId": fetched.order.id,
+        "cardId": card_id,
+        "totalAmount": order.total.to_string(),
+    });
+    CompletedBill {
+        request_hash: hex::encode(Sha256::digest(identity.to_string().as_bytes())),
+        occurred_at: fetched.occurred_at(),
+        pos: Pos::Bifit,
+        request: Some(Value::Object(fetched.raw.clone())),
+        ledger_order_id: Some(ledger_order_id(fetched.order.id)),
+        order,
     }
 }

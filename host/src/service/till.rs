@@ -10,6 +10,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use rabat_domain::clock::now_ms;
+use rabat_domain::limits::{MAX_POINTS_PER_ACCRUAL, without_nul};
 use rabat_domain::model::{Card, Order, Pos};
 use rabat_domain::money::{DiscountResponse, NO_DISCOUNT_MESSAGE};
 use rabat_sandbox::Failure;
@@ -169,8 +170,31 @@ impl Till {
         card_id: &str,
         bill: CompletedBill,
     ) -> ServiceResult<Recorded> {
+        // An honest retry is answered before the card is looked up, so it still gets its
+        // ack after the card was deleted.
+        if let Some(recorded) = self.already_recorded(merchant, &bill).await? {
+            return Ok(recorded);
+        }
         let card = self.card(merchant, card_id).await?;
         self.record(merchant, &card, bill).await
+    }
+
+    /// The bill's order as already recorded: `Some` for a repeat with the same request
+    /// hash (nothing changes), a conflict for another bill under that order id, `None`
+    /// when the order is not recorded yet.
+    pub async fn already_recorded(
+        &self,
+        merchant: &str,
+        bill: &CompletedBill,
+    ) -> ServiceResult<Option<Recorded>> {
+        let order_id = bill
+            .ledger_order_id
+            .as_deref()
+            .unwrap_or(&bill.order.order_id);
+        Ok(self
+            .store
+            .recorded_transaction(merchant, order_id, &bill.request_hash)
+            .await?)
     }
 
     /// Records a completed bill on `card`, exactly once: the same order with the same
@@ -265,15 +289,33 @@ impl Till {
         self.metrics
             .policy_call(merchant, "accrue", outcome, report.fuel_used);
         Ok(match report.result {
+            Ok(accrual)
+                if accrual.points.unsigned_abs() > MAX_POINTS_PER_ACCRUAL.unsigned_abs() =>
+            {
+                tracing::warn!(
+                    merchant,
+                    points = accrual.points,
+                    "accrue granted too many points; recording the bill with 0 points"
+                );
+                Accrued {
+                    points: 0,
+                    reason: accrual.reason.as_deref().map(without_nul),
+                    error: Some(format!(
+                        "the policy granted {} points; at most {MAX_POINTS_PER_ACCRUAL} (or -{MAX_POINTS_PER_ACCRUAL}) per bill are allowed, so the bill is recorded with 0 points",
+                        accrual.points
+                    )),
+                }
+            }
             Ok(accrual) => Accrued {
                 points: accrual.points,
-                reason: accrual.reason,
+                // A policy's text must not make the database refuse the bill.
+                reason: accrual.reason.as_deref().map(without_nul),
                 error: None,
             },
             Err(failure) => {
                 tracing::warn!(merchant, %failure, "accrue failed; recording the bill with 0 points");
                 Accrued {
-                    error: Some(failure.to_string()),
+                    error: Some(without_nul(&failure.to_string())),
                     ..Accrued::default()
                 }
             }
@@ -341,7 +383,7 @@ impl<'a> LogEntry<'a> {
             card: serde_json::to_value(card).ok(),
             response: self.response.and_then(|r| serde_json::to_value(r).ok()),
             logs: Value::Array(Vec::new()),
-            error: self.error,
+            error: self.error.as_deref().map(without_nul),
         }
     }
 }

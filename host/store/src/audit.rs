@@ -5,7 +5,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use super::page::{self, Page};
-use super::{Result, Store, StoreError};
+use super::{Result, Store};
 
 /// One action to record.
 #[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
@@ -90,7 +90,11 @@ impl Store {
         let entries = rows
             .into_iter()
             .map(|(id, at, actor, action, detail)| {
-                let detail = serde_json::from_str(&detail).map_err(StoreError::corrupt)?;
+                // A row written before bodies were bounded in depth may nest beyond what
+                // serde_json reads back: list it with its text rather than fail the page.
+                let detail = serde_json::from_str(&detail).unwrap_or_else(
+                    |error| serde_json::json!({"unreadable": error.to_string(), "text": detail}),
+                );
                 Ok(AuditEntry {
                     id,
                     record: AuditRecord {

@@ -52,6 +52,19 @@ pub enum StoreError {
 }
 
 impl StoreError {
+    /// True when the database answered and refused this write or read (a constraint, a
+    /// value it cannot hold), false when it could not be reached or failed as a whole: a
+    /// batch writer retries the records of a refused batch one by one only in the first case.
+    pub fn is_refusal(&self) -> bool {
+        match self {
+            StoreError::Database(sqlx::Error::Database(_)) => true,
+            StoreError::Database(_) | StoreError::Migrate(_) => false,
+            StoreError::NotFound { .. } | StoreError::Conflict { .. } | StoreError::Invalid(_) => {
+                true
+            }
+        }
+    }
+
     pub(crate) fn not_found(entity: Entity, id: impl Into<String>) -> Self {
         StoreError::NotFound {
             entity,

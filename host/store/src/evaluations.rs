@@ -37,6 +37,64 @@ pub struct EvaluationRecord {
     pub error: Option<String>,
 }
 
+/// A run waiting to be written, its JSON already as text: compact in memory, and its
+/// size known, so a queue of them can be bounded in bytes.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PendingEvaluation {
+    pub merchant_id: String,
+    pub at: i64,
+    pub order_id: String,
+    pub card_id: Option<String>,
+    pub policy_version: Option<i64>,
+    pub outcome: String,
+    pub total_discount: Option<Decimal>,
+    pub fuel: Option<u64>,
+    pub duration_us: u64,
+    pub request: String,
+    pub card: Option<String>,
+    pub response: Option<String>,
+    pub logs: String,
+    pub error: Option<String>,
+}
+
+impl PendingEvaluation {
+    /// The memory it holds, near enough: its texts and itself.
+    pub fn bytes(&self) -> usize {
+        let optional = |text: &Option<String>| text.as_ref().map_or(0, String::len);
+        std::mem::size_of::<Self>()
+            + self.merchant_id.len()
+            + self.order_id.len()
+            + optional(&self.card_id)
+            + self.outcome.len()
+            + self.request.len()
+            + optional(&self.card)
+            + optional(&self.response)
+            + self.logs.len()
+            + optional(&self.error)
+    }
+}
+
+impl From<&EvaluationRecord> for PendingEvaluation {
+    fn from(r: &EvaluationRecord) -> Self {
+        PendingEvaluation {
+            merchant_id: r.merchant_id.clone(),
+            at: r.at,
+            order_id: r.order_id.clone(),
+            card_id: r.card_id.clone(),
+            policy_version: r.policy_version,
+            outcome: r.outcome.clone(),
+            total_discount: r.total_discount,
+            fuel: r.fuel,
+            duration_us: r.duration_us,
+            request: r.request.to_string(),
+            card: r.card.as_ref().map(Value::to_string),
+            response: r.response.as_ref().map(Value::to_string),
+            logs: r.logs.to_string(),
+            error: r.error.clone(),
+        }
+    }
+}
+
 /// A logged run, with its id.
 #[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
@@ -204,6 +262,12 @@ impl Store {
     /// Appends a batch of runs (any merchants) in one transaction: one disk sync for the
     /// lot, which is why the hot path hands these to a background writer.
     pub async fn insert_evaluations(&self, records: &[EvaluationRecord]) -> Result<()> {
+        let pending: Vec<PendingEvaluation> = records.iter().map(PendingEvaluation::from).collect();
+        self.insert_pending_evaluations(&pending).await
+    }
+
+    /// [`Store::insert_evaluations`] for runs whose JSON is already text.
+    pub async fn insert_pending_evaluations(&self, records: &[PendingEvaluation]) -> Result<()> {
         if records.is_empty() {
             return Ok(());
         }
@@ -225,10 +289,10 @@ impl Store {
                 .bind(r.total_discount.map(|d| d.to_string()))
                 .bind(r.fuel.map(saturating_i64))
                 .bind(saturating_i64(r.duration_us))
-                .bind(r.request.to_string())
-                .bind(r.card.as_ref().map(Value::to_string))
-                .bind(r.response.as_ref().map(Value::to_string))
-                .bind(r.logs.to_string())
+                .bind(&r.request)
+                .bind(&r.card)
+                .bind(&r.response)
+                .bind(&r.logs)
                 .bind(&r.error)
                 .execute(&mut *tx)
                 .await?;

@@ -173,24 +173,63 @@ pub(crate) const INSERT_ADJUSTMENT: &str = "INSERT INTO ledger
 
 /// Same request → the stored row; anything else under that order id → a conflict.
 fn repeat_of(existing: LedgerEntry, record: &TransactionRecord) -> Result<Recorded> {
+    judge_repeat(existing, &record.order_id, &record.request_hash)
+}
+
+fn judge_repeat(existing: LedgerEntry, order_id: &str, request_hash: &str) -> Result<Recorded> {
     if existing.kind == EntryKind::Transaction
-        && existing.request_hash.as_deref() == Some(record.request_hash.as_str())
+        && existing.request_hash.as_deref() == Some(request_hash)
     {
         Ok(Recorded::Duplicate(existing))
     } else {
         Err(StoreError::Conflict {
             entity: Entity::Order,
-            id: record.order_id.clone(),
+            id: order_id.to_owned(),
             reason: "already recorded with a different request",
         })
     }
 }
+
+/// Why a bill was recorded with 0 points although its policy granted some.
+pub const BALANCE_OUT_OF_RANGE: &str =
+    "the points would take the card's balance out of range; the bill is recorded with 0 points";
 
 fn out_of_range(what: &str) -> StoreError {
     StoreError::Invalid(format!("{what} is out of range"))
 }
 
 impl Store {
+    /// The bill already recorded under (merchant, `order_id`), judged as
+    /// [`Store::record_transaction`] would: the same `request_hash` is a
+    /// [`Recorded::Duplicate`], another a [`StoreError::Conflict`]; `None` when the order
+    /// is not recorded yet. Needs no card, so an honest retry is answered even after its
+    /// card was deleted.
+    pub async fn recorded_transaction(
+        &self,
+        merchant: &str,
+        order_id: &str,
+        request_hash: &str,
+    ) -> Result<Option<Recorded>> {
+        self.ledger_by_order(merchant, order_id)
+            .await?
+            .map(|entry| judge_repeat(entry, order_id, request_hash))
+            .transpose()
+    }
+
+    /// The ledger row recorded under (merchant, `order_id`), if any.
+    pub async fn ledger_by_order(
+        &self,
+        merchant: &str,
+        order_id: &str,
+    ) -> Result<Option<LedgerEntry>> {
+        let row: Option<LedgerRow> = with_pool!(self, pool => sqlx::query_as(SELECT_BY_ORDER)
+            .bind(merchant)
+            .bind(order_id)
+            .fetch_optional(pool)
+            .await)?;
+        row.map(LedgerRow::into_entry).transpose()
+    }
+
     /// Records a completed bill on its card, exactly once per (merchant, order id). See the
     /// module docs for how this holds under concurrency. An unknown card is
     /// [`StoreError::NotFound`]; a different request under a recorded order id is
@@ -223,9 +262,17 @@ impl Store {
             let card = card
                 .ok_or_else(|| StoreError::not_found(Entity::Card, &record.card_id))?
                 .into_card()?;
-            let points = card.points.checked_add(record.points).ok_or_else(|| out_of_range("points balance"))?;
-            let visits = card.visits.checked_add(1).ok_or_else(|| out_of_range("visit count"))?;
-            let spent = card.total_spent.checked_add(record.total).ok_or_else(|| out_of_range("total spent"))?;
+            // A bill is always recorded: points that would take the balance out of range
+            // are recorded as 0 with the reason, and the counters saturate, so no stored
+            // card can refuse the next honest bill.
+            let (granted, accrual_error, points) = match card.points.checked_add(record.points) {
+                Some(points) => (record.points, record.accrual_error.clone(), points),
+                None => (0, Some(BALANCE_OUT_OF_RANGE.to_owned()), card.points),
+            };
+            let visits = card.visits.saturating_add(1);
+            let spent = card.total_spent.checked_add(record.total).unwrap_or(
+                if record.total.is_sign_negative() { Decimal::MIN } else { Decimal::MAX },
+            );
             // min/max rather than "latest wins": a late-synced bill must not move last_visit back.
             let first_visit = Some(card.first_visit.map_or(record.occurred_at, |t| t.min(record.occurred_at)));
             let last_visit = Some(card.last_visit.map_or(record.occurred_at, |t| t.max(record.occurred_at)));
@@ -241,14 +288,14 @@ impl Store {
             .bind(&record.card_id)
             .bind(&record.request_hash)
             .bind(record.total.to_string())
-            .bind(record.points)
+            .bind(granted)
             .bind(points)
             .bind(&record.points_reason)
             .bind(record.occurred_at)
             .bind(recorded_at)
             .bind(record.pos.as_str())
             .bind(&request)
-            .bind(&record.accrual_error)
+            .bind(&accrual_error)
             .fetch_optional(&mut *tx)
             .await?;
             let Some((id,)) = inserted else {
@@ -281,14 +328,14 @@ impl Store {
                 card_id: record.card_id.clone(),
                 request_hash: Some(record.request_hash.clone()),
                 total: Some(record.total),
-                points: record.points,
+                points: granted,
                 points_balance: points,
                 reason: record.points_reason.clone(),
                 occurred_at: record.occurred_at,
                 recorded_at,
                 pos: Some(record.pos),
                 request: record.request.clone(),
-                accrual_error: record.accrual_error.clone(),
+                accrual_error,
             }))
         })
     }

@@ -37,11 +37,13 @@ pub(crate) fn finish<T>(mut items: Vec<T>, limit: u32, key: impl Fn(&T) -> Strin
     Page { items, next_cursor }
 }
 
-/// The text key inside a cursor.
+/// The text key inside a cursor. Keys rabat hands out never hold a control character
+/// (and PostgreSQL cannot compare text with a NUL), so a cursor holding one is invalid.
 pub(crate) fn decode_text(cursor: &str) -> Result<String> {
     hex::decode(cursor)
         .ok()
         .and_then(|bytes| String::from_utf8(bytes).ok())
+        .filter(|text| !text.chars().any(char::is_control))
         .ok_or_else(|| StoreError::Invalid("cursor is not valid".to_owned()))
 }
 
@@ -69,5 +71,8 @@ mod tests {
             None
         );
         assert!(decode_id(Some("not hex")).is_err());
+        assert!(decode_text("00").is_err());
+        assert!(decode_text("610a").is_err());
+        assert_eq!(decode_text("6162").ok().as_deref(), Some("ab"));
     }
 }

@@ -13,6 +13,7 @@ mod console;
 mod crash;
 mod data;
 mod fuzz;
+mod input_bounds;
 mod isolation;
 mod layering;
 mod openapi;

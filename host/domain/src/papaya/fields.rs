@@ -7,6 +7,7 @@ use serde_json::{Map, Value};
 use time::{OffsetDateTime, format_description::well_known::Rfc3339};
 
 use super::PapayaError;
+use crate::limits;
 use crate::money::json::from_number;
 
 type Result<T> = std::result::Result<T, PapayaError>;
@@ -52,6 +53,9 @@ impl<'a> Fields<'a> {
         match self.string(key)? {
             None => Err(PapayaError::missing(self.path(key))),
             Some(text) if text.trim().is_empty() => Err(self.invalid(key, "must not be empty")),
+            Some(text) if text.chars().any(char::is_control) => {
+                Err(self.invalid(key, "must not contain control characters"))
+            }
             Some(text) => Ok(text.to_owned()),
         }
     }
@@ -60,9 +64,11 @@ impl<'a> Fields<'a> {
     pub(super) fn decimal(&self, key: &str) -> Result<Option<Decimal>> {
         match self.get(key) {
             None => Ok(None),
-            Some(Value::Number(number)) => from_number(number)
-                .map(Some)
-                .ok_or_else(|| self.invalid(key, "is too large or too precise for an amount")),
+            Some(Value::Number(number)) => match from_number(number) {
+                Some(value) if limits::amount_in_range(value) => Ok(Some(value)),
+                Some(_) => Err(self.invalid(key, &limits::amount_problem())),
+                None => Err(self.invalid(key, "is too large or too precise for an amount")),
+            },
             Some(_) => Err(self.invalid(key, "must be a number")),
         }
     }

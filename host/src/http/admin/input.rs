@@ -5,6 +5,7 @@ use std::str::FromStr;
 
 use axum::extract::rejection::BytesRejection;
 use bytes::Bytes;
+use rabat_domain::limits;
 use rust_decimal::Decimal;
 use serde_json::{Map, Value};
 
@@ -36,6 +37,15 @@ pub fn object(raw: Raw, limit: usize) -> Result<Map<String, Value>, ApiError> {
     }
     let value: Value = serde_json::from_slice(&bytes)
         .map_err(|e| ApiError::MalformedJson(format!("The request body is not valid JSON: {e}")))?;
+    // Bodies may be stored inside other JSON (an audit row wraps a config): keep them well
+    // within the depth serde_json reads back.
+    let depth = limits::json_depth(&value);
+    if depth > limits::MAX_JSON_DEPTH {
+        return Err(invalid(format!(
+            "The request body nests JSON {depth} levels deep; at most {} are allowed",
+            limits::MAX_JSON_DEPTH
+        )));
+    }
     match value {
         Value::Object(map) => Ok(map),
         other => Err(ApiError::InvalidField(format!(

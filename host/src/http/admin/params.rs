@@ -26,7 +26,10 @@ impl<S: Send + Sync> FromRequestParts<S> for Params {
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
         match Path::<Vec<(String, String)>>::from_request_parts(parts, state).await {
-            Ok(Path(params)) => Ok(Params(params)),
+            Ok(Path(params)) => {
+                no_control("path parameter", &params)?;
+                Ok(Params(params))
+            }
             Err(rejection) => Err(invalid(format!(
                 "The path is not valid: {}",
                 rejection.body_text()
@@ -74,7 +77,10 @@ impl<S: Send + Sync> FromRequestParts<S> for QueryParams {
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
         match Query::<Vec<(String, String)>>::from_request_parts(parts, state).await {
-            Ok(Query(pairs)) => Ok(QueryParams(pairs)),
+            Ok(Query(pairs)) => {
+                no_control("query parameter", &pairs)?;
+                Ok(QueryParams(pairs))
+            }
             Err(rejection) => Err(invalid(format!(
                 "The query string is not valid: {}",
                 rejection.body_text()
@@ -132,6 +138,21 @@ impl QueryParams {
             )),
             other => Ok(other),
         }
+    }
+}
+
+/// Refuses a path or query value holding a control character (`%00` and the like): no
+/// id, cursor or filter rabat knows holds one, and PostgreSQL cannot store or compare a NUL.
+fn no_control(what: &str, pairs: &[(String, String)]) -> Result<(), ApiError> {
+    match pairs
+        .iter()
+        .find(|(key, value)| key.chars().chain(value.chars()).any(char::is_control))
+    {
+        None => Ok(()),
+        Some((key, _)) => Err(invalid(format!(
+            "{what} {} must not contain control characters",
+            key.escape_default()
+        ))),
     }
 }
 
