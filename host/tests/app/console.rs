@@ -855,14 +855,22 @@ async fn scenario(db: &TestDb, database_url: &str, schema: Option<&str>, save: b
     // Connecting BIFIT: a refusal in the API's words, then settings that never show a token.
     let bifit_secret = "bifit-access-token-never-shown";
     fill(&c, "input[name=baseUrl]", "http://127.0.0.1:9").await;
-    fill(&c, "input[name=tokenUrl]", "http://127.0.0.1:9/token").await;
     fill(&c, "input[name=accessToken]", bifit_secret).await;
+    click_button(&c, "Connect").await;
+    wait_text(&c, ".api-message", "must be an https:// URL").await;
+    fill(&c, "input[name=baseUrl]", "https://kassa.example.com").await;
+    fill(
+        &c,
+        "input[name=tokenUrl]",
+        "https://kassa.example.com/token",
+    )
+    .await;
     click_button(&c, "Connect").await;
     wait_text(&c, ".api-message", "refreshToken and tokenUrl go together").await;
     fill(&c, "input[name=tokenUrl]", "").await;
     click_button(&c, "Connect").await;
     wait_text(&c, ".facts", "set (never shown)").await;
-    wait_text(&c, ".facts", "http://127.0.0.1:9").await;
+    wait_text(&c, ".facts", "https://kassa.example.com").await;
     assert!(!c.source().await.unwrap().contains(bifit_secret));
     assert!(!page_text(&c).await.contains(bifit_secret));
 

@@ -556,7 +556,9 @@ async fn the_evaluation_log_queue_is_bounded_in_bytes(app: &TestApp) {
     assert_eq!(counters.dropped.load(Relaxed), 1);
     assert_eq!(counters.queued_bytes.load(Relaxed), 0);
     assert_eq!(logged(&bounded, "shop").await, ["small"]);
-    let metrics = bounded.call("GET", "/metrics", None, "").await;
+    let metrics = bounded
+        .call("GET", "/metrics", Some(crate::common::app::OPERATOR), "")
+        .await;
     assert!(
         metrics.text.contains("evaluation_log_dropped_total 1"),
         "{}",
