@@ -89,38 +89,38 @@ impl PolicyRunner {
     /// `evaluate` and the money rules ([`decide`]) on a blocking thread; the call's
     /// order and card come back with the decision.
     pub async fn decide(&self, call: Call) -> ServiceResult<(Decision, Order, Card)> {
-        let runtime = self.runtime.clone();
-        Ok(tokio::task::spawn_blocking(move || {
-            let _slot = call.slot;
-            let decision = decide(
-                &runtime,
-                &call.policy,
-                CallInput {
-                    order: &call.order,
-                    card: Some(&call.card),
-                    config: &call.config,
-                    limits: &call.limits,
-                },
-            );
-            (decision, call.order, call.card)
+        self.off_thread(call, |runtime, policy, input| {
+            decide(runtime, policy, input)
         })
-        .await?)
+        .await
     }
 
     /// `accrue` on a blocking thread.
     pub async fn accrue(&self, call: Call) -> ServiceResult<CallReport<Accrual>> {
+        let (report, _, _) = self
+            .off_thread(call, |runtime, policy, input| runtime.accrue(policy, input))
+            .await?;
+        Ok(report)
+    }
+
+    /// Runs `run` with the call's inputs on a blocking thread, holding the call's slot
+    /// until it returns even if the caller stops waiting; the order and card come back.
+    async fn off_thread<T: Send + 'static>(
+        &self,
+        call: Call,
+        run: impl FnOnce(&Runtime, &CompiledPolicy, CallInput<'_>) -> T + Send + 'static,
+    ) -> ServiceResult<(T, Order, Card)> {
         let runtime = self.runtime.clone();
         Ok(tokio::task::spawn_blocking(move || {
             let _slot = call.slot;
-            runtime.accrue(
-                &call.policy,
-                CallInput {
-                    order: &call.order,
-                    card: Some(&call.card),
-                    config: &call.config,
-                    limits: &call.limits,
-                },
-            )
+            let input = CallInput {
+                order: &call.order,
+                card: Some(&call.card),
+                config: &call.config,
+                limits: &call.limits,
+            };
+            let out = run(&runtime, &call.policy, input);
+            (out, call.order, call.card)
         })
         .await?)
     }

@@ -253,24 +253,24 @@ async fn read_pages(
     let mut left = request.limit;
     let mut before = i64::MAX;
     while left > 0 && !cancel.load(Ordering::Relaxed) {
-        let page = store
+        let page = match store
             .replay_sources(&merchant, request.since, before, left.min(PAGE))
-            .await;
-        let last = match &page {
-            Ok(rows) if rows.is_empty() => return,
-            Ok(rows) => rows.last().map(|row| row.id),
-            Err(_) => None,
+            .await
+        {
+            Ok(page) => page,
+            Err(error) => {
+                // The replay thread ends with this error; nothing more to read.
+                let _ = pages.send(Err(error)).await;
+                return;
+            }
         };
-        let failed = page.is_err();
-        if let Ok(rows) = &page {
-            left = left.saturating_sub(u32::try_from(rows.len()).unwrap_or(u32::MAX));
-        }
-        if pages.send(page).await.is_err() || failed {
+        let Some(last) = page.last().map(|row| row.id) else {
+            return;
+        };
+        left = left.saturating_sub(u32::try_from(page.len()).unwrap_or(u32::MAX));
+        if pages.send(Ok(page)).await.is_err() {
             return;
         }
-        match last {
-            Some(id) => before = id,
-            None => return,
-        }
+        before = last;
     }
 }
