@@ -113,7 +113,7 @@ static ALLOCATOR: alloc::Bump = alloc::Bump::new();
 #[allow(missing_docs, unsafe_code)]
 pub mod __bindings {
     wit_bindgen::generate!({
-        path: "../wit",
+        path: "../wit/v0_1",
         world: "policy",
         pub_export_macro: true,
         export_macro_name: "__export",

@@ -134,6 +134,12 @@ pub enum DiscountKind {
         amount: Decimal,
         code: String,
     },
+    /// An exact amount off the lines of one product (contract 0.2).
+    AmountOffItem {
+        product_id: String,
+        #[serde(with = "rust_decimal::serde::arbitrary_precision")]
+        amount: Decimal,
+    },
 }
 
 /// One discount a policy asked for (not yet money: see `money`).
@@ -141,6 +147,13 @@ pub enum DiscountKind {
 pub struct DiscountRequest {
     pub kind: DiscountKind,
     pub description: String,
+    /// What the discount costs the card in points (contract 0.2); 0 when it is free.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub points: u64,
+}
+
+fn is_zero(value: &u64) -> bool {
+    *value == 0
 }
 
 /// A policy's answer for an open bill.
@@ -155,4 +168,52 @@ pub struct Evaluation {
 pub struct Accrual {
     pub points: i64,
     pub reason: Option<String>,
+    /// Of the points held for this order's offer, how many to take (contract 0.2).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub redeem: u64,
+    /// The card's new tier, if the policy sets one (contract 0.2).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub set_tier: Option<String>,
+    /// Tags to add to the card (contract 0.2).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub add_tags: Vec<String>,
+    /// Tags to take off the card (contract 0.2).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub remove_tags: Vec<String>,
+}
+
+/// The till's last offer for an order, as `accrue` sees it when the bill completes: the
+/// discounts after the host's money rules, with their amounts, and the points held.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Offer {
+    pub discounts: Vec<OfferedDiscount>,
+    #[serde(with = "rust_decimal::serde::arbitrary_precision")]
+    pub total_discount: Decimal,
+    /// Points held for this order: the sum of the offered discounts' `points`.
+    pub held_points: u64,
+    /// When the offer was made (epoch ms, UTC).
+    pub offered_at: i64,
+}
+
+/// One discount of an [`Offer`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct OfferedDiscount {
+    /// What the policy asked for: `percentage_on_bill`, `percentage_on_item`,
+    /// `coupon_zero_vat` or `amount_off_item`.
+    pub kind: String,
+    /// The product, for item discounts.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub product_id: Option<String>,
+    /// The coupon code, for coupons.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub code: Option<String>,
+    pub description: String,
+    /// The exact amount the till was offered.
+    #[serde(with = "rust_decimal::serde::arbitrary_precision")]
+    pub amount: Decimal,
+    /// Points this discount costs (held for the order).
+    #[serde(default)]
+    pub points: u64,
 }

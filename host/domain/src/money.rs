@@ -67,6 +67,14 @@ pub enum InvalidAnswer {
     ProductNotOnBill { index: usize, product_id: String },
     #[error("discounts[{index}]: coupon amount {amount} must be greater than 0")]
     CouponAmountNotPositive { index: usize, amount: Decimal },
+    #[error(
+        "discounts[{index}]: amount {amount} off product {product_id:?} must be greater than 0"
+    )]
+    ItemAmountNotPositive {
+        index: usize,
+        product_id: String,
+        amount: Decimal,
+    },
     #[error("discounts[{index}]: coupon code is empty")]
     EmptyCouponCode { index: usize },
     #[error(
@@ -94,7 +102,7 @@ pub fn discount_response(
     let mut requests: Vec<(usize, &DiscountRequest)> =
         evaluation.discounts.iter().enumerate().collect();
     requests.sort_by_key(|(_, request)| match request.kind {
-        DiscountKind::PercentageOnItem { .. } => 0,
+        DiscountKind::PercentageOnItem { .. } | DiscountKind::AmountOffItem { .. } => 0,
         DiscountKind::PercentageOnBill { .. } => 1,
         DiscountKind::CouponZeroVat { .. } => 2,
     });
@@ -122,6 +130,30 @@ pub fn discount_response(
                 DiscountLine::PercentageOnItem {
                     description: described(&request.description, || {
                         format!("{percentage}% discount on {product_name}")
+                    }),
+                    percentage,
+                    amount,
+                    product_id: product_id.clone(),
+                    product_name,
+                }
+            }
+            DiscountKind::AmountOffItem { product_id, amount } => {
+                let left = match product_left.get(product_id.as_str()) {
+                    Some(left) => *left,
+                    None => product_value(order, product_id).ok_or_else(overflow)?,
+                };
+                let amount = capped(currency::round(*amount, units), &[left, bill_left], units);
+                product_left.insert(product_id, left - amount);
+                bill_left -= amount;
+                let product_name = product_name(order, product_id);
+                // Papaya has no amount-off kind: the line goes out as a percentage on the
+                // item with this exact amount and the percentage of what was left of the
+                // product that it amounts to.
+                let percentage = share_of(amount, left);
+                DiscountLine::PercentageOnItem {
+                    description: described(&request.description, || match order.currency.trim() {
+                        "" => format!("{amount} off {product_name}"),
+                        currency => format!("{amount} {currency} off {product_name}"),
                     }),
                     percentage,
                     amount,
@@ -213,6 +245,25 @@ fn check(order: &Order, evaluation: &Evaluation) -> Result<(), InvalidAnswer> {
                     });
                 }
             }
+            DiscountKind::AmountOffItem { product_id, amount } => {
+                if *amount <= Decimal::ZERO {
+                    return Err(InvalidAnswer::ItemAmountNotPositive {
+                        index,
+                        product_id: product_id.clone(),
+                        amount: *amount,
+                    });
+                }
+                if !order
+                    .items
+                    .iter()
+                    .any(|item| item.product_id == *product_id)
+                {
+                    return Err(InvalidAnswer::ProductNotOnBill {
+                        index,
+                        product_id: product_id.clone(),
+                    });
+                }
+            }
             DiscountKind::CouponZeroVat { amount, code } => {
                 if *amount <= Decimal::ZERO {
                     return Err(InvalidAnswer::CouponAmountNotPositive {
@@ -263,6 +314,21 @@ fn percent_of(base: Decimal, percentage: Decimal, units: u32) -> Option<Decimal>
     // base beyond what a decimal holds could overflow.
     let exact = base.checked_mul(percentage.checked_div(Decimal::ONE_HUNDRED)?)?;
     Some(currency::round(exact, units))
+}
+
+/// What percentage of `base` `amount` is, to 4 places (the percentage a fixed amount off a
+/// product amounts to; the amount itself is what the till takes). Never 0 for a positive
+/// amount: below 0.0001 % it is written with the places it needs.
+fn share_of(amount: Decimal, base: Decimal) -> Decimal {
+    if base <= Decimal::ZERO || amount <= Decimal::ZERO {
+        return Decimal::ZERO;
+    }
+    let exact = match (amount * Decimal::ONE_HUNDRED).checked_div(base) {
+        Some(exact) => exact.min(Decimal::ONE_HUNDRED),
+        None => return Decimal::ONE_HUNDRED,
+    };
+    let rounded = exact.round_dp(4);
+    if rounded.is_zero() { exact } else { rounded }.normalize()
 }
 
 /// `wanted`, but no more than any of `limits` cut down to whole minor units, and never

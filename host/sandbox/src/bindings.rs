@@ -6,7 +6,7 @@ use rust_decimal::Decimal;
 use rabat_domain::model;
 
 wasmtime::component::bindgen!({
-    path: "../../wit",
+    path: "../../wit/v0_1",
     world: "rabat:rules/policy",
 });
 
@@ -151,6 +151,7 @@ pub fn evaluation_from_wit(value: wit::Evaluation) -> Result<model::Evaluation, 
             Ok(model::DiscountRequest {
                 kind,
                 description: d.description,
+                points: 0,
             })
         })
         .collect::<Result<Vec<_>, ConversionError>>()?;
@@ -164,6 +165,7 @@ pub fn accrual_from_wit(value: wit::Accrual) -> model::Accrual {
     model::Accrual {
         points: value.points,
         reason: value.reason,
+        ..model::Accrual::default()
     }
 }
 

@@ -454,6 +454,7 @@ pub fn evaluation(value: Evaluation, output_limit: usize) -> Result<model::Evalu
             Ok(model::DiscountRequest {
                 kind,
                 description: text(d.description),
+                points: 0,
             })
         })
         .collect::<Result<Vec<_>, ConversionError>>()
@@ -469,6 +470,7 @@ pub fn accrual(value: Accrual, limit: usize) -> model::Accrual {
     model::Accrual {
         points: value.points,
         reason: value.reason.map(|r| r.truncated(limit)),
+        ..model::Accrual::default()
     }
 }
 

@@ -40,7 +40,11 @@ fn request() -> impl Strategy<Value = DiscountRequest> {
             }
         }),
     ];
-    (kind, "[a-z %]{0,12}").prop_map(|(kind, description)| DiscountRequest { kind, description })
+    (kind, "[a-z %]{0,12}").prop_map(|(kind, description)| DiscountRequest {
+        kind,
+        description,
+        points: 0,
+    })
 }
 
 /// A bill and a valid answer for it (item discounts only name products on the bill).
@@ -127,6 +131,7 @@ proptest! {
         let request = DiscountRequest {
             kind: DiscountKind::PercentageOnBill { percentage: p },
             description: "x".to_owned(),
+            points: 0,
         };
         let evaluation = Evaluation { discounts: vec![request], message: None };
         let response = discount_response(&order, &evaluation).unwrap();

@@ -60,6 +60,7 @@ fn bill(percentage: &str, description: &str) -> DiscountRequest {
             percentage: d(percentage),
         },
         description: description.to_owned(),
+        points: 0,
     }
 }
 
@@ -70,6 +71,7 @@ fn on_item(product_id: &str, percentage: &str, description: &str) -> DiscountReq
             percentage: d(percentage),
         },
         description: description.to_owned(),
+        points: 0,
     }
 }
 
@@ -80,6 +82,7 @@ fn coupon(amount: &str, code: &str, description: &str) -> DiscountRequest {
             code: code.to_owned(),
         },
         description: description.to_owned(),
+        points: 0,
     }
 }
 
@@ -614,4 +617,79 @@ fn reading_back_refuses_inconsistent_lines() {
             "{bad}"
         );
     }
+}
+
+fn amount_off(product_id: &str, amount: &str, description: &str) -> DiscountRequest {
+    DiscountRequest {
+        kind: DiscountKind::AmountOffItem {
+            product_id: product_id.to_owned(),
+            amount: d(amount),
+        },
+        description: description.to_owned(),
+        points: 0,
+    }
+}
+
+#[test]
+fn an_amount_off_a_product_is_exact_and_goes_out_as_a_percentage_on_the_item() {
+    // Three croissants at 1.15: "3 for 2" is exactly one croissant off, where a
+    // percentage (33.33 %) would give 1.14.
+    let order = eur("3.45", &[("croissant", "Croissant", "3.45")]);
+    let evaluation = Evaluation {
+        discounts: vec![amount_off("croissant", "1.15", "3 for 2")],
+        message: None,
+    };
+    let response = discount_response(&order, &evaluation).unwrap();
+    assert_eq!(response.total_discount, d("1.15"));
+    match &response.discounts[0] {
+        DiscountLine::PercentageOnItem {
+            amount,
+            percentage,
+            product_id,
+            ..
+        } => {
+            assert_eq!(*amount, d("1.15"));
+            assert_eq!(*percentage, d("33.3333"));
+            assert_eq!(product_id, "croissant");
+        }
+        other => panic!("expected a percentage_on_item line, got {other:?}"),
+    }
+}
+
+#[test]
+fn an_amount_off_a_product_is_capped_at_what_is_left_of_it() {
+    let order = eur("10.00", &[("tea", "Tea", "2.00"), ("cake", "Cake", "8.00")]);
+    let evaluation = Evaluation {
+        discounts: vec![on_item("tea", "50", ""), amount_off("tea", "5", "")],
+        message: None,
+    };
+    let response = discount_response(&order, &evaluation).unwrap();
+    let amounts: Vec<Decimal> = response
+        .discounts
+        .iter()
+        .map(DiscountLine::amount)
+        .collect();
+    assert_eq!(amounts, vec![d("1.00"), d("1.00")]);
+    assert_eq!(response.discounts[1].description(), "1.00 EUR off Tea");
+}
+
+#[test]
+fn an_amount_off_must_be_positive_and_name_a_product_on_the_bill() {
+    let order = eur("2.00", &[("tea", "Tea", "2.00")]);
+    let zero = Evaluation {
+        discounts: vec![amount_off("tea", "0", "")],
+        message: None,
+    };
+    assert_eq!(
+        discount_response(&order, &zero).unwrap_err().to_string(),
+        "discounts[0]: amount 0 off product \"tea\" must be greater than 0"
+    );
+    let elsewhere = Evaluation {
+        discounts: vec![amount_off("coffee", "1", "")],
+        message: None,
+    };
+    assert!(matches!(
+        discount_response(&order, &elsewhere),
+        Err(InvalidAnswer::ProductNotOnBill { .. })
+    ));
 }
