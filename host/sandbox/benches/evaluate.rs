@@ -62,6 +62,7 @@ fn native_policy(order: &Order, card: &Card, config: &str) -> Evaluation {
         discounts.push(DiscountRequest {
             kind: DiscountKind::PercentageOnBill { percentage: *pct },
             description: format!("{pct}% member discount"),
+            points: 0,
         });
     }
     let mut seen: Vec<&str> = Vec::new();
@@ -76,6 +77,7 @@ fn native_policy(order: &Order, card: &Card, config: &str) -> Evaluation {
                     percentage: config.percentage,
                 },
                 description: format!("{}% off {}", config.percentage, item.name),
+                points: 0,
             });
         }
     }
