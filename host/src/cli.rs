@@ -163,6 +163,7 @@ fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
         order: &query.order,
         card: Some(&card),
         config: &config,
+        offer: None,
         limits: &limits,
     };
     if args.accrue {

@@ -205,6 +205,7 @@ pub fn replay(runtime: &Runtime, metrics: &Metrics, mut job: Job) -> Result<Repo
                     order: &order,
                     card: Some(&card),
                     config: &job.config,
+                    offer: None,
                     limits: &limits,
                 },
             );

@@ -136,6 +136,7 @@ fn evaluate(c: &mut Criterion) {
             order: &order,
             card: Some(&card),
             config: CONFIG,
+            offer: None,
             limits: &limits,
         };
         // The three must agree before their speed means anything.

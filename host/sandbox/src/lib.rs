@@ -22,7 +22,7 @@ use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConf
 use bindings::PolicyPre;
 pub use limits::Limits;
 use limits::{MemoryLimitExceeded, TableLimitExceeded};
-use rabat_domain::model::{Accrual, Card, Evaluation, Order};
+use rabat_domain::model::{Accrual, Card, Evaluation, Offer, Order};
 use sandbox::{CallState, HostState, LogLine, WasiState};
 pub use validate::{ModuleLimits, Rejection};
 
@@ -121,6 +121,9 @@ pub struct CallInput<'a> {
     pub card: Option<&'a Card>,
     /// The merchant's config, a JSON object as text.
     pub config: &'a str,
+    /// For `accrue`: the till's last offer for this order (contract 0.2 policies see it;
+    /// 0.1 policies do not).
+    pub offer: Option<&'a Offer>,
     pub limits: &'a Limits,
 }
 

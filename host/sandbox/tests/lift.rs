@@ -85,6 +85,7 @@ fn evaluate(runtime: &Runtime, wasm: &[u8], config: &str) -> (CallReport<Evaluat
         order: &order,
         card: Some(&card),
         config,
+        offer: None,
         limits: &limits,
     };
     let before = ALLOCATED.get();

@@ -45,6 +45,7 @@ fn evaluate(
             order: &order,
             card: Some(&card),
             config: r#"{"tiers":{"gold":10}}"#,
+            offer: None,
             limits,
         },
     )

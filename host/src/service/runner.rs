@@ -117,6 +117,7 @@ impl PolicyRunner {
                 order: &call.order,
                 card: Some(&call.card),
                 config: &call.config,
+                offer: None,
                 limits: &call.limits,
             };
             let out = run(&runtime, &call.policy, input);
