@@ -10,6 +10,7 @@
 //! - [`policy_config`]: what a merchant's policy config may be;
 //! - [`papaya`], [`bifit`]: the POS formats, parsed exactly, and their mapping to the
 //!   canonical order;
+//! - [`points`]: paying with points: which discounts a card affords, the offer held;
 //! - [`limits`]: the bounds on amounts, points, JSON depth and text;
 //! - [`clock`]: the one wall-clock helper.
 
@@ -20,6 +21,7 @@ pub mod limits;
 pub mod model;
 pub mod money;
 pub mod papaya;
+pub mod points;
 pub mod policy_config;
 
 #[cfg(test)]

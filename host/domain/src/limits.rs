@@ -24,6 +24,27 @@ pub const MAX_AMOUNT: Decimal = Decimal::from_parts(0xD4A5_1000, 0xE8, 0, false,
 /// The most points one accrual may grant (or, negated, take away).
 pub const MAX_POINTS_PER_ACCRUAL: i64 = 1_000_000_000;
 
+/// The longest card tier, in characters (the admin API's bound, and a policy's).
+pub const MAX_TIER_CHARS: usize = 64;
+/// The most tags a card may carry.
+pub const MAX_CARD_TAGS: usize = 64;
+/// The longest card tag, in characters.
+pub const MAX_TAG_CHARS: usize = 64;
+
+/// What is wrong with `text` as a card's tier or tag (at most `max` characters, not empty,
+/// no control character), if anything: the same rule the admin API applies.
+pub fn card_label_problem(text: &str, max: usize) -> Option<String> {
+    if text.is_empty() {
+        Some("must not be empty".into())
+    } else if text.chars().count() > max {
+        Some(format!("must be at most {max} characters"))
+    } else if text.chars().any(char::is_control) {
+        Some("must not contain control characters".into())
+    } else {
+        None
+    }
+}
+
 /// The deepest nesting of arrays and objects accepted in a body or a policy config.
 pub const MAX_JSON_DEPTH: usize = 32;
 

@@ -93,6 +93,16 @@ pub fn discount_response(
     order: &Order,
     evaluation: &Evaluation,
 ) -> Result<DiscountResponse, InvalidAnswer> {
+    discount_response_traced(order, evaluation).map(|(response, _)| response)
+}
+
+/// [`discount_response`], and for each line of the answer the index of the discount in
+/// `evaluation` it came from (discounts that came to zero have no line): what tells the
+/// host which points-costing discounts the till was really offered.
+pub fn discount_response_traced(
+    order: &Order,
+    evaluation: &Evaluation,
+) -> Result<(DiscountResponse, Vec<usize>), InvalidAnswer> {
     check(order, evaluation)?;
     let units = currency::minor_units(&order.currency);
     let zero = currency::zero(units);
@@ -110,6 +120,7 @@ pub fn discount_response(
     let mut bill_left = order.total.max(Decimal::ZERO);
     let mut product_left: HashMap<&str, Decimal> = HashMap::new();
     let mut lines = Vec::with_capacity(requests.len());
+    let mut sources = Vec::with_capacity(requests.len());
     for (index, request) in requests {
         let overflow = move || InvalidAnswer::Overflow { index };
         let line = match &request.kind {
@@ -189,6 +200,7 @@ pub fn discount_response(
         };
         if line.amount() > zero {
             lines.push(line);
+            sources.push(index);
         }
     }
 
@@ -206,11 +218,12 @@ pub fn discount_response(
             .collect::<Vec<_>>()
             .join("; "),
     };
-    Ok(DiscountResponse {
+    let response = DiscountResponse {
         discounts: lines,
         total_discount,
         message,
-    })
+    };
+    Ok((response, sources))
 }
 
 /// Money rule 3, for the whole answer before anything is computed.

@@ -203,6 +203,12 @@ impl Store {
             if done == 0 {
                 return Err(StoreError::not_found(Entity::Card, card_id));
             }
+            // Its holds go with it: a card created again under this id starts unheld.
+            sqlx::query("DELETE FROM holds WHERE merchant_id = $1 AND card_id = $2")
+                .bind(merchant)
+                .bind(card_id)
+                .execute(&mut *tx)
+                .await?;
             insert_audit!(tx, merchant, &audit(&()))?;
             tx.commit().await?;
         });

@@ -17,7 +17,8 @@ use serde_json::Value;
 use super::cards::{CardRow, LOCK_CARD, UPDATE_TOTALS};
 use super::engine::WritePool;
 use super::page::{self, Page};
-use super::{AuditOf, Entity, Result, Store, StoreError, now_ms};
+use super::burn::{CardChangeNote, Settled, Settlement};
+use super::{AuditOf, AuditRecord, Entity, Result, Store, StoreError, now_ms};
 use rabat_domain::model::Pos;
 
 /// What a ledger row records.
@@ -28,6 +29,9 @@ pub enum EntryKind {
     Transaction,
     /// A points change made by the merchant.
     Adjustment,
+    /// Points held for an order and redeemed when its bill completed (contract 0.2): its
+    /// own row beside the bill's, under the same order id, with negative points.
+    Burn,
 }
 
 /// A completed bill to record.
@@ -71,6 +75,9 @@ pub struct LedgerEntry {
     pub pos: Option<Pos>,
     pub request: Option<Value>,
     pub accrual_error: Option<String>,
+    /// What the policy changed on the card with this bill (tier, tags) and what it asked
+    /// that was dropped: `{"tier": {"from", "to"}, "addedTags", "removedTags", "dropped"}`.
+    pub card_changes: Option<Value>,
 }
 
 /// The outcome of [`Store::record_transaction`].
@@ -115,6 +122,7 @@ struct LedgerRow {
     pos: Option<String>,
     request: Option<String>,
     accrual_error: Option<String>,
+    card_changes: Option<String>,
 }
 
 impl LedgerRow {
@@ -122,6 +130,7 @@ impl LedgerRow {
         let kind = match self.kind.as_str() {
             "transaction" => EntryKind::Transaction,
             "adjustment" => EntryKind::Adjustment,
+            "burn" => EntryKind::Burn,
             other => return Err(StoreError::corrupt(format!("ledger kind '{other}'"))),
         };
         let total = self.total.as_deref().map(Decimal::from_str).transpose();
@@ -130,6 +139,11 @@ impl LedgerRow {
             .map(|pos| serde_json::from_value(Value::String(pos)));
         let request = self
             .request
+            .as_deref()
+            .map(serde_json::from_str)
+            .transpose();
+        let card_changes = self
+            .card_changes
             .as_deref()
             .map(serde_json::from_str)
             .transpose();
@@ -148,20 +162,24 @@ impl LedgerRow {
             pos: pos.transpose().map_err(StoreError::corrupt)?,
             request: request.map_err(StoreError::corrupt)?,
             accrual_error: self.accrual_error,
+            card_changes: card_changes.map_err(StoreError::corrupt)?,
         })
     }
 }
 
 const SELECT_BY_ORDER: &str = "SELECT id, kind, order_id, card_id, request_hash, total, points,
-            points_balance, reason, occurred_at, recorded_at, pos, request, accrual_error
-     FROM ledger WHERE merchant_id = $1 AND order_id = $2";
+            points_balance, reason, occurred_at, recorded_at, pos, request, accrual_error,
+            card_changes
+     FROM ledger WHERE merchant_id = $1 AND order_id = $2 AND kind = 'transaction'";
 
 const LIST_ALL: &str = "SELECT id, kind, order_id, card_id, request_hash, total, points,
-            points_balance, reason, occurred_at, recorded_at, pos, request, accrual_error
+            points_balance, reason, occurred_at, recorded_at, pos, request, accrual_error,
+            card_changes
      FROM ledger WHERE merchant_id = $1 AND id < $2 ORDER BY id DESC LIMIT $3";
 
 const LIST_BY_CARD: &str = "SELECT id, kind, order_id, card_id, request_hash, total, points,
-            points_balance, reason, occurred_at, recorded_at, pos, request, accrual_error
+            points_balance, reason, occurred_at, recorded_at, pos, request, accrual_error,
+            card_changes
      FROM ledger WHERE merchant_id = $1 AND id < $2 AND card_id = $4
      ORDER BY id DESC LIMIT $3";
 
@@ -239,6 +257,29 @@ impl Store {
         merchant: &str,
         record: &TransactionRecord,
     ) -> Result<Recorded> {
+        let no_audit = |_: &CardChangeNote| AuditRecord::now("system", "card.change", Value::Null);
+        self.record_bill(merchant, record, &Settlement::default(), no_audit)
+            .await
+            .map(|(recorded, _)| recorded)
+    }
+
+    /// [`Store::record_transaction`] with what the policy's `accrue` asked besides points
+    /// (contract 0.2): in the same transaction, only when the bill is recorded now, the
+    /// redemption of the order's held points as a `burn` row, the release of its hold,
+    /// and the card changes, noted on the bill's row and audited with `audit`. See
+    /// `burn.rs` for the bounds. The second value says what was done (nothing for a
+    /// duplicate).
+    pub async fn record_bill(
+        &self,
+        merchant: &str,
+        record: &TransactionRecord,
+        settlement: &Settlement,
+        audit: impl AuditOf<CardChangeNote>,
+    ) -> Result<(Recorded, Settled)> {
+        let nothing = Settled {
+            burn: None,
+            card_changes: None,
+        };
         let request = record.request.as_ref().map(Value::to_string);
         let recorded_at = now_ms();
         with_pool!(self, pool => {
@@ -251,7 +292,7 @@ impl Store {
                 .fetch_optional(&mut *tx)
                 .await?;
             if let Some(existing) = existing {
-                return repeat_of(existing.into_entry()?, record);
+                return repeat_of(existing.into_entry()?, record).map(|r| (r, nothing));
             }
             let card: Option<CardRow> = sqlx::query_as(LOCK_CARD)
                 .bind(merchant)
@@ -281,7 +322,7 @@ impl Store {
                     points, points_balance, reason, occurred_at, recorded_at, pos, request,
                     accrual_error)
                  VALUES ($1, 'transaction', $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
-                 ON CONFLICT (merchant_id, order_id) DO NOTHING RETURNING id",
+                 ON CONFLICT (merchant_id, order_id, kind) DO NOTHING RETURNING id",
             )
             .bind(merchant)
             .bind(&record.order_id)
@@ -308,7 +349,7 @@ impl Store {
                     .fetch_optional(pool)
                     .await?;
                 let existing = existing.ok_or_else(|| StoreError::corrupt("conflicting order row vanished"))?;
-                return repeat_of(existing.into_entry()?, record);
+                return repeat_of(existing.into_entry()?, record).map(|r| (r, nothing));
             };
             sqlx::query(UPDATE_TOTALS)
                 .bind(merchant)
@@ -320,8 +361,11 @@ impl Store {
                 .bind(last_visit)
                 .execute(&mut *tx)
                 .await?;
+            let settled = apply_burn_and_card_changes!(
+                tx, merchant, record, settlement, &card, points, id, recorded_at, audit
+            )?;
             tx.commit().await?;
-            Ok(Recorded::New(LedgerEntry {
+            let entry = LedgerEntry {
                 id,
                 kind: EntryKind::Transaction,
                 order_id: Some(record.order_id.clone()),
@@ -336,7 +380,9 @@ impl Store {
                 pos: Some(record.pos),
                 request: record.request.clone(),
                 accrual_error,
-            }))
+                card_changes: settled.card_changes.clone(),
+            };
+            Ok((Recorded::New(entry), settled))
         })
     }
 
@@ -445,5 +491,6 @@ fn adjustment(
         pos: None,
         request: None,
         accrual_error: None,
+        card_changes: None,
     }
 }

@@ -41,12 +41,15 @@ macro_rules! insert_audit {
 
 mod audit;
 mod bifit;
+#[macro_use]
+mod burn;
 mod cards;
 mod compiled;
 pub mod credentials;
 mod engine;
 mod error;
 mod evaluations;
+mod holds;
 mod ledger;
 mod merchants;
 mod notify;
@@ -56,10 +59,12 @@ pub mod stats;
 
 pub use audit::{AuditEntry, AuditOf, AuditRecord};
 pub use bifit::{BifitConnectorRow, ClaimedOrder, TrackState, TrackedOrder};
+pub use burn::{CardChangeNote, Settled, Settlement};
 pub use cards::UpsertedCard;
 pub use compiled::CompiledArtifact;
 pub use engine::{EngineKind, StoreOptions};
 pub use error::{Entity, StoreError};
+pub use holds::{Hold, NewHold};
 pub use evaluations::{
     EvaluationQuery, EvaluationRecord, PendingEvaluation, ReplaySource, StoredEvaluation,
 };

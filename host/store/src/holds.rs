@@ -1,0 +1,159 @@
+//! Points held for open orders (paying with points): at endpoint 1 the points a till was
+//! offered are held for that order until the bill completes (`burn.rs` takes what the
+//! policy redeems and releases the hold) or the hold expires. One hold per (merchant,
+//! order): a repeat of endpoint 1 replaces it.
+//!
+//! No two open orders can be offered the same points: [`Store::hold_points`] reads the
+//! card's available points and writes the order's hold in one write transaction that
+//! first locks the card row — on PostgreSQL the row lock (`LOCK_CARD`), which every
+//! replica's holds and bills on that card queue behind; on SQLite `BEGIN IMMEDIATE`, the
+//! database's write lock. A bill recording on the card takes the same lock, so a
+//! redemption and a new hold never interleave either.
+
+use serde::Serialize;
+
+use super::cards::{CardRow, LOCK_CARD};
+use super::engine::WritePool;
+use super::{Entity, Result, Store, StoreError};
+
+/// The points of a card's unexpired holds, except the hold of `$4` (an order id, or
+/// NULL/'' for none): $1 merchant, $2 card, $3 now.
+const HELD_ELSEWHERE: &str = "SELECT COALESCE(SUM(points), 0) FROM holds
+     WHERE merchant_id = $1 AND card_id = $2 AND expires_at > $3 AND order_id <> $4";
+
+/// A hold to write for an order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewHold {
+    /// Greater than 0 (a plan without points writes no hold).
+    pub points: u64,
+    /// The offer the till got, as JSON text.
+    pub offer: String,
+}
+
+/// An order's hold as stored.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, sqlx::FromRow)]
+#[serde(rename_all = "camelCase")]
+pub struct Hold {
+    pub order_id: String,
+    pub card_id: String,
+    pub points: i64,
+    /// The offer, as JSON text.
+    pub offer: String,
+    pub created_at: i64,
+    pub expires_at: i64,
+}
+
+impl Store {
+    /// Endpoint 1's check-and-hold for an answer that costs points, atomically: locks the
+    /// card, works out its available points (balance minus the unexpired holds of its
+    /// other orders; 0 when `order_id` is already recorded, since a completed bill
+    /// redeems nothing), hands them to `plan`, and writes what `plan` decides as the
+    /// order's hold — replacing any earlier one, or deleting it when `plan` holds
+    /// nothing — before committing. The card's expired holds are deleted on the way.
+    /// Returns what `plan` returned besides. An unknown card is [`StoreError::NotFound`].
+    pub async fn hold_points<T: Send>(
+        &self,
+        merchant: &str,
+        card_id: &str,
+        order_id: &str,
+        now: i64,
+        ttl_ms: i64,
+        plan: impl FnOnce(i64) -> (Option<NewHold>, T) + Send,
+    ) -> Result<T> {
+        let out = with_pool!(self, pool => {
+            let mut tx = pool.begin_write().await?;
+            let card: Option<CardRow> = sqlx::query_as(LOCK_CARD)
+                .bind(merchant)
+                .bind(card_id)
+                .bind(now)
+                .fetch_optional(&mut *tx)
+                .await?;
+            let card = card
+                .ok_or_else(|| StoreError::not_found(Entity::Card, card_id))?
+                .into_card()?;
+            sqlx::query("DELETE FROM holds WHERE merchant_id = $1 AND card_id = $2 AND expires_at <= $3")
+                .bind(merchant)
+                .bind(card_id)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
+            let (held,): (i64,) = sqlx::query_as(HELD_ELSEWHERE)
+                .bind(merchant)
+                .bind(card_id)
+                .bind(now)
+                .bind(order_id)
+                .fetch_one(&mut *tx)
+                .await?;
+            let recorded: Option<(i64,)> = sqlx::query_as(
+                "SELECT id FROM ledger
+                 WHERE merchant_id = $1 AND order_id = $2 AND kind = 'transaction'",
+            )
+            .bind(merchant)
+            .bind(order_id)
+            .fetch_optional(&mut *tx)
+            .await?;
+            let available = if recorded.is_some() { 0 } else { card.points.saturating_sub(held) };
+            let (hold, out) = plan(available);
+            match hold.filter(|hold| hold.points > 0) {
+                Some(hold) => {
+                    let points = i64::try_from(hold.points)
+                        .map_err(|_| StoreError::Invalid("held points are out of range".into()))?;
+                    sqlx::query(
+                        "INSERT INTO holds (merchant_id, order_id, card_id, points, offer,
+                            created_at, expires_at)
+                         VALUES ($1, $2, $3, $4, $5, $6, $7)
+                         ON CONFLICT (merchant_id, order_id) DO UPDATE
+                         SET card_id = excluded.card_id, points = excluded.points,
+                             offer = excluded.offer, created_at = excluded.created_at,
+                             expires_at = excluded.expires_at",
+                    )
+                    .bind(merchant)
+                    .bind(order_id)
+                    .bind(card_id)
+                    .bind(points)
+                    .bind(&hold.offer)
+                    .bind(now)
+                    .bind(now.saturating_add(ttl_ms))
+                    .execute(&mut *tx)
+                    .await?;
+                }
+                None => {
+                    sqlx::query("DELETE FROM holds WHERE merchant_id = $1 AND order_id = $2")
+                        .bind(merchant)
+                        .bind(order_id)
+                        .execute(&mut *tx)
+                        .await?;
+                }
+            }
+            tx.commit().await?;
+            out
+        });
+        Ok(out)
+    }
+
+    /// The points the card's unexpired holds keep from being offered again (what the
+    /// admin API shows as `heldPoints`).
+    pub async fn held_points(&self, merchant: &str, card_id: &str, now: i64) -> Result<i64> {
+        let (held,): (i64,) = with_pool!(self, pool => sqlx::query_as(HELD_ELSEWHERE)
+            .bind(merchant)
+            .bind(card_id)
+            .bind(now)
+            .bind("")
+            .fetch_one(pool)
+            .await)?;
+        Ok(held)
+    }
+
+    /// The order's hold, expired or not (an expired hold is still the order's last offer).
+    pub async fn hold(&self, merchant: &str, order_id: &str) -> Result<Option<Hold>> {
+        let hold = with_pool!(self, pool => sqlx::query_as(
+            "SELECT order_id, card_id, points, offer, created_at, expires_at
+             FROM holds WHERE merchant_id = $1 AND order_id = $2",
+        )
+        .bind(merchant)
+        .bind(order_id)
+        .fetch_optional(pool)
+        .await)?;
+        Ok(hold)
+    }
+}
