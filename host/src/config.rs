@@ -48,6 +48,8 @@ pub struct FileSettings {
     /// How often a cached policy is checked against the database when no change
     /// notification arrives.
     pub policy_revalidate_ms: Option<u64>,
+    /// Seconds points offered for an open order stay held (paying with points).
+    pub hold_ttl_secs: Option<u64>,
     /// A file holding the operator token (instead of `operator-token`).
     pub operator_token_file: Option<PathBuf>,
     /// A file holding the secrets key (instead of `secrets-key`).
@@ -105,6 +107,9 @@ pub struct Settings {
     pub merchant_concurrency: usize,
     pub merchant_queue: Duration,
     pub policy_revalidate: Duration,
+    /// How long points offered for an open order stay held before others may be offered
+    /// them (default 24 h).
+    pub hold_ttl: Duration,
     /// Bearer token for `GET /metrics`; the operator token is accepted too.
     pub metrics_token: Option<String>,
     pub http: HttpLimits,
@@ -188,6 +193,7 @@ impl Default for Settings {
             merchant_concurrency: default_merchant_concurrency(),
             merchant_queue: Duration::from_millis(25),
             policy_revalidate: crate::active::REVALIDATE_AFTER,
+            hold_ttl: crate::service::DEFAULT_HOLD_TTL,
             metrics_token: None,
             http: HttpLimits::default(),
             uploads: UploadLimits::default(),
@@ -268,6 +274,10 @@ pub struct SettingsArgs {
     /// no discount [default: 25]
     #[arg(long, env = "RABAT_MERCHANT_QUEUE_MS")]
     pub merchant_queue_ms: Option<u64>,
+    /// Seconds points offered for an open order stay held (paying with points); at
+    /// least 1 [default: 86400, a day]
+    #[arg(long, env = "RABAT_HOLD_TTL_SECS")]
+    pub hold_ttl_secs: Option<u64>,
     /// Milliseconds between checks of a cached policy against the database when no
     /// change notification arrives (PostgreSQL notifies at once) [default: 500]
     #[arg(long, env = "RABAT_POLICY_REVALIDATE_MS")]
@@ -471,6 +481,11 @@ impl SettingsArgs {
                 .policy_revalidate_ms
                 .or(file.policy_revalidate_ms)
                 .map_or(defaults.policy_revalidate, Duration::from_millis),
+            hold_ttl: self
+                .hold_ttl_secs
+                .or(file.hold_ttl_secs)
+                .map_or(defaults.hold_ttl, Duration::from_secs)
+                .max(Duration::from_secs(1)),
             metrics_token,
             http,
             uploads,
@@ -565,6 +580,27 @@ mod tests {
         let defaults = SettingsArgs::default().resolve().unwrap();
         assert!(defaults.compiled_cache);
         assert!(defaults.merchant_concurrency >= 2);
+    }
+
+    #[test]
+    fn hold_ttl_from_the_file_the_environment_or_a_flag() {
+        let defaults = SettingsArgs::default().resolve().unwrap();
+        assert_eq!(defaults.hold_ttl, Duration::from_secs(24 * 60 * 60));
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("rabat.toml");
+        std::fs::write(&path, "hold-ttl-secs = 600\n").unwrap();
+        let from_file = SettingsArgs {
+            config: Some(path.clone()),
+            ..SettingsArgs::default()
+        };
+        assert_eq!(from_file.resolve().unwrap().hold_ttl, Duration::from_secs(600));
+        let flag_wins = SettingsArgs {
+            config: Some(path),
+            hold_ttl_secs: Some(0),
+            ..SettingsArgs::default()
+        };
+        // 0 would hold nothing at all: the least is one second.
+        assert_eq!(flag_wins.resolve().unwrap().hold_ttl, Duration::from_secs(1));
     }
 
     #[test]

@@ -205,7 +205,8 @@ pub fn start_with(settings: Settings, store: Store) -> anyhow::Result<Started> {
         settings.merchant_queue,
         metrics.clone(),
         evaluations.clone(),
-    );
+    )
+    .with_hold_ttl(settings.hold_ttl);
     let state = AppState(Arc::new(Inner {
         bifit: BifitSync::new(till.clone(), bifit),
         policies: PolicyChanges::new(

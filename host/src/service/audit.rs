@@ -1,5 +1,5 @@
 //! The audit trail of a merchant's administration: every change is appended with its
-//! actor (`merchant:<id>`, `operator` or `system:…`).
+//! actor (`merchant:<id>`, `operator`, `policy` or `system:…`).
 //!
 //! The audit row is written by the store in the change's own transaction (every changing
 //! store method takes an [`rabat_store::AuditOf`]): a change never commits without its
@@ -16,6 +16,8 @@ use serde_json::Value;
 pub enum Actor {
     Operator,
     Merchant(String),
+    /// The merchant's policy, changing a card from `accrue` when a bill completes.
+    Policy,
 }
 
 impl fmt::Display for Actor {
@@ -23,6 +25,7 @@ impl fmt::Display for Actor {
         match self {
             Actor::Operator => f.write_str("operator"),
             Actor::Merchant(id) => write!(f, "merchant:{id}"),
+            Actor::Policy => f.write_str("policy"),
         }
     }
 }

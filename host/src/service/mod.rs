@@ -25,5 +25,5 @@ pub use bifit::{BifitSync, SyncOutcome, SyncReport};
 pub use error::{ServiceError, ServiceResult};
 pub use policies::PolicyChanges;
 pub use runner::PolicyRunner;
-pub use till::{CompletedBill, Till};
+pub use till::{CompletedBill, DEFAULT_HOLD_TTL, Till};
 pub use whatif::WhatIf;

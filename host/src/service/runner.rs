@@ -3,9 +3,11 @@
 
 use std::sync::Arc;
 
-use rabat_domain::model::{Accrual, Card, Order};
+use rabat_domain::model::{Accrual, Card, Evaluation, Offer, Order};
+use rabat_domain::money::{self, DiscountResponse};
+use rabat_domain::points;
 use rabat_sandbox::decide::{Decision, decide};
-use rabat_sandbox::{CallInput, CallReport, CompiledPolicy, Limits, Runtime};
+use rabat_sandbox::{CallInput, CallReport, CompiledPolicy, Failure, Limits, Runtime};
 use rabat_store::Store;
 use sha2::{Digest, Sha256};
 
@@ -31,6 +33,8 @@ pub struct Call {
     pub limits: Limits,
     pub order: Order,
     pub card: Card,
+    /// For `accrue`: the till's last offer for the order.
+    pub offer: Option<Offer>,
     /// Held until the call is over, even if the caller stops waiting meanwhile.
     pub slot: Option<Slot>,
 }
@@ -95,6 +99,45 @@ impl PolicyRunner {
         .await
     }
 
+    /// Endpoint 1's run on a blocking thread: like [`PolicyRunner::decide`], except that
+    /// an answer with a discount that costs points comes back before the money rules
+    /// ([`Decided::CostsPoints`]): which of those the card can afford is only known under
+    /// its lock, in the till's hold transaction.
+    pub async fn decide_at_till(&self, call: Call) -> ServiceResult<(Decided, Order, Card)> {
+        self.off_thread(call, |runtime, policy, input| {
+            let CallReport {
+                result,
+                fuel_used,
+                peak_memory_bytes,
+                duration,
+                logs,
+                logs_dropped,
+            } = runtime.evaluate(policy, input);
+            let report = CallReport {
+                result: Ok(()),
+                fuel_used,
+                peak_memory_bytes,
+                duration,
+                logs,
+                logs_dropped,
+            };
+            match result {
+                Ok(evaluation) if points::costs_points(&evaluation.discounts) => {
+                    Decided::CostsPoints { evaluation, report }
+                }
+                result => Decided::Done(money_decision(
+                    input.order,
+                    result.and_then(|evaluation| {
+                        money::discount_response(input.order, &evaluation)
+                            .map_err(|e| Failure::InvalidAnswer(e.to_string()))
+                    }),
+                    report,
+                )),
+            }
+        })
+        .await
+    }
+
     /// `accrue` on a blocking thread.
     pub async fn accrue(&self, call: Call) -> ServiceResult<CallReport<Accrual>> {
         let (report, _, _) = self
@@ -117,12 +160,46 @@ impl PolicyRunner {
                 order: &call.order,
                 card: Some(&call.card),
                 config: &call.config,
-                offer: None,
+                offer: call.offer.as_ref(),
                 limits: &call.limits,
             };
             let out = run(&runtime, &call.policy, input);
             (out, call.order, call.card)
         })
         .await?)
+    }
+}
+
+/// What a policy's answer at the till came to.
+#[derive(Debug)]
+pub enum Decided {
+    /// The answer the till gets (no discount cost points).
+    Done(Decision),
+    /// The policy's answer, at least one discount of which costs points, not yet money.
+    CostsPoints {
+        evaluation: Evaluation,
+        report: CallReport<()>,
+    },
+}
+
+/// The decision for a money result: the answer, or the fail-safe answer with the
+/// failure. What `rabat_sandbox::decide::decide` does after the policy ran, for the
+/// answers the till settles itself.
+pub fn money_decision(
+    order: &Order,
+    result: Result<DiscountResponse, Failure>,
+    report: CallReport<()>,
+) -> Decision {
+    match result {
+        Ok(response) => Decision {
+            response,
+            failure: None,
+            report,
+        },
+        Err(failure) => Decision {
+            response: DiscountResponse::fail_safe(&order.currency),
+            failure: Some(failure),
+            report,
+        },
     }
 }

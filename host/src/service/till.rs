@@ -5,20 +5,36 @@
 //! a failing policy all give the fail-safe answer (no discount, a short cashier message),
 //! logged with the reason. Endpoint 2 always records the bill: when `accrue` cannot run
 //! or fails, with 0 points and the reason.
+//!
+//! Paying with points (contract 0.2): an answer with a discount that costs points is
+//! settled under the card's lock ([`Store::hold_points`]): the discounts the card cannot
+//! afford are dropped (the evaluation log says why), the rest become money, and what the
+//! till was offered is held for the order. Answers without a cost never touch the holds.
+//! When the bill completes, `accrue` sees the order's last offer, and what it redeems and
+//! changes on the card is recorded with the bill ([`Store::record_bill`]).
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use rabat_domain::clock::now_ms;
-use rabat_domain::limits::{MAX_POINTS_PER_ACCRUAL, without_nul};
-use rabat_domain::model::{Card, Order, Pos};
-use rabat_domain::money::{DiscountResponse, NO_DISCOUNT_MESSAGE};
-use rabat_sandbox::Failure;
-use rabat_store::{Entity, EvaluationRecord, Recorded, Store, StoreError, TransactionRecord};
-use serde_json::Value;
+use rabat_domain::limits::{
+    MAX_CARD_TAGS, MAX_POINTS_PER_ACCRUAL, MAX_TAG_CHARS, MAX_TIER_CHARS, card_label_problem,
+    without_nul,
+};
+use rabat_domain::model::{Accrual, Card, Evaluation, Offer, Order, Pos};
+use rabat_domain::money::{self, DiscountResponse, NO_DISCOUNT_MESSAGE};
+use rabat_domain::points;
+use rabat_sandbox::decide::Decision;
+use rabat_sandbox::sandbox::{LogLevel, LogLine};
+use rabat_sandbox::{CallReport, Failure};
+use rabat_store::{
+    CardChangeNote, Entity, EvaluationRecord, NewHold, Recorded, Settlement, Store, StoreError,
+    TransactionRecord,
+};
+use serde_json::{Value, json};
 
-use super::runner::{Call, PolicyRunner};
-use super::{ServiceError, ServiceResult};
+use super::runner::{Call, Decided, PolicyRunner, money_decision};
+use super::{Actor, ServiceError, ServiceResult};
 use crate::active::LoadError;
 use crate::admission::Admission;
 use crate::evaluation_log::EvaluationLog;
@@ -26,6 +42,9 @@ use crate::metrics::Metrics;
 
 /// The least time `accrue` waits for one of its merchant's slots.
 const ACCRUE_QUEUE_MIN: Duration = Duration::from_secs(2);
+
+/// How long points stay held for an open order by default.
+pub const DEFAULT_HOLD_TTL: Duration = Duration::from_secs(24 * 60 * 60);
 
 /// The till's service. Cheap to clone.
 #[derive(Debug, Clone)]
@@ -37,6 +56,8 @@ pub struct Till {
     accrue_wait: Duration,
     metrics: Arc<Metrics>,
     evaluations: EvaluationLog,
+    /// How long points offered for an open order stay held.
+    hold_ttl: Duration,
 }
 
 /// A completed bill as a POS reports it, ready to be recorded.
@@ -61,6 +82,11 @@ pub struct Accrued {
     pub reason: Option<String>,
     /// Why the policy could not say (the bill is recorded with 0 points).
     pub error: Option<String>,
+    /// The redemption and card changes it asked for, checked (contract 0.2; nothing for
+    /// 0.1 policies and failures).
+    pub settlement: Settlement,
+    /// The policy version that answered.
+    pub version: Option<i64>,
 }
 
 impl Till {
@@ -79,7 +105,14 @@ impl Till {
             accrue_wait: merchant_queue.max(ACCRUE_QUEUE_MIN),
             metrics,
             evaluations,
+            hold_ttl: DEFAULT_HOLD_TTL,
         }
+    }
+
+    /// How long points offered for an open order stay held (default 24 h).
+    pub fn with_hold_ttl(mut self, ttl: Duration) -> Self {
+        self.hold_ttl = ttl;
+        self
     }
 
     /// Endpoint 1 for a bill naming its card: an unknown card is Papaya's error 3.
@@ -142,9 +175,19 @@ impl Till {
             limits: self.runner.limits().clone(),
             order,
             card,
+            offer: None,
             slot: Some(slot),
         };
-        let (decision, order, card) = self.runner.decide(call).await?;
+        let (decided, order, card) = self.runner.decide_at_till(call).await?;
+        let (decision, at, dropped) = match decided {
+            Decided::Done(decision) => (decision, None, Vec::new()),
+            Decided::CostsPoints { evaluation, report } => {
+                let (decision, at, dropped) = self
+                    .offer_points(merchant, &order, &card, evaluation, report)
+                    .await?;
+                (decision, Some(at), dropped)
+            }
+        };
         if let Some(failure) = &decision.failure {
             tracing::warn!(merchant, order_id = %order.order_id, version = active.version, %failure, "policy failed; answered with no discount");
         }
@@ -158,9 +201,68 @@ impl Till {
         entry.duration_us = u64::try_from(decision.report.duration.as_micros()).unwrap_or(u64::MAX);
         entry.error = decision.failure.as_ref().map(ToString::to_string);
         let mut record = entry.record(&order, &card);
-        record.logs = serde_json::to_value(&decision.report.logs).unwrap_or_default();
+        let mut logs = decision.report.logs;
+        logs.extend(dropped.into_iter().map(|message| LogLine {
+            level: LogLevel::Warn,
+            message: format!("host: {message}"),
+        }));
+        record.logs = serde_json::to_value(&logs).unwrap_or_default();
+        // The hold's offer and this log row carry one time, so endpoint 2 can tell the
+        // hold's offer from a later answer for the order that held nothing.
+        if let Some(at) = at {
+            record.at = at;
+        }
         self.logged(record);
         Ok(decision.response)
+    }
+
+    /// Settles an answer with a discount that costs points, under the card's lock: drops
+    /// what the card's available points do not cover, applies the money rules to the
+    /// rest, and holds (or, holding nothing, releases) the order's points with the offer.
+    /// Returns the decision, when the offer was made, and why discounts were dropped.
+    async fn offer_points(
+        &self,
+        merchant: &str,
+        order: &Order,
+        card: &Card,
+        evaluation: Evaluation,
+        report: CallReport<()>,
+    ) -> ServiceResult<(Decision, i64, Vec<String>)> {
+        let now = now_ms();
+        let ttl_ms = i64::try_from(self.hold_ttl.as_millis()).unwrap_or(i64::MAX);
+        let held = self
+            .store
+            .hold_points(merchant, &card.card_id, &order.order_id, now, ttl_ms, |available| {
+                let afforded = points::afford(&evaluation.discounts, available);
+                let kept = Evaluation {
+                    discounts: afforded.kept,
+                    message: evaluation.message,
+                };
+                match money::discount_response_traced(order, &kept) {
+                    Ok((response, sources)) => {
+                        let offer = points::offer(&kept.discounts, &response, &sources, now);
+                        let hold = serde_json::to_string(&offer).ok().map(|text| NewHold {
+                            points: offer.held_points,
+                            offer: text,
+                        });
+                        (hold, (Ok(response), afforded.dropped))
+                    }
+                    Err(e) => (
+                        None,
+                        (Err(Failure::InvalidAnswer(e.to_string())), afforded.dropped),
+                    ),
+                }
+            })
+            .await;
+        let (result, dropped) = match held {
+            Ok(held) => held,
+            Err(StoreError::NotFound {
+                entity: Entity::Card,
+                ..
+            }) => return Err(ServiceError::CustomerNotFound),
+            Err(e) => return Err(e.into()),
+        };
+        Ok((money_decision(order, result, report), now, dropped))
     }
 
     /// Endpoint 2 for a bill naming its card: records it with the points `accrue` gives.
@@ -206,12 +308,17 @@ impl Till {
         card: &Card,
         bill: CompletedBill,
     ) -> ServiceResult<Recorded> {
-        let accrued = self.accrue(merchant, &bill.order, card).await?;
+        let order_id = bill
+            .ledger_order_id
+            .clone()
+            .unwrap_or_else(|| bill.order.order_id.clone());
+        let offer = self.last_offer(merchant, &order_id).await?;
+        let accrued = self
+            .accrue(merchant, &bill.order, card, offer.as_ref())
+            .await?;
         let order = bill.order;
         let record = TransactionRecord {
-            order_id: bill
-                .ledger_order_id
-                .unwrap_or_else(|| order.order_id.clone()),
+            order_id,
             card_id: card.card_id.clone(),
             request_hash: bill.request_hash,
             total: order.total,
@@ -222,8 +329,20 @@ impl Till {
             request: bill.request,
             accrual_error: accrued.error,
         };
-        match self.store.record_transaction(merchant, &record).await {
-            Ok(recorded) => Ok(recorded),
+        let version = accrued.version;
+        let audit = move |change: &CardChangeNote| {
+            let detail = json!({
+                "cardId": change.card_id, "orderId": change.order_id,
+                "policyVersion": version, "changes": change.changes,
+            });
+            Actor::Policy.did("card.policy_change", detail)
+        };
+        match self
+            .store
+            .record_bill(merchant, &record, &accrued.settlement, audit)
+            .await
+        {
+            Ok((recorded, _)) => Ok(recorded),
             Err(StoreError::NotFound {
                 entity: Entity::Card,
                 ..
@@ -232,13 +351,40 @@ impl Till {
         }
     }
 
+    /// The till's last offer for the order, as `accrue` sees it: the order's hold's offer,
+    /// unless the evaluation log has a later answer for the order (a repeat of endpoint
+    /// 1 that cost no points, so held nothing new), whose offer holds no points; `None`
+    /// when neither is known. An expired hold still is the order's offer.
+    pub async fn last_offer(&self, merchant: &str, order_id: &str) -> ServiceResult<Option<Offer>> {
+        let held = self
+            .store
+            .hold(merchant, order_id)
+            .await?
+            .and_then(|hold| serde_json::from_str::<Offer>(&hold.offer).ok());
+        let logged = self
+            .store
+            .latest_answer(merchant, order_id)
+            .await?
+            .and_then(|(at, text)| {
+                let answer = serde_json::from_str::<Value>(&text).ok()?;
+                points::offer_from_answer(&answer, at)
+            });
+        Ok(match (held, logged) {
+            (Some(held), Some(logged)) if logged.offered_at > held.offered_at => Some(logged),
+            (Some(held), _) => Some(held),
+            (None, logged) => logged,
+        })
+    }
+
     /// Points for a completed bill from the active policy: 0 (with the failure noted) when
-    /// the policy cannot run or fails, so the bill is always recorded.
+    /// the policy cannot run or fails, so the bill is always recorded. `offer` is the
+    /// till's last offer for the order (see [`Till::last_offer`]).
     pub async fn accrue(
         &self,
         merchant: &str,
         order: &Order,
         card: &Card,
+        offer: Option<&Offer>,
     ) -> ServiceResult<Accrued> {
         let active = match self.runner.active(merchant).await {
             Ok(active) => active,
@@ -279,6 +425,7 @@ impl Till {
             limits: self.runner.limits().clone(),
             order: order.clone(),
             card: card.clone(),
+            offer: offer.cloned(),
             slot: Some(slot),
         };
         let report = self.runner.accrue(call).await?;
@@ -304,18 +451,29 @@ impl Till {
                         "the policy granted {} points; at most {MAX_POINTS_PER_ACCRUAL} (or -{MAX_POINTS_PER_ACCRUAL}) per bill are allowed, so the bill is recorded with 0 points",
                         accrual.points
                     )),
+                    version: active.version,
+                    ..Accrued::default()
                 }
             }
-            Ok(accrual) => Accrued {
-                points: accrual.points,
-                // A policy's text must not make the database refuse the bill.
-                reason: accrual.reason.as_deref().map(without_nul),
-                error: None,
-            },
+            Ok(accrual) => {
+                let settlement = settlement(&accrual, offer);
+                if !settlement.dropped.is_empty() {
+                    tracing::warn!(merchant, dropped = ?settlement.dropped, "accrue asked for card changes that were dropped");
+                }
+                Accrued {
+                    points: accrual.points,
+                    // A policy's text must not make the database refuse the bill.
+                    reason: accrual.reason.as_deref().map(without_nul),
+                    error: None,
+                    settlement,
+                    version: active.version,
+                }
+            }
             Err(failure) => {
                 tracing::warn!(merchant, %failure, "accrue failed; recording the bill with 0 points");
                 Accrued {
                     error: Some(without_nul(&failure.to_string())),
+                    version: active.version,
                     ..Accrued::default()
                 }
             }
@@ -331,6 +489,53 @@ impl Till {
             record.fuel.unwrap_or(0),
         );
         self.evaluations.record(record);
+    }
+}
+
+/// What a completed bill does besides earning points, from `accrue`'s answer: the
+/// redemption, at most what the offer holds, and the card changes that are valid (the
+/// admin API's bounds on a tier and tags); an invalid change is dropped with the reason,
+/// never failing the bill.
+fn settlement(accrual: &Accrual, offer: Option<&Offer>) -> Settlement {
+    let mut dropped = Vec::new();
+    let shown = |text: &str| without_nul(&text.chars().take(MAX_TAG_CHARS).collect::<String>());
+    let set_tier = accrual.set_tier.as_deref().and_then(|tier| {
+        match card_label_problem(tier, MAX_TIER_CHARS) {
+            None => Some(tier.to_owned()),
+            Some(problem) => {
+                dropped.push(format!("setTier '{}' dropped: {problem}", shown(tier)));
+                None
+            }
+        }
+    });
+    let mut labels = |name: &str, asked: &[String]| -> Vec<String> {
+        if asked.len() > MAX_CARD_TAGS {
+            dropped.push(format!(
+                "{name} dropped: {} tags asked; at most {MAX_CARD_TAGS} are allowed",
+                asked.len()
+            ));
+            return Vec::new();
+        }
+        asked
+            .iter()
+            .enumerate()
+            .filter_map(|(i, tag)| match card_label_problem(tag, MAX_TAG_CHARS) {
+                None => Some(tag.clone()),
+                Some(problem) => {
+                    dropped.push(format!("{name}[{i}] '{}' dropped: {problem}", shown(tag)));
+                    None
+                }
+            })
+            .collect()
+    };
+    let add_tags = labels("addTags", &accrual.add_tags);
+    let remove_tags = labels("removeTags", &accrual.remove_tags);
+    Settlement {
+        redeem: accrual.redeem.min(offer.map_or(0, |offer| offer.held_points)),
+        set_tier,
+        add_tags,
+        remove_tags,
+        dropped,
     }
 }
 

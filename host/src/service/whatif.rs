@@ -156,6 +156,7 @@ impl WhatIf {
             limits: self.runner.limits().clone(),
             order,
             card,
+            offer: None,
             slot: Some(slot),
         };
         let (decision, _, card) = self.runner.decide(call).await?;
