@@ -16,9 +16,10 @@ use super::cards::{CardRow, LOCK_CARD};
 use super::engine::WritePool;
 use super::{Entity, Result, Store, StoreError};
 
-/// The points of a card's unexpired holds, except the hold of `$4` (an order id, or
-/// NULL/'' for none): $1 merchant, $2 card, $3 now.
-const HELD_ELSEWHERE: &str = "SELECT COALESCE(SUM(points), 0) FROM holds
+/// The points of a card's unexpired holds, except the hold of `$4` (an order id, or ''
+/// for none): $1 merchant, $2 card, $3 now. The CAST because PostgreSQL sums BIGINTs
+/// to NUMERIC (no overflow: each hold fits in the balance it was taken from).
+const HELD_ELSEWHERE: &str = "SELECT CAST(COALESCE(SUM(points), 0) AS BIGINT) FROM holds
      WHERE merchant_id = $1 AND card_id = $2 AND expires_at > $3 AND order_id <> $4";
 
 /// A hold to write for an order.

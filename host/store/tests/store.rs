@@ -1275,3 +1275,7 @@ async fn postgres_schema_name_is_validated() {
     let err = Store::connect_with(&options).await.unwrap_err();
     assert!(matches!(err, StoreError::Invalid(_)), "{err:?}");
 }
+
+// Paying with points: holds, redemptions and card changes.
+#[path = "store/holds.rs"]
+mod holds;
