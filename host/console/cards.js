@@ -80,6 +80,7 @@ export async function card(page, [cardId], ctx) {
     ['Tier', c.tier || '—'],
     ['Tags', c.tags.length ? c.tags.join(', ') : '—'],
     ['Points', h('strong', { class: 'points' }, count(c.points))],
+    ['Held for open bills', count(c.heldPoints || 0)],
     ['Visits', count(c.visits)],
     ['Total spent', decimal(c.totalSpent)],
     ['First visit', time(c.firstVisit)],
@@ -125,6 +126,7 @@ async function showLedger(box, cardId, cursor) {
       ['Points', (e) => (e.points > 0 ? `+${e.points}` : String(e.points)), 'num'],
       ['Balance', (e) => count(e.pointsBalance), 'num'],
       ['Reason', (e) => [e.reason || '', e.accrualError ? h('span', { class: 'bad-text' }, ` ${e.accrualError}`) : ''].filter(Boolean)],
+      ['Card changes', (e) => cardChanges(e.cardChanges)],
     ], data.items, 'Ledger, newest first'));
     if (data.nextCursor) {
       add(box, h('button', { type: 'button', class: 'secondary more', onclick: () => showLedger(box, cardId, data.nextCursor) }, 'More rows'));
@@ -132,4 +134,15 @@ async function showLedger(box, cardId, cursor) {
   } catch (error) {
     clear(box, errorBox(error));
   }
+}
+
+// What a policy changed on the card with a bill (tier, tags) and what it asked that was dropped.
+function cardChanges(c) {
+  if (!c) return '—';
+  const parts = [];
+  if (c.tier) parts.push(`tier ${c.tier.from || '—'} → ${c.tier.to || '—'}`);
+  if (c.addedTags) parts.push(`+${c.addedTags.join(', +')}`);
+  if (c.removedTags) parts.push(`−${c.removedTags.join(', −')}`);
+  if (c.dropped) parts.push(h('span', { class: 'bad-text' }, ` dropped: ${c.dropped.join('; ')}`));
+  return parts.length ? parts.map((p) => (typeof p === 'string' ? `${p} ` : p)) : '—';
 }

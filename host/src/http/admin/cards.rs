@@ -10,6 +10,8 @@
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
+use rabat_domain::clock::now_ms;
+use serde::Serialize;
 use serde_json::json;
 
 use super::input::{self, Fields, Raw};
@@ -21,13 +23,36 @@ use crate::server::AppState;
 use crate::service::Actor;
 use crate::store::{LedgerEntry, Page, UpsertedCard};
 
+/// A card as the admin API shows it: the card, and the points its open orders hold.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CardView {
+    #[serde(flatten)]
+    pub card: Card,
+    /// Points held for the card's open orders (offered at a till as a discount that costs
+    /// points, until the bill completes or the hold expires): part of `points`, but not
+    /// available to the card's other orders.
+    pub held_points: i64,
+}
+
+impl CardView {
+    async fn of(state: &AppState, merchant: &str, card: Card) -> ApiResult<CardView> {
+        let held_points = state
+            .store()
+            .held_points(merchant, &card.card_id, now_ms())
+            .await?;
+        Ok(CardView { card, held_points })
+    }
+}
+
 /// Fields a merchant may set on a card.
 pub const SETTABLE: &[&str] = &["cardId", "customerId", "name", "tier", "tags", "points"];
 /// Fields kept by the ledger.
 pub const READ_ONLY: &[&str] = &["visits", "totalSpent", "firstVisit", "lastVisit"];
 const MAX_TEXT: usize = 200;
-const MAX_TIER: usize = 64;
-const MAX_TAGS: usize = 64;
+// The same bounds a policy's card changes are held to (`service::till`).
+const MAX_TIER: usize = rabat_domain::limits::MAX_TIER_CHARS;
+const MAX_TAGS: usize = rabat_domain::limits::MAX_CARD_TAGS;
 const MAX_REASON: usize = 500;
 
 /// What a card body sets (read by [`identity`], shared with the dry-run's inline card).
@@ -62,7 +87,7 @@ pub fn identity(fields: &Fields<'_>, card_id: Option<&str>) -> Result<Identity, 
         name: fields.string("name", MAX_TEXT)?,
         tier: fields.string("tier", MAX_TIER)?,
         tags: fields
-            .strings("tags", MAX_TAGS, MAX_TIER)?
+            .strings("tags", MAX_TAGS, rabat_domain::limits::MAX_TAG_CHARS)?
             .unwrap_or_default(),
         points,
     })
@@ -81,8 +106,8 @@ pub fn identity(fields: &Fields<'_>, card_id: Option<&str>) -> Result<Identity, 
     ),
     request_body(content = serde_json::Value, description = "{customerId?, name?, tier?, tags?, points?}; points are set through a ledger row"),
     responses(
-        (status = 200, description = "Updated", body = crate::model::Card),
-        (status = 201, description = "Created", body = crate::model::Card),
+        (status = 200, description = "Updated", body = CardView),
+        (status = 201, description = "Created", body = CardView),
         crate::http::openapi::BadInput,
         crate::http::openapi::Unauthorized,
         crate::http::openapi::Forbidden,
@@ -93,7 +118,7 @@ pub async fn upsert(
     MerchantAuth(merchant): MerchantAuth,
     params: Params,
     raw: Raw,
-) -> ApiResult<(StatusCode, Json<Card>)> {
+) -> ApiResult<(StatusCode, Json<CardView>)> {
     let card_id = params.card_id()?;
     let body = input::object(raw, state.settings().max_body_bytes)?;
     let fields = Fields::new(&body, "");
@@ -136,7 +161,8 @@ pub async fn upsert(
     } else {
         StatusCode::OK
     };
-    Ok((status, Json(done.card)))
+    let view = CardView::of(&state, &merchant.id, done.card).await?;
+    Ok((status, Json(view)))
 }
 
 /// `GET /admin/v1/merchants/{m}/cards/{cardId}`
@@ -150,7 +176,7 @@ pub async fn upsert(
         ("cardId" = String, Path, description = "The card id"),
     ),
     responses(
-        (status = 200, body = crate::model::Card),
+        (status = 200, body = CardView),
         crate::http::openapi::Unauthorized,
         crate::http::openapi::Forbidden,
         crate::http::openapi::NotFound,
@@ -160,11 +186,14 @@ pub async fn show(
     State(state): State<AppState>,
     MerchantAuth(merchant): MerchantAuth,
     params: Params,
-) -> ApiResult<Json<Card>> {
+) -> ApiResult<Json<CardView>> {
     let card_id = params.card_id()?;
-    let card = state.store().card(&merchant.id, card_id).await?;
-    card.map(Json)
-        .ok_or_else(|| ApiError::NotFound(format!("card '{card_id}' not found")))
+    let card = state
+        .store()
+        .card(&merchant.id, card_id)
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("card '{card_id}' not found")))?;
+    Ok(Json(CardView::of(&state, &merchant.id, card).await?))
 }
 
 /// `DELETE /admin/v1/merchants/{m}/cards/{cardId}` → 204; the card's ledger rows stay.
