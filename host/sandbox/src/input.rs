@@ -166,7 +166,10 @@ mod tests {
         assert_eq!(input.card().unwrap().points(), Ok(700));
         assert_eq!(input.tags().next().unwrap().text(), Ok("staff"));
         assert_eq!(input.offer().unwrap().held_points(), Ok(300));
-        assert_eq!(input.offer_discounts().next().unwrap().code(), Ok(Some("POINTS")));
+        assert_eq!(
+            input.offer_discounts().next().unwrap().code(),
+            Ok(Some("POINTS"))
+        );
         assert_eq!(input.config(), Ok("{}"));
     }
 }

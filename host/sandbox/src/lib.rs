@@ -44,6 +44,11 @@ pub struct RuntimeConfig {
     pub keep_resident_bytes: usize,
     /// Granularity of the wall-clock deadline.
     pub epoch_tick: Duration,
+    /// Reset pooled memories with Linux's `PAGEMAP_SCAN` (only the pages a call dirtied)
+    /// where the kernel has it (see BENCHMARKS.md).
+    pub pagemap_scan: bool,
+    /// Map a module's initial memory copy-on-write from its image rather than copying it.
+    pub memory_init_cow: bool,
     /// What an upload may ask the compiler for (checked before compiling).
     pub module_limits: ModuleLimits,
 }
@@ -57,6 +62,8 @@ impl Default for RuntimeConfig {
             max_table_elements: 20_000,
             keep_resident_bytes: 256 << 10,
             epoch_tick: Duration::from_millis(1),
+            pagemap_scan: false,
+            memory_init_cow: true,
             module_limits: ModuleLimits::default(),
         }
     }
@@ -267,12 +274,23 @@ impl Runtime {
             .table_elements(config.max_table_elements)
             .linear_memory_keep_resident(config.keep_resident_bytes)
             .table_keep_resident(config.keep_resident_bytes);
+        let auto = |on: bool| {
+            if on {
+                wasmtime::Enabled::Auto
+            } else {
+                wasmtime::Enabled::No
+            }
+        };
+        // Memory protection keys are not tried: the benchmark machine's CPU has no `pku`
+        // (see BENCHMARKS.md), and wasmtime's support is behind a feature.
+        pool.pagemap_scan(auto(config.pagemap_scan));
 
         let mut wasm = Config::new();
         wasm.wasm_component_model(true)
             .consume_fuel(true)
             .epoch_interruption(true)
             .max_wasm_stack(512 << 10)
+            .memory_init_cow(config.memory_init_cow)
             .allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
         let engine = Engine::new(&wasm)?;
         let engine_key = engine_key(&engine);

@@ -608,7 +608,10 @@ pub fn evaluation_v2(
 /// tags) must fit the limit whole, or the answer is invalid (a cut tag would be another
 /// tag).
 pub fn accrual_v2(value: AccrualV2, limit: usize) -> Result<model::Accrual, Failure> {
-    for (list, what) in [(&value.add_tags, "add-tags"), (&value.remove_tags, "remove-tags")] {
+    for (list, what) in [
+        (&value.add_tags, "add-tags"),
+        (&value.remove_tags, "remove-tags"),
+    ] {
         if list.len > MAX_DISCOUNTS {
             return Err(Failure::InvalidAnswer(format!(
                 "the accrual's {what} has {} tags; at most {MAX_DISCOUNTS} are allowed",
