@@ -302,6 +302,7 @@ fn check(path: &Path) -> anyhow::Result<ExitCode> {
             info.imports.join(", ")
         }
     );
+    println!("contract: {}", info.contract);
     Ok(ExitCode::SUCCESS)
 }
 

@@ -28,7 +28,7 @@ impl Policy for HappyHour {
             percentage,
             days,
         } = ctx.config()?;
-        let Some(created) = ctx.order.created_at() else {
+        let Some(created) = ctx.order().created_at() else {
             info!("the POS sent no opening time: no happy hour");
             return Ok(Evaluation::none());
         };
@@ -51,7 +51,7 @@ mod tests {
     const CONFIG: &str =
         r#"{"from": "15:00", "to": "17:00", "utcOffsetMinutes": 60, "percentage": 15}"#;
 
-    fn bill_opened_at(hour_utc: u8, minute: u8) -> Order {
+    fn bill_opened_at(hour_utc: u8, minute: u8) -> OrderData {
         Order::builder()
             .item(OrderItem::new("11111", "Espresso", 2, dec!(2.50)).with_category("Hot Beverages"))
             .item(
@@ -61,7 +61,7 @@ mod tests {
             .build()
     }
 
-    fn evaluate(order: Order, config: &str) -> Result<Evaluation, String> {
+    fn evaluate(order: OrderData, config: &str) -> Result<Evaluation, String> {
         HappyHour::evaluate(&Context::new(order).with_config(config))
     }
 
