@@ -12,6 +12,7 @@ mod compiled_cache;
 mod console;
 mod crash;
 mod data;
+mod earn_burn;
 mod fuzz;
 mod input_bounds;
 mod isolation;

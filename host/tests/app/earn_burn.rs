@@ -1,0 +1,317 @@
+//! Earn and burn over HTTP, on SQLite and (when configured) PostgreSQL, with the real
+//! `pay-with-points` and `tier-upgrade` examples (contract 0.2): points pay part of a bill
+//! and are burnt once when it completes, concurrent bills on one card never share points,
+//! an offer not taken releases its hold, and a policy's tier change shows on the card,
+//! in the ledger and in the audit trail.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use crate::common::app::{TestApp, TestMerchant};
+use crate::common::wasm::example;
+use rabat::model::Card;
+use rabat::store::EvaluationQuery;
+use serde_json::{Value, json};
+
+const DISCOUNTS: &str = "/pos/papaya/v1/discounts";
+const TRANSACTIONS: &str = "/pos/papaya/v1/transactions";
+
+app_on_both_engines!(
+    points_pay_part_of_a_bill_and_are_burnt_once,
+    concurrent_bills_on_one_card_never_share_points,
+    an_offer_not_taken_burns_nothing_and_frees_the_points,
+    a_policy_tier_change_shows_on_the_card_the_ledger_and_the_audit,
+);
+
+/// An open bill of 50.00 on `card` (half of it is 25.00, so 1 000 points pay 10.00).
+fn open_bill(order_id: &str, card: &str) -> Value {
+    json!({
+      "orderId": order_id, "cardId": card, "status": "open",
+      "total": 50.00, "currency": "EUR",
+      "orderItems": [
+        {"id": "1", "productId": "11111", "name": "Espresso", "quantity": 2,
+         "unitPrice": 25.00, "totalPrice": 50.00, "vatRate": 20}
+      ]
+    })
+}
+
+/// The completed bill; with `points_paid` the POS booked the `POINTS` coupon as a line.
+fn completed_bill(order_id: &str, card: &str, points_paid: Option<f64>) -> Value {
+    let mut items = vec![json!({"id": "1", "productId": "11111", "name": "Espresso",
+        "quantity": 2, "unitPrice": 25.00, "totalPrice": 50.00, "vatRate": 20})];
+    if let Some(amount) = points_paid {
+        items.push(json!({"id": "2", "productId": "POINTS", "name": "POINTS", "quantity": 1,
+            "unitPrice": -amount, "totalPrice": -amount, "vat": 0, "vatRate": 0}));
+    }
+    json!({
+      "event": "order.completed", "orderId": order_id, "cardId": card, "paid": 1,
+      "status": "closed", "total": 50.00 - points_paid.unwrap_or(0.0), "currency": "EUR",
+      "completed": "2025-10-21T10:35:12.000Z", "orderItems": items
+    })
+}
+
+async fn shop_paying_with_points(app: &TestApp, id: &str, points: i64) -> TestMerchant {
+    let shop = app.merchant(id).await;
+    let mut card = Card::new("c1");
+    card.points = points;
+    app.card(&shop, card).await;
+    app.activate(
+        &shop,
+        &example("pay-with-points"),
+        json!({"pointsPerUnit": 100, "maxShare": 50}),
+    )
+    .await;
+    shop
+}
+
+async fn admin_card(app: &TestApp, shop: &TestMerchant) -> Value {
+    let path = format!("/admin/v1/merchants/{}/cards/c1", shop.id);
+    let reply = app.call("GET", &path, Some(&shop.api_key), "").await;
+    assert_eq!(reply.status, 200, "{}", reply.text);
+    reply.json
+}
+
+/// The card's ledger over HTTP, oldest first: (kind, order id, points).
+async fn admin_ledger(app: &TestApp, shop: &TestMerchant) -> Vec<Value> {
+    let path = format!(
+        "/admin/v1/merchants/{}/transactions?cardId=c1&limit=500",
+        shop.id
+    );
+    let reply = app.call("GET", &path, Some(&shop.api_key), "").await;
+    assert_eq!(reply.status, 200, "{}", reply.text);
+    let mut rows = reply.json["items"].as_array().unwrap().clone();
+    rows.reverse();
+    rows
+}
+
+fn kinds(rows: &[Value]) -> Vec<(String, String, i64)> {
+    rows.iter()
+        .map(|row| {
+            (
+                row["kind"].as_str().unwrap().to_owned(),
+                row["orderId"].as_str().unwrap_or("-").to_owned(),
+                row["points"].as_i64().unwrap(),
+            )
+        })
+        .collect()
+}
+
+fn points_coupon(reply: &Value) -> Option<&Value> {
+    reply["discounts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["couponCode"] == "POINTS")
+}
+
+async fn points_pay_part_of_a_bill_and_are_burnt_once(app: &TestApp) {
+    let shop = shop_paying_with_points(app, "cafe", 1000).await;
+    let reply = app
+        .post_json(DISCOUNTS, &shop.pos_token, &open_bill("o1", "c1"))
+        .await;
+    assert_eq!(reply.status, 200, "{}", reply.text);
+    let coupon = points_coupon(&reply.json).expect("a POINTS coupon");
+    // Amounts are exact JSON numbers with the minor unit's places.
+    assert_eq!(coupon["amount"].to_string(), "10.00", "{}", reply.text);
+    assert_eq!(coupon["vatRate"], 0);
+    let card = admin_card(app, &shop).await;
+    assert_eq!((card["points"].as_i64(), card["heldPoints"].as_i64()), (Some(1000), Some(1000)));
+
+    // Asking again for the same order replaces its hold rather than adding one.
+    let reply = app
+        .post_json(DISCOUNTS, &shop.pos_token, &open_bill("o1", "c1"))
+        .await;
+    assert!(points_coupon(&reply.json).is_some(), "{}", reply.text);
+    assert_eq!(admin_card(app, &shop).await["heldPoints"], 1000);
+
+    // The bill completes with the coupon on it: the held points are burnt.
+    let done = completed_bill("o1", "c1", Some(10.0));
+    let reply = app.post_json(TRANSACTIONS, &shop.pos_token, &done).await;
+    assert_eq!(reply.status, 200, "{}", reply.text);
+    let card = admin_card(app, &shop).await;
+    assert_eq!((card["points"].as_i64(), card["heldPoints"].as_i64()), (Some(0), Some(0)));
+    let rows = admin_ledger(app, &shop).await;
+    assert_eq!(
+        kinds(&rows),
+        [
+            ("adjustment".into(), "-".into(), 1000),
+            ("transaction".into(), "o1".into(), 0),
+            ("burn".into(), "o1".into(), -1000),
+        ]
+    );
+    assert_eq!(rows[2]["pointsBalance"], 0);
+
+    // A repeat of endpoint 2 burns nothing again.
+    let reply = app.post_json(TRANSACTIONS, &shop.pos_token, &done).await;
+    assert_eq!(reply.status, 200, "{}", reply.text);
+    assert_eq!(admin_ledger(app, &shop).await.len(), 3);
+    assert_eq!(admin_card(app, &shop).await["points"], 0);
+}
+
+async fn concurrent_bills_on_one_card_never_share_points(app: &TestApp) {
+    let shop = shop_paying_with_points(app, "rush", 1000).await;
+    // Eight tills offer the card's 1 000 points at once: exactly one gets them.
+    let asks: Vec<_> = (0..8)
+        .map(|i| {
+            let bill = open_bill(&format!("o{i}"), "c1");
+            let token = shop.pos_token.clone();
+            let router = app.router.clone();
+            tokio::spawn(async move { post(router, DISCOUNTS, &token, &bill).await })
+        })
+        .collect();
+    let mut offered = Vec::new();
+    for (i, ask) in asks.into_iter().enumerate() {
+        let (status, reply) = ask.await.unwrap();
+        assert_eq!(status, 200, "{reply}");
+        if points_coupon(&reply).is_some() {
+            offered.push(i);
+        }
+    }
+    assert_eq!(offered.len(), 1, "exactly one till is offered the points");
+    assert_eq!(admin_card(app, &shop).await["heldPoints"], 1000);
+
+    // The evaluation log says why the others got no coupon.
+    app.flush_evaluations().await;
+    let logged = app
+        .state
+        .store()
+        .list_evaluations(
+            "rush",
+            &EvaluationQuery {
+                limit: 50,
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap()
+        .items;
+    let why = "host: discounts[0] dropped: costs 1000 points, card has 0 available";
+    let dropped = logged
+        .iter()
+        .filter(|e| e.record.logs.to_string().contains(why))
+        .count();
+    assert_eq!(dropped, 7, "{logged:?}");
+
+    // Every bill completes at once, each claiming it used the coupon: only the order
+    // that held the points burns them, once.
+    let bills: Vec<_> = (0..8)
+        .map(|i| {
+            let bill = completed_bill(&format!("o{i}"), "c1", Some(10.0));
+            let token = shop.pos_token.clone();
+            let router = app.router.clone();
+            tokio::spawn(async move { post(router, TRANSACTIONS, &token, &bill).await })
+        })
+        .collect();
+    for bill in bills {
+        let (status, reply) = bill.await.unwrap();
+        assert_eq!(status, 200, "{reply}");
+    }
+    let card = admin_card(app, &shop).await;
+    assert_eq!((card["points"].as_i64(), card["heldPoints"].as_i64()), (Some(0), Some(0)));
+    let burns: Vec<_> = kinds(&admin_ledger(app, &shop).await)
+        .into_iter()
+        .filter(|(kind, _, _)| kind == "burn")
+        .collect();
+    assert_eq!(burns, [("burn".into(), format!("o{}", offered[0]), -1000)]);
+}
+
+async fn an_offer_not_taken_burns_nothing_and_frees_the_points(app: &TestApp) {
+    let shop = shop_paying_with_points(app, "shy", 600).await;
+    let reply = app
+        .post_json(DISCOUNTS, &shop.pos_token, &open_bill("o1", "c1"))
+        .await;
+    assert!(points_coupon(&reply.json).is_some(), "{}", reply.text);
+    // Meanwhile another bill of the card is offered nothing: the 600 are held.
+    let reply = app
+        .post_json(DISCOUNTS, &shop.pos_token, &open_bill("o2", "c1"))
+        .await;
+    assert!(points_coupon(&reply.json).is_none(), "{}", reply.text);
+    // The customer pays without points: redeem 0, and the hold is released.
+    let reply = app
+        .post_json(TRANSACTIONS, &shop.pos_token, &completed_bill("o1", "c1", None))
+        .await;
+    assert_eq!(reply.status, 200, "{}", reply.text);
+    let card = admin_card(app, &shop).await;
+    assert_eq!((card["points"].as_i64(), card["heldPoints"].as_i64()), (Some(600), Some(0)));
+    let rows = admin_ledger(app, &shop).await;
+    assert_eq!(
+        kinds(&rows),
+        [("adjustment".into(), "-".into(), 600), ("transaction".into(), "o1".into(), 0)]
+    );
+    assert_eq!(rows[1]["reason"], "points offer not taken");
+    // The points are free for the other bill now.
+    let reply = app
+        .post_json(DISCOUNTS, &shop.pos_token, &open_bill("o2", "c1"))
+        .await;
+    let coupon = points_coupon(&reply.json).map(|c| c["amount"].to_string());
+    assert_eq!(coupon.as_deref(), Some("6.00"), "{}", reply.text);
+}
+
+async fn a_policy_tier_change_shows_on_the_card_the_ledger_and_the_audit(app: &TestApp) {
+    let shop = app.merchant("club").await;
+    app.card(&shop, Card::new("c1")).await;
+    let version = app
+        .activate(
+            &shop,
+            &example("tier-upgrade"),
+            json!({"tiers": [{"tier": "silver", "visits": 3}, {"tier": "gold", "visits": 10}]}),
+        )
+        .await;
+    for i in 0..3 {
+        let bill = completed_bill(&format!("v{i}"), "c1", None);
+        let reply = app.post_json(TRANSACTIONS, &shop.pos_token, &bill).await;
+        assert_eq!(reply.status, 200, "{}", reply.text);
+    }
+    // The third visit makes the card silver.
+    let card = admin_card(app, &shop).await;
+    assert_eq!((card["tier"].as_str(), card["visits"].as_u64()), (Some("silver"), Some(3)));
+    let rows = admin_ledger(app, &shop).await;
+    assert_eq!(rows[0]["cardChanges"], Value::Null);
+    assert_eq!(
+        rows[2]["cardChanges"],
+        json!({"tier": {"from": null, "to": "silver"}})
+    );
+    assert_eq!(rows[2]["reason"], "3 visits: silver");
+    // Audited, as the policy's change.
+    let path = format!("/admin/v1/merchants/{}/audit", shop.id);
+    let reply = app.call("GET", &path, Some(&shop.api_key), "").await;
+    assert_eq!(reply.status, 200, "{}", reply.text);
+    let changes: Vec<_> = reply.json["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|a| a["action"] == "card.policy_change")
+        .collect();
+    assert_eq!(changes.len(), 1, "{}", reply.text);
+    assert_eq!(changes[0]["actor"], "policy");
+    assert_eq!(changes[0]["detail"]["orderId"], "v2");
+    assert_eq!(changes[0]["detail"]["policyVersion"], version);
+    // A repeat of that bill changes nothing and is not audited again.
+    let reply = app
+        .post_json(TRANSACTIONS, &shop.pos_token, &completed_bill("v2", "c1", None))
+        .await;
+    assert_eq!(reply.status, 200, "{}", reply.text);
+    let reply = app.call("GET", &path, Some(&shop.api_key), "").await;
+    let count = reply.json["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|a| a["action"] == "card.policy_change")
+        .count();
+    assert_eq!(count, 1);
+}
+
+/// A POS call from a task of its own (the router is cheap to clone).
+async fn post(router: axum::Router, path: &str, token: &str, body: &Value) -> (u16, Value) {
+    use axum::http::Request;
+    use http_body_util::BodyExt;
+    use tower::ServiceExt;
+    let request = Request::builder()
+        .method("POST")
+        .uri(path)
+        .header("authorization", format!("Bearer {token}"))
+        .body(axum::body::Body::from(body.to_string()))
+        .unwrap();
+    let response = router.oneshot(request).await.unwrap();
+    let status = response.status().as_u16();
+    let bytes = response.into_body().collect().await.unwrap().to_bytes();
+    (status, serde_json::from_slice(&bytes).unwrap_or(Value::Null))
+}
