@@ -593,14 +593,20 @@ mod tests {
             config: Some(path.clone()),
             ..SettingsArgs::default()
         };
-        assert_eq!(from_file.resolve().unwrap().hold_ttl, Duration::from_secs(600));
+        assert_eq!(
+            from_file.resolve().unwrap().hold_ttl,
+            Duration::from_secs(600)
+        );
         let flag_wins = SettingsArgs {
             config: Some(path),
             hold_ttl_secs: Some(0),
             ..SettingsArgs::default()
         };
         // 0 would hold nothing at all: the least is one second.
-        assert_eq!(flag_wins.resolve().unwrap().hold_ttl, Duration::from_secs(1));
+        assert_eq!(
+            flag_wins.resolve().unwrap().hold_ttl,
+            Duration::from_secs(1)
+        );
     }
 
     #[test]

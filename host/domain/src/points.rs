@@ -264,8 +264,8 @@ mod tests {
             discounts: kept.clone(),
             message: None,
         };
-        let (response, sources) = discount_response_traced(&order("4.00"), &evaluation)
-            .unwrap_or_else(|e| panic!("{e}"));
+        let (response, sources) =
+            discount_response_traced(&order("4.00"), &evaluation).unwrap_or_else(|e| panic!("{e}"));
         let offer = offer(&kept, &response, &sources, 7);
         assert_eq!(offer.held_points, 400);
         assert_eq!(offer.total_discount, dec("4.00"));

@@ -232,27 +232,34 @@ impl Till {
         let ttl_ms = i64::try_from(self.hold_ttl.as_millis()).unwrap_or(i64::MAX);
         let held = self
             .store
-            .hold_points(merchant, &card.card_id, &order.order_id, now, ttl_ms, |available| {
-                let afforded = points::afford(&evaluation.discounts, available);
-                let kept = Evaluation {
-                    discounts: afforded.kept,
-                    message: evaluation.message,
-                };
-                match money::discount_response_traced(order, &kept) {
-                    Ok((response, sources)) => {
-                        let offer = points::offer(&kept.discounts, &response, &sources, now);
-                        let hold = serde_json::to_string(&offer).ok().map(|text| NewHold {
-                            points: offer.held_points,
-                            offer: text,
-                        });
-                        (hold, (Ok(response), afforded.dropped))
+            .hold_points(
+                merchant,
+                &card.card_id,
+                &order.order_id,
+                now,
+                ttl_ms,
+                |available| {
+                    let afforded = points::afford(&evaluation.discounts, available);
+                    let kept = Evaluation {
+                        discounts: afforded.kept,
+                        message: evaluation.message,
+                    };
+                    match money::discount_response_traced(order, &kept) {
+                        Ok((response, sources)) => {
+                            let offer = points::offer(&kept.discounts, &response, &sources, now);
+                            let hold = serde_json::to_string(&offer).ok().map(|text| NewHold {
+                                points: offer.held_points,
+                                offer: text,
+                            });
+                            (hold, (Ok(response), afforded.dropped))
+                        }
+                        Err(e) => (
+                            None,
+                            (Err(Failure::InvalidAnswer(e.to_string())), afforded.dropped),
+                        ),
                     }
-                    Err(e) => (
-                        None,
-                        (Err(Failure::InvalidAnswer(e.to_string())), afforded.dropped),
-                    ),
-                }
-            })
+                },
+            )
             .await;
         let (result, dropped) = match held {
             Ok(held) => held,
@@ -531,7 +538,9 @@ fn settlement(accrual: &Accrual, offer: Option<&Offer>) -> Settlement {
     let add_tags = labels("addTags", &accrual.add_tags);
     let remove_tags = labels("removeTags", &accrual.remove_tags);
     Settlement {
-        redeem: accrual.redeem.min(offer.map_or(0, |offer| offer.held_points)),
+        redeem: accrual
+            .redeem
+            .min(offer.map_or(0, |offer| offer.held_points)),
         set_tier,
         add_tags,
         remove_tags,
@@ -590,5 +599,71 @@ impl<'a> LogEntry<'a> {
             logs: Value::Array(Vec::new()),
             error: self.error.as_deref().map(without_nul),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn offer(held_points: u64) -> Offer {
+        Offer {
+            held_points,
+            ..Offer::default()
+        }
+    }
+
+    #[test]
+    fn a_redemption_is_capped_by_the_offer_and_nothing_without_one() {
+        let accrual = Accrual {
+            redeem: 800,
+            ..Accrual::default()
+        };
+        assert_eq!(settlement(&accrual, Some(&offer(500))).redeem, 500);
+        assert_eq!(settlement(&accrual, Some(&offer(900))).redeem, 800);
+        assert_eq!(settlement(&accrual, None).redeem, 0);
+    }
+
+    #[test]
+    fn invalid_card_changes_are_dropped_with_the_reason() {
+        let accrual = Accrual {
+            set_tier: Some("x".repeat(MAX_TIER_CHARS + 1)),
+            add_tags: vec!["vip".into(), String::new(), "bad\u{0}tag".into()],
+            remove_tags: vec!["old".into()],
+            ..Accrual::default()
+        };
+        let settled = settlement(&accrual, None);
+        assert_eq!(settled.set_tier, None);
+        assert_eq!(settled.add_tags, ["vip"]);
+        assert_eq!(settled.remove_tags, ["old"]);
+        let shown = "x".repeat(MAX_TAG_CHARS);
+        assert_eq!(
+            settled.dropped,
+            [
+                format!("setTier '{shown}' dropped: must be at most {MAX_TIER_CHARS} characters"),
+                "addTags[1] '' dropped: must not be empty".to_owned(),
+                "addTags[2] 'bad\u{FFFD}tag' dropped: must not contain control characters"
+                    .to_owned(),
+            ]
+        );
+    }
+
+    #[test]
+    fn too_many_tags_at_once_are_dropped_whole() {
+        let accrual = Accrual {
+            set_tier: Some("gold".into()),
+            add_tags: (0..=MAX_CARD_TAGS).map(|i| format!("t{i}")).collect(),
+            ..Accrual::default()
+        };
+        let settled = settlement(&accrual, None);
+        assert_eq!(settled.set_tier.as_deref(), Some("gold"));
+        assert!(settled.add_tags.is_empty());
+        assert_eq!(
+            settled.dropped,
+            [format!(
+                "addTags dropped: {} tags asked; at most {MAX_CARD_TAGS} are allowed",
+                MAX_CARD_TAGS + 1
+            )]
+        );
     }
 }

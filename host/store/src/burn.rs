@@ -80,7 +80,10 @@ pub(crate) fn card_after(card: &Card, settlement: &Settlement) -> CardAfter {
     }
     // A tag removed and added back is no change.
     let removed: Vec<String> = removed.into_iter().filter(|t| !tags.contains(t)).collect();
-    let added: Vec<String> = added.into_iter().filter(|t| !card.tags.contains(t)).collect();
+    let added: Vec<String> = added
+        .into_iter()
+        .filter(|t| !card.tags.contains(t))
+        .collect();
     let tier = match &settlement.set_tier {
         Some(tier) => Some(tier.clone()),
         None => card.tier.clone(),

@@ -14,10 +14,10 @@ use rust_decimal::Decimal;
 use serde::Serialize;
 use serde_json::Value;
 
+use super::burn::{CardChangeNote, Settled, Settlement};
 use super::cards::{CardRow, LOCK_CARD, UPDATE_TOTALS};
 use super::engine::WritePool;
 use super::page::{self, Page};
-use super::burn::{CardChangeNote, Settled, Settlement};
 use super::{AuditOf, AuditRecord, Entity, Result, Store, StoreError, now_ms};
 use rabat_domain::model::Pos;
 

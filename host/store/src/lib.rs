@@ -64,10 +64,10 @@ pub use cards::UpsertedCard;
 pub use compiled::CompiledArtifact;
 pub use engine::{EngineKind, StoreOptions};
 pub use error::{Entity, StoreError};
-pub use holds::{Hold, NewHold};
 pub use evaluations::{
     EvaluationQuery, EvaluationRecord, PendingEvaluation, ReplaySource, StoredEvaluation,
 };
+pub use holds::{Hold, NewHold};
 pub use ledger::{EntryKind, LedgerEntry, LedgerQuery, Recorded, TransactionRecord};
 pub use merchants::{Merchant, PosToken};
 pub use notify::{Change, ChangeListener};

@@ -38,8 +38,10 @@ fn completed_bill(order_id: &str, card: &str, points_paid: Option<f64>) -> Value
     let mut items = vec![json!({"id": "1", "productId": "11111", "name": "Espresso",
         "quantity": 2, "unitPrice": 25.00, "totalPrice": 50.00, "vatRate": 20})];
     if let Some(amount) = points_paid {
-        items.push(json!({"id": "2", "productId": "POINTS", "name": "POINTS", "quantity": 1,
-            "unitPrice": -amount, "totalPrice": -amount, "vat": 0, "vatRate": 0}));
+        items.push(
+            json!({"id": "2", "productId": "POINTS", "name": "POINTS", "quantity": 1,
+            "unitPrice": -amount, "totalPrice": -amount, "vat": 0, "vatRate": 0}),
+        );
     }
     json!({
       "event": "order.completed", "orderId": order_id, "cardId": card, "paid": 1,
@@ -113,7 +115,10 @@ async fn points_pay_part_of_a_bill_and_are_burnt_once(app: &TestApp) {
     assert_eq!(coupon["amount"].to_string(), "10.00", "{}", reply.text);
     assert_eq!(coupon["vatRate"], 0);
     let card = admin_card(app, &shop).await;
-    assert_eq!((card["points"].as_i64(), card["heldPoints"].as_i64()), (Some(1000), Some(1000)));
+    assert_eq!(
+        (card["points"].as_i64(), card["heldPoints"].as_i64()),
+        (Some(1000), Some(1000))
+    );
 
     // Asking again for the same order replaces its hold rather than adding one.
     let reply = app
@@ -127,7 +132,10 @@ async fn points_pay_part_of_a_bill_and_are_burnt_once(app: &TestApp) {
     let reply = app.post_json(TRANSACTIONS, &shop.pos_token, &done).await;
     assert_eq!(reply.status, 200, "{}", reply.text);
     let card = admin_card(app, &shop).await;
-    assert_eq!((card["points"].as_i64(), card["heldPoints"].as_i64()), (Some(0), Some(0)));
+    assert_eq!(
+        (card["points"].as_i64(), card["heldPoints"].as_i64()),
+        (Some(0), Some(0))
+    );
     let rows = admin_ledger(app, &shop).await;
     assert_eq!(
         kinds(&rows),
@@ -205,7 +213,10 @@ async fn concurrent_bills_on_one_card_never_share_points(app: &TestApp) {
         assert_eq!(status, 200, "{reply}");
     }
     let card = admin_card(app, &shop).await;
-    assert_eq!((card["points"].as_i64(), card["heldPoints"].as_i64()), (Some(0), Some(0)));
+    assert_eq!(
+        (card["points"].as_i64(), card["heldPoints"].as_i64()),
+        (Some(0), Some(0))
+    );
     let burns: Vec<_> = kinds(&admin_ledger(app, &shop).await)
         .into_iter()
         .filter(|(kind, _, _)| kind == "burn")
@@ -226,15 +237,25 @@ async fn an_offer_not_taken_burns_nothing_and_frees_the_points(app: &TestApp) {
     assert!(points_coupon(&reply.json).is_none(), "{}", reply.text);
     // The customer pays without points: redeem 0, and the hold is released.
     let reply = app
-        .post_json(TRANSACTIONS, &shop.pos_token, &completed_bill("o1", "c1", None))
+        .post_json(
+            TRANSACTIONS,
+            &shop.pos_token,
+            &completed_bill("o1", "c1", None),
+        )
         .await;
     assert_eq!(reply.status, 200, "{}", reply.text);
     let card = admin_card(app, &shop).await;
-    assert_eq!((card["points"].as_i64(), card["heldPoints"].as_i64()), (Some(600), Some(0)));
+    assert_eq!(
+        (card["points"].as_i64(), card["heldPoints"].as_i64()),
+        (Some(600), Some(0))
+    );
     let rows = admin_ledger(app, &shop).await;
     assert_eq!(
         kinds(&rows),
-        [("adjustment".into(), "-".into(), 600), ("transaction".into(), "o1".into(), 0)]
+        [
+            ("adjustment".into(), "-".into(), 600),
+            ("transaction".into(), "o1".into(), 0)
+        ]
     );
     assert_eq!(rows[1]["reason"], "points offer not taken");
     // The points are free for the other bill now.
@@ -262,7 +283,10 @@ async fn a_policy_tier_change_shows_on_the_card_the_ledger_and_the_audit(app: &T
     }
     // The third visit makes the card silver.
     let card = admin_card(app, &shop).await;
-    assert_eq!((card["tier"].as_str(), card["visits"].as_u64()), (Some("silver"), Some(3)));
+    assert_eq!(
+        (card["tier"].as_str(), card["visits"].as_u64()),
+        (Some("silver"), Some(3))
+    );
     let rows = admin_ledger(app, &shop).await;
     assert_eq!(rows[0]["cardChanges"], Value::Null);
     assert_eq!(
@@ -286,7 +310,11 @@ async fn a_policy_tier_change_shows_on_the_card_the_ledger_and_the_audit(app: &T
     assert_eq!(changes[0]["detail"]["policyVersion"], version);
     // A repeat of that bill changes nothing and is not audited again.
     let reply = app
-        .post_json(TRANSACTIONS, &shop.pos_token, &completed_bill("v2", "c1", None))
+        .post_json(
+            TRANSACTIONS,
+            &shop.pos_token,
+            &completed_bill("v2", "c1", None),
+        )
         .await;
     assert_eq!(reply.status, 200, "{}", reply.text);
     let reply = app.call("GET", &path, Some(&shop.api_key), "").await;
@@ -313,5 +341,8 @@ async fn post(router: axum::Router, path: &str, token: &str, body: &Value) -> (u
     let response = router.oneshot(request).await.unwrap();
     let status = response.status().as_u16();
     let bytes = response.into_body().collect().await.unwrap().to_bytes();
-    (status, serde_json::from_slice(&bytes).unwrap_or(Value::Null))
+    (
+        status,
+        serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+    )
 }

@@ -70,7 +70,10 @@ async fn ledger(store: &Store) -> Vec<LedgerEntry> {
 async fn assert_balance_is_the_ledger(store: &Store) -> i64 {
     let balance = store.card("m1", "c1").await.unwrap().unwrap().points;
     let sum: i64 = ledger(store).await.iter().map(|e| e.points).sum();
-    assert_eq!(balance, sum, "the card's balance is not the sum of its ledger");
+    assert_eq!(
+        balance, sum,
+        "the card's balance is not the sum of its ledger"
+    );
     balance
 }
 
@@ -147,12 +150,19 @@ async fn redemption_is_bounded_recorded_once_and_releases_the_hold(db: &TestDb) 
     let Recorded::New(row) = recorded else {
         panic!("not recorded new")
     };
-    assert_eq!((row.kind, row.points, row.points_balance), (EntryKind::Transaction, 20, 1020));
+    assert_eq!(
+        (row.kind, row.points, row.points_balance),
+        (EntryKind::Transaction, 20, 1020)
+    );
     let burn = settled.burn.expect("a burn row");
     assert_eq!(burn.kind, EntryKind::Burn);
     assert_eq!(burn.order_id.as_deref(), Some("a"));
     assert_eq!((burn.points, burn.points_balance), (-500, 520));
-    assert_eq!(s.hold("m1", "a").await.unwrap(), None, "the hold is released");
+    assert_eq!(
+        s.hold("m1", "a").await.unwrap(),
+        None,
+        "the hold is released"
+    );
     assert_eq!(s.held_points("m1", "c1", NOW).await.unwrap(), 0);
     assert_eq!(assert_balance_is_the_ledger(s).await, 520);
     let kinds: Vec<_> = ledger(s)
@@ -161,7 +171,10 @@ async fn redemption_is_bounded_recorded_once_and_releases_the_hold(db: &TestDb) 
         .filter(|e| e.order_id.as_deref() == Some("a"))
         .map(|e| (e.kind, e.points))
         .collect();
-    assert_eq!(kinds, [(EntryKind::Burn, -500), (EntryKind::Transaction, 20)]);
+    assert_eq!(
+        kinds,
+        [(EntryKind::Burn, -500), (EntryKind::Transaction, 20)]
+    );
 
     // The repeat of endpoint 2 is a duplicate: nothing is burnt again.
     let (again, settled) = s
@@ -181,7 +194,10 @@ async fn redemption_is_bounded_recorded_once_and_releases_the_hold(db: &TestDb) 
         .record_bill("m1", &bill("b", "c1", "5.00", 0, NOW), &redeem(400), audit)
         .await
         .unwrap();
-    assert_eq!(settled.burn.map(|b| (b.points, b.points_balance)), Some((-100, 0)));
+    assert_eq!(
+        settled.burn.map(|b| (b.points, b.points_balance)),
+        Some((-100, 0))
+    );
     assert_eq!(assert_balance_is_the_ledger(s).await, 0);
 
     // The offer not taken: redeem 0 burns nothing, and the hold is released all the same.
@@ -220,7 +236,12 @@ async fn card_changes_are_applied_noted_and_audited(db: &TestDb) {
         )
     };
     let (recorded, settled) = s
-        .record_bill("m1", &bill("t1", "c1", "5.00", 1, NOW), &settlement, policy_audit)
+        .record_bill(
+            "m1",
+            &bill("t1", "c1", "5.00", 1, NOW),
+            &settlement,
+            policy_audit,
+        )
         .await
         .unwrap();
     let expected = json!({
@@ -245,9 +266,14 @@ async fn card_changes_are_applied_noted_and_audited(db: &TestDb) {
     assert_eq!(change.record.actor, "policy");
     assert_eq!(change.record.detail["changes"], expected);
     // A repeat changes nothing again and writes no second audit row.
-    s.record_bill("m1", &bill("t1", "c1", "5.00", 1, NOW), &settlement, policy_audit)
-        .await
-        .unwrap();
+    s.record_bill(
+        "m1",
+        &bill("t1", "c1", "5.00", 1, NOW),
+        &settlement,
+        policy_audit,
+    )
+    .await
+    .unwrap();
     let count = s
         .list_audit("m1", 50, None)
         .await
