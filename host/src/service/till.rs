@@ -319,10 +319,16 @@ impl Till {
             .ledger_order_id
             .clone()
             .unwrap_or_else(|| bill.order.order_id.clone());
-        let offer = self.last_offer(merchant, &order_id).await?;
-        let accrued = self
+        // Endpoint 1 held and logged under the POS's order id, which the ledger's may
+        // not be (BIFIT's `bifit:<id>`).
+        let pos_order_id = &bill.order.order_id;
+        let offer = self.last_offer(merchant, pos_order_id).await?;
+        let mut accrued = self
             .accrue(merchant, &bill.order, card, offer.as_ref())
             .await?;
+        if *pos_order_id != order_id {
+            accrued.settlement.hold_order_id = Some(pos_order_id.clone());
+        }
         let order = bill.order;
         let record = TransactionRecord {
             order_id,
@@ -545,6 +551,7 @@ fn settlement(accrual: &Accrual, offer: Option<&Offer>) -> Settlement {
         add_tags,
         remove_tags,
         dropped,
+        hold_order_id: None,
     }
 }
 

@@ -27,6 +27,9 @@ pub struct Settlement {
     pub remove_tags: Vec<String>,
     /// Changes the caller dropped as invalid, with the reason: noted on the ledger row.
     pub dropped: Vec<String>,
+    /// The order id endpoint 1 held the points under, when it is not the ledger's (BIFIT
+    /// records `bifit:<id>` but asks for discounts under `<id>`).
+    pub hold_order_id: Option<String>,
 }
 
 /// A policy's changes to a card, for its audit row.
@@ -137,7 +140,12 @@ macro_rules! apply_burn_and_card_changes {
                  RETURNING card_id, points",
             )
             .bind($merchant)
-            .bind(&record.order_id)
+            .bind(
+                settlement
+                    .hold_order_id
+                    .as_deref()
+                    .unwrap_or(&record.order_id),
+            )
             .fetch_optional(&mut *$tx)
             .await?;
             let held = match hold {
