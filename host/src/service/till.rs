@@ -367,7 +367,7 @@ impl Till {
     /// The till's last offer for the order, as `accrue` sees it: the order's hold's offer,
     /// unless the evaluation log has a later answer for the order (a repeat of endpoint
     /// 1 that cost no points, so held nothing new), whose offer holds no points; `None`
-    /// when neither is known. An expired hold still is the order's offer.
+    /// when neither is known. An expired hold still is the order's offer (though it holds nothing).
     pub async fn last_offer(&self, merchant: &str, order_id: &str) -> ServiceResult<Option<Offer>> {
         let held = self
             .store

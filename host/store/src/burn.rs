@@ -5,7 +5,7 @@
 //! the bill's row is written, through [`apply_burn_and_card_changes!`]: exactly once,
 //! because only the call that inserted the bill's row gets there.
 //!
-//! Bounds: a redemption is never more than the order holds (for this card), never more
+//! Bounds: a redemption is never more than the order holds (for this card, unexpired), never more
 //! than `accrue` asked, and never takes the balance below zero. Card changes are bounded
 //! like the admin API's; whatever does not fit is dropped and noted, never a failure.
 
@@ -135,9 +135,9 @@ macro_rules! apply_burn_and_card_changes {
             let settlement: &$crate::Settlement = $settlement;
             let card: &rabat_domain::model::Card = $card;
             let mut balance: i64 = $balance;
-            let hold: Option<(String, i64)> = sqlx::query_as(
+            let hold: Option<(String, i64, i64)> = sqlx::query_as(
                 "DELETE FROM holds WHERE merchant_id = $1 AND order_id = $2
-                 RETURNING card_id, points",
+                 RETURNING card_id, points, expires_at",
             )
             .bind($merchant)
             .bind(
@@ -148,8 +148,13 @@ macro_rules! apply_burn_and_card_changes {
             )
             .fetch_optional(&mut *$tx)
             .await?;
+            // An expired hold holds nothing: its points may have been offered again since.
             let held = match hold {
-                Some((card_id, points)) if card_id == record.card_id => points,
+                Some((card_id, points, expires_at))
+                    if card_id == record.card_id && expires_at > $now =>
+                {
+                    points
+                }
                 _ => 0,
             };
             let taken = $crate::burn::redemption(settlement.redeem, held, balance);

@@ -24,6 +24,11 @@ on_both_engines!(
 const HOUR: i64 = 3_600_000;
 const NOW: i64 = 1_700_000_000_000;
 
+/// Now, for holds a bill recorded now must find unexpired.
+fn live() -> i64 {
+    rabat_domain::clock::now_ms()
+}
+
 /// A card with `points` on it (set through the ledger, as the admin API does).
 async fn card_with(store: &Store, merchant_id: &str, card_id: &str, points: i64) {
     let mut c = card(store, merchant_id, card_id).await;
@@ -121,6 +126,37 @@ async fn expired_holds_are_ignored(db: &TestDb) {
     assert_eq!(try_hold(s, "b", 1000, NOW + 10, HOUR).await, 1000);
     // The next hold on the card cleared the expired one away.
     assert_eq!(s.hold("m1", "a").await.unwrap(), None);
+
+    // A bill completing after its hold expired redeems nothing: its points were free to
+    // be offered again. (Bills are recorded now, so the hold expires 1 ms after `NOW`.)
+    let now = rabat_domain::clock::now_ms();
+    s.hold_points("m1", "c1", "late", now - 10, 5, |_| {
+        (
+            Some(NewHold {
+                points: 100,
+                offer: "{}".into(),
+            }),
+            (),
+        )
+    })
+    .await
+    .unwrap();
+    let (_, settled) = s
+        .record_bill(
+            "m1",
+            &bill("late", "c1", "1.00", 0, now),
+            &redeem(100),
+            audit,
+        )
+        .await
+        .unwrap();
+    assert_eq!(settled.burn, None);
+    assert_eq!(
+        s.hold("m1", "late").await.unwrap(),
+        None,
+        "released all the same"
+    );
+    assert_eq!(assert_balance_is_the_ledger(s).await, 1000);
 }
 
 async fn a_recorded_order_holds_nothing(db: &TestDb) {
@@ -139,7 +175,7 @@ async fn redemption_is_bounded_recorded_once_and_releases_the_hold(db: &TestDb) 
     let s = &db.store;
     merchant(s, "m1").await;
     card_with(s, "m1", "c1", 1000).await;
-    try_hold(s, "a", 500, NOW, HOUR).await;
+    try_hold(s, "a", 500, live(), HOUR).await;
 
     // accrue asks for more than was held: only the hold is taken.
     let record = bill("a", "c1", "20.00", 20, NOW);
@@ -186,7 +222,7 @@ async fn redemption_is_bounded_recorded_once_and_releases_the_hold(db: &TestDb) 
     assert_eq!(assert_balance_is_the_ledger(s).await, 520);
 
     // Never below zero: the merchant took points away after the offer.
-    try_hold(s, "b", 400, NOW, HOUR).await;
+    try_hold(s, "b", 400, live(), HOUR).await;
     s.adjust_points("m1", "c1", -420, "correction", audit)
         .await
         .unwrap();
@@ -202,7 +238,7 @@ async fn redemption_is_bounded_recorded_once_and_releases_the_hold(db: &TestDb) 
 
     // The offer not taken: redeem 0 burns nothing, and the hold is released all the same.
     card_with(s, "m1", "c1", 300).await;
-    try_hold(s, "c", 300, NOW, HOUR).await;
+    try_hold(s, "c", 300, live(), HOUR).await;
     let (_, settled) = s
         .record_bill("m1", &bill("c", "c1", "5.00", 5, NOW), &redeem(0), audit)
         .await
@@ -218,7 +254,7 @@ async fn redemption_is_bounded_recorded_once_and_releases_the_hold(db: &TestDb) 
     assert_eq!(assert_balance_is_the_ledger(s).await, 305);
 
     // A POS whose ledger order id is not the one it held under (BIFIT: `bifit:<id>`).
-    try_hold(s, "77", 300, NOW, HOUR).await;
+    try_hold(s, "77", 300, live(), HOUR).await;
     let settlement = Settlement {
         redeem: 300,
         hold_order_id: Some("77".into()),
@@ -340,7 +376,7 @@ async fn concurrent_holds_and_bills_across_two_pools_never_overspend(db: &TestDb
             let store = stores[i % 2].clone();
             tokio::spawn(async move {
                 let order = format!("o{i}");
-                try_hold(&store, &order, 250, NOW, HOUR).await;
+                try_hold(&store, &order, 250, live(), HOUR).await;
                 let record = bill(&order, "c1", "10.00", 0, NOW);
                 let (_, settled) = store
                     .record_bill("m1", &record, &redeem(250 + i as u64), audit)
@@ -357,6 +393,7 @@ async fn concurrent_holds_and_bills_across_two_pools_never_overspend(db: &TestDb
     // Holds come free again as bills complete, so more than 4 orders may redeem, but
     // never more than the card had.
     assert!(burnt <= 1000, "burnt {burnt} of 1000 points");
+    assert!(burnt >= 250, "at least the first order held and redeemed");
     assert_eq!(burnt % 250, 0, "every redemption is a whole hold");
     let balance = assert_balance_is_the_ledger(&db.store).await;
     assert_eq!(balance, 1000 - burnt);
