@@ -145,6 +145,29 @@ impl Store {
         Ok(held)
     }
 
+    /// [`Store::held_points`] of every card with unexpired holds whose id lies in
+    /// [`first`, `last`]: a page of the card listing in one query.
+    pub async fn held_points_between(
+        &self,
+        merchant: &str,
+        first: &str,
+        last: &str,
+        now: i64,
+    ) -> Result<Vec<(String, i64)>> {
+        let rows = with_pool!(self, pool => sqlx::query_as(
+            "SELECT card_id, CAST(SUM(points) AS BIGINT) FROM holds
+             WHERE merchant_id = $1 AND card_id >= $2 AND card_id <= $3 AND expires_at > $4
+             GROUP BY card_id",
+        )
+        .bind(merchant)
+        .bind(first)
+        .bind(last)
+        .bind(now)
+        .fetch_all(pool)
+        .await)?;
+        Ok(rows)
+    }
+
     /// The order's hold, expired or not (an expired hold is still the order's last offer).
     pub async fn hold(&self, merchant: &str, order_id: &str) -> Result<Option<Hold>> {
         let hold = with_pool!(self, pool => sqlx::query_as(

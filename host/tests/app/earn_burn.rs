@@ -175,6 +175,22 @@ async fn concurrent_bills_on_one_card_never_share_points(app: &TestApp) {
     }
     assert_eq!(offered.len(), 1, "exactly one till is offered the points");
     assert_eq!(admin_card(app, &shop).await["heldPoints"], 1000);
+    // The card listing shows it too, and nothing held for a card without holds.
+    app.card(&shop, Card::new("c2")).await;
+    let path = format!("/admin/v1/merchants/{}/cards", shop.id);
+    let reply = app.call("GET", &path, Some(&shop.api_key), "").await;
+    let held: Vec<_> = reply.json["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            (
+                c["cardId"].as_str().unwrap(),
+                c["heldPoints"].as_i64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(held, [("c1", 1000), ("c2", 0)], "{}", reply.text);
 
     // The evaluation log says why the others got no coupon.
     app.flush_evaluations().await;

@@ -242,7 +242,7 @@ pub async fn remove(
         ("cursor" = Option<String>, Query, description = "The previous page's nextCursor"),
     ),
     responses(
-        (status = 200, body = crate::store::Page<crate::model::Card>),
+        (status = 200, body = crate::store::Page<CardView>),
         crate::http::openapi::BadInput,
         crate::http::openapi::Unauthorized,
         crate::http::openapi::Forbidden,
@@ -252,7 +252,7 @@ pub async fn list(
     State(state): State<AppState>,
     MerchantAuth(merchant): MerchantAuth,
     query: QueryParams,
-) -> ApiResult<Json<Page<Card>>> {
+) -> ApiResult<Json<Page<CardView>>> {
     query.only(&["customerId", "limit", "cursor"])?;
     let store = state.store();
     if let Some(customer) = query.get("customerId") {
@@ -260,7 +260,9 @@ pub async fn list(
         // two ids, which already tells "this card" from "ambiguous").
         let mut items = Vec::new();
         for card_id in store.cards_by_customer(&merchant.id, customer).await? {
-            items.extend(store.card(&merchant.id, &card_id).await?);
+            if let Some(card) = store.card(&merchant.id, &card_id).await? {
+                items.push(CardView::of(&state, &merchant.id, card).await?);
+            }
         }
         return Ok(Json(Page {
             items,
@@ -270,7 +272,26 @@ pub async fn list(
     let page = store
         .list_cards(&merchant.id, query.limit()?, query.cursor()?)
         .await?;
-    Ok(Json(page))
+    // The page's held points in one query over its id range (cards come in id order).
+    let held = match (page.items.first(), page.items.last()) {
+        (Some(first), Some(last)) => store
+            .held_points_between(&merchant.id, &first.card_id, &last.card_id, now_ms())
+            .await?
+            .into_iter()
+            .collect::<std::collections::HashMap<_, _>>(),
+        _ => Default::default(),
+    };
+    Ok(Json(Page {
+        items: page
+            .items
+            .into_iter()
+            .map(|card| CardView {
+                held_points: held.get(&card.card_id).copied().unwrap_or(0),
+                card,
+            })
+            .collect(),
+        next_cursor: page.next_cursor,
+    }))
 }
 
 /// `POST /admin/v1/merchants/{m}/cards/{cardId}/points` `{delta, reason}` → 201 with the
