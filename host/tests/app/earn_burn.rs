@@ -8,6 +8,7 @@
 use crate::common::app::{TestApp, TestMerchant};
 use crate::common::wasm::example;
 use rabat::model::Card;
+use rust_decimal::Decimal;
 use rabat::store::EvaluationQuery;
 use serde_json::{Value, json};
 
@@ -34,18 +35,23 @@ fn open_bill(order_id: &str, card: &str) -> Value {
 }
 
 /// The completed bill; with `points_paid` the POS booked the `POINTS` coupon as a line.
-fn completed_bill(order_id: &str, card: &str, points_paid: Option<f64>) -> Value {
+fn completed_bill(order_id: &str, card: &str, points_paid: Option<Decimal>) -> Value {
+    // Amounts as exact JSON numbers (serde_json's arbitrary precision), never via f64.
+    let number = |amount: Decimal| -> Value {
+        serde_json::from_str(&amount.to_string()).unwrap_or_else(|e| panic!("{amount}: {e}"))
+    };
+    let paid = points_paid.unwrap_or(Decimal::ZERO);
     let mut items = vec![json!({"id": "1", "productId": "11111", "name": "Espresso",
         "quantity": 2, "unitPrice": 25.00, "totalPrice": 50.00, "vatRate": 20})];
-    if let Some(amount) = points_paid {
+    if points_paid.is_some() {
         items.push(
             json!({"id": "2", "productId": "POINTS", "name": "POINTS", "quantity": 1,
-            "unitPrice": -amount, "totalPrice": -amount, "vat": 0, "vatRate": 0}),
+            "unitPrice": number(-paid), "totalPrice": number(-paid), "vat": 0, "vatRate": 0}),
         );
     }
     json!({
       "event": "order.completed", "orderId": order_id, "cardId": card, "paid": 1,
-      "status": "closed", "total": 50.00 - points_paid.unwrap_or(0.0), "currency": "EUR",
+      "status": "closed", "total": number(Decimal::new(5000, 2) - paid), "currency": "EUR",
       "completed": "2025-10-21T10:35:12.000Z", "orderItems": items
     })
 }
@@ -128,7 +134,7 @@ async fn points_pay_part_of_a_bill_and_are_burnt_once(app: &TestApp) {
     assert_eq!(admin_card(app, &shop).await["heldPoints"], 1000);
 
     // The bill completes with the coupon on it: the held points are burnt.
-    let done = completed_bill("o1", "c1", Some(10.0));
+    let done = completed_bill("o1", "c1", Some(Decimal::new(1000, 2)));
     let reply = app.post_json(TRANSACTIONS, &shop.pos_token, &done).await;
     assert_eq!(reply.status, 200, "{}", reply.text);
     let card = admin_card(app, &shop).await;
@@ -218,7 +224,7 @@ async fn concurrent_bills_on_one_card_never_share_points(app: &TestApp) {
     // that held the points burns them, once.
     let bills: Vec<_> = (0..8)
         .map(|i| {
-            let bill = completed_bill(&format!("o{i}"), "c1", Some(10.0));
+            let bill = completed_bill(&format!("o{i}"), "c1", Some(Decimal::new(1000, 2)));
             let token = shop.pos_token.clone();
             let router = app.router.clone();
             tokio::spawn(async move { post(router, TRANSACTIONS, &token, &bill).await })
