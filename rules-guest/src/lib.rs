@@ -140,7 +140,7 @@ pub use table::Table;
 /// write `rabat_rules::warn!`.)
 pub mod prelude {
     pub use crate::logging::Level;
-    pub use crate::time::{TimeOfDay, Timestamp, Weekday};
+    pub use crate::time::{TimeOfDay, TimeZone, Timestamp, Weekday};
     pub use crate::{
         Accrual, Amount, Card, Context, Decimal, Discount, DiscountKind, Evaluation, Order,
         OrderItem, Percentage, Policy, RoundingStrategy, Table, debug, dec, error, export_policy,
