@@ -66,7 +66,10 @@ pub struct LocalTime {
 /// config error that names it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct TimeZone {
-    name: &'static str,
+    /// `"Europe"`, or empty for a name without one (`"UTC"`).
+    region: &'static str,
+    /// `"Bratislava"`.
+    city: &'static str,
     rule: &'static Rule,
 }
 
@@ -83,7 +86,7 @@ mod tzdata;
 struct Rule {
     std: i16,
     dst: i16,
-    /// When daylight saving starts (local standard time); `month` 0 for a fixed offset.
+    /// When daylight saving starts (local standard time); `date` 0 for a fixed offset.
     start: Change,
     /// When it ends (local daylight-saving time).
     end: Change,
@@ -91,38 +94,32 @@ struct Rule {
 
 /// `Mm.w.d/time`: the `week`-th (5 = last) `weekday` (0 = Sunday) of `month`, at
 /// `minute` after that day's midnight (may be negative or past 24:00).
+/// Packed in four bytes (the table is in every module that looks up a zone): month,
+/// week and weekday in `date` as `0xMMWD`.
 #[derive(Debug, PartialEq, Eq)]
 struct Change {
-    month: u8,
-    week: u8,
-    weekday: u8,
+    date: u16,
     minute: i16,
 }
 
 impl Change {
     const fn new(month: u8, week: u8, weekday: u8, minute: i16) -> Change {
         Change {
-            month,
-            week,
-            weekday,
+            date: (month as u16) << 8 | (week as u16 & 0xf) << 4 | (weekday as u16 & 0xf),
             minute,
         }
     }
 
     /// The instant (epoch ms) of this change in `year`, its time read at `offset` minutes.
     fn at(&self, year: i64, offset: i16) -> i64 {
-        let month = i64::from(self.month);
+        let month = i64::from(self.date >> 8);
+        let (week, weekday) = (i64::from(self.date >> 4 & 0xf), i64::from(self.date & 0xf));
         let first = days_from_civil(year, month, 1);
-        let next = if month == 12 {
-            days_from_civil(year + 1, 1, 1)
-        } else {
-            days_from_civil(year, month + 1, 1)
-        };
+        // Month 13 is January of the next year in the algorithm's March-based years.
+        let next = days_from_civil(year, month + 1, 1);
         // 1970-01-01 was a Thursday (4, counting from Sunday as 0).
         let first_weekday = (first + 4).rem_euclid(7);
-        let mut day = first
-            + (i64::from(self.weekday) - first_weekday).rem_euclid(7)
-            + (i64::from(self.week) - 1) * 7;
+        let mut day = first + (weekday - first_weekday).rem_euclid(7) + (week - 1) * 7;
         while day >= next {
             day -= 7;
         }
@@ -152,7 +149,7 @@ impl Rule {
 
     /// The offset in minutes east of UTC at `epoch_ms`.
     fn offset_at(&self, epoch_ms: i64) -> i16 {
-        if self.start.month == 0 {
+        if self.start.date == 0 {
             return self.std;
         }
         let std_ms = epoch_ms.saturating_add(i64::from(self.std) * MS_PER_MINUTE);
@@ -174,36 +171,30 @@ const UTC_RULE: Rule = Rule::fixed(0);
 impl TimeZone {
     /// Coordinated Universal Time.
     pub const UTC: TimeZone = TimeZone {
-        name: "UTC",
+        region: "",
+        city: "UTC",
         rule: &UTC_RULE,
     };
 
-    /// The zone of an IANA name, e.g. `"Europe/Bratislava"` (ASCII case does not
-    /// matter). The error names the zone and says why it was refused.
+    /// The zone of an IANA name, e.g. `"Europe/Bratislava"` (case-sensitive, as IANA
+    /// writes it). The error names the zone and says why it was refused.
     pub fn named(name: &str) -> Result<TimeZone, String> {
-        let found = find_zone(name.as_bytes()).or_else(|| {
-            // Rare (a misspelt case): a linear scan.
-            zone_entries().find(|(n, _)| n.eq_ignore_ascii_case(name.as_bytes()))
-        });
-        let Some((canonical, index)) = found else {
-            return Err(format!(
-                "unknown time zone \"{name}\": use an IANA name such as \"Europe/Bratislava\" (tzdata {TZDATA_VERSION})"
-            ));
+        let found = find_zone(name.as_bytes());
+        let why = match found {
+            Some((region, city, index)) => match tzdata::RULES.get(usize::from(index)) {
+                Some(rule) => return Ok(TimeZone { region, city, rule }),
+                None => "is not supported (its clock follows no yearly rule)",
+            },
+            None => "is unknown: use an IANA name such as \"Europe/Bratislava\"",
         };
-        let rule = (index != tzdata::UNSUPPORTED)
-            .then(|| tzdata::RULES.get(usize::from(index)))
-            .flatten();
-        match (core::str::from_utf8(canonical), rule) {
-            (Ok(name), Some(rule)) => Ok(TimeZone { name, rule }),
-            _ => Err(format!(
-                "time zone \"{name}\" is not supported: its clock changes follow no yearly rule (tzdata {TZDATA_VERSION})"
-            )),
-        }
+        Err(format!(
+            "time zone \"{name}\" {why} (tzdata {TZDATA_VERSION})"
+        ))
     }
 
-    /// The zone's IANA name.
-    pub fn name(self) -> &'static str {
-        self.name
+    /// The zone's IANA name, e.g. `"Europe/Bratislava"`.
+    pub fn name(self) -> String {
+        format!("{self}")
     }
 
     /// The UTC offset at `at`, in minutes east (60 for CET, 120 for CEST).
@@ -214,7 +205,11 @@ impl TimeZone {
 
 impl fmt::Display for TimeZone {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name)
+        if !self.region.is_empty() {
+            f.write_str(self.region)?;
+            f.write_str("/")?;
+        }
+        f.write_str(self.city)
     }
 }
 
@@ -225,33 +220,67 @@ impl<'de> Deserialize<'de> for TimeZone {
     }
 }
 
-/// The table's entries in order: (name, rule index or [`tzdata::UNSUPPORTED`]).
-fn zone_entries() -> impl Iterator<Item = (&'static [u8], u8)> {
+/// A zone found in the table: region, city, rule index (or [`tzdata::UNSUPPORTED`]).
+type Entry = (&'static str, &'static str, u8);
+
+/// The table's entries in order.
+#[cfg(test)]
+fn zone_entries() -> impl Iterator<Item = Entry> {
     tzdata::NAMES
         .split_inclusive(|b| *b >= 0x80)
-        .filter_map(|entry| {
-            let (tag, name) = entry.split_last()?;
-            Some((name, tag.checked_sub(0x80)?))
+        .filter_map(|e| {
+            let (&tag, name) = e.split_last()?;
+            let (region, city) = match name.split_first() {
+                Some((&code, city)) if code < 0x20 => {
+                    (*tzdata::REGIONS.get(usize::from(code) - 1)?, city)
+                }
+                _ => ("", name),
+            };
+            Some((region, core::str::from_utf8(city).ok()?, tag - 0x80))
         })
 }
 
-/// Binary search of the sorted, variable-length entries of [`tzdata::NAMES`] (each name
-/// ends with its tag byte, >= 0x80): no index needed beside the names.
-fn find_zone(name: &[u8]) -> Option<(&'static [u8], u8)> {
+/// Binary search of the sorted, variable-length entries of [`tzdata::NAMES`] (each ends
+/// with its tag byte, >= 0x80): no index needed beside the names. The name is looked up
+/// as stored, its region turned into the region's byte.
+fn find_zone(name: &[u8]) -> Option<Entry> {
+    let (region, code, city) = match name.iter().rposition(|b| *b == b'/') {
+        Some(slash) => {
+            let region = name.get(..slash)?;
+            let index = tzdata::REGIONS
+                .iter()
+                .position(|r| r.as_bytes() == region)?;
+            let code = u8::try_from(index + 1).ok();
+            (*tzdata::REGIONS.get(index)?, code, name.get(slash + 1..)?)
+        }
+        None => ("", None, name),
+    };
+    // The stored form of `name`: [code] city (no name is near 64 bytes long).
+    let mut buffer = [0u8; 64];
+    let mut len = 0;
+    if let Some(code) = code {
+        buffer[0] = code;
+        len = 1;
+    }
+    buffer.get_mut(len..len + city.len())?.copy_from_slice(city);
+    let key = buffer.get(..len + city.len())?;
     let names = tzdata::NAMES;
+    let is_tag = |b: &u8| *b >= 0x80;
     let (mut lo, mut hi) = (0, names.len());
     while lo < hi {
         let mid = lo + (hi - lo) / 2;
         // The entry around `mid`: back to the end of the previous one, on to its tag.
-        let start = names[..mid]
+        let start = names
+            .get(lo..mid)?
             .iter()
-            .rposition(|b| *b >= 0x80)
-            .map_or(lo, |p| (p + 1).max(lo));
-        let end = start + names[start..hi].iter().position(|b| *b >= 0x80)?;
-        let entry = &names[start..end];
-        match entry.cmp(name) {
+            .rposition(is_tag)
+            .map_or(lo, |p| lo + p + 1);
+        let end = start + names.get(start..hi)?.iter().position(is_tag)?;
+        let stored = names.get(start..end)?;
+        match stored.cmp(key) {
             core::cmp::Ordering::Equal => {
-                return Some((entry, names.get(end)?.checked_sub(0x80)?));
+                let city = core::str::from_utf8(stored.get(len..)?).ok()?;
+                return Some((region, city, names.get(end)?.checked_sub(0x80)?));
             }
             core::cmp::Ordering::Less => lo = end + 1,
             core::cmp::Ordering::Greater => hi = start,
@@ -621,7 +650,7 @@ mod tests {
     fn unknown_and_unsupported_zones_are_refused_by_name() {
         let err = TimeZone::named("Europe/Bratslava").unwrap_err();
         assert!(
-            err.starts_with("unknown time zone \"Europe/Bratslava\""),
+            err.starts_with("time zone \"Europe/Bratslava\" is unknown"),
             "{err}"
         );
         assert!(TimeZone::named("").is_err());
@@ -632,22 +661,31 @@ mod tests {
             err.starts_with("time zone \"Africa/Casablanca\" is not supported"),
             "{err}"
         );
-        // IANA names match regardless of ASCII case; the zone keeps the proper name.
-        assert_eq!(zone("europe/BRATISLAVA").name(), "Europe/Bratislava");
+        assert!(TimeZone::named("europe/bratislava").is_err());
         // In a config.
         let err = crate::json::from_str::<TimeZone>("\"Mars/Olympus\"").unwrap_err();
         assert!(err.to_string().contains("Mars/Olympus"), "{err}");
         assert_eq!(
             crate::json::from_str::<TimeZone>("\"Asia/Tokyo\"").map(TimeZone::name),
-            Ok("Asia/Tokyo")
+            Ok("Asia/Tokyo".to_owned())
         );
     }
 
     #[test]
     fn every_name_in_the_table_is_found_and_extremes_do_not_panic() {
         let mut count = 0;
-        for (name, index) in zone_entries() {
-            assert_eq!(find_zone(name), Some((name, index)));
+        for (region, city, index) in zone_entries() {
+            let name = TimeZone {
+                region,
+                city,
+                rule: &UTC_RULE,
+            }
+            .name();
+            assert_eq!(
+                find_zone(name.as_bytes()),
+                Some((region, city, index)),
+                "{name}"
+            );
             count += 1;
         }
         assert!(count > 590, "{count}");
@@ -687,7 +725,7 @@ mod tests {
         assert_eq!(
             zones,
             zone_entries()
-                .filter(|(_, i)| *i != tzdata::UNSUPPORTED)
+                .filter(|(_, _, i)| *i != tzdata::UNSUPPORTED)
                 .count()
         );
     }

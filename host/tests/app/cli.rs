@@ -161,11 +161,14 @@ fn stamp_card_gives_a_free_coffee_and_counts_stamps() {
 
 #[test]
 fn happy_hour_is_judged_on_the_order_time() {
-    // 15:30 local: 15% of 8.50 = 1.275 → 1.28 (half away from zero).
-    let (ok, json) = run("happy-hour", "papaya-happy-hour.json", "gold.json", &[]);
-    assert!(ok, "{json}");
-    assert_eq!(total(&json), "1.28");
-    // The seed bill was opened at 11:30 local: no happy hour.
+    // 16:30 in Bratislava in summer (14:30 UTC) and in winter (15:30 UTC): 15% of 8.50 =
+    // 1.275 → 1.28 (half away from zero).
+    for bill in ["papaya-happy-hour.json", "papaya-happy-hour-winter.json"] {
+        let (ok, json) = run("happy-hour", bill, "gold.json", &[]);
+        assert!(ok, "{json}");
+        assert_eq!(total(&json), "1.28", "{bill}");
+    }
+    // The seed bill was opened at 12:30 local: no happy hour.
     let (_, json) = run(
         "happy-hour",
         "papaya-discount-request.json",
