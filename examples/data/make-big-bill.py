@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
-"""Writes bills/big-200.json: a deterministic 200-line café bill (same output every run).
+"""Writes bills/big-N.json: a deterministic N-line café bill (same output every run);
+N is 200 unless given.
 
-Run from examples/data/: python3 make-big-bill.py
+Run from examples/data/: python3 make-big-bill.py [N]   (the bench uses 200 and 1000)
 """
 import json
 from decimal import Decimal, ROUND_HALF_UP
@@ -42,11 +43,11 @@ def lcg(seed):
         yield seed
 
 
-def main():
+def main(lines):
     rnd = lcg(20251021)
     cents = Decimal("0.01")
     items, total, vat_total = [], Decimal(0), Decimal(0)
-    for i in range(200):
+    for i in range(lines):
         pid, name, cat_id, cat, price, rate = MENU[(next(rnd) >> 16) % len(MENU)]
         qty = 1 + (next(rnd) >> 16) % 3
         unit = Decimal(price)
@@ -61,7 +62,7 @@ def main():
             "ean": None, "note": None,
         })
     bill = {
-        "orderId": "00123487990200", "cardId": "memberCardId", "status": "open",
+        "orderId": "0012348799%04d" % lines, "cardId": "memberCardId", "status": "open",
         "total": float(total), "totalWithoutVat": float(total - vat_total), "currency": "EUR",
         "vat": float(vat_total), "created": "2025-10-24T15:10:00.000Z",
         "updated": "2025-10-24T15:48:09.000Z", "branchId": "SLOVAK_PUB",
@@ -73,9 +74,10 @@ def main():
         text = __import__("re").sub(
             rf'"{key}": (-?\d+)\.(\d+)',
             lambda m: f'"{key}": {m.group(1)}.{m.group(2).ljust(2, "0")}', text)
-    with open("bills/big-200.json", "w") as f:
+    with open(f"bills/big-{lines}.json", "w") as f:
         f.write(text + "\n")
 
 
 if __name__ == "__main__":
-    main()
+    import sys
+    main(int(sys.argv[1]) if len(sys.argv) > 1 else 200)

@@ -328,6 +328,7 @@ fn check(path: &Path) -> anyhow::Result<ExitCode> {
             info.imports.join(", ")
         }
     );
+    println!("contract: {}", info.contract);
     Ok(ExitCode::SUCCESS)
 }
 

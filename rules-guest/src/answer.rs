@@ -1,5 +1,6 @@
-//! What a policy answers: the discounts it asks for ([`Evaluation`]) and the points for a
-//! completed bill ([`Accrual`]). The host turns the discounts into exact money.
+//! What a policy answers: the discounts it asks for ([`Evaluation`]) and the points and
+//! card changes for a completed bill ([`Accrual`]). The host turns the discounts into
+//! exact money.
 
 use rust_decimal::Decimal;
 
@@ -42,6 +43,16 @@ pub enum DiscountKind {
         /// Printed on the bill, e.g. `WELCOME5`.
         code: String,
     },
+    /// An exact amount, greater than 0, off the lines of one product ("3 for 2", "second
+    /// one free"); a promotional discount that reduces the taxable amount. The host caps
+    /// it at what is left of those lines. Papaya receives it as a `percentage_on_item`
+    /// with this exact amount.
+    AmountOffItem {
+        /// Must be the `product_id` of at least one line of the bill.
+        product_id: String,
+        /// Greater than 0.
+        amount: Decimal,
+    },
 }
 
 /// One discount the policy asks for, with the text shown on the bill.
@@ -51,6 +62,9 @@ pub struct Discount {
     pub kind: DiscountKind,
     /// Shown on the bill, e.g. `10% gold member discount`.
     pub description: String,
+    /// What the discount costs the card in points; 0 (the default) for a free discount.
+    /// See [`Discount::costing_points`].
+    pub points: u64,
 }
 
 impl Discount {
@@ -63,6 +77,7 @@ impl Discount {
         Discount {
             kind: DiscountKind::PercentageOnBill(percentage.into()),
             description: description.into(),
+            points: 0,
         }
     }
 
@@ -79,6 +94,7 @@ impl Discount {
                 percentage: percentage.into(),
             },
             description: description.into(),
+            points: 0,
         }
     }
 
@@ -96,7 +112,38 @@ impl Discount {
                 code: code.into(),
             },
             description: description.into(),
+            points: 0,
         }
+    }
+}
+
+impl Discount {
+    /// An exact `amount` (greater than 0) off the lines of product `product_id`: for
+    /// "3 for 2" or "second one free". A promotional discount: it reduces the taxable
+    /// amount of those lines. The host rounds the amount to the currency's minor unit and
+    /// caps it at what is left of the product's lines.
+    pub fn amount_off_item(
+        product_id: impl Into<String>,
+        amount: Decimal,
+        description: impl Into<String>,
+    ) -> Discount {
+        Discount {
+            kind: DiscountKind::AmountOffItem {
+                product_id: product_id.into(),
+                amount,
+            },
+            description: description.into(),
+            points: 0,
+        }
+    }
+
+    /// This discount, costing the card `points`: the host lets it through only when the
+    /// card's available points (its balance minus what its other open orders hold) cover
+    /// it, and holds them for this order until `accrue` redeems them
+    /// ([`Accrual::redeem`]) or the hold expires.
+    pub fn costing_points(mut self, points: u64) -> Discount {
+        self.points = points;
+        self
     }
 }
 
@@ -134,7 +181,7 @@ impl Evaluation {
     /// Checks the answer against the host's rules for `order` (what the host would call
     /// an invalid answer), so a policy's tests catch it: at most [`MAX_DISCOUNTS`],
     /// percentages in (0, 100], item discounts on products of the bill, coupons > 0.
-    pub fn validate(&self, order: &Order) -> Result<(), String> {
+    pub fn validate(&self, order: &Order<'_>) -> Result<(), String> {
         if self.discounts.len() > MAX_DISCOUNTS {
             return Err(format!(
                 "{} discounts asked for; at most {MAX_DISCOUNTS} are allowed",
@@ -162,6 +209,16 @@ impl Evaluation {
                 DiscountKind::CouponZeroVat { amount, .. } if *amount <= Decimal::ZERO => {
                     return Err(format!("discounts[{i}]: coupon amount {amount} is not > 0"));
                 }
+                DiscountKind::AmountOffItem { amount, .. } if *amount <= Decimal::ZERO => {
+                    return Err(format!("discounts[{i}]: amount {amount} is not > 0"));
+                }
+                DiscountKind::AmountOffItem { product_id, .. }
+                    if order.lines_of_product(product_id).next().is_none() =>
+                {
+                    return Err(format!(
+                        "discounts[{i}]: product {product_id} is not on the bill"
+                    ));
+                }
                 _ => {}
             }
         }
@@ -175,17 +232,33 @@ impl From<Discount> for Evaluation {
     }
 }
 
-/// The policy's answer for a completed bill: points to add to the card.
+/// The policy's answer for a completed bill: points to add to the card, held points to
+/// redeem, and changes to the card (tier, tags).
+///
+/// ```
+/// # use rabat_rules::Accrual;
+/// let accrual = Accrual::points(12, "12.00 spent").redeem(300).set_tier("silver").add_tag("regular");
+/// assert_eq!(accrual.redeem, 300);
+/// ```
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Accrual {
     /// Points to add (negative to take some away).
     pub points: i64,
     /// Why, for the ledger.
     pub reason: Option<String>,
+    /// Of the points held for this order's offer, how many to take off the card (0 when
+    /// the offer was not taken). The host never takes more than was held.
+    pub redeem: u64,
+    /// The card's new tier, if it changes.
+    pub set_tier: Option<String>,
+    /// Tags to add to the card.
+    pub add_tags: Vec<String>,
+    /// Tags to take off the card.
+    pub remove_tags: Vec<String>,
 }
 
 impl Accrual {
-    /// No points.
+    /// No points, no change.
     pub fn none() -> Accrual {
         Accrual::default()
     }
@@ -195,7 +268,33 @@ impl Accrual {
         Accrual {
             points,
             reason: Some(reason.into()),
+            ..Accrual::default()
         }
+    }
+
+    /// Also takes `points` of the points held for this order's offer off the card (see
+    /// [`Offer::held_points`](crate::Offer::held_points)).
+    pub fn redeem(mut self, points: u64) -> Accrual {
+        self.redeem = points;
+        self
+    }
+
+    /// Also sets the card's tier.
+    pub fn set_tier(mut self, tier: impl Into<String>) -> Accrual {
+        self.set_tier = Some(tier.into());
+        self
+    }
+
+    /// Also adds `tag` to the card.
+    pub fn add_tag(mut self, tag: impl Into<String>) -> Accrual {
+        self.add_tags.push(tag.into());
+        self
+    }
+
+    /// Also takes `tag` off the card.
+    pub fn remove_tag(mut self, tag: impl Into<String>) -> Accrual {
+        self.remove_tags.push(tag.into());
+        self
     }
 }
 

@@ -1,39 +1,102 @@
-//! The customer's loyalty card as rabat keeps it, and a builder for tests.
+//! The customer's loyalty card as rabat keeps it (a view of the input), and a builder for
+//! tests.
 
+use rabat_wire::{CardRef, Records, TextRef};
 use rust_decimal::Decimal;
 
-/// The customer's loyalty card.
+/// The customer's loyalty card, read in place. Get it with
+/// [`Context::card`](crate::Context::card).
 ///
 /// Build one for a test with [`Card::builder`].
-#[derive(Debug, Clone, PartialEq)]
-pub struct Card {
+#[derive(Debug, Clone)]
+pub struct Card<'a> {
+    pub(crate) rec: CardRef<'a>,
+    pub(crate) tags: Records<'a, TextRef<'a>>,
+}
+
+impl<'a> Card<'a> {
     /// The card's id (what the POS scanned).
-    pub card_id: String,
+    pub fn card_id(&self) -> &'a str {
+        self.rec.card_id().unwrap_or_default()
+    }
+
     /// The merchant's customer id, if set.
-    pub customer_id: Option<String>,
+    pub fn customer_id(&self) -> Option<&'a str> {
+        self.rec.customer_id().ok().flatten()
+    }
+
     /// The card holder's name, if set.
-    pub name: Option<String>,
-    /// A merchant-defined tier, e.g. `gold`.
-    pub tier: Option<String>,
+    pub fn name(&self) -> Option<&'a str> {
+        self.rec.name().ok().flatten()
+    }
+
+    /// The tier, if the card has one (a merchant-defined name, e.g. `gold`).
+    pub fn tier(&self) -> Option<&'a str> {
+        self.rec.tier().ok().flatten()
+    }
+
     /// Merchant-defined tags, e.g. `staff`, `birthday-month`.
-    pub tags: Vec<String>,
+    pub fn tags(&self) -> impl Iterator<Item = &'a str> + use<'a> {
+        self.tags.clone().map(|t| t.text().unwrap_or_default())
+    }
+
+    /// Whether the card carries `tag`.
+    pub fn has_tag(&self, tag: &str) -> bool {
+        self.tags().any(|t| t == tag)
+    }
+
     /// The points balance.
-    pub points: i64,
+    pub fn points(&self) -> i64 {
+        self.rec.points().unwrap_or_default()
+    }
+
     /// Completed bills recorded on the card before this one (0 on a first visit).
-    pub visits: u32,
+    pub fn visits(&self) -> u32 {
+        self.rec.visits().unwrap_or_default()
+    }
+
     /// Sum of the totals of those bills.
-    pub total_spent: Decimal,
+    pub fn total_spent(&self) -> Decimal {
+        self.rec.total_spent().unwrap_or_default()
+    }
+
     /// First recorded visit (epoch ms, UTC); `None` before the first visit.
-    pub first_visit: Option<i64>,
+    pub fn first_visit(&self) -> Option<i64> {
+        self.rec.first_visit().ok().flatten()
+    }
+
     /// Last recorded visit (epoch ms, UTC); `None` before the first visit.
+    pub fn last_visit(&self) -> Option<i64> {
+        self.rec.last_visit().ok().flatten()
+    }
+
+    /// Whether this bill is the card's first visit (no completed bill recorded yet).
+    pub fn is_first_visit(&self) -> bool {
+        self.visits() == 0
+    }
+}
+
+/// A card built by a test (see [`Card::builder`]).
+#[derive(Debug, Clone, PartialEq)]
+#[allow(missing_docs)] // the fields are [`Card`]'s
+pub struct CardData {
+    pub card_id: String,
+    pub customer_id: Option<String>,
+    pub name: Option<String>,
+    pub tier: Option<String>,
+    pub tags: Vec<String>,
+    pub points: i64,
+    pub visits: u32,
+    pub total_spent: Decimal,
+    pub first_visit: Option<i64>,
     pub last_visit: Option<i64>,
 }
 
-impl Card {
+impl Card<'static> {
     /// Starts a card for a test: id `test-card`, no tier, no tags, 0 points, 0 visits.
     pub fn builder() -> CardBuilder {
         CardBuilder {
-            card: Card {
+            card: CardData {
                 card_id: "test-card".into(),
                 customer_id: None,
                 name: None,
@@ -47,27 +110,12 @@ impl Card {
             },
         }
     }
-
-    /// The tier, if the card has one.
-    pub fn tier(&self) -> Option<&str> {
-        self.tier.as_deref()
-    }
-
-    /// Whether the card carries `tag`.
-    pub fn has_tag(&self, tag: &str) -> bool {
-        self.tags.iter().any(|t| t == tag)
-    }
-
-    /// Whether this bill is the card's first visit (no completed bill recorded yet).
-    pub fn is_first_visit(&self) -> bool {
-        self.visits == 0
-    }
 }
 
-/// Builds a [`Card`] for a test; start with [`Card::builder`].
+/// Builds a [`CardData`] for a test; start with [`Card::builder`].
 #[derive(Debug, Clone)]
 pub struct CardBuilder {
-    card: Card,
+    card: CardData,
 }
 
 impl CardBuilder {
@@ -127,7 +175,7 @@ impl CardBuilder {
     }
 
     /// Finishes the card.
-    pub fn build(self) -> Card {
+    pub fn build(self) -> CardData {
         self.card
     }
 }

@@ -40,8 +40,9 @@
 //! # What a policy sees
 //!
 //! A [`Context`]: the [`Order`] (every field the POS sent, its [`OrderItem`] lines, POS
-//! extras as attributes), the customer's [`Card`] if the bill carries one, and the
-//! merchant's config. Look-ups rules need: [`Order::lines_of_product`],
+//! extras as attributes), the customer's [`Card`] if the bill carries one, the
+//! merchant's config and, in `accrue`, the till's last [`Offer`] for the bill — all read
+//! in place from the one input buffer the host sends (no copy, no allocation per value). Look-ups rules need: [`Order::lines_of_product`],
 //! [`Order::lines_in_category`], [`Order::lines_in_category_id`], [`Order::products`],
 //! [`Order::sum`], [`Order::quantity`], [`Order::share_of_product`], [`Context::tier`],
 //! [`Context::has_tag`]; the order's local time and weekday at the shop's UTC offset with
@@ -79,6 +80,31 @@
 //! from `evaluate` is shown to the merchant and the till gets no discount. A panic
 //! traps, and its message is reported to the host first.
 //!
+//! # Exact amounts in tests
+//!
+//! Natively, [`Evaluation::amounts`] runs the host's own money rules on the test's bill:
+//! assert the exact amounts the till will get (`amounts.total_discount == dec!(1.15)`)
+//! instead of re-implementing the rounding.
+//!
+//! # 0.1 → 0.2 for authors
+//!
+//! Contract `rabat:rules@0.2.0` hands the policy its input as one buffer that the SDK
+//! reads in place. What changes in a policy's code:
+//!
+//! - The context's parts are methods, not fields: `ctx.order()`, `ctx.card()`,
+//!   `ctx.config_text()`; so are a line's and a card's: `item.product_id()`,
+//!   `item.category_name()`, `card.points()`. Texts are `&str` borrowed from the input.
+//! - Tests build owned data: `Order::builder().build()` is an [`OrderData`],
+//!   `OrderItem::new(..)` an [`ItemData`], `Card::builder().build()` a [`CardData`]; a
+//!   helper returning a bill says `-> OrderData`. `Context::new(order).with_card(..)`
+//!   writes them into the same buffer the host sends.
+//! - New: [`Discount::amount_off_item`] (an exact amount off a product), a discount
+//!   [`costing_points`](Discount::costing_points), [`Context::offer`] in `accrue`, and
+//!   [`Accrual`]'s [`redeem`](Accrual::redeem), [`set_tier`](Accrual::set_tier),
+//!   [`add_tag`](Accrual::add_tag), [`remove_tag`](Accrual::remove_tag).
+//! - Rebuild with `rabat build`; `rabat check` says `contract: rabat:rules@0.2.0`. Modules
+//!   built for 0.1 keep running unchanged on the host.
+//!
 //! # Building
 //!
 //! The crate is a `cdylib` (plus `rlib` for tests). rabat builds it with
@@ -94,8 +120,12 @@ mod answer;
 mod card;
 mod context;
 mod number;
+mod offer;
 mod order;
 mod table;
+
+#[cfg(not(target_arch = "wasm32"))]
+pub mod money;
 
 pub mod json;
 pub mod logging;
@@ -113,7 +143,7 @@ static ALLOCATOR: alloc::Bump = alloc::Bump::new();
 #[allow(missing_docs, unsafe_code)]
 pub mod __bindings {
     wit_bindgen::generate!({
-        path: "../wit/v0_1",
+        path: "../wit",
         world: "policy",
         pub_export_macro: true,
         export_macro_name: "__export",
@@ -127,10 +157,11 @@ pub mod __bindings {
 pub mod __private;
 
 pub use answer::{Accrual, Discount, DiscountKind, Evaluation, MAX_DISCOUNTS};
-pub use card::{Card, CardBuilder};
+pub use card::{Card, CardBuilder, CardData};
 pub use context::Context;
 pub use number::{Amount, Percentage};
-pub use order::{Order, OrderBuilder, OrderItem};
+pub use offer::{Offer, OfferBuilder, OfferData, OfferedDiscount, OfferedDiscountData};
+pub use order::{ItemData, Items, Order, OrderBuilder, OrderData, OrderItem};
 pub use rust_decimal::{self, Decimal, RoundingStrategy};
 pub use table::Table;
 
@@ -142,9 +173,9 @@ pub mod prelude {
     pub use crate::logging::Level;
     pub use crate::time::{TimeOfDay, TimeZone, Timestamp, Weekday};
     pub use crate::{
-        Accrual, Amount, Card, Context, Decimal, Discount, DiscountKind, Evaluation, Order,
-        OrderItem, Percentage, Policy, RoundingStrategy, Table, debug, dec, error, export_policy,
-        info, log,
+        Accrual, Amount, Card, CardData, Context, Decimal, Discount, DiscountKind, Evaluation,
+        Offer, OfferData, Order, OrderData, OrderItem, Percentage, Policy, RoundingStrategy, Table,
+        debug, dec, error, export_policy, info, log,
     };
 }
 
@@ -157,8 +188,9 @@ pub trait Policy {
     /// `"config: missing field `tiers`"`), and the till gets no discount.
     fn evaluate(ctx: &Context) -> Result<Evaluation, String>;
 
-    /// Decides the points to add to the card for a completed bill. An `Err` records the
-    /// bill with 0 points. By default: no points.
+    /// Decides the points to add to the card for a completed bill, the held points to
+    /// redeem ([`Context::offer`] is what the till was offered) and changes to the card.
+    /// An `Err` records the bill with 0 points and no change. By default: nothing.
     fn accrue(ctx: &Context) -> Result<Accrual, String> {
         let _ = ctx;
         Ok(Accrual::none())

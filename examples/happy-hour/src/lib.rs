@@ -29,7 +29,7 @@ impl Policy for HappyHour {
             percentage,
             days,
         } = ctx.config()?;
-        let Some(created) = ctx.order.created_at() else {
+        let Some(created) = ctx.order().created_at() else {
             info!("the POS sent no opening time: no happy hour");
             return Ok(Evaluation::none());
         };
@@ -52,7 +52,7 @@ mod tests {
     const CONFIG: &str =
         r#"{"timeZone": "Europe/Bratislava", "from": "16:00", "to": "18:00", "percentage": 15}"#;
 
-    fn bill_opened_at(month: u8, day: u8, hour_utc: u8, minute: u8) -> Order {
+    fn bill_opened_at(month: u8, day: u8, hour_utc: u8, minute: u8) -> OrderData {
         Order::builder()
             .item(OrderItem::new("11111", "Espresso", 2, dec!(2.50)).with_category("Hot Beverages"))
             .item(
@@ -63,20 +63,20 @@ mod tests {
     }
 
     /// A bill opened on Tuesday 21 October 2025 (CEST, UTC+2).
-    fn summer_bill(hour_utc: u8, minute: u8) -> Order {
+    fn summer_bill(hour_utc: u8, minute: u8) -> OrderData {
         bill_opened_at(10, 21, hour_utc, minute)
     }
 
     /// A bill opened on Tuesday 16 December 2025 (CET, UTC+1).
-    fn winter_bill(hour_utc: u8, minute: u8) -> Order {
+    fn winter_bill(hour_utc: u8, minute: u8) -> OrderData {
         bill_opened_at(12, 16, hour_utc, minute)
     }
 
-    fn evaluate(order: Order, config: &str) -> Result<Evaluation, String> {
+    fn evaluate(order: OrderData, config: &str) -> Result<Evaluation, String> {
         HappyHour::evaluate(&Context::new(order).with_config(config))
     }
 
-    fn discounted(order: Order, config: &str) -> bool {
+    fn discounted(order: OrderData, config: &str) -> bool {
         evaluate(order, config).is_ok_and(|e| !e.discounts.is_empty())
     }
 

@@ -25,14 +25,14 @@ impl Policy for TierCategory {
                 format!("{pct}% {tier} member discount"),
             ));
         }
-        let lines = || ctx.order.lines_in_category(&config.category);
+        let lines = || ctx.order().lines_in_category(&config.category);
         for product_id in Order::products(lines()) {
             if evaluation.discounts.len() == rabat_rules::MAX_DISCOUNTS {
                 break;
             }
             let name = lines()
-                .find(|line| line.product_id == product_id)
-                .map_or("", |line| &line.name);
+                .find(|line| line.product_id() == product_id)
+                .map_or("", |line| line.name());
             evaluation = evaluation.with(Discount::percentage_on_item(
                 product_id,
                 config.percentage,
@@ -52,7 +52,7 @@ mod tests {
     const CONFIG: &str =
         r#"{"tiers": {"gold": 10, "silver": 5}, "category": "Hot Beverages", "percentage": 20}"#;
 
-    fn bill() -> Order {
+    fn bill() -> OrderData {
         Order::builder()
             .item(OrderItem::new("11111", "Espresso", 2, dec!(2.50)).with_category("Hot Beverages"))
             .item(
@@ -75,7 +75,7 @@ mod tests {
                 Discount::percentage_on_item("11111", 20, "20% off Espresso"),
             ])
         );
-        assert_eq!(evaluation.and_then(|e| e.validate(&ctx.order)), Ok(()));
+        assert_eq!(evaluation.and_then(|e| e.validate(&ctx.order())), Ok(()));
     }
 
     #[test]

@@ -30,7 +30,7 @@ mod tests {
     const CONFIG: &str = r#"{"tiers": {"gold": 10, "silver": 5}}"#;
 
     /// The seed's bill (Papaya endpoint 1): its total is 50.00, more than its lines.
-    fn seed_bill() -> Order {
+    fn seed_bill() -> OrderData {
         Order::builder()
             .item(OrderItem::new("11111", "Espresso", 2, dec!(2.50)).with_category("Hot Beverages"))
             .item(
@@ -43,7 +43,7 @@ mod tests {
             .build()
     }
 
-    fn evaluate(card: Option<Card>, config: &str) -> Result<Evaluation, String> {
+    fn evaluate(card: Option<CardData>, config: &str) -> Result<Evaluation, String> {
         let ctx = Context::new(seed_bill()).with_config(config);
         TierDiscount::evaluate(&match card {
             Some(card) => ctx.with_card(card),

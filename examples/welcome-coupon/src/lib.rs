@@ -22,12 +22,12 @@ pub struct WelcomeCoupon;
 impl Policy for WelcomeCoupon {
     fn evaluate(ctx: &Context) -> Result<Evaluation, String> {
         let config: Config = ctx.config()?;
-        let Some(card) = ctx.card.as_ref().filter(|card| card.is_first_visit()) else {
+        let Some(card) = ctx.card().filter(|card| card.is_first_visit()) else {
             return Ok(Evaluation::none());
         };
         let amount = config.amount.map_or(dec!(5.00), Amount::get);
         let code = config.code.unwrap_or_else(|| "WELCOME5".into());
-        info!("first visit of card {}: coupon {code}", card.card_id);
+        info!("first visit of card {}: coupon {code}", card.card_id());
         let description = config
             .description
             .unwrap_or_else(|| "Welcome coupon".into());
@@ -41,7 +41,7 @@ export_policy!(WelcomeCoupon);
 mod tests {
     use super::*;
 
-    fn seed_bill() -> Order {
+    fn seed_bill() -> OrderData {
         Order::builder()
             .item(OrderItem::new("11111", "Espresso", 2, dec!(2.50)).with_category("Hot Beverages"))
             .item(

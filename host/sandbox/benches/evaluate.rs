@@ -1,10 +1,11 @@
-//! The cost of one evaluation, host money included, on Papaya's 3-item bill and on a
-//! 200-item bill:
+//! The cost of one evaluation, host money included, on Papaya's 3-item bill and on
+//! 200-item and 1 000-item bills:
 //!
 //! - `native`: the tier + category policy written as plain Rust in the host (the limit
 //!   without a sandbox);
-//! - `floor`: an empty component (no SDK; returns no discounts) instantiated fresh and
-//!   called with the same engine settings (the sandbox's own cost);
+//! - `floor`: an empty contract-0.2 component (no SDK; takes the input buffer, reads
+//!   nothing, returns no discounts, never grows its memory) instantiated fresh and called
+//!   with the same engine settings (the sandbox's own cost);
 //! - `wasm`: the `tier-category` example, fresh store and instance per call, as the
 //!   server runs it.
 //!
@@ -106,6 +107,14 @@ fn evaluate(c: &mut Criterion) {
     {
         config.epoch_tick = std::time::Duration::from_millis(ms);
     }
+    // RABAT_BENCH_PAGEMAP_SCAN / _COW = 0 or 1.
+    let flag = |name: &str| std::env::var(name).ok().map(|v| v == "1");
+    if let Some(on) = flag("RABAT_BENCH_PAGEMAP_SCAN") {
+        config.pagemap_scan = on;
+    }
+    if let Some(on) = flag("RABAT_BENCH_COW") {
+        config.memory_init_cow = on;
+    }
     let runtime = Runtime::new(config).expect("engine");
     let policy_path = build_example("tier-category")
         .expect("build the tier-category example")
@@ -130,6 +139,7 @@ fn evaluate(c: &mut Criterion) {
     for (label, order) in [
         ("3-items", bill("papaya-discount-request.json")),
         ("200-items", bill("big-200.json")),
+        ("1000-items", bill("big-1000.json")),
     ] {
         let mut group = c.benchmark_group(format!("evaluate/{label}"));
         let input = CallInput {

@@ -1,5 +1,7 @@
-//! The host side of the WIT contract (`wit/rules.wit`), and the conversions between its
-//! types and the host's own (`crate::model`).
+//! The host side of the WIT contracts: `rabat:rules@0.1.0` (`wit/v0_1/rules.wit`, the
+//! bindings at this module's top, and the conversions between its types and the host's own
+//! (`crate::model`)) and `rabat:rules@0.2.0` (`wit/rules.wit`, [`v0_2`]; its input is one
+//! buffer written by [`crate::input`], its answers are read by [`crate::lift`]).
 
 use rust_decimal::Decimal;
 
@@ -11,6 +13,15 @@ wasmtime::component::bindgen!({
 });
 
 pub use self::rabat::rules::host::Level;
+
+/// The bindings of contract 0.2 (`wit/rules.wit`): used to check that a component is a
+/// 0.2 policy (its exports' types); calls go through [`crate::lift`]'s bounded types.
+pub mod v0_2 {
+    wasmtime::component::bindgen!({
+        path: "../../wit",
+        world: "rabat:rules/policy",
+    });
+}
 use self::rabat::rules::types as wit;
 
 /// Why a value a policy returned cannot be turned into the host's types.

@@ -5,6 +5,7 @@
 pub mod bindings;
 pub mod build;
 pub mod decide;
+pub mod input;
 pub mod lift;
 pub mod limits;
 pub mod sandbox;
@@ -16,10 +17,10 @@ use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
-use wasmtime::component::{Component, ComponentExportIndex, Instance, Linker};
+use wasmtime::component::types::ComponentItem;
+use wasmtime::component::{Component, ComponentExportIndex, Instance, InstancePre, Linker};
 use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store, Trap};
 
-use bindings::PolicyPre;
 pub use limits::Limits;
 use limits::{MemoryLimitExceeded, TableLimitExceeded};
 use rabat_domain::model::{Accrual, Card, Evaluation, Offer, Order};
@@ -43,6 +44,11 @@ pub struct RuntimeConfig {
     pub keep_resident_bytes: usize,
     /// Granularity of the wall-clock deadline.
     pub epoch_tick: Duration,
+    /// Reset pooled memories with Linux's `PAGEMAP_SCAN` (only the pages a call dirtied)
+    /// where the kernel has it (see BENCHMARKS.md).
+    pub pagemap_scan: bool,
+    /// Map a module's initial memory copy-on-write from its image rather than copying it.
+    pub memory_init_cow: bool,
     /// What an upload may ask the compiler for (checked before compiling).
     pub module_limits: ModuleLimits,
 }
@@ -56,6 +62,8 @@ impl Default for RuntimeConfig {
             max_table_elements: 20_000,
             keep_resident_bytes: 256 << 10,
             epoch_tick: Duration::from_millis(1),
+            pagemap_scan: false,
+            memory_init_cow: true,
             module_limits: ModuleLimits::default(),
         }
     }
@@ -129,8 +137,36 @@ pub struct CallInput<'a> {
 
 #[derive(Clone)]
 enum Pre {
-    Plain(PolicyPre<CallState<()>>),
-    Wasi(PolicyPre<CallState<WasiState>>),
+    Plain(InstancePre<CallState<()>>),
+    Wasi(InstancePre<CallState<WasiState>>),
+}
+
+/// Which version of the policy contract a component was built for. Both run; each call
+/// goes the way of its contract.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum Contract {
+    /// `rabat:rules@0.1.0` (`wit/v0_1/rules.wit`): the input as WIT records.
+    #[serde(rename = "rabat:rules@0.1.0")]
+    V0_1,
+    /// `rabat:rules@0.2.0` (`wit/rules.wit`): the input as one buffer (`rabat-wire`).
+    #[serde(rename = "rabat:rules@0.2.0")]
+    V0_2,
+}
+
+impl Contract {
+    /// The contract's package name and version, e.g. `rabat:rules@0.2.0`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Contract::V0_1 => "rabat:rules@0.1.0",
+            Contract::V0_2 => "rabat:rules@0.2.0",
+        }
+    }
+}
+
+impl std::fmt::Display for Contract {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
 }
 
 /// A validated, compiled policy, ready to be instantiated cheaply. Cloning is cheap.
@@ -157,6 +193,8 @@ pub struct PolicyInfo {
     pub size_bytes: usize,
     pub imports: Vec<String>,
     pub uses_wasi: bool,
+    /// The contract the component was built for.
+    pub contract: Contract,
     /// Compiling it (or, when loaded from the compiled cache, deserializing it).
     #[serde(serialize_with = "serialize_micros", rename = "compileMicros")]
     pub compile_time: Duration,
@@ -165,6 +203,11 @@ pub struct PolicyInfo {
 impl CompiledPolicy {
     pub fn info(&self) -> &PolicyInfo {
         &self.info
+    }
+
+    /// The contract the component was built for (what `rabat check` prints).
+    pub fn contract(&self) -> Contract {
+        self.info.contract
     }
 
     /// The native artifact, for [`Runtime::load_compiled`] in this or another process
@@ -231,12 +274,23 @@ impl Runtime {
             .table_elements(config.max_table_elements)
             .linear_memory_keep_resident(config.keep_resident_bytes)
             .table_keep_resident(config.keep_resident_bytes);
+        let auto = |on: bool| {
+            if on {
+                wasmtime::Enabled::Auto
+            } else {
+                wasmtime::Enabled::No
+            }
+        };
+        // Memory protection keys are not tried: the benchmark machine's CPU has no `pku`
+        // (see BENCHMARKS.md), and wasmtime's support is behind a feature.
+        pool.pagemap_scan(auto(config.pagemap_scan));
 
         let mut wasm = Config::new();
         wasm.wasm_component_model(true)
             .consume_fuel(true)
             .epoch_interruption(true)
             .max_wasm_stack(512 << 10)
+            .memory_init_cow(config.memory_init_cow)
             .allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
         let engine = Engine::new(&wasm)?;
         let engine_key = engine_key(&engine);
@@ -334,16 +388,20 @@ impl Runtime {
             imports.push(name.to_owned());
         }
         let uses_wasi = imports.iter().any(|name| validate::uses_wasi(name));
+        let contract = contract_of(&self.engine, &component, &imports)?;
         let wrong_world = |e: wasmtime::Error| Rejection::WrongWorld(format!("{e:#}"));
+        // The bindings' `PolicyPre` checks the exports' types against the contract.
         let pre = if uses_wasi {
             let pre = self.wasi.instantiate_pre(&component).map_err(wrong_world)?;
-            Pre::Wasi(PolicyPre::new(pre).map_err(wrong_world)?)
+            check_world(&pre, contract).map_err(wrong_world)?;
+            Pre::Wasi(pre)
         } else {
             let pre = self
                 .plain
                 .instantiate_pre(&component)
                 .map_err(wrong_world)?;
-            Pre::Plain(PolicyPre::new(pre).map_err(wrong_world)?)
+            check_world(&pre, contract).map_err(wrong_world)?;
+            Pre::Plain(pre)
         };
         let export = |name: &str| {
             component
@@ -363,6 +421,7 @@ impl Runtime {
                 size_bytes,
                 imports,
                 uses_wasi,
+                contract,
                 compile_time: started.elapsed(),
             }),
         })
@@ -374,20 +433,54 @@ impl Runtime {
         policy: &CompiledPolicy,
         input: CallInput<'_>,
     ) -> CallReport<Evaluation> {
-        let call = EvaluateCall {
-            ctx: bindings::context_to_wit(input.order, input.card, input.config),
-            output_limit: input.limits.output_bytes,
-        };
-        self.call(policy, input, call)
+        let output_limit = input.limits.output_bytes;
+        match policy.contract() {
+            Contract::V0_1 => {
+                let call = EvaluateCall {
+                    ctx: bindings::context_to_wit(input.order, input.card, input.config),
+                    output_limit,
+                };
+                self.call(policy, input, call)
+            }
+            Contract::V0_2 => match encode_input(&input, None) {
+                Ok(buffer) => self.call(
+                    policy,
+                    input,
+                    EvaluateCallV2 {
+                        buffer,
+                        output_limit,
+                    },
+                ),
+                Err(failure) => not_run(failure),
+            },
+        }
     }
 
-    /// Asks the policy for the points earned by a completed bill.
+    /// Asks the policy for the points earned by a completed bill (and, on contract 0.2,
+    /// the points to redeem and the card's changes; `input.offer` is the till's last
+    /// offer for the order).
     pub fn accrue(&self, policy: &CompiledPolicy, input: CallInput<'_>) -> CallReport<Accrual> {
-        let call = AccrueCall {
-            ctx: bindings::context_to_wit(input.order, input.card, input.config),
-            output_limit: input.limits.output_bytes,
-        };
-        self.call(policy, input, call)
+        let output_limit = input.limits.output_bytes;
+        match policy.contract() {
+            Contract::V0_1 => {
+                let call = AccrueCall {
+                    ctx: bindings::context_to_wit(input.order, input.card, input.config),
+                    output_limit,
+                };
+                self.call(policy, input, call)
+            }
+            Contract::V0_2 => match encode_input(&input, input.offer) {
+                Ok(buffer) => self.call(
+                    policy,
+                    input,
+                    AccrueCallV2 {
+                        buffer,
+                        output_limit,
+                    },
+                ),
+                Err(failure) => not_run(failure),
+            },
+        }
     }
 
     fn call<C: Call>(
@@ -413,7 +506,7 @@ impl Runtime {
 
     fn call_in<W: Send + 'static, C: Call>(
         &self,
-        pre: &PolicyPre<CallState<W>>,
+        pre: &InstancePre<CallState<W>>,
         exports: Exports,
         wasi: W,
         limits: &Limits,
@@ -435,7 +528,7 @@ impl Runtime {
         let started = Instant::now();
         let caps = lift::Caps::enter(limits);
         let outcome = store.set_fuel(limits.fuel).and_then(|()| {
-            let instance = pre.instance_pre().instantiate(&mut store)?;
+            let instance = pre.instantiate(&mut store)?;
             call.run(&instance, exports, &mut store)
         });
         drop(caps);
@@ -518,6 +611,127 @@ impl Call for AccrueCall {
             Ok(accrual) => Ok(lift::accrual(accrual, self.output_limit)),
             Err(error) => Err(lift::policy_error(error, self.output_limit)),
         })
+    }
+}
+
+/// A 0.2 `evaluate`: the input is one `list<u8>` (one copy into the guest), the answer
+/// is read within the limits (see `lift`).
+struct EvaluateCallV2 {
+    buffer: Vec<u8>,
+    output_limit: usize,
+}
+
+impl Call for EvaluateCallV2 {
+    type Output = Evaluation;
+
+    fn run<T: 'static>(
+        self,
+        instance: &Instance,
+        exports: Exports,
+        store: &mut Store<T>,
+    ) -> wasmtime::Result<Result<Evaluation, Failure>> {
+        let func = instance
+            .get_typed_func::<(&[u8],), lift::EvaluateResultV2>(&mut *store, exports.evaluate)?;
+        let (answer,) = func.call(&mut *store, (self.buffer.as_slice(),))?;
+        Ok(match answer {
+            Ok(eval) => lift::evaluation_v2(eval, self.output_limit),
+            Err(error) => Err(lift::policy_error(error, self.output_limit)),
+        })
+    }
+}
+
+/// A 0.2 `accrue`.
+struct AccrueCallV2 {
+    buffer: Vec<u8>,
+    output_limit: usize,
+}
+
+impl Call for AccrueCallV2 {
+    type Output = Accrual;
+
+    fn run<T: 'static>(
+        self,
+        instance: &Instance,
+        exports: Exports,
+        store: &mut Store<T>,
+    ) -> wasmtime::Result<Result<Accrual, Failure>> {
+        let func = instance
+            .get_typed_func::<(&[u8],), lift::AccrueResultV2>(&mut *store, exports.accrue)?;
+        let (answer,) = func.call(&mut *store, (self.buffer.as_slice(),))?;
+        Ok(match answer {
+            Ok(accrual) => lift::accrual_v2(accrual, self.output_limit),
+            Err(error) => Err(lift::policy_error(error, self.output_limit)),
+        })
+    }
+}
+
+/// The 0.2 input buffer of a call (`offer` only for `accrue`).
+fn encode_input(input: &CallInput<'_>, offer: Option<&Offer>) -> Result<Vec<u8>, Failure> {
+    input::encode(input.order, input.card, input.config, offer)
+        .map_err(|e| Failure::Unavailable(format!("the policy's input could not be written: {e}")))
+}
+
+/// The report of a call that never started.
+fn not_run<T>(failure: Failure) -> CallReport<T> {
+    CallReport {
+        result: Err(failure),
+        fuel_used: 0,
+        peak_memory_bytes: 0,
+        duration: Duration::ZERO,
+        logs: Vec::new(),
+        logs_dropped: 0,
+    }
+}
+
+/// Tells which contract a component was built for: by the version of the `rabat:rules`
+/// interfaces it imports, or, when it imports none (a policy that never logs), by
+/// `evaluate`'s parameter (0.2: one `list<u8>`; 0.1: a `context` record).
+fn contract_of(
+    engine: &Engine,
+    component: &Component,
+    imports: &[String],
+) -> Result<Contract, Rejection> {
+    let imported = |version: &str| {
+        imports
+            .iter()
+            .any(|name| name.starts_with("rabat:rules/") && name.ends_with(version))
+    };
+    match (imported("@0.1.0"), imported("@0.2.0")) {
+        (true, false) => return Ok(Contract::V0_1),
+        (false, true) => return Ok(Contract::V0_2),
+        (true, true) => {
+            return Err(Rejection::WrongWorld(
+                "it imports both rabat:rules@0.1.0 and rabat:rules@0.2.0 interfaces".into(),
+            ));
+        }
+        (false, false) => {}
+    }
+    let ty = component.component_type();
+    let Some(evaluate) = ty.get_export(engine, "evaluate") else {
+        return Err(Rejection::WrongWorld(
+            "the component exports no `evaluate`".into(),
+        ));
+    };
+    let ComponentItem::ComponentFunc(func) = evaluate.ty else {
+        return Err(Rejection::WrongWorld(
+            "the component's `evaluate` is not a function".into(),
+        ));
+    };
+    match func.params().next().map(|(_, ty)| ty) {
+        Some(wasmtime::component::types::Type::List(_)) => Ok(Contract::V0_2),
+        Some(wasmtime::component::types::Type::Record(_)) => Ok(Contract::V0_1),
+        _ => Err(Rejection::WrongWorld(
+            "its `evaluate` takes neither a `list<u8>` (0.2) nor a `context` (0.1)".into(),
+        )),
+    }
+}
+
+/// Checks the component's exports against its contract's world (the generated bindings'
+/// own check).
+fn check_world<T: 'static>(pre: &InstancePre<T>, contract: Contract) -> wasmtime::Result<()> {
+    match contract {
+        Contract::V0_1 => bindings::PolicyPre::new(pre.clone()).map(drop),
+        Contract::V0_2 => bindings::v0_2::PolicyPre::new(pre.clone()).map(drop),
     }
 }
 

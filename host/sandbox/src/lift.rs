@@ -474,12 +474,186 @@ pub fn accrual(value: Accrual, limit: usize) -> model::Accrual {
     }
 }
 
-/// Defines the `rabat:rules/host` imports (`log`, `report-panic`) on `linker`, reading
-/// each message through a [`Text`] so only a bounded prefix is ever copied.
+// `wit/rules.wit`'s (contract 0.2) answers, with bounded strings and lists.
+
+#[derive(ComponentType, Lift)]
+#[component(record)]
+pub struct ItemAmount {
+    #[component(name = "product-id")]
+    product_id: AnswerText,
+    amount: wit::Decimal,
+}
+
+#[derive(ComponentType, Lift)]
+#[component(variant)]
+pub enum DiscountKindV2 {
+    #[component(name = "percentage-on-bill")]
+    PercentageOnBill(wit::Decimal),
+    #[component(name = "percentage-on-item")]
+    PercentageOnItem(ItemPercentage),
+    #[component(name = "coupon-zero-vat")]
+    CouponZeroVat(Coupon),
+    #[component(name = "amount-off-item")]
+    AmountOffItem(ItemAmount),
+}
+
+#[derive(ComponentType, Lift)]
+#[component(record)]
+pub struct DiscountV2 {
+    kind: DiscountKindV2,
+    description: AnswerText,
+    points: u64,
+}
+
+#[derive(ComponentType, Lift)]
+#[component(record)]
+pub struct EvaluationV2 {
+    discounts: AnswerList<DiscountV2>,
+    message: Option<AnswerText>,
+}
+
+#[derive(ComponentType, Lift)]
+#[component(record)]
+pub struct AccrualV2 {
+    points: i64,
+    reason: Option<AnswerText>,
+    redeem: u64,
+    #[component(name = "set-tier")]
+    set_tier: Option<AnswerText>,
+    #[component(name = "add-tags")]
+    add_tags: AnswerList<AnswerText>,
+    #[component(name = "remove-tags")]
+    remove_tags: AnswerList<AnswerText>,
+}
+
+/// What a 0.2 `evaluate` returns.
+pub type EvaluateResultV2 = (Result<EvaluationV2, AnswerText>,);
+/// What a 0.2 `accrue` returns.
+pub type AccrueResultV2 = (Result<AccrualV2, AnswerText>,);
+
+/// A 0.2 answer, checked against the limits (as [`evaluation`]) and turned into the
+/// host's type.
+pub fn evaluation_v2(
+    value: EvaluationV2,
+    output_limit: usize,
+) -> Result<model::Evaluation, Failure> {
+    let count = value.discounts.len;
+    if count > MAX_DISCOUNTS {
+        return Err(Failure::InvalidAnswer(format!(
+            "the policy asked for {count} discounts; at most {MAX_DISCOUNTS} are allowed"
+        )));
+    }
+    let discounts_size: usize = value
+        .discounts
+        .items
+        .iter()
+        .map(|d| {
+            d.description.len
+                + 16
+                + match &d.kind {
+                    DiscountKindV2::PercentageOnItem(item) => item.product_id.len,
+                    DiscountKindV2::AmountOffItem(item) => item.product_id.len,
+                    DiscountKindV2::CouponZeroVat(coupon) => coupon.code.len,
+                    DiscountKindV2::PercentageOnBill(_) => 0,
+                }
+        })
+        .sum();
+    let size = discounts_size + value.message.as_ref().map_or(0, |m| m.len);
+    if size > output_limit {
+        return Err(Failure::InvalidAnswer(format!(
+            "the answer is {size} bytes of text in {count} discounts; the limit is {output_limit} bytes"
+        )));
+    }
+    // Within the limit, every text was copied whole.
+    let text = |t: AnswerText| t.text;
+    let discounts = value
+        .discounts
+        .items
+        .into_iter()
+        .enumerate()
+        .map(|(i, d)| {
+            let what = format!("discounts[{i}]");
+            let kind = match d.kind {
+                DiscountKindV2::PercentageOnBill(p) => model::DiscountKind::PercentageOnBill {
+                    percentage: decimal_from_wit(p, &format!("{what}.percentage"))?,
+                },
+                DiscountKindV2::PercentageOnItem(item) => model::DiscountKind::PercentageOnItem {
+                    product_id: text(item.product_id),
+                    percentage: decimal_from_wit(item.percentage, &format!("{what}.percentage"))?,
+                },
+                DiscountKindV2::CouponZeroVat(coupon) => model::DiscountKind::CouponZeroVat {
+                    amount: decimal_from_wit(coupon.amount, &format!("{what}.amount"))?,
+                    code: text(coupon.code),
+                },
+                DiscountKindV2::AmountOffItem(item) => model::DiscountKind::AmountOffItem {
+                    product_id: text(item.product_id),
+                    amount: decimal_from_wit(item.amount, &format!("{what}.amount"))?,
+                },
+            };
+            Ok(model::DiscountRequest {
+                kind,
+                description: text(d.description),
+                points: d.points,
+            })
+        })
+        .collect::<Result<Vec<_>, ConversionError>>()
+        .map_err(|e| Failure::InvalidAnswer(e.0))?;
+    Ok(model::Evaluation {
+        discounts,
+        message: value.message.map(text),
+    })
+}
+
+/// A 0.2 accrual: the reason cut at `limit` bytes (as in 0.1); the card changes (tier,
+/// tags) must fit the limit whole, or the answer is invalid (a cut tag would be another
+/// tag).
+pub fn accrual_v2(value: AccrualV2, limit: usize) -> Result<model::Accrual, Failure> {
+    for (list, what) in [
+        (&value.add_tags, "add-tags"),
+        (&value.remove_tags, "remove-tags"),
+    ] {
+        if list.len > MAX_DISCOUNTS {
+            return Err(Failure::InvalidAnswer(format!(
+                "the accrual's {what} has {} tags; at most {MAX_DISCOUNTS} are allowed",
+                list.len
+            )));
+        }
+    }
+    let tags = |list: &AnswerList<AnswerText>| list.items.iter().map(|t| t.len + 16).sum::<usize>();
+    let size = value.set_tier.as_ref().map_or(0, |t| t.len)
+        + tags(&value.add_tags)
+        + tags(&value.remove_tags);
+    if size > limit {
+        return Err(Failure::InvalidAnswer(format!(
+            "the accrual's tier and tags are {size} bytes of text; the limit is {limit} bytes"
+        )));
+    }
+    let texts = |list: AnswerList<AnswerText>| list.items.into_iter().map(|t| t.text).collect();
+    Ok(model::Accrual {
+        points: value.points,
+        reason: value.reason.map(|r| r.truncated(limit)),
+        redeem: value.redeem,
+        set_tier: value.set_tier.map(|t| t.text),
+        add_tags: texts(value.add_tags),
+        remove_tags: texts(value.remove_tags),
+    })
+}
+
+/// Defines the `rabat:rules/host` imports (`log`, `report-panic`) of both contract
+/// versions on `linker`, reading each message through a [`Text`] so only a bounded prefix
+/// is ever copied.
 pub fn add_host_to_linker<W: 'static>(linker: &mut Linker<CallState<W>>) -> Result<()> {
+    for version in ["0.1.0", "0.2.0"] {
+        add_host_version(linker, version)?;
+    }
+    Ok(())
+}
+
+/// The host imports of one contract version (the same functions in both).
+fn add_host_version<W: 'static>(linker: &mut Linker<CallState<W>>, version: &str) -> Result<()> {
     // The types interface has no functions; it is defined for components that import it.
-    linker.instance("rabat:rules/types@0.1.0")?;
-    let mut host = linker.instance("rabat:rules/host@0.1.0")?;
+    linker.instance(&format!("rabat:rules/types@{version}"))?;
+    let mut host = linker.instance(&format!("rabat:rules/host@{version}"))?;
     host.func_wrap(
         "log",
         |mut store: StoreContextMut<'_, CallState<W>>, (level, message): (Level, Text<LogLine>)| {
