@@ -22,7 +22,7 @@
 //! rule in force now, also for dates before a zone last changed its rules. The four zones
 //! whose clock follows Ramadan (`Africa/Casablanca`, `Africa/El_Aaiun`, `Asia/Gaza`,
 //! `Asia/Hebron`) have no such rule and are refused by name. The table costs a module
-//! that uses it about 10 kB; one that does not pays nothing. A fixed offset works too:
+//! that uses it about 9 kB; one that does not pays nothing. A fixed offset works too:
 //! [`Timestamp::local`] (minutes east of UTC).
 //!
 //! The policy has no clock: the host freezes time at the order's.

@@ -229,18 +229,23 @@ pub fn add_member(manifest_text: &str, member: &str) -> anyhow::Result<String> {
     if members.iter().any(|m| m.as_str() == Some(member)) {
         return Ok(doc.to_string());
     }
-    // The last entry's layout (e.g. a new line and four spaces before it).
-    let prefix = members
+    // One per line when the entries are (the last one's layout: a new line and four
+    // spaces before it), else cargo's usual `["a", "b"]`.
+    let one_per_line = members
         .iter()
         .last()
         .and_then(|v| v.decor().prefix())
         .and_then(|p| p.as_str())
+        .filter(|p| p.contains('\n'))
         .map(str::to_owned);
-    let mut value = Value::from(member);
-    if let Some(prefix) = prefix {
-        value.decor_mut().set_prefix(prefix);
+    match one_per_line {
+        Some(prefix) => {
+            let mut value = Value::from(member);
+            value.decor_mut().set_prefix(prefix);
+            members.push_formatted(value);
+        }
+        None => members.push(member),
     }
-    members.push_formatted(value);
     Ok(doc.to_string())
 }
 
