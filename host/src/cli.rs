@@ -10,7 +10,10 @@ use crate::config::SettingsArgs;
 use crate::decide::{Decision, decide};
 use crate::model::Card;
 use crate::policy::build::{BuildOptions, Target, build_policy};
-use crate::policy::{CallInput, CompiledPolicy, Limits, Runtime, RuntimeConfig};
+use crate::policy::{CallInput, CompiledPolicy, Limits, Rejection, Runtime, RuntimeConfig};
+
+#[path = "scaffold/mod.rs"]
+pub mod scaffold;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -43,7 +46,20 @@ pub enum Command {
         /// The policy component (.wasm)
         policy: PathBuf,
     },
-    /// Build a policy crate into a component ready to upload
+    /// Create a policy crate to start from: a policy with unit tests, its config, a
+    /// sample bill and card, a README (added to the enclosing workspace, if any)
+    New {
+        /// The new crate's directory, e.g. `my-policy` (must not exist)
+        path: PathBuf,
+        /// The package name; default: the directory's name
+        #[arg(long)]
+        name: Option<String>,
+        /// The rabat-rules SDK (its `rules-guest` directory) to depend on, outside a
+        /// rabat workspace; default: the one this rabat was built from
+        #[arg(long)]
+        sdk: Option<PathBuf>,
+    },
+    /// Build a policy crate into a component ready to upload (honours CARGO_TARGET_DIR)
     Build {
         /// The policy crate's directory
         #[arg(default_value = ".")]
@@ -89,6 +105,7 @@ pub fn main() -> ExitCode {
         Command::Serve { settings, demo } => serve(&settings, demo),
         Command::Run(args) => run(&args),
         Command::Check { policy } => check(&policy),
+        Command::New { path, name, sdk } => new(scaffold::NewOptions { path, name, sdk }),
         Command::Build { dir, target } => build(&dir, target),
     };
     match result {
@@ -119,9 +136,13 @@ fn serve(args: &SettingsArgs, demo: bool) -> anyhow::Result<ExitCode> {
 fn load_policy(runtime: &Runtime, path: &Path) -> anyhow::Result<CompiledPolicy> {
     let bytes = std::fs::read(path)
         .with_context(|| format!("could not read the policy {}", path.display()))?;
-    runtime
-        .compile(&bytes)
-        .with_context(|| format!("{} was rejected", path.display()))
+    // What the file is comes before how big it is: a 5 MB JPEG is "not WebAssembly".
+    let result = if bytes.starts_with(b"\0asm") {
+        runtime.compile(&bytes)
+    } else {
+        Err(Rejection::NotWasm)
+    };
+    result.with_context(|| format!("{} was rejected", path.display()))
 }
 
 fn read_json_file(path: &Path, what: &str) -> anyhow::Result<Vec<u8>> {
@@ -187,11 +208,14 @@ fn print_decision(
             "module": info,
         });
         println!("{}", serde_json::to_string_pretty(&value)?);
-    } else if let Some(failure) = &decision.failure {
-        eprintln!("error: {failure} (the till would get no discount)");
     } else {
+        // The answer the till gets — on a failure, the fail-safe one — then the numbers.
         println!("{}", serde_json::to_string_pretty(&decision.response)?);
         print_stats(policy, &decision.report);
+        if let Some(failure) = &decision.failure {
+            eprintln!();
+            eprintln!("error: {failure} (the till gets the answer above: no discount)");
+        }
     }
     Ok(if decision.failure.is_some() {
         ExitCode::FAILURE
@@ -228,6 +252,8 @@ fn print_accrual(
             Ok(ExitCode::SUCCESS)
         }
         Err(failure) => {
+            print_stats_of(policy, &CallReportStats::from(&report));
+            eprintln!();
             eprintln!("error: {failure} (the bill would be recorded with 0 points)");
             Ok(ExitCode::FAILURE)
         }
@@ -306,6 +332,25 @@ fn check(path: &Path) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+fn new(options: scaffold::NewOptions) -> anyhow::Result<ExitCode> {
+    let created = scaffold::create(&options)?;
+    let shown = options.path.display();
+    let place = match &created.registration {
+        scaffold::Registration::RabatWorkspace(manifest)
+        | scaffold::Registration::OtherWorkspace(manifest) => {
+            format!("a member of the workspace {}", shown_path(manifest))
+        }
+        scaffold::Registration::Standalone => "a workspace of its own".to_owned(),
+    };
+    println!("created {shown}: package {} ({place})", created.name);
+    for file in &created.files {
+        println!("  {shown}/{file}");
+    }
+    println!();
+    println!("next: rabat build {}", shell_word(&shown.to_string()));
+    Ok(ExitCode::SUCCESS)
+}
+
 fn build(dir: &Path, target: Target) -> anyhow::Result<ExitCode> {
     let built = build_policy(&BuildOptions {
         crate_dir: dir.to_path_buf(),
@@ -317,12 +362,70 @@ fn build(dir: &Path, target: Target) -> anyhow::Result<ExitCode> {
     load_policy(&runtime, &built.path)?;
     println!(
         "built {} ({} bytes)",
-        built.path.display(),
+        shown_path(&built.path),
         built.size_bytes
     );
-    println!(
-        "try it: rabat run --policy {} --order examples/data/bills/papaya-discount-request.json",
-        built.path.display()
-    );
+    println!("next: {}", run_command(dir, &built.path));
     Ok(ExitCode::SUCCESS)
+}
+
+/// The `rabat run` line that tries a freshly built policy: on the crate's own sample bill,
+/// card and config when it has them (`rabat new` makes them), else on the repository's.
+fn run_command(crate_dir: &Path, wasm: &Path) -> String {
+    let examples = crate::policy::build::examples_dir().join("data");
+    let first = |candidates: &[PathBuf]| candidates.iter().find(|p| p.is_file()).cloned();
+    let bill = first(&[
+        crate_dir.join(scaffold::SAMPLE_BILL_PATH),
+        PathBuf::from("examples/data/bills/papaya-discount-request.json"),
+        examples.join("bills/papaya-discount-request.json"),
+    ]);
+    let card = first(&[
+        crate_dir.join(scaffold::SAMPLE_CARD_PATH),
+        PathBuf::from("examples/data/cards/gold.json"),
+        examples.join("cards/gold.json"),
+    ]);
+    let config = first(&[crate_dir.join("config.json")]);
+    let mut line = format!("rabat run --policy {}", shell_word(&shown_path(wasm)));
+    for (flag, path) in [("--order", bill), ("--card", card), ("--config", config)] {
+        if let Some(path) = path {
+            line.push_str(&format!(" {flag} {}", shell_word(&shown_path(&path))));
+        }
+    }
+    if !line.contains("--order") {
+        line.push_str(" --order <a Papaya POS bill (JSON)>");
+    }
+    line
+}
+
+/// `path` as the user would type it: relative to the current directory when under it.
+fn shown_path(path: &Path) -> String {
+    let clean = |p: &Path| -> PathBuf {
+        p.components()
+            .filter(|c| !matches!(c, std::path::Component::CurDir))
+            .collect()
+    };
+    let path = clean(path);
+    std::env::current_dir()
+        .ok()
+        .and_then(|cwd| {
+            let cwd = cwd.canonicalize().unwrap_or(cwd);
+            let full = path.canonicalize().ok()?;
+            full.strip_prefix(&cwd).ok().map(Path::to_path_buf)
+        })
+        .unwrap_or(path)
+        .display()
+        .to_string()
+}
+
+/// `word` quoted for a POSIX shell when it needs to be.
+fn shell_word(word: &str) -> String {
+    let plain = !word.is_empty()
+        && word
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "/._-+:@%=,".contains(c));
+    if plain {
+        word.to_owned()
+    } else {
+        format!("'{}'", word.replace('\'', "'\\''"))
+    }
 }

@@ -45,7 +45,7 @@
 //! in place from the one input buffer the host sends (no copy, no allocation per value). Look-ups rules need: [`Order::lines_of_product`],
 //! [`Order::lines_in_category`], [`Order::lines_in_category_id`], [`Order::products`],
 //! [`Order::sum`], [`Order::quantity`], [`Order::share_of_product`], [`Context::tier`],
-//! [`Context::has_tag`]; the order's local time and weekday at the shop's UTC offset with
+//! [`Context::has_tag`]; the order's local time and weekday in the shop's time zone with
 //! [`time`].
 //!
 //! # Config
@@ -54,7 +54,8 @@
 //! errors that name the place (`config: tiers.gold: 150 is not a percentage in (0, 100]
 //! (line 1, column 23)`). For its values, prefer the SDK's small, exact types:
 //! [`Percentage`] (checked to be in (0, 100]), [`Amount`] (≥ 0), [`Table`] (a JSON object
-//! as key → value), [`time::TimeOfDay`] (`"15:00"`), [`time::Weekday`] (`"monday"`).
+//! as key → value), [`time::TimeOfDay`] (`"15:00"`), [`time::Weekday`] (`"monday"`),
+//! [`time::TimeZone`] (`"Europe/Bratislava"`).
 //! `Decimal`, `BTreeMap` and `HashMap` work too, but each adds about 7–18 kB to the
 //! module, which must stay small (every call instantiates it afresh).
 //!
@@ -171,7 +172,7 @@ pub use table::Table;
 /// write `rabat_rules::warn!`.)
 pub mod prelude {
     pub use crate::logging::Level;
-    pub use crate::time::{TimeOfDay, Timestamp, Weekday};
+    pub use crate::time::{TimeOfDay, TimeZone, Timestamp, Weekday};
     pub use crate::{
         Accrual, Amount, Card, CardData, Context, Decimal, Discount, DiscountKind, Evaluation,
         Offer, OfferData, Order, OrderData, OrderItem, Percentage, Policy, RoundingStrategy, Table,

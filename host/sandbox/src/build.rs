@@ -38,7 +38,8 @@ pub struct BuildOptions {
     /// The policy crate's directory (holding its Cargo.toml).
     pub crate_dir: PathBuf,
     pub target: Target,
-    /// Cargo's target directory; default: the one cargo would use for the crate.
+    /// Cargo's target directory; default: the one cargo would use for the crate
+    /// (`CARGO_TARGET_DIR` when set, else the workspace's `target/`).
     pub target_dir: Option<PathBuf>,
     /// Hide cargo's progress output.
     pub quiet: bool,
@@ -103,9 +104,8 @@ pub fn build_policy(options: &BuildOptions) -> anyhow::Result<Built> {
         .arg("--target-dir")
         .arg(&target_dir)
         .envs(SIZE_PROFILE.iter().copied())
-        // Inherited from an outer `cargo test`/`cargo run`, these would point the inner
-        // build at the outer one's settings.
-        .env_remove("CARGO_TARGET_DIR")
+        // `--target-dir` above already says where (CARGO_TARGET_DIR, when set, is in
+        // it: `cargo metadata` honours it); these would point the build elsewhere.
         .env_remove("CARGO_BUILD_TARGET")
         .env_remove("RUSTFLAGS")
         .env_remove("CARGO_ENCODED_RUSTFLAGS");
@@ -158,6 +158,9 @@ pub fn build_policy(options: &BuildOptions) -> anyhow::Result<Built> {
 /// Wraps a core module built with the SDK (which embeds the world's type information)
 /// into a component.
 pub fn componentize(module: &[u8]) -> anyhow::Result<Vec<u8>> {
+    if !exports_evaluate(module) {
+        bail!(NO_EXPORT);
+    }
     wit_component::ComponentEncoder::default()
         .module(module)
         .context(
@@ -165,7 +168,33 @@ pub fn componentize(module: &[u8]) -> anyhow::Result<Vec<u8>> {
         )?
         .validate(true)
         .encode()
+        .context(NO_EXPORT)
 }
+
+/// Whether a core module exports a function named `evaluate`, bare or after an
+/// interface name (what `export_policy!` makes); a module that cannot be read is left to
+/// the encoder to describe.
+fn exports_evaluate(module: &[u8]) -> bool {
+    use wasmparser::{ExternalKind, Parser, Payload};
+    for payload in Parser::new(0).parse_all(module) {
+        match payload {
+            Ok(Payload::ExportSection(exports)) => {
+                return exports.into_iter().any(|e| {
+                    e.is_ok_and(|e| {
+                        e.kind == ExternalKind::Func
+                            && e.name.rsplit(['#', '|']).next() == Some("evaluate")
+                    })
+                });
+            }
+            Ok(_) => {}
+            Err(_) => return true,
+        }
+    }
+    false
+}
+
+/// Why an SDK-built module does not make a policy component, nearly always.
+const NO_EXPORT: &str = "the module does not export a rabat policy: is `export_policy!(YourPolicy);` at the top level of the crate's src/lib.rs?";
 
 struct Metadata {
     package: String,
@@ -183,7 +212,6 @@ fn metadata(manifest: &Path) -> anyhow::Result<Metadata> {
             "--manifest-path",
         ])
         .arg(manifest)
-        .env_remove("CARGO_TARGET_DIR")
         .output()
         .context("could not run cargo metadata")?;
     if !output.status.success() {

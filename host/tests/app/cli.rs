@@ -161,11 +161,14 @@ fn stamp_card_gives_a_free_coffee_and_counts_stamps() {
 
 #[test]
 fn happy_hour_is_judged_on_the_order_time() {
-    // 15:30 local: 15% of 8.50 = 1.275 → 1.28 (half away from zero).
-    let (ok, json) = run("happy-hour", "papaya-happy-hour.json", "gold.json", &[]);
-    assert!(ok, "{json}");
-    assert_eq!(total(&json), "1.28");
-    // The seed bill was opened at 11:30 local: no happy hour.
+    // 16:30 in Bratislava in summer (14:30 UTC) and in winter (15:30 UTC): 15% of 8.50 =
+    // 1.275 → 1.28 (half away from zero).
+    for bill in ["papaya-happy-hour.json", "papaya-happy-hour-winter.json"] {
+        let (ok, json) = run("happy-hour", bill, "gold.json", &[]);
+        assert!(ok, "{json}");
+        assert_eq!(total(&json), "1.28", "{bill}");
+    }
+    // The seed bill was opened at 12:30 local: no happy hour.
     let (_, json) = run(
         "happy-hour",
         "papaya-discount-request.json",
@@ -212,7 +215,7 @@ fn human_output_is_the_exact_response_then_the_numbers() {
 }
 
 #[test]
-fn failures_exit_non_zero_with_one_clear_line() {
+fn failures_exit_non_zero_and_say_why() {
     let out = rabat(&[
         "run",
         "--policy",
@@ -238,7 +241,7 @@ fn failures_exit_non_zero_with_one_clear_line() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("Cargo.toml"));
 
-    // A policy failure: the till would get no discount, and the exit says so.
+    // A policy failure: the fail-safe answer the till gets, the numbers, then why.
     let panic = crate::common::wasm::fixture("panic");
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("panic.wasm");
@@ -251,9 +254,29 @@ fn failures_exit_non_zero_with_one_clear_line() {
         "examples/data/bills/papaya-discount-request.json",
     ]);
     assert!(!out.status.success());
+    let response: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(response["totalDiscount"].to_string(), "0.00");
+    assert_eq!(response["discounts"], serde_json::json!([]));
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
-    assert!(stderr.contains("boom: card tier missing"), "{stderr}");
+    for label in ["fuel", "memory", "module", "logs"] {
+        assert!(stderr.contains(label), "{label} missing from:\n{stderr}");
+    }
+    let last = stderr.trim().lines().last().unwrap_or_default();
+    assert!(last.starts_with("error: "), "{stderr}");
+    assert!(last.contains("boom: card tier missing"), "{stderr}");
+}
+
+#[test]
+fn check_tells_what_a_file_is_before_how_big_it_is() {
+    // Larger than any upload may be, and not WebAssembly: the second is what matters.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("photo.wasm");
+    std::fs::write(&path, vec![0xffu8; 5 << 20]).unwrap();
+    let out = rabat(&["check", path.to_str().unwrap()]);
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("not WebAssembly"), "{stderr}");
+    assert!(!stderr.contains("limit"), "{stderr}");
 }
 
 #[test]
@@ -268,4 +291,203 @@ fn check_says_what_an_upload_would_say() {
     let out = rabat(&["check", path.to_str().unwrap()]);
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("wasi:filesystem"));
+}
+
+/// Splits a line as a POSIX shell would for what `rabat` prints: words, single quotes.
+fn words(line: &str) -> Vec<String> {
+    let (mut words, mut word, mut quoted, mut any) = (Vec::new(), String::new(), false, false);
+    let mut chars = line.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '\'' => {
+                quoted = !quoted;
+                any = true;
+            }
+            '\\' if !quoted => word.extend(chars.next()),
+            c if c.is_whitespace() && !quoted => {
+                if any || !word.is_empty() {
+                    words.push(std::mem::take(&mut word));
+                    any = false;
+                }
+            }
+            c => word.push(c),
+        }
+    }
+    if any || !word.is_empty() {
+        words.push(word);
+    }
+    words
+}
+
+/// `rabat` in `dir`, with the policies' shared build directory as CARGO_TARGET_DIR (so
+/// the SDK's dependencies are built once for all the tests).
+fn rabat_in(dir: &Path, args: &[String]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_rabat"))
+        .args(args)
+        .current_dir(dir)
+        .env(
+            "CARGO_TARGET_DIR",
+            rabat::policy::build::policies_target_dir(),
+        )
+        .output()
+        .unwrap()
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// A fresh clone's situation: the repository's root manifest (its members cut down to
+/// the crates copied), lock file and toolchain, and the SDK's sources.
+fn fresh_clone() -> tempfile::TempDir {
+    let clone = tempfile::tempdir().unwrap();
+    let root = repo();
+    for file in ["Cargo.lock", "rust-toolchain.toml", "clippy.toml"] {
+        std::fs::copy(root.join(file), clone.path().join(file)).unwrap();
+    }
+    let crates = ["host/domain", "rules-guest", "wire"];
+    for dir in crates.iter().copied().chain(["wit"]) {
+        copy_dir(&root.join(dir), &clone.path().join(dir));
+    }
+    let manifest = std::fs::read_to_string(root.join("Cargo.toml")).unwrap();
+    let mut doc: toml_edit::DocumentMut = manifest.parse().unwrap();
+    let members = doc["workspace"]["members"].as_array_mut().unwrap();
+    members.retain(|m| crates.contains(&m.as_str().unwrap()));
+    doc["workspace"].as_table_mut().unwrap().remove("exclude");
+    std::fs::write(clone.path().join("Cargo.toml"), doc.to_string()).unwrap();
+    clone
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let (source, target) = (entry.path(), to.join(entry.file_name()));
+        if entry.file_type().unwrap().is_dir() {
+            if entry.file_name() != "target" {
+                copy_dir(&source, &target);
+            }
+        } else {
+            std::fs::copy(&source, &target).unwrap();
+        }
+    }
+}
+
+/// The README's three commands, exactly, in a fresh clone: `rabat new`, `rabat build`,
+/// then the `rabat run` line the build printed — and the policy answers.
+#[test]
+fn new_build_run_is_three_commands() {
+    let clone = fresh_clone();
+    let dir = clone.path();
+
+    let out = rabat_in(dir, &words("new my-policy"));
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    assert!(stdout.contains("a member of the workspace"), "{stdout}");
+    assert!(stdout.contains("next: rabat build my-policy"), "{stdout}");
+    for file in [
+        "src/lib.rs",
+        "config.json",
+        "samples/bill.json",
+        "samples/card.json",
+        "README.md",
+    ] {
+        assert!(dir.join("my-policy").join(file).is_file(), "{file}");
+    }
+    let manifest = std::fs::read_to_string(dir.join("Cargo.toml")).unwrap();
+    assert!(manifest.contains("    \"my-policy\",\n"), "{manifest}");
+
+    let out = rabat_in(dir, &words("build my-policy"));
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    let next = stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("next: rabat "))
+        .unwrap_or_else(|| panic!("no next command in:\n{stdout}"));
+    // CARGO_TARGET_DIR is honoured: the component is where it says.
+    let policies = rabat::policy::build::policies_target_dir();
+    let wasm = policies.join("rabat/my-policy.wasm");
+    assert!(
+        next.starts_with(&format!("run --policy {} ", wasm.display())),
+        "{next}"
+    );
+    assert!(
+        next.ends_with(
+            "--order my-policy/samples/bill.json --card my-policy/samples/card.json \
+             --config my-policy/config.json"
+        ),
+        "{next}"
+    );
+
+    let out = rabat_in(dir, &words(next));
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    // 10 % of the sample bill's 50.00 for the sample's gold card.
+    let response: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(response["totalDiscount"].to_string(), "5.00");
+    assert_eq!(response["discounts"][0]["type"], "percentage_on_bill");
+    assert_eq!(
+        response["discounts"][0]["description"],
+        "10% off for gold members"
+    );
+
+    // Without `export_policy!` the build says what is missing.
+    let lib = dir.join("my-policy/src/lib.rs");
+    let source = std::fs::read_to_string(&lib).unwrap();
+    let without: String = source
+        .lines()
+        .filter(|l| !l.starts_with("export_policy!"))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    assert_ne!(without, source);
+    std::fs::write(&lib, without).unwrap();
+    let out = rabat_in(dir, &words("build my-policy"));
+    assert!(!out.status.success());
+    let stderr = text(&out.stderr);
+    assert!(stderr.contains("export_policy!(YourPolicy);"), "{stderr}");
+
+    // A second `new` of the same name, and a bad name, are refused saying why.
+    let out = rabat_in(dir, &words("new my-policy"));
+    assert!(!out.status.success());
+    assert!(text(&out.stderr).contains("my-policy already exists"));
+    let out = rabat_in(dir, &words("new other --name 2fast"));
+    assert!(!out.status.success());
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("invalid policy name \"2fast\": a crate name starts with a letter"),
+        "{stderr}"
+    );
+    assert!(!dir.join("other").exists());
+}
+
+/// Outside any workspace: a crate of its own, depending on this repository's SDK.
+#[test]
+fn new_outside_a_workspace_is_standalone() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = rabat_in(dir.path(), &words("new shop/happy-days"));
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains("a workspace of its own"));
+    let crate_dir = dir.path().join("shop/happy-days");
+    let manifest = std::fs::read_to_string(crate_dir.join("Cargo.toml")).unwrap();
+    let doc: toml_edit::DocumentMut = manifest.parse().unwrap();
+    assert_eq!(doc["package"]["name"].as_str(), Some("happy-days"));
+    assert!(doc.get("workspace").is_some(), "{manifest}");
+    let sdk = Path::new(doc["dependencies"]["rabat-rules"]["path"].as_str().unwrap());
+    assert!(sdk.join("src/time.rs").is_file(), "{manifest}");
+    assert!(crate_dir.join("rust-toolchain.toml").is_file());
+    let lib = std::fs::read_to_string(crate_dir.join("src/lib.rs")).unwrap();
+    assert!(lib.contains("pub struct HappyDays;"));
+    assert!(lib.contains("export_policy!(HappyDays);"));
+    // cargo reads it as a package of its own.
+    let out = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
+        .args([
+            "metadata",
+            "--no-deps",
+            "--format-version",
+            "1",
+            "--offline",
+        ])
+        .current_dir(&crate_dir)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
 }

@@ -10,6 +10,7 @@ mod bifit;
 mod cli;
 mod compiled_cache;
 mod console;
+mod contract_v0_1;
 mod crash;
 mod data;
 mod earn_burn;
