@@ -20,6 +20,17 @@ macro_rules! with_pool {
     };
 }
 
+/// Runs `$body` with `$conn` bound to the concrete connection of a `WriteConn` (an open
+/// write transaction on either engine); like `with_pool!`, the body is compiled per engine.
+macro_rules! with_conn {
+    ($write:expr, $conn:ident => $body:expr) => {
+        match $write {
+            $crate::engine::WriteConn::Sqlite($conn) => $body,
+            $crate::engine::WriteConn::Postgres($conn) => $body,
+        }
+    };
+}
+
 /// Inserts a change's audit row inside the change's own transaction (`$tx`), so the
 /// change and its row commit together or not at all. Evaluates to the insert's result.
 macro_rules! insert_audit {
@@ -47,6 +58,7 @@ pub mod credentials;
 mod engine;
 mod error;
 mod evaluations;
+mod group_commit;
 mod ledger;
 mod merchants;
 mod notify;
@@ -63,6 +75,7 @@ pub use error::{Entity, StoreError};
 pub use evaluations::{
     EvaluationQuery, EvaluationRecord, PendingEvaluation, ReplaySource, StoredEvaluation,
 };
+pub use group_commit::GroupCommit;
 pub use ledger::{EntryKind, LedgerEntry, LedgerQuery, Recorded, TransactionRecord};
 pub use merchants::{Merchant, PosToken};
 pub use notify::{Change, ChangeListener};
