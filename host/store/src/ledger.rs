@@ -414,6 +414,10 @@ impl Store {
 }
 
 /// What [`record_bill`] did.
+#[expect(
+    clippy::large_enum_variant,
+    reason = "lives for one call and is unpacked at once; boxing would cost an allocation per bill"
+)]
 pub(crate) enum Bill {
     /// Recorded now (written in the open transaction, not yet committed), or a repeat
     /// answered from the stored row (nothing written).
