@@ -16,7 +16,7 @@ use std::time::Duration;
 use tokio::sync::mpsc;
 
 use crate::metrics::{Kind, Metrics};
-use crate::store::{EvaluationRecord, PendingEvaluation, Store};
+use crate::store::{PendingEvaluation, Store};
 
 /// The default bound on the bytes of records queued but not yet written: 64 MiB.
 pub const DEFAULT_MAX_BYTES: usize = 64 << 20;
@@ -81,8 +81,8 @@ impl EvaluationLog {
 
     /// Queues a record without waiting; drops it (counted) when the queue is full in
     /// records or in bytes.
-    pub fn record(&self, record: EvaluationRecord) {
-        let record = PendingEvaluation::from(&record);
+    pub fn record(&self, record: impl Into<PendingEvaluation>) {
+        let record = record.into();
         let bytes = record.bytes();
         let held = self
             .counters

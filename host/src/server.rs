@@ -13,9 +13,9 @@ use crate::config::Settings;
 use crate::evaluation_log::EvaluationLog;
 use crate::metrics::Metrics;
 use crate::policy::{Runtime, RuntimeConfig};
-use crate::service::{BifitSync, PolicyChanges, PolicyRunner, Till, WhatIf};
+use crate::service::{BifitSync, PolicyChanges, PolicyRunner, PosTokens, Till, WhatIf};
 use crate::store::credentials::TokenHash;
-use crate::store::{Change, Merchant, Store, StoreError, StoreOptions};
+use crate::store::{Change, GroupCommit, Store, StoreError, StoreOptions};
 
 /// What every handler shares. Cheap to clone.
 #[derive(Debug, Clone)]
@@ -34,6 +34,7 @@ struct Inner {
     bifit: BifitSync,
     policies: PolicyChanges,
     whatif: WhatIf,
+    pos_tokens: Arc<PosTokens>,
     /// The PostgreSQL change listener, stopped with the state.
     listener: Option<tokio::task::AbortHandle>,
 }
@@ -109,11 +110,10 @@ impl AppState {
             .is_some_and(|expected| TokenHash::same_secret(token, expected))
     }
 
-    pub async fn merchant_by_pos_token(&self, token: &str) -> Result<Option<Merchant>, StoreError> {
-        self.0
-            .store
-            .merchant_by_pos_token(&TokenHash::of(token))
-            .await
+    /// POS tokens, checked from memory (see `service::pos_tokens`): a revocation or a
+    /// merchant's disabling must go through [`PosTokens::forget`].
+    pub fn pos_tokens(&self) -> &PosTokens {
+        &self.0.pos_tokens
     }
 }
 
@@ -176,9 +176,14 @@ pub fn start_with(settings: Settings, store: Store) -> anyhow::Result<Started> {
         revalidate_after: settings.policy_revalidate,
         artifacts,
     }));
+    let pos_tokens = Arc::new(PosTokens::new(store.clone()));
     let listener = tokio::runtime::Handle::try_current().ok().map(|handle| {
         handle
-            .spawn(follow_changes(store.clone(), active.clone()))
+            .spawn(follow_changes(
+                store.clone(),
+                active.clone(),
+                pos_tokens.clone(),
+            ))
             .abort_handle()
     });
     // All merchants together never ask for more instances than the pool holds (less the
@@ -205,6 +210,7 @@ pub fn start_with(settings: Settings, store: Store) -> anyhow::Result<Started> {
         settings.merchant_queue,
         metrics.clone(),
         evaluations.clone(),
+        GroupCommit::start(store.clone()),
     )
     .with_hold_ttl(settings.hold_ttl);
     let state = AppState(Arc::new(Inner {
@@ -216,6 +222,7 @@ pub fn start_with(settings: Settings, store: Store) -> anyhow::Result<Started> {
             settings.uploads.clone(),
         ),
         whatif: WhatIf::new(store.clone(), runner, admission.clone(), metrics.clone()),
+        pos_tokens,
         till,
         store,
         runtime,
@@ -229,11 +236,12 @@ pub fn start_with(settings: Settings, store: Store) -> anyhow::Result<Started> {
     Ok(Started { state, log_writer })
 }
 
-/// PostgreSQL: drops a merchant's cached policy the moment any replica changes it. Lost
-/// connections are re-established (and, since notifications may have been missed
-/// meanwhile, everything cached is revalidated); the generation check stays the fallback.
-/// Returns on SQLite at once, and when the store is closed.
-async fn follow_changes(store: Store, active: Arc<ActivePolicies>) {
+/// PostgreSQL: drops a merchant's cached policy, and the POS tokens remembered for it,
+/// the moment any replica changes them. Lost connections are re-established (and, since
+/// notifications may have been missed meanwhile, everything cached is revalidated); the
+/// generation check and the tokens' expiry stay the fallback. Returns on SQLite at once,
+/// and when the store is closed.
+async fn follow_changes(store: Store, active: Arc<ActivePolicies>, pos_tokens: Arc<PosTokens>) {
     let mut delay = std::time::Duration::from_millis(100);
     loop {
         let mut listener = match store.listen_policy_changes().await {
@@ -249,11 +257,16 @@ async fn follow_changes(store: Store, active: Arc<ActivePolicies>) {
         };
         // Whatever changed while not listening.
         active.invalidate_all();
+        pos_tokens.forget_all();
         delay = std::time::Duration::from_millis(100);
         loop {
             match listener.next().await {
                 Ok(Change::Merchant(merchant)) => active.notified(&merchant),
-                Ok(Change::Reconnected) => active.invalidate_all(),
+                Ok(Change::Credentials(merchant)) => pos_tokens.forget(&merchant),
+                Ok(Change::Reconnected) => {
+                    active.invalidate_all();
+                    pos_tokens.forget_all();
+                }
                 Err(StoreError::Database(sqlx::Error::PoolClosed)) => return,
                 Err(error) => {
                     tracing::warn!(%error, "lost the policy change listener; reconnecting");

@@ -42,7 +42,7 @@ impl FromRequestParts<AppState> for PosMerchant {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
         let token = bearer(parts)?;
-        let merchant = state.merchant_by_pos_token(token).await?;
+        let merchant = state.pos_tokens().merchant(token).await?;
         match merchant {
             Some(merchant) if merchant.disabled_at.is_some() => Err(ApiError::Unauthorized(
                 "The merchant is disabled by the operator: its POS tokens are refused until it is enabled again",

@@ -10,12 +10,14 @@
 //! - [`policies`]: upload, activate, set config (write, invalidate, audit);
 //! - [`whatif`]: dry-run and replay;
 //! - [`audit`]: the audit trail's writer;
+//! - [`pos_tokens`]: POS tokens checked from memory, revocations seen at once;
 //! - [`runner`]: loading and running a policy off the async threads.
 
 pub mod audit;
 pub mod bifit;
 mod error;
 pub mod policies;
+pub mod pos_tokens;
 pub mod runner;
 pub mod till;
 pub mod whatif;
@@ -24,6 +26,7 @@ pub use audit::Actor;
 pub use bifit::{BifitSync, SyncOutcome, SyncReport};
 pub use error::{ServiceError, ServiceResult};
 pub use policies::PolicyChanges;
+pub use pos_tokens::PosTokens;
 pub use runner::PolicyRunner;
 pub use till::{CompletedBill, DEFAULT_HOLD_TTL, Till};
 pub use whatif::WhatIf;

@@ -28,13 +28,13 @@ use rabat_sandbox::decide::Decision;
 use rabat_sandbox::sandbox::{LogLevel, LogLine};
 use rabat_sandbox::{CallReport, Failure};
 use rabat_store::{
-    CardChangeNote, Entity, EvaluationRecord, NewHold, Recorded, Settlement, Store, StoreError,
+    Entity, GroupCommit, NewHold, PendingEvaluation, Recorded, Settlement, Store, StoreError,
     TransactionRecord,
 };
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use super::runner::{Call, Decided, PolicyRunner, money_decision};
-use super::{Actor, ServiceError, ServiceResult};
+use super::{ServiceError, ServiceResult};
 use crate::active::LoadError;
 use crate::admission::Admission;
 use crate::evaluation_log::EvaluationLog;
@@ -58,6 +58,8 @@ pub struct Till {
     evaluations: EvaluationLog,
     /// How long points offered for an open order stay held.
     hold_ttl: Duration,
+    /// Completed bills arriving together share one commit.
+    ledger: GroupCommit,
 }
 
 /// A completed bill as a POS reports it, ready to be recorded.
@@ -97,8 +99,10 @@ impl Till {
         merchant_queue: Duration,
         metrics: Arc<Metrics>,
         evaluations: EvaluationLog,
+        ledger: GroupCommit,
     ) -> Self {
         Till {
+            ledger,
             store,
             runner,
             admission,
@@ -206,7 +210,9 @@ impl Till {
             level: LogLevel::Warn,
             message: format!("host: {message}"),
         }));
-        record.logs = serde_json::to_value(&logs).unwrap_or_default();
+        if let Some(logs) = json_text(&logs) {
+            record.logs = logs;
+        }
         // The hold's offer and this log row carry one time, so endpoint 2 can tell the
         // hold's offer from a later answer for the order that held nothing.
         if let Some(at) = at {
@@ -341,21 +347,13 @@ impl Till {
             pos: bill.pos,
             request: bill.request,
             accrual_error: accrued.error,
+            settlement: Settlement {
+                policy_version: accrued.version,
+                ..accrued.settlement
+            },
         };
-        let version = accrued.version;
-        let audit = move |change: &CardChangeNote| {
-            let detail = json!({
-                "cardId": change.card_id, "orderId": change.order_id,
-                "policyVersion": version, "changes": change.changes,
-            });
-            Actor::Policy.did("card.policy_change", detail)
-        };
-        match self
-            .store
-            .record_bill(merchant, &record, &accrued.settlement, audit)
-            .await
-        {
-            Ok((recorded, _)) => Ok(recorded),
+        match self.ledger.record(merchant, record).await {
+            Ok(recorded) => Ok(recorded),
             Err(StoreError::NotFound {
                 entity: Entity::Card,
                 ..
@@ -494,7 +492,7 @@ impl Till {
     }
 
     /// Counts an endpoint-1 run in the metrics and queues it for the evaluation log.
-    fn logged(&self, record: EvaluationRecord) {
+    fn logged(&self, record: PendingEvaluation) {
         self.metrics.policy_call(
             &record.merchant_id,
             "evaluate",
@@ -552,6 +550,7 @@ fn settlement(accrual: &Accrual, offer: Option<&Offer>) -> Settlement {
         remove_tags,
         dropped,
         hold_order_id: None,
+        policy_version: None,
     }
 }
 
@@ -589,8 +588,10 @@ impl<'a> LogEntry<'a> {
         self
     }
 
-    fn record(self, order: &Order, card: &Card) -> EvaluationRecord {
-        EvaluationRecord {
+    /// The log's row, its JSON written straight to compact text (no intermediate
+    /// `serde_json::Value` tree: for a 200-item bill that tree was most of the log's cost).
+    fn record(self, order: &Order, card: &Card) -> PendingEvaluation {
+        PendingEvaluation {
             merchant_id: self.merchant.to_owned(),
             at: now_ms(),
             order_id: order.order_id.clone(),
@@ -600,13 +601,18 @@ impl<'a> LogEntry<'a> {
             total_discount: self.response.map(|r| r.total_discount),
             fuel: self.fuel,
             duration_us: self.duration_us,
-            request: serde_json::to_value(order).unwrap_or_default(),
-            card: serde_json::to_value(card).ok(),
-            response: self.response.and_then(|r| serde_json::to_value(r).ok()),
-            logs: Value::Array(Vec::new()),
+            request: json_text(order).unwrap_or_else(|| "null".to_owned()),
+            card: json_text(card),
+            response: self.response.and_then(json_text),
+            logs: "[]".to_owned(),
             error: self.error.as_deref().map(without_nul),
         }
     }
+}
+
+/// Compact JSON text of a model value (they always serialize; `None` if one ever did not).
+fn json_text(value: &impl serde::Serialize) -> Option<String> {
+    serde_json::to_string(value).ok()
 }
 
 #[cfg(test)]

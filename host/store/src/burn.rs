@@ -30,15 +30,8 @@ pub struct Settlement {
     /// The order id endpoint 1 held the points under, when it is not the ledger's (BIFIT
     /// records `bifit:<id>` but asks for discounts under `<id>`).
     pub hold_order_id: Option<String>,
-}
-
-/// A policy's changes to a card, for its audit row.
-#[derive(Debug, Clone, PartialEq)]
-pub struct CardChangeNote {
-    pub card_id: String,
-    pub order_id: String,
-    /// As on the ledger row: `{"tier": {"from", "to"}, "addedTags", "removedTags", "dropped"}`.
-    pub changes: Value,
+    /// The policy version whose `accrue` asked for this, for the card change's audit row.
+    pub policy_version: Option<i64>,
 }
 
 /// A card's tier and tags after a settlement, and what changed (`None`: nothing changed
@@ -123,13 +116,12 @@ pub(crate) fn redemption(asked: u64, held: i64, balance: i64) -> i64 {
 /// Inside a bill's transaction `$tx` (after its ledger row `$row_id` is written and the
 /// card's totals updated to `$balance`), for the merchant `$merchant`, the bill
 /// `$record` (a `TransactionRecord`), its `$settlement` (a [`Settlement`]), the locked
-/// card as it was (`$card`), the time `$now` and the card change's audit closure
-/// `$audit`: takes the redemption as a `burn` row, releases the order's hold, applies the
+/// card as it was (`$card`) and the time `$now`: takes the redemption as a `burn` row, releases the order's hold, applies the
 /// card changes and notes them on the bill's row, with their audit row. Evaluates to
 /// `Result<Settled>`.
 macro_rules! apply_burn_and_card_changes {
     ($tx:expr, $merchant:expr, $record:expr, $settlement:expr, $card:expr, $balance:expr,
-     $row_id:expr, $now:expr, $audit:expr) => {{
+     $row_id:expr, $now:expr) => {{
         async {
             let record: &$crate::TransactionRecord = $record;
             let settlement: &$crate::Settlement = $settlement;
@@ -223,13 +215,12 @@ macro_rules! apply_burn_and_card_changes {
                     .execute(&mut *$tx)
                     .await?;
                 if after.changed {
-                    let audit = $audit;
-                    let change = $crate::CardChangeNote {
-                        card_id: record.card_id.clone(),
-                        order_id: record.order_id.clone(),
-                        changes: note.clone(),
-                    };
-                    insert_audit!($tx, $merchant, &audit(&change))?;
+                    let detail = serde_json::json!({
+                        "cardId": record.card_id, "orderId": record.order_id,
+                        "policyVersion": settlement.policy_version, "changes": note,
+                    });
+                    let audit = $crate::AuditRecord::now("policy", "card.policy_change", detail);
+                    insert_audit!($tx, $merchant, &audit)?;
                 }
             }
             Ok::<_, $crate::StoreError>($crate::burn::Settled {

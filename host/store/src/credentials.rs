@@ -14,7 +14,7 @@ pub const API_KEY_PREFIX: &str = "rabat_ak_";
 pub const POS_TOKEN_PREFIX: &str = "rabat_pt_";
 
 /// The SHA-256 of a secret.
-#[derive(Clone, Copy, PartialEq, Eq)]
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
 pub struct TokenHash([u8; 32]);
 
 impl TokenHash {

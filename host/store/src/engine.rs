@@ -172,3 +172,22 @@ impl WritePool for PgPool {
         self.begin().await
     }
 }
+
+/// An open write transaction's connection, on either engine: what a step that runs inside
+/// a caller's transaction takes (see `ledger::record_bill`). Use it with `with_conn!`.
+pub(crate) enum WriteConn<'a> {
+    Sqlite(&'a mut sqlx::SqliteConnection),
+    Postgres(&'a mut sqlx::PgConnection),
+}
+
+impl<'a> From<&'a mut sqlx::SqliteConnection> for WriteConn<'a> {
+    fn from(conn: &'a mut sqlx::SqliteConnection) -> Self {
+        WriteConn::Sqlite(conn)
+    }
+}
+
+impl<'a> From<&'a mut sqlx::PgConnection> for WriteConn<'a> {
+    fn from(conn: &'a mut sqlx::PgConnection) -> Self {
+        WriteConn::Postgres(conn)
+    }
+}

@@ -14,11 +14,11 @@ use rust_decimal::Decimal;
 use serde::Serialize;
 use serde_json::Value;
 
-use super::burn::{CardChangeNote, Settled, Settlement};
+use super::burn::{Settled, Settlement};
 use super::cards::{CardRow, LOCK_CARD, UPDATE_TOTALS};
-use super::engine::WritePool;
+use super::engine::{WriteConn, WritePool};
 use super::page::{self, Page};
-use super::{AuditOf, AuditRecord, Entity, Result, Store, StoreError, now_ms};
+use super::{AuditOf, Entity, Result, Store, StoreError, now_ms};
 use rabat_domain::model::Pos;
 
 /// What a ledger row records.
@@ -53,6 +53,9 @@ pub struct TransactionRecord {
     pub request: Option<Value>,
     /// Why accrual failed, if it did (the bill is recorded with zero points regardless).
     pub accrual_error: Option<String>,
+    /// What the policy's `accrue` asked besides points (contract 0.2): a redemption of the
+    /// order's held points, card changes. The default does nothing.
+    pub settlement: Settlement,
 }
 
 /// One ledger row.
@@ -172,6 +175,12 @@ const SELECT_BY_ORDER: &str = "SELECT id, kind, order_id, card_id, request_hash,
             card_changes
      FROM ledger WHERE merchant_id = $1 AND order_id = $2 AND kind = 'transaction'";
 
+const SELECT_BURN_BY_ORDER: &str =
+    "SELECT id, kind, order_id, card_id, request_hash, total, points,
+            points_balance, reason, occurred_at, recorded_at, pos, request, accrual_error,
+            card_changes
+     FROM ledger WHERE merchant_id = $1 AND order_id = $2 AND kind = 'burn'";
+
 const LIST_ALL: &str = "SELECT id, kind, order_id, card_id, request_hash, total, points,
             points_balance, reason, occurred_at, recorded_at, pos, request, accrual_error,
             card_changes
@@ -248,142 +257,177 @@ impl Store {
         row.map(LedgerRow::into_entry).transpose()
     }
 
-    /// Records a completed bill on its card, exactly once per (merchant, order id). See the
-    /// module docs for how this holds under concurrency. An unknown card is
-    /// [`StoreError::NotFound`]; a different request under a recorded order id is
-    /// [`StoreError::Conflict`].
+    /// Records a completed bill on its card, exactly once per (merchant, order id), in a
+    /// transaction of its own. See the module docs for how this holds under concurrency.
+    /// An unknown card is [`StoreError::NotFound`]; a different request under a recorded
+    /// order id is [`StoreError::Conflict`]. Bills arriving together are better recorded
+    /// through [`GroupCommit`](crate::GroupCommit), which shares one commit among them.
     pub async fn record_transaction(
         &self,
         merchant: &str,
         record: &TransactionRecord,
     ) -> Result<Recorded> {
-        let no_audit = |_: &CardChangeNote| AuditRecord::now("system", "card.change", Value::Null);
-        self.record_bill(merchant, record, &Settlement::default(), no_audit)
-            .await
-            .map(|(recorded, _)| recorded)
+        let recorded_at = now_ms();
+        with_pool!(self, pool => {
+            let mut tx = pool.begin_write().await?;
+            let outcome = record_bill(&mut WriteConn::from(&mut *tx), merchant, record, recorded_at).await?;
+            match outcome {
+                Bill::Done(recorded) => {
+                    if matches!(recorded, Recorded::New(_)) {
+                        tx.commit().await?;
+                    }
+                    Ok(recorded)
+                }
+                Bill::LostRace => {
+                    // Another call for this order (on another card) committed after our
+                    // first look. Its row is committed, so a fresh read outside our
+                    // transaction sees it.
+                    tx.rollback().await?;
+                    let existing: Option<LedgerRow> = sqlx::query_as(SELECT_BY_ORDER)
+                        .bind(merchant)
+                        .bind(&record.order_id)
+                        .fetch_optional(pool)
+                        .await?;
+                    let existing = existing.ok_or_else(|| StoreError::corrupt("conflicting order row vanished"))?;
+                    repeat_of(existing.into_entry()?, record)
+                }
+            }
+        })
     }
 
-    /// [`Store::record_transaction`] with what the policy's `accrue` asked besides points
-    /// (contract 0.2): in the same transaction, only when the bill is recorded now, the
-    /// redemption of the order's held points as a `burn` row, the release of its hold,
-    /// and the card changes, noted on the bill's row and audited with `audit`. See
-    /// `burn.rs` for the bounds. The second value says what was done (nothing for a
-    /// duplicate).
+    /// [`Store::record_transaction`] with `settlement` in place of the record's, saying what
+    /// the settlement did: the redemption's `burn` row and the card changes as noted on
+    /// the bill's row (nothing for a repeat).
     pub async fn record_bill(
         &self,
         merchant: &str,
         record: &TransactionRecord,
         settlement: &Settlement,
-        audit: impl AuditOf<CardChangeNote>,
     ) -> Result<(Recorded, Settled)> {
-        let nothing = Settled {
-            burn: None,
-            card_changes: None,
+        let record = TransactionRecord {
+            settlement: settlement.clone(),
+            ..record.clone()
         };
-        let request = record.request.as_ref().map(Value::to_string);
+        let recorded = self.record_transaction(merchant, &record).await?;
+        let settled = match &recorded {
+            Recorded::New(entry) => {
+                let burn: Option<LedgerRow> = with_pool!(self, pool => {
+                    sqlx::query_as(SELECT_BURN_BY_ORDER)
+                        .bind(merchant)
+                        .bind(&record.order_id)
+                        .fetch_optional(pool)
+                        .await
+                })?;
+                Settled {
+                    burn: burn.map(LedgerRow::into_entry).transpose()?,
+                    card_changes: entry.card_changes.clone(),
+                }
+            }
+            _ => Settled {
+                burn: None,
+                card_changes: None,
+            },
+        };
+        Ok((recorded, settled))
+    }
+
+    /// Records a batch of completed bills in **one** write transaction, so they share one
+    /// commit (one fsync). The batch is first tried as it comes: when every bill is recorded
+    /// (or is an honest repeat) it commits as is. Otherwise — a bill refused (an unknown
+    /// card, a conflicting repeat, a value the database will not hold) or lost to a racer —
+    /// that attempt is rolled back and the batch is recorded again with each bill in a
+    /// savepoint of its own, so the refused ones are rolled back alone and the others
+    /// still commit. Answers one result per bill, in order.
+    ///
+    /// `Err` for the whole call means the transaction as a whole failed (the connection,
+    /// the commit, a deadlock): nothing of it is committed, or — if the commit's answer was
+    /// lost — all of it is; either way each bill can be recorded again safely, since a
+    /// repeat with the same request is a duplicate.
+    pub async fn record_transactions(
+        &self,
+        bills: &[(&str, &TransactionRecord)],
+    ) -> Result<Vec<Result<Recorded>>> {
+        if bills.is_empty() {
+            return Ok(Vec::new());
+        }
         let recorded_at = now_ms();
+        // Two statements fewer per bill when nothing goes wrong, which is nearly always.
+        let all_good = with_pool!(self, pool => {
+            let mut tx = pool.begin_write().await?;
+            let mut recorded = Vec::with_capacity(bills.len());
+            for (merchant, record) in bills {
+                match record_bill(&mut WriteConn::from(&mut *tx), merchant, record, recorded_at).await {
+                    Ok(Bill::Done(done)) => recorded.push(Ok(done)),
+                    Ok(Bill::LostRace) | Err(_) => break,
+                }
+            }
+            if recorded.len() == bills.len() {
+                tx.commit().await?;
+                Some(recorded)
+            } else {
+                tx.rollback().await?;
+                None
+            }
+        });
+        match all_good {
+            Some(recorded) => Ok(recorded),
+            None => {
+                self.record_transactions_one_by_one(bills, recorded_at)
+                    .await
+            }
+        }
+    }
+
+    /// [`Store::record_transactions`] with a savepoint per bill.
+    async fn record_transactions_one_by_one(
+        &self,
+        bills: &[(&str, &TransactionRecord)],
+        recorded_at: i64,
+    ) -> Result<Vec<Result<Recorded>>> {
+        let mut results = Vec::with_capacity(bills.len());
         with_pool!(self, pool => {
             let mut tx = pool.begin_write().await?;
-            // A retry is answered before the card is even looked at, so it still succeeds
-            // if the card was deleted since.
-            let existing: Option<LedgerRow> = sqlx::query_as(SELECT_BY_ORDER)
-                .bind(merchant)
-                .bind(&record.order_id)
-                .fetch_optional(&mut *tx)
-                .await?;
-            if let Some(existing) = existing {
-                return repeat_of(existing.into_entry()?, record).map(|r| (r, nothing));
+            for (merchant, record) in bills {
+                sqlx::query("SAVEPOINT bill").execute(&mut *tx).await?;
+                let outcome = record_bill(&mut WriteConn::from(&mut *tx), merchant, record, recorded_at).await;
+                let result = match outcome {
+                    Ok(Bill::Done(recorded @ Recorded::New(_))) => {
+                        sqlx::query("RELEASE SAVEPOINT bill").execute(&mut *tx).await?;
+                        Ok(recorded)
+                    }
+                    Ok(Bill::Done(duplicate)) => {
+                        sqlx::query("ROLLBACK TO SAVEPOINT bill").execute(&mut *tx).await?;
+                        sqlx::query("RELEASE SAVEPOINT bill").execute(&mut *tx).await?;
+                        Ok(duplicate)
+                    }
+                    Ok(Bill::LostRace) => {
+                        // Committed by another transaction since our first look
+                        // (PostgreSQL's READ COMMITTED: the next statement sees it).
+                        sqlx::query("ROLLBACK TO SAVEPOINT bill").execute(&mut *tx).await?;
+                        sqlx::query("RELEASE SAVEPOINT bill").execute(&mut *tx).await?;
+                        let existing: Option<LedgerRow> = sqlx::query_as(SELECT_BY_ORDER)
+                            .bind(*merchant)
+                            .bind(&record.order_id)
+                            .fetch_optional(&mut *tx)
+                            .await?;
+                        match existing {
+                            Some(existing) => repeat_of(existing.into_entry()?, record),
+                            None => Err(StoreError::corrupt("conflicting order row vanished")),
+                        }
+                    }
+                    Err(error) if error.is_refusal() => {
+                        sqlx::query("ROLLBACK TO SAVEPOINT bill").execute(&mut *tx).await?;
+                        sqlx::query("RELEASE SAVEPOINT bill").execute(&mut *tx).await?;
+                        Err(error)
+                    }
+                    // The connection or the transaction failed as a whole.
+                    Err(error) => return Err(error),
+                };
+                results.push(result);
             }
-            let card: Option<CardRow> = sqlx::query_as(LOCK_CARD)
-                .bind(merchant)
-                .bind(&record.card_id)
-                .bind(recorded_at)
-                .fetch_optional(&mut *tx)
-                .await?;
-            let card = card
-                .ok_or_else(|| StoreError::not_found(Entity::Card, &record.card_id))?
-                .into_card()?;
-            // A bill is always recorded: points that would take the balance out of range
-            // are recorded as 0 with the reason, and the counters saturate, so no stored
-            // card can refuse the next honest bill.
-            let (granted, accrual_error, points) = match card.points.checked_add(record.points) {
-                Some(points) => (record.points, record.accrual_error.clone(), points),
-                None => (0, Some(BALANCE_OUT_OF_RANGE.to_owned()), card.points),
-            };
-            let visits = card.visits.saturating_add(1);
-            let spent = card.total_spent.checked_add(record.total).unwrap_or(
-                if record.total.is_sign_negative() { Decimal::MIN } else { Decimal::MAX },
-            );
-            // min/max rather than "latest wins": a late-synced bill must not move last_visit back.
-            let first_visit = Some(card.first_visit.map_or(record.occurred_at, |t| t.min(record.occurred_at)));
-            let last_visit = Some(card.last_visit.map_or(record.occurred_at, |t| t.max(record.occurred_at)));
-            let inserted: Option<(i64,)> = sqlx::query_as(
-                "INSERT INTO ledger (merchant_id, kind, order_id, card_id, request_hash, total,
-                    points, points_balance, reason, occurred_at, recorded_at, pos, request,
-                    accrual_error)
-                 VALUES ($1, 'transaction', $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
-                 ON CONFLICT (merchant_id, order_id, kind) DO NOTHING RETURNING id",
-            )
-            .bind(merchant)
-            .bind(&record.order_id)
-            .bind(&record.card_id)
-            .bind(&record.request_hash)
-            .bind(record.total.to_string())
-            .bind(granted)
-            .bind(points)
-            .bind(&record.points_reason)
-            .bind(record.occurred_at)
-            .bind(recorded_at)
-            .bind(record.pos.as_str())
-            .bind(&request)
-            .bind(&accrual_error)
-            .fetch_optional(&mut *tx)
-            .await?;
-            let Some((id,)) = inserted else {
-                // Another call for this order (on another card) committed after our first
-                // look. Its row is committed, so a fresh read outside our transaction sees it.
-                tx.rollback().await?;
-                let existing: Option<LedgerRow> = sqlx::query_as(SELECT_BY_ORDER)
-                    .bind(merchant)
-                    .bind(&record.order_id)
-                    .fetch_optional(pool)
-                    .await?;
-                let existing = existing.ok_or_else(|| StoreError::corrupt("conflicting order row vanished"))?;
-                return repeat_of(existing.into_entry()?, record).map(|r| (r, nothing));
-            };
-            sqlx::query(UPDATE_TOTALS)
-                .bind(merchant)
-                .bind(&record.card_id)
-                .bind(points)
-                .bind(i64::from(visits))
-                .bind(spent.to_string())
-                .bind(first_visit)
-                .bind(last_visit)
-                .execute(&mut *tx)
-                .await?;
-            let settled = apply_burn_and_card_changes!(
-                tx, merchant, record, settlement, &card, points, id, recorded_at, audit
-            )?;
             tx.commit().await?;
-            let entry = LedgerEntry {
-                id,
-                kind: EntryKind::Transaction,
-                order_id: Some(record.order_id.clone()),
-                card_id: record.card_id.clone(),
-                request_hash: Some(record.request_hash.clone()),
-                total: Some(record.total),
-                points: granted,
-                points_balance: points,
-                reason: record.points_reason.clone(),
-                occurred_at: record.occurred_at,
-                recorded_at,
-                pos: Some(record.pos),
-                request: record.request.clone(),
-                accrual_error,
-                card_changes: settled.card_changes.clone(),
-            };
-            Ok((Recorded::New(entry), settled))
-        })
+        });
+        Ok(results)
     }
 
     /// Adds `delta` points to the card (negative to take away) as an adjustment row; the
@@ -466,6 +510,122 @@ impl Store {
             .collect::<Result<Vec<_>>>()?;
         Ok(page::finish(entries, query.limit, |e| e.id.to_string()))
     }
+}
+
+/// What [`record_bill`] did.
+#[expect(
+    clippy::large_enum_variant,
+    reason = "lives for one call and is unpacked at once; boxing would cost an allocation per bill"
+)]
+pub(crate) enum Bill {
+    /// Recorded now (written in the open transaction, not yet committed), or a repeat
+    /// answered from the stored row (nothing written).
+    Done(Recorded),
+    /// Another transaction inserted this order id after our first look (PostgreSQL): our
+    /// writes must be rolled back and the committed row read afresh.
+    LostRace,
+}
+
+/// One completed bill's work inside an open write transaction: the repeat check, the card
+/// lock, the ledger row and the card's totals. Everything a bill changes is done here, so
+/// one bill recorded alone and a batch of them sharing a commit take the same steps.
+pub(crate) async fn record_bill(
+    conn: &mut WriteConn<'_>,
+    merchant: &str,
+    record: &TransactionRecord,
+    recorded_at: i64,
+) -> Result<Bill> {
+    let request = record.request.as_ref().map(Value::to_string);
+    with_conn!(conn, c => {
+        // A retry is answered before the card is even looked at, so it still succeeds
+        // if the card was deleted since.
+        let existing: Option<LedgerRow> = sqlx::query_as(SELECT_BY_ORDER)
+            .bind(merchant)
+            .bind(&record.order_id)
+            .fetch_optional(&mut **c)
+            .await?;
+        if let Some(existing) = existing {
+            return repeat_of(existing.into_entry()?, record).map(Bill::Done);
+        }
+        let card: Option<CardRow> = sqlx::query_as(LOCK_CARD)
+            .bind(merchant)
+            .bind(&record.card_id)
+            .bind(recorded_at)
+            .fetch_optional(&mut **c)
+            .await?;
+        let card = card
+            .ok_or_else(|| StoreError::not_found(Entity::Card, &record.card_id))?
+            .into_card()?;
+        // A bill is always recorded: points that would take the balance out of range
+        // are recorded as 0 with the reason, and the counters saturate, so no stored
+        // card can refuse the next honest bill.
+        let (granted, accrual_error, points) = match card.points.checked_add(record.points) {
+            Some(points) => (record.points, record.accrual_error.clone(), points),
+            None => (0, Some(BALANCE_OUT_OF_RANGE.to_owned()), card.points),
+        };
+        let visits = card.visits.saturating_add(1);
+        let spent = card.total_spent.checked_add(record.total).unwrap_or(
+            if record.total.is_sign_negative() { Decimal::MIN } else { Decimal::MAX },
+        );
+        // min/max rather than "latest wins": a late-synced bill must not move last_visit back.
+        let first_visit = Some(card.first_visit.map_or(record.occurred_at, |t| t.min(record.occurred_at)));
+        let last_visit = Some(card.last_visit.map_or(record.occurred_at, |t| t.max(record.occurred_at)));
+        let inserted: Option<(i64,)> = sqlx::query_as(
+            "INSERT INTO ledger (merchant_id, kind, order_id, card_id, request_hash, total,
+                points, points_balance, reason, occurred_at, recorded_at, pos, request,
+                accrual_error)
+             VALUES ($1, 'transaction', $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
+             ON CONFLICT (merchant_id, order_id, kind) DO NOTHING RETURNING id",
+        )
+        .bind(merchant)
+        .bind(&record.order_id)
+        .bind(&record.card_id)
+        .bind(&record.request_hash)
+        .bind(record.total.to_string())
+        .bind(granted)
+        .bind(points)
+        .bind(&record.points_reason)
+        .bind(record.occurred_at)
+        .bind(recorded_at)
+        .bind(record.pos.as_str())
+        .bind(&request)
+        .bind(&accrual_error)
+        .fetch_optional(&mut **c)
+        .await?;
+        let Some((id,)) = inserted else {
+            return Ok(Bill::LostRace);
+        };
+        sqlx::query(UPDATE_TOTALS)
+            .bind(merchant)
+            .bind(&record.card_id)
+            .bind(points)
+            .bind(i64::from(visits))
+            .bind(spent.to_string())
+            .bind(first_visit)
+            .bind(last_visit)
+            .execute(&mut **c)
+            .await?;
+        let settled = apply_burn_and_card_changes!(
+            *c, merchant, record, &record.settlement, &card, points, id, recorded_at
+        )?;
+        Ok(Bill::Done(Recorded::New(LedgerEntry {
+            id,
+            kind: EntryKind::Transaction,
+            order_id: Some(record.order_id.clone()),
+            card_id: record.card_id.clone(),
+            request_hash: Some(record.request_hash.clone()),
+            total: Some(record.total),
+            points: granted,
+            points_balance: points,
+            reason: record.points_reason.clone(),
+            occurred_at: record.occurred_at,
+            recorded_at,
+            pos: Some(record.pos),
+            request: record.request.clone(),
+            accrual_error,
+            card_changes: settled.card_changes,
+        })))
+    })
 }
 
 fn adjustment(

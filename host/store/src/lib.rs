@@ -20,6 +20,17 @@ macro_rules! with_pool {
     };
 }
 
+/// Runs `$body` with `$conn` bound to the concrete connection of a `WriteConn` (an open
+/// write transaction on either engine); like `with_pool!`, the body is compiled per engine.
+macro_rules! with_conn {
+    ($write:expr, $conn:ident => $body:expr) => {
+        match $write {
+            $crate::engine::WriteConn::Sqlite($conn) => $body,
+            $crate::engine::WriteConn::Postgres($conn) => $body,
+        }
+    };
+}
+
 /// Inserts a change's audit row inside the change's own transaction (`$tx`), so the
 /// change and its row commit together or not at all. Evaluates to the insert's result.
 macro_rules! insert_audit {
@@ -49,6 +60,7 @@ pub mod credentials;
 mod engine;
 mod error;
 mod evaluations;
+mod group_commit;
 mod holds;
 mod ledger;
 mod merchants;
@@ -59,7 +71,7 @@ pub mod stats;
 
 pub use audit::{AuditEntry, AuditOf, AuditRecord};
 pub use bifit::{BifitConnectorRow, ClaimedOrder, TrackState, TrackedOrder};
-pub use burn::{CardChangeNote, Settled, Settlement};
+pub use burn::{Settled, Settlement};
 pub use cards::UpsertedCard;
 pub use compiled::CompiledArtifact;
 pub use engine::{EngineKind, StoreOptions};
@@ -67,6 +79,7 @@ pub use error::{Entity, StoreError};
 pub use evaluations::{
     EvaluationQuery, EvaluationRecord, PendingEvaluation, ReplaySource, StoredEvaluation,
 };
+pub use group_commit::GroupCommit;
 pub use holds::{Hold, NewHold};
 pub use ledger::{EntryKind, LedgerEntry, LedgerQuery, Recorded, TransactionRecord};
 pub use merchants::{Merchant, PosToken};

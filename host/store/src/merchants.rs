@@ -232,7 +232,10 @@ impl Store {
             changed
         });
         match changed {
-            Some(merchant) => Ok(merchant),
+            Some(changed) => {
+                self.notify_credentials(merchant).await;
+                Ok(changed)
+            }
             None => self
                 .merchant(merchant)
                 .await?
@@ -280,6 +283,7 @@ impl Store {
         token_id: &str,
         audit: impl AuditOf<PosToken>,
     ) -> Result<PosToken> {
+        let mut revoked_now = false;
         let row: Option<TokenRow> = with_pool!(self, pool => {
             let mut tx = pool.begin_write().await?;
             let revoked: Option<TokenRow> = sqlx::query_as(
@@ -295,6 +299,7 @@ impl Store {
             let row = match revoked {
                 Some(row) => {
                     insert_audit!(tx, merchant, &audit(&pos_token(row.clone())))?;
+                    revoked_now = true;
                     Some(row)
                 }
                 None => {
@@ -311,6 +316,9 @@ impl Store {
             tx.commit().await?;
             row
         });
+        if revoked_now {
+            self.notify_credentials(merchant).await;
+        }
         row.map(pos_token)
             .ok_or_else(|| StoreError::not_found(Entity::PosToken, token_id))
     }

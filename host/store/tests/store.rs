@@ -9,8 +9,8 @@ use std::str::FromStr;
 use rabat_domain::model::{Card, Pos};
 use rabat_store::credentials::{self, Secret, TokenHash};
 use rabat_store::{
-    AuditRecord, EngineKind, Entity, EntryKind, EvaluationQuery, EvaluationRecord, LedgerQuery,
-    Recorded, Store, StoreError, StoreOptions, TransactionRecord, UpsertedCard,
+    AuditRecord, EngineKind, Entity, EntryKind, EvaluationQuery, EvaluationRecord, GroupCommit,
+    LedgerQuery, Recorded, Store, StoreError, StoreOptions, TransactionRecord, UpsertedCard,
 };
 use rust_decimal::Decimal;
 use serde_json::json;
@@ -65,6 +65,8 @@ on_both_engines!(
     record_transaction_new_duplicate_conflict_unknown_card,
     concurrent_identical_transactions_record_once,
     concurrent_distinct_transactions_lose_no_update,
+    batch_records_the_good_bills_beside_the_bad,
+    group_commit_records_each_bill_once,
     transactions_listing_pagination_and_card_filter,
     cross_merchant_isolation,
     evaluation_log_insert_list_filter_prune,
@@ -127,6 +129,7 @@ fn bill(order_id: &str, card_id: &str, total: &str, points: i64, at: i64) -> Tra
         pos: Pos::Papaya,
         request: Some(json!({"orderId": order_id, "total": 1.10})),
         accrual_error: None,
+        settlement: Default::default(),
     }
 }
 
@@ -771,6 +774,167 @@ async fn concurrent_distinct_transactions_lose_no_update(db: &TestDb) {
     let c = db.store.card("m1", "c1").await.unwrap().unwrap();
     assert_eq!((c.visits, c.points, c.total_spent), (30, 30, dec("30.30")));
     assert_eq!((c.first_visit, c.last_visit), (Some(5_000), Some(5_029)));
+}
+
+/// One transaction for a batch of bills: the refused ones (an unknown card, a conflicting
+/// repeat of a recorded order, a conflicting repeat inside the batch, a value the database
+/// will not hold) are each rolled back alone; the good ones commit, each exactly once, and
+/// the cards add up.
+async fn batch_records_the_good_bills_beside_the_bad(db: &TestDb) {
+    let s = &db.store;
+    merchant(s, "m1").await;
+    card(s, "m1", "c1").await;
+    card(s, "m1", "c2").await;
+    s.record_transaction("m1", &bill("o0", "c1", "1.00", 1, 1_000))
+        .await
+        .unwrap();
+
+    let good = bill("o1", "c1", "10.00", 10, 2_000);
+    let ghost = bill("o2", "ghost", "5", 5, 2_000);
+    let mut recorded_conflict = bill("o0", "c1", "1.00", 1, 1_000);
+    recorded_conflict.request_hash = "another".into();
+    let same_again = good.clone();
+    let mut in_batch_conflict = good.clone();
+    in_batch_conflict.request_hash = "another".into();
+    // PostgreSQL refuses a NUL in text; SQLite stores it. Either way only this bill is at stake.
+    let mut nul = bill("o3", "c2", "3.00", 3, 2_000);
+    nul.points_reason = Some("bad\0reason".into());
+    let other = bill("o4", "c2", "0.10", 1, 3_000);
+    let batch = [
+        ("m1", &good),
+        ("m1", &ghost),
+        ("m1", &recorded_conflict),
+        ("m1", &same_again),
+        ("m1", &in_batch_conflict),
+        ("m1", &nul),
+        ("m1", &other),
+    ];
+    let results = s.record_transactions(&batch).await.unwrap();
+    assert_eq!(results.len(), batch.len());
+    let Ok(Recorded::New(first)) = &results[0] else {
+        panic!("{:?}", results[0]);
+    };
+    assert!(is_not_found(results[1].as_ref().unwrap_err(), Entity::Card));
+    for conflict in [&results[2], &results[4]] {
+        assert!(
+            matches!(
+                conflict,
+                Err(StoreError::Conflict {
+                    entity: Entity::Order,
+                    ..
+                })
+            ),
+            "{conflict:?}"
+        );
+    }
+    let Ok(Recorded::Duplicate(again)) = &results[3] else {
+        panic!("{:?}", results[3]);
+    };
+    assert_eq!(
+        again.id, first.id,
+        "the repeat is answered with the row of the batch"
+    );
+    let nul_recorded = match (&results[5], s.engine()) {
+        (Ok(Recorded::New(_)), EngineKind::Sqlite) => true,
+        (Err(e), EngineKind::Postgres) if e.is_refusal() => false,
+        (other, engine) => panic!("{engine:?}: {other:?}"),
+    };
+    assert!(
+        matches!(results[6], Ok(Recorded::New(_))),
+        "{:?}",
+        results[6]
+    );
+
+    let c1 = s.card("m1", "c1").await.unwrap().unwrap();
+    assert_eq!(
+        (c1.visits, c1.points, c1.total_spent),
+        (2, 11, dec("11.00"))
+    );
+    let c2 = s.card("m1", "c2").await.unwrap().unwrap();
+    let expected = if nul_recorded {
+        (2, 4, dec("3.10"))
+    } else {
+        (1, 1, dec("0.10"))
+    };
+    assert_eq!((c2.visits, c2.points, c2.total_spent), expected);
+    let rows = s
+        .list_transactions(
+            "m1",
+            &LedgerQuery {
+                limit: 100,
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    let mut orders: Vec<_> = rows
+        .items
+        .iter()
+        .filter_map(|r| r.order_id.clone())
+        .collect();
+    orders.sort();
+    let mut want = vec!["o0", "o1", "o4"];
+    if nul_recorded {
+        want.push("o3");
+        want.sort_unstable();
+    }
+    assert_eq!(orders, want);
+    assert!(s.record_transactions(&[]).await.unwrap().is_empty());
+}
+
+/// Many callers at once through the group-commit writer, every bill sent twice: each order
+/// is recorded once (the other call is its duplicate, answered with the same row), the
+/// unknown card is refused without costing the others, and every card adds up exactly.
+async fn group_commit_records_each_bill_once(db: &TestDb) {
+    let s = &db.store;
+    merchant(s, "m1").await;
+    for c in 0..4 {
+        card(s, "m1", &format!("c{c}")).await;
+    }
+    let writer = GroupCommit::start(s.clone());
+    let calls: Vec<_> = (0..120)
+        .map(|i| {
+            let writer = writer.clone();
+            let order = i % 60;
+            let card = if order == 7 {
+                "ghost".to_owned()
+            } else {
+                format!("c{}", order % 4)
+            };
+            tokio::spawn(async move {
+                let bill = bill(&format!("o{order}"), &card, "1.01", 2, 1_000 + order);
+                (order, writer.record("m1", bill).await)
+            })
+        })
+        .collect();
+    let mut seen = std::collections::HashMap::<i64, Vec<Recorded>>::new();
+    for call in calls {
+        let (order, result) = call.await.unwrap();
+        match result {
+            Ok(recorded) => seen.entry(order).or_default().push(recorded),
+            Err(e) => assert!(
+                order == 7 && is_not_found(&e, Entity::Card),
+                "o{order}: {e:?}"
+            ),
+        }
+    }
+    assert_eq!(seen.len(), 59);
+    for (order, answers) in &seen {
+        let new = answers
+            .iter()
+            .filter(|r| matches!(r, Recorded::New(_)))
+            .count();
+        assert_eq!((new, answers.len()), (1, 2), "o{order}");
+        assert_eq!(answers[0].entry().id, answers[1].entry().id, "o{order}");
+    }
+    for c in 0..4 {
+        let bills = (0..60).filter(|o| *o != 7 && o % 4 == c).count();
+        let card = s.card("m1", &format!("c{c}")).await.unwrap().unwrap();
+        let n = u32::try_from(bills).unwrap();
+        assert_eq!(card.visits, n, "c{c}");
+        assert_eq!(card.points, i64::from(n) * 2, "c{c}");
+        assert_eq!(card.total_spent, dec("1.01") * Decimal::from(n), "c{c}");
+    }
 }
 
 async fn transactions_listing_pagination_and_card_filter(db: &TestDb) {

@@ -8,8 +8,8 @@
 use crate::common::app::{TestApp, TestMerchant};
 use crate::common::wasm::example;
 use rabat::model::Card;
-use rust_decimal::Decimal;
 use rabat::store::EvaluationQuery;
+use rust_decimal::Decimal;
 use serde_json::{Value, json};
 
 const DISCOUNTS: &str = "/pos/papaya/v1/discounts";

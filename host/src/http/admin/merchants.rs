@@ -247,6 +247,7 @@ pub async fn update(
         .store()
         .set_merchant_disabled(&id, disabled, audit)
         .await?;
+    state.pos_tokens().forget(&merchant.id);
     tracing::warn!(merchant = %merchant.id, disabled, "merchant disabled state set by the operator");
     Ok(Json(MerchantStatus {
         disabled: merchant.disabled_at.is_some(),

@@ -116,5 +116,6 @@ pub async fn revoke(
         .store()
         .revoke_pos_token(&merchant.id, params.get("tokenId"), audit)
         .await?;
+    state.pos_tokens().forget(&merchant.id);
     Ok(StatusCode::NO_CONTENT)
 }

@@ -4,9 +4,7 @@
 //! many open orders and bills at once, on PostgreSQL also through two pools standing for
 //! two replicas — never spending the same points twice.
 
-use rabat_store::{
-    CardChangeNote, EntryKind, LedgerEntry, LedgerQuery, NewHold, Recorded, Settlement, Store,
-};
+use rabat_store::{EntryKind, LedgerEntry, LedgerQuery, NewHold, Recorded, Settlement, Store};
 use serde_json::json;
 
 use super::{TestDb, audit, bill, card, merchant};
@@ -142,12 +140,7 @@ async fn expired_holds_are_ignored(db: &TestDb) {
     .await
     .unwrap();
     let (_, settled) = s
-        .record_bill(
-            "m1",
-            &bill("late", "c1", "1.00", 0, now),
-            &redeem(100),
-            audit,
-        )
+        .record_bill("m1", &bill("late", "c1", "1.00", 0, now), &redeem(100))
         .await
         .unwrap();
     assert_eq!(settled.burn, None);
@@ -179,10 +172,7 @@ async fn redemption_is_bounded_recorded_once_and_releases_the_hold(db: &TestDb) 
 
     // accrue asks for more than was held: only the hold is taken.
     let record = bill("a", "c1", "20.00", 20, NOW);
-    let (recorded, settled) = s
-        .record_bill("m1", &record, &redeem(800), audit)
-        .await
-        .unwrap();
+    let (recorded, settled) = s.record_bill("m1", &record, &redeem(800)).await.unwrap();
     let Recorded::New(row) = recorded else {
         panic!("not recorded new")
     };
@@ -213,10 +203,7 @@ async fn redemption_is_bounded_recorded_once_and_releases_the_hold(db: &TestDb) 
     );
 
     // The repeat of endpoint 2 is a duplicate: nothing is burnt again.
-    let (again, settled) = s
-        .record_bill("m1", &record, &redeem(800), audit)
-        .await
-        .unwrap();
+    let (again, settled) = s.record_bill("m1", &record, &redeem(800)).await.unwrap();
     assert!(matches!(again, Recorded::Duplicate(_)));
     assert_eq!(settled.burn, None);
     assert_eq!(assert_balance_is_the_ledger(s).await, 520);
@@ -227,7 +214,7 @@ async fn redemption_is_bounded_recorded_once_and_releases_the_hold(db: &TestDb) 
         .await
         .unwrap();
     let (_, settled) = s
-        .record_bill("m1", &bill("b", "c1", "5.00", 0, NOW), &redeem(400), audit)
+        .record_bill("m1", &bill("b", "c1", "5.00", 0, NOW), &redeem(400))
         .await
         .unwrap();
     assert_eq!(
@@ -240,14 +227,14 @@ async fn redemption_is_bounded_recorded_once_and_releases_the_hold(db: &TestDb) 
     card_with(s, "m1", "c1", 300).await;
     try_hold(s, "c", 300, live(), HOUR).await;
     let (_, settled) = s
-        .record_bill("m1", &bill("c", "c1", "5.00", 5, NOW), &redeem(0), audit)
+        .record_bill("m1", &bill("c", "c1", "5.00", 5, NOW), &redeem(0))
         .await
         .unwrap();
     assert_eq!(settled.burn, None);
     assert_eq!(s.hold("m1", "c").await.unwrap(), None);
     // Without a hold (0.1 policies, free offers) a redemption takes nothing.
     let (_, settled) = s
-        .record_bill("m1", &bill("d", "c1", "5.00", 0, NOW), &redeem(50), audit)
+        .record_bill("m1", &bill("d", "c1", "5.00", 0, NOW), &redeem(50))
         .await
         .unwrap();
     assert_eq!(settled.burn, None);
@@ -261,12 +248,7 @@ async fn redemption_is_bounded_recorded_once_and_releases_the_hold(db: &TestDb) 
         ..Settlement::default()
     };
     let (_, settled) = s
-        .record_bill(
-            "m1",
-            &bill("bifit:77", "c1", "5.00", 0, NOW),
-            &settlement,
-            audit,
-        )
+        .record_bill("m1", &bill("bifit:77", "c1", "5.00", 0, NOW), &settlement)
         .await
         .unwrap();
     assert_eq!(
@@ -287,20 +269,8 @@ async fn card_changes_are_applied_noted_and_audited(db: &TestDb) {
         dropped: vec!["setTier '' dropped: must not be empty".into()],
         ..Settlement::default()
     };
-    let policy_audit = |change: &CardChangeNote| {
-        rabat_store::AuditRecord::now(
-            "policy",
-            "card.policy_change",
-            json!({"cardId": change.card_id, "orderId": change.order_id, "changes": change.changes}),
-        )
-    };
     let (recorded, settled) = s
-        .record_bill(
-            "m1",
-            &bill("t1", "c1", "5.00", 1, NOW),
-            &settlement,
-            policy_audit,
-        )
+        .record_bill("m1", &bill("t1", "c1", "5.00", 1, NOW), &settlement)
         .await
         .unwrap();
     let expected = json!({
@@ -325,14 +295,9 @@ async fn card_changes_are_applied_noted_and_audited(db: &TestDb) {
     assert_eq!(change.record.actor, "policy");
     assert_eq!(change.record.detail["changes"], expected);
     // A repeat changes nothing again and writes no second audit row.
-    s.record_bill(
-        "m1",
-        &bill("t1", "c1", "5.00", 1, NOW),
-        &settlement,
-        policy_audit,
-    )
-    .await
-    .unwrap();
+    s.record_bill("m1", &bill("t1", "c1", "5.00", 1, NOW), &settlement)
+        .await
+        .unwrap();
     let count = s
         .list_audit("m1", 50, None)
         .await
@@ -379,7 +344,7 @@ async fn concurrent_holds_and_bills_across_two_pools_never_overspend(db: &TestDb
                 try_hold(&store, &order, 250, live(), HOUR).await;
                 let record = bill(&order, "c1", "10.00", 0, NOW);
                 let (_, settled) = store
-                    .record_bill("m1", &record, &redeem(250 + i as u64), audit)
+                    .record_bill("m1", &record, &redeem(250 + i as u64))
                     .await
                     .unwrap();
                 settled.burn.map_or(0, |b| -b.points)
