@@ -158,7 +158,7 @@ pub fn build_policy(options: &BuildOptions) -> anyhow::Result<Built> {
 /// Wraps a core module built with the SDK (which embeds the world's type information)
 /// into a component.
 pub fn componentize(module: &[u8]) -> anyhow::Result<Vec<u8>> {
-    if !exports_evaluate(module) {
+    if !exports_any_function(module) {
         bail!(NO_EXPORT);
     }
     wit_component::ComponentEncoder::default()
@@ -171,10 +171,12 @@ pub fn componentize(module: &[u8]) -> anyhow::Result<Vec<u8>> {
         .context(NO_EXPORT)
 }
 
-/// Whether a core module exports a function named `evaluate`, bare or after an
-/// interface name (what `export_policy!` makes); a module that cannot be read is left to
-/// the encoder to describe.
-fn exports_evaluate(module: &[u8]) -> bool {
+/// Whether a core module exports any function of a component's interface: without
+/// `export_policy!` an SDK-built module exports none (only its memory and the canonical
+/// ABI's helpers, `cabi_*`). A module of another world exports its own functions and is
+/// left to the encoder and the upload's world check to describe; so is a module that
+/// cannot be read.
+fn exports_any_function(module: &[u8]) -> bool {
     use wasmparser::{ExternalKind, Parser, Payload};
     for payload in Parser::new(0).parse_all(module) {
         match payload {
@@ -182,7 +184,8 @@ fn exports_evaluate(module: &[u8]) -> bool {
                 return exports.into_iter().any(|e| {
                     e.is_ok_and(|e| {
                         e.kind == ExternalKind::Func
-                            && e.name.rsplit(['#', '|']).next() == Some("evaluate")
+                            && !e.name.starts_with("cabi_")
+                            && !e.name.starts_with('_')
                     })
                 });
             }

@@ -327,13 +327,14 @@ impl Runtime {
     /// Validates and compiles a module: what an upload (and `rabat check`) does.
     pub fn compile(&self, bytes: &[u8]) -> Result<CompiledPolicy, Rejection> {
         let started = Instant::now();
+        // What a file is comes first: a large PDF is "not WebAssembly", not "too large".
+        validate::kind(bytes)?;
         if bytes.len() > self.config.max_module_bytes {
             return Err(Rejection::TooLarge {
                 size: bytes.len(),
                 limit: self.config.max_module_bytes,
             });
         }
-        validate::kind(bytes)?;
         validate::bounds(bytes, &self.config.module_limits)?;
         let component = Component::new(&self.engine, bytes)
             .map_err(|e| Rejection::Invalid(format!("{e:#}")))?;

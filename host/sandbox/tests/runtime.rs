@@ -224,6 +224,12 @@ fn uploads_that_are_not_policies_are_rejected() {
         small.compile(&example("tier-discount")).unwrap_err(),
         Rejection::TooLarge { limit: 1000, .. }
     ));
+    // Something that is not WebAssembly at all is told so, whatever its size: the magic
+    // bytes are read before the size is judged.
+    assert_eq!(
+        small.compile(&vec![b'x'; 5000]).unwrap_err(),
+        Rejection::NotWasm
+    );
     still_serves(&runtime);
 }
 
