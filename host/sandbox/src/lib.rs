@@ -449,9 +449,11 @@ impl Runtime {
                 Ok(buffer) => self.call(
                     policy,
                     input,
-                    EvaluateCallV2 {
+                    CallV2 {
                         buffer,
                         output_limit,
+                        export: |exports| exports.evaluate,
+                        answer: lift::evaluation_v2,
                     },
                 ),
                 Err(failure) => not_run(failure),
@@ -476,9 +478,11 @@ impl Runtime {
                 Ok(buffer) => self.call(
                     policy,
                     input,
-                    AccrueCallV2 {
+                    CallV2 {
                         buffer,
                         output_limit,
+                        export: |exports| exports.accrue,
+                        answer: lift::accrual_v2,
                     },
                 ),
                 Err(failure) => not_run(failure),
@@ -617,52 +621,35 @@ impl Call for AccrueCall {
     }
 }
 
-/// A 0.2 `evaluate`: the input is one `list<u8>` (one copy into the guest), the answer
-/// is read within the limits (see `lift`).
-struct EvaluateCallV2 {
+/// A 0.2 call: the input is one `list<u8>` (one copy into the guest), the answer is read
+/// within the limits (see `lift`). `evaluate` and `accrue` differ only in the export, the
+/// answer's type and how that becomes the host's.
+struct CallV2<A, O> {
     buffer: Vec<u8>,
     output_limit: usize,
+    export: fn(&Exports) -> ComponentExportIndex,
+    answer: fn(A, usize) -> Result<O, Failure>,
 }
 
-impl Call for EvaluateCallV2 {
-    type Output = Evaluation;
+impl<A, O> Call for CallV2<A, O>
+where
+    A: wasmtime::component::ComponentType + wasmtime::component::Lift + Send + Sync + 'static,
+{
+    type Output = O;
 
     fn run<T: 'static>(
         self,
         instance: &Instance,
         exports: Exports,
         store: &mut Store<T>,
-    ) -> wasmtime::Result<Result<Evaluation, Failure>> {
-        let func = instance
-            .get_typed_func::<(&[u8],), lift::EvaluateResultV2>(&mut *store, exports.evaluate)?;
+    ) -> wasmtime::Result<Result<O, Failure>> {
+        let func = instance.get_typed_func::<(&[u8],), (Result<A, lift::AnswerText>,)>(
+            &mut *store,
+            (self.export)(&exports),
+        )?;
         let (answer,) = func.call(&mut *store, (self.buffer.as_slice(),))?;
         Ok(match answer {
-            Ok(eval) => lift::evaluation_v2(eval, self.output_limit),
-            Err(error) => Err(lift::policy_error(error, self.output_limit)),
-        })
-    }
-}
-
-/// A 0.2 `accrue`.
-struct AccrueCallV2 {
-    buffer: Vec<u8>,
-    output_limit: usize,
-}
-
-impl Call for AccrueCallV2 {
-    type Output = Accrual;
-
-    fn run<T: 'static>(
-        self,
-        instance: &Instance,
-        exports: Exports,
-        store: &mut Store<T>,
-    ) -> wasmtime::Result<Result<Accrual, Failure>> {
-        let func = instance
-            .get_typed_func::<(&[u8],), lift::AccrueResultV2>(&mut *store, exports.accrue)?;
-        let (answer,) = func.call(&mut *store, (self.buffer.as_slice(),))?;
-        Ok(match answer {
-            Ok(accrual) => lift::accrual_v2(accrual, self.output_limit),
+            Ok(value) => (self.answer)(value, self.output_limit),
             Err(error) => Err(lift::policy_error(error, self.output_limit)),
         })
     }

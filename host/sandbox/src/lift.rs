@@ -526,11 +526,6 @@ pub struct AccrualV2 {
     remove_tags: AnswerList<AnswerText>,
 }
 
-/// What a 0.2 `evaluate` returns.
-pub type EvaluateResultV2 = (Result<EvaluationV2, AnswerText>,);
-/// What a 0.2 `accrue` returns.
-pub type AccrueResultV2 = (Result<AccrualV2, AnswerText>,);
-
 /// A 0.2 answer, checked against the limits (as [`evaluation`]) and turned into the
 /// host's type.
 pub fn evaluation_v2(
