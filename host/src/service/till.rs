@@ -26,7 +26,7 @@ use rabat_domain::money::{self, DiscountResponse, NO_DISCOUNT_MESSAGE};
 use rabat_domain::points;
 use rabat_sandbox::decide::Decision;
 use rabat_sandbox::sandbox::{LogLevel, LogLine};
-use rabat_sandbox::{CallReport, Failure};
+use rabat_sandbox::{CallReport, Contract, Failure};
 use rabat_store::{
     Entity, GroupCommit, NewHold, PendingEvaluation, Recorded, Settlement, Store, StoreError,
     TransactionRecord,
@@ -328,7 +328,20 @@ impl Till {
         // Endpoint 1 held and logged under the POS's order id, which the ledger's may
         // not be (BIFIT's `bifit:<id>`).
         let pos_order_id = &bill.order.order_id;
-        let offer = self.last_offer(merchant, pos_order_id).await?;
+        // Only a 0.2 policy sees the offer: for the others (and with no policy) the two
+        // reads it costs are skipped. The bill's transaction releases any hold either way.
+        let sees_offers = match self.runner.active(merchant).await {
+            Ok(active) => active
+                .policy
+                .as_ref()
+                .is_some_and(|policy| policy.contract() == Contract::V0_2),
+            Err(_) => false,
+        };
+        let offer = if sees_offers {
+            self.last_offer(merchant, pos_order_id).await?
+        } else {
+            None
+        };
         let mut accrued = self
             .accrue(merchant, &bill.order, card, offer.as_ref())
             .await?;
