@@ -9,9 +9,13 @@
 //! Paying with points (contract 0.2): an answer with a discount that costs points is
 //! settled under the card's lock ([`Store::hold_points`]): the discounts the card cannot
 //! afford are dropped (the evaluation log says why), the rest become money, and what the
-//! till was offered is held for the order. Answers without a cost never touch the holds.
-//! When the bill completes, `accrue` sees the order's last offer, and what it redeems and
-//! changes on the card is recorded with the bill ([`Store::record_bill`]).
+//! till was offered is held for the order. The hold follows the till's latest answer in
+//! the same request: an answer without a cost for an order that has a hold replaces it
+//! (0 points, that answer as the offer); for an order without one it writes nothing, so
+//! answers without a cost stay cheap (one indexed read). When the bill completes,
+//! `accrue` sees the order's hold's offer — never the asynchronous evaluation log — and
+//! what it redeems and changes on the card is recorded with the bill
+//! ([`Store::record_bill`]).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -152,6 +156,9 @@ impl Till {
             Err(error) => {
                 tracing::error!(%error, merchant, "the active policy does not load; answering with no discount");
                 let response = DiscountResponse::fail_safe(&order.currency);
+                // The policy may load again by the time the bill completes.
+                self.follow_free_answer(merchant, &order, &card, &response)
+                    .await?;
                 let entry = LogEntry::new(merchant, None, "unavailable", Some(&response));
                 self.logged(entry.error(error.to_string()).record(&order, &card));
                 return Ok(response);
@@ -163,11 +170,19 @@ impl Till {
             self.logged(entry.record(&order, &card));
             return Ok(response);
         };
+        // Only a 0.2 policy's `accrue` sees the offer and redeems held points: for the
+        // others an order's hold (left from an earlier policy) can never be taken, and the
+        // bill releases it.
+        let sees_offers = policy.contract() == Contract::V0_2;
         let slot = match self.admission.enter(merchant).await {
             Ok(slot) => slot,
             Err(busy) => {
                 tracing::warn!(merchant, order_id = %order.order_id, %busy, "merchant saturated; answered with no discount");
                 let response = DiscountResponse::fail_safe(&order.currency);
+                if sees_offers {
+                    self.follow_free_answer(merchant, &order, &card, &response)
+                        .await?;
+                }
                 let entry = LogEntry::new(merchant, active.version, "busy", Some(&response));
                 self.logged(entry.error(busy.to_string()).record(&order, &card));
                 return Ok(response);
@@ -184,7 +199,13 @@ impl Till {
         };
         let (decided, order, card) = self.runner.decide_at_till(call).await?;
         let (decision, at, dropped) = match decided {
-            Decided::Done(decision) => (decision, None, Vec::new()),
+            Decided::Done(decision) => {
+                if sees_offers {
+                    self.follow_free_answer(merchant, &order, &card, &decision.response)
+                        .await?;
+                }
+                (decision, None, Vec::new())
+            }
             Decided::CostsPoints { evaluation, report } => {
                 let (decision, at, dropped) = self
                     .offer_points(merchant, &order, &card, evaluation, report)
@@ -213,8 +234,7 @@ impl Till {
         if let Some(logs) = json_text(&logs) {
             record.logs = logs;
         }
-        // The hold's offer and this log row carry one time, so endpoint 2 can tell the
-        // hold's offer from a later answer for the order that held nothing.
+        // The hold's offer and this log row carry one time.
         if let Some(at) = at {
             record.at = at;
         }
@@ -276,6 +296,51 @@ impl Till {
             Err(e) => return Err(e.into()),
         };
         Ok((money_decision(order, result, report), now, dropped))
+    }
+
+    /// Makes the order's hold follow an answer that reserves nothing, in this request: an
+    /// order that has a hold gets it replaced, under the card's lock, by one of 0 points
+    /// whose offer is this answer (a bill completed with an older offer's coupon then
+    /// redeems nothing); an order without one costs one indexed read and no write.
+    async fn follow_free_answer(
+        &self,
+        merchant: &str,
+        order: &Order,
+        card: &Card,
+        response: &DiscountResponse,
+    ) -> ServiceResult<()> {
+        if !self.store.has_hold(merchant, &order.order_id).await? {
+            return Ok(());
+        }
+        let now = now_ms();
+        let ttl_ms = i64::try_from(self.hold_ttl.as_millis()).unwrap_or(i64::MAX);
+        let offer = serde_json::to_value(response)
+            .ok()
+            .and_then(|answer| points::offer_from_answer(&answer, now))
+            .and_then(|offer| json_text(&offer));
+        let held = self
+            .store
+            .hold_points(
+                merchant,
+                &card.card_id,
+                &order.order_id,
+                now,
+                ttl_ms,
+                |_| {
+                    // An answer that cannot be read back as an offer releases the hold.
+                    let hold = offer.map(|offer| NewHold { points: 0, offer });
+                    (hold, ())
+                },
+            )
+            .await;
+        match held {
+            Ok(()) => Ok(()),
+            Err(StoreError::NotFound {
+                entity: Entity::Card,
+                ..
+            }) => Err(ServiceError::CustomerNotFound),
+            Err(e) => Err(e.into()),
+        }
     }
 
     /// Endpoint 2 for a bill naming its card: records it with the points `accrue` gives.
@@ -375,29 +440,17 @@ impl Till {
         }
     }
 
-    /// The till's last offer for the order, as `accrue` sees it: the order's hold's offer,
-    /// unless the evaluation log has a later answer for the order (a repeat of endpoint
-    /// 1 that cost no points, so held nothing new), whose offer holds no points; `None`
-    /// when neither is known. An expired hold still is the order's offer (though it holds nothing).
+    /// The till's last offer for the order, as `accrue` sees it: the offer of the order's
+    /// hold, which endpoint 1 keeps at the latest answer once the order reserved anything
+    /// (an expired hold still is the order's offer, though it holds nothing); `None` for
+    /// an order that never reserved anything. Never read from the evaluation log, which
+    /// is written in the background and may lag or drop records.
     pub async fn last_offer(&self, merchant: &str, order_id: &str) -> ServiceResult<Option<Offer>> {
-        let held = self
+        Ok(self
             .store
             .hold(merchant, order_id)
             .await?
-            .and_then(|hold| serde_json::from_str::<Offer>(&hold.offer).ok());
-        let logged = self
-            .store
-            .latest_answer(merchant, order_id)
-            .await?
-            .and_then(|(at, text)| {
-                let answer = serde_json::from_str::<Value>(&text).ok()?;
-                points::offer_from_answer(&answer, at)
-            });
-        Ok(match (held, logged) {
-            (Some(held), Some(logged)) if logged.offered_at > held.offered_at => Some(logged),
-            (Some(held), _) => Some(held),
-            (None, logged) => logged,
-        })
+            .and_then(|hold| serde_json::from_str::<Offer>(&hold.offer).ok()))
     }
 
     /// Points for a completed bill from the active policy: 0 (with the failure noted) when

@@ -1,7 +1,13 @@
-//! Points held for open orders (paying with points): at endpoint 1 the points a till was
+//! An open order's reservation (paying with points): at endpoint 1 the points a till was
 //! offered are held for that order until the bill completes (`burn.rs` takes what the
-//! policy redeems and releases the hold) or the hold expires. One hold per (merchant,
-//! order): a repeat of endpoint 1 replaces it.
+//! policy redeems and releases the hold), the order is voided, the merchant releases the
+//! card's holds, or the hold expires. One hold per (merchant, *ledger* order id — BIFIT's
+//! `bifit:<id>`, so two POSes' equal order numbers never share one): every later answer
+//! of endpoint 1 for the order replaces it in the same request, one that reserves nothing
+//! included (the row then holds 0 points and records that answer), so the row is always
+//! the till's latest offer for the order, written synchronously — endpoint 2 never needs
+//! the (asynchronous, lossy) evaluation log. An order that never reserved anything has no
+//! row, and answers without a cost for it never write.
 //!
 //! No two open orders can be offered the same points: [`Store::hold_points`] reads the
 //! card's available points and writes the order's hold in one write transaction that
@@ -25,7 +31,8 @@ const HELD_ELSEWHERE: &str = "SELECT CAST(COALESCE(SUM(points), 0) AS BIGINT) FR
 /// A hold to write for an order.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewHold {
-    /// Greater than 0 (a plan without points writes no hold).
+    /// The points held. 0 (an answer that reserves nothing) replaces the order's hold
+    /// when it has one, so the hold records the latest offer, and writes nothing otherwise.
     pub points: u64,
     /// The offer the till got, as JSON text.
     pub offer: String,
@@ -49,8 +56,10 @@ impl Store {
     /// card, works out its available points (balance minus the unexpired holds of its
     /// other orders; 0 when `order_id` is already recorded, since a completed bill
     /// redeems nothing), hands them to `plan`, and writes what `plan` decides as the
-    /// order's hold — replacing any earlier one, or deleting it when `plan` holds
-    /// nothing — before committing. The card's expired holds are deleted on the way.
+    /// order's hold — replacing any earlier one (a hold of 0 points only replaces one,
+    /// see [`NewHold::points`]), or deleting it when `plan` gives none — before
+    /// committing. The card's expired holds are deleted on the way. `order_id` is the
+    /// ledger's order id.
     /// Returns what `plan` returned besides. An unknown card is [`StoreError::NotFound`].
     pub async fn hold_points<T: Send>(
         &self,
@@ -95,7 +104,22 @@ impl Store {
             .await?;
             let available = if recorded.is_some() { 0 } else { card.points.saturating_sub(held) };
             let (hold, out) = plan(available);
-            match hold.filter(|hold| hold.points > 0) {
+            match hold {
+                Some(hold) if hold.points == 0 => {
+                    sqlx::query(
+                        "UPDATE holds SET card_id = $3, points = 0, offer = $4, created_at = $5,
+                            expires_at = $6
+                         WHERE merchant_id = $1 AND order_id = $2",
+                    )
+                    .bind(merchant)
+                    .bind(order_id)
+                    .bind(card_id)
+                    .bind(&hold.offer)
+                    .bind(now)
+                    .bind(now.saturating_add(ttl_ms))
+                    .execute(&mut *tx)
+                    .await?;
+                }
                 Some(hold) => {
                     let points = i64::try_from(hold.points)
                         .map_err(|_| StoreError::Invalid("held points are out of range".into()))?;
@@ -166,6 +190,19 @@ impl Store {
         .fetch_all(pool)
         .await)?;
         Ok(rows)
+    }
+
+    /// Whether the order has a hold (of any points, expired or not): endpoint 1 replaces
+    /// it with an answer that reserves nothing, and skips the write when there is none.
+    pub async fn has_hold(&self, merchant: &str, order_id: &str) -> Result<bool> {
+        let row: Option<(i64,)> = with_pool!(self, pool => sqlx::query_as(
+            "SELECT points FROM holds WHERE merchant_id = $1 AND order_id = $2",
+        )
+        .bind(merchant)
+        .bind(order_id)
+        .fetch_optional(pool)
+        .await)?;
+        Ok(row.is_some())
     }
 
     /// The order's hold, expired or not (an expired hold is still the order's last offer).

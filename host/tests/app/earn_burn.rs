@@ -5,7 +5,8 @@
 //! in the ledger and in the audit trail.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use crate::common::app::{TestApp, TestMerchant};
+use crate::common::app::{TestApp, TestMerchant, settings};
+use crate::common::db::{Target, TestDb};
 use crate::common::wasm::example;
 use rabat::model::Card;
 use rabat::store::EvaluationQuery;
@@ -20,6 +21,7 @@ app_on_both_engines!(
     concurrent_bills_on_one_card_never_share_points,
     an_offer_not_taken_burns_nothing_and_frees_the_points,
     a_policy_tier_change_shows_on_the_card_the_ledger_and_the_audit,
+    a_withdrawn_offer_is_never_burnt_while_the_evaluation_log_lags,
 );
 
 /// An open bill of 50.00 on `card` (half of it is 25.00, so 1 000 points pay 10.00).
@@ -367,4 +369,68 @@ async fn post(router: axum::Router, path: &str, token: &str, body: &Value) -> (u
         status,
         serde_json::from_slice(&bytes).unwrap_or(Value::Null),
     )
+}
+
+/// Issue 21, item 14: a bill offered the points coupon, asked again (same order) with an
+/// answer that costs nothing, then completed with the coupon line anyway. The evaluation
+/// log is behind (here a second server on the same database whose log writer never
+/// catches up: it drops every record), so the log still says the coupon was offered: the
+/// hold must have followed the newer answer in its own request, and nothing is burnt.
+async fn a_withdrawn_offer_is_never_burnt_while_the_evaluation_log_lags(app: &TestApp) {
+    let shop = shop_paying_with_points(app, "lag", 1000).await;
+    let reply = app
+        .post_json(DISCOUNTS, &shop.pos_token, &open_bill("o1", "c1"))
+        .await;
+    assert!(points_coupon(&reply.json).is_some(), "{}", reply.text);
+    app.flush_evaluations().await;
+
+    let mut lagging_settings = settings();
+    lagging_settings.evaluation_log_max_bytes = 1;
+    let lagging = TestApp::with_settings(
+        TestDb {
+            store: app.db.reopen().await,
+            target: Target::Shared,
+        },
+        lagging_settings,
+    )
+    .await;
+    // The same order, now a bill too small for the coupon: an answer without a cost.
+    let small = json!({
+      "orderId": "o1", "cardId": "c1", "status": "open", "total": 0.01, "currency": "EUR",
+      "orderItems": [{"id": "1", "productId": "11111", "name": "Mint", "quantity": 1,
+                      "unitPrice": 0.01, "totalPrice": 0.01, "vatRate": 20}]
+    });
+    let reply = lagging.post_json(DISCOUNTS, &shop.pos_token, &small).await;
+    assert_eq!(reply.status, 200, "{}", reply.text);
+    assert!(points_coupon(&reply.json).is_none(), "{}", reply.text);
+    // The hold followed the answer at once: nothing is held any more.
+    assert_eq!(admin_card(&lagging, &shop).await["heldPoints"], 0);
+    assert!(
+        lagging
+            .state
+            .evaluations()
+            .counters()
+            .dropped
+            .load(std::sync::atomic::Ordering::Relaxed)
+            > 0,
+        "the second server's log dropped the newer answer"
+    );
+
+    let done = completed_bill("o1", "c1", Some(Decimal::new(1000, 2)));
+    let reply = lagging
+        .post_json(TRANSACTIONS, &shop.pos_token, &done)
+        .await;
+    assert_eq!(reply.status, 200, "{}", reply.text);
+    let card = admin_card(&lagging, &shop).await;
+    assert_eq!(
+        (card["points"].as_i64(), card["heldPoints"].as_i64()),
+        (Some(1000), Some(0)),
+        "{card}"
+    );
+    let burns = kinds(&admin_ledger(&lagging, &shop).await)
+        .into_iter()
+        .filter(|(kind, _, _)| kind == "burn")
+        .count();
+    assert_eq!(burns, 0);
+    lagging.shutdown().await;
 }
