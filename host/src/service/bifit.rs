@@ -75,9 +75,10 @@ impl BifitSync {
             .card_for(&connector, &fetched, caller, known.as_deref())
             .await?;
         let card_id = card.card_id.clone();
+        // The hold is kept under the ledger's order id, as endpoint 2 records it.
         let response = self
             .till
-            .evaluate(merchant, fetched.to_order(), card)
+            .evaluate(merchant, fetched.to_order(), card, &ledger_order_id(id))
             .await?;
         // Tracking must not block the till: a failure here is logged, the answer stands.
         let status = fetched.order.current_status_type.to_string();

@@ -131,7 +131,8 @@ impl Till {
         card_id: &str,
     ) -> ServiceResult<DiscountResponse> {
         let card = self.card(merchant, card_id).await?;
-        self.evaluate(merchant, order, card).await
+        let ledger_order_id = order.order_id.clone();
+        self.evaluate(merchant, order, card, &ledger_order_id).await
     }
 
     /// The merchant's card `card_id`, or Papaya's error 3.
@@ -144,11 +145,15 @@ impl Till {
 
     /// Runs the merchant's active policy for a bill and logs the evaluation; any policy
     /// failure gives the fail-safe answer. Only a failing database is an error.
+    /// `ledger_order_id` is the order's id in the ledger (BIFIT's `bifit:<id>`, else the
+    /// POS's): the order's hold is kept under it, so two POSes' equal order numbers never
+    /// share one, and endpoint 2 finds it under the id it records the bill with.
     pub async fn evaluate(
         &self,
         merchant: &str,
         order: Order,
         card: Card,
+        ledger_order_id: &str,
     ) -> ServiceResult<DiscountResponse> {
         let active = match self.runner.active(merchant).await {
             Ok(active) => active,
@@ -157,7 +162,7 @@ impl Till {
                 tracing::error!(%error, merchant, "the active policy does not load; answering with no discount");
                 let response = DiscountResponse::fail_safe(&order.currency);
                 // The policy may load again by the time the bill completes.
-                self.follow_free_answer(merchant, &order, &card, &response)
+                self.follow_free_answer(merchant, ledger_order_id, &card, &response)
                     .await?;
                 let entry = LogEntry::new(merchant, None, "unavailable", Some(&response));
                 self.logged(entry.error(error.to_string()).record(&order, &card));
@@ -180,7 +185,7 @@ impl Till {
                 tracing::warn!(merchant, order_id = %order.order_id, %busy, "merchant saturated; answered with no discount");
                 let response = DiscountResponse::fail_safe(&order.currency);
                 if sees_offers {
-                    self.follow_free_answer(merchant, &order, &card, &response)
+                    self.follow_free_answer(merchant, ledger_order_id, &card, &response)
                         .await?;
                 }
                 let entry = LogEntry::new(merchant, active.version, "busy", Some(&response));
@@ -201,14 +206,14 @@ impl Till {
         let (decision, at, dropped) = match decided {
             Decided::Done(decision) => {
                 if sees_offers {
-                    self.follow_free_answer(merchant, &order, &card, &decision.response)
+                    self.follow_free_answer(merchant, ledger_order_id, &card, &decision.response)
                         .await?;
                 }
                 (decision, None, Vec::new())
             }
             Decided::CostsPoints { evaluation, report } => {
                 let (decision, at, dropped) = self
-                    .offer_points(merchant, &order, &card, evaluation, report)
+                    .offer_points(merchant, ledger_order_id, &order, &card, evaluation, report)
                     .await?;
                 (decision, Some(at), dropped)
             }
@@ -249,6 +254,7 @@ impl Till {
     async fn offer_points(
         &self,
         merchant: &str,
+        ledger_order_id: &str,
         order: &Order,
         card: &Card,
         evaluation: Evaluation,
@@ -261,7 +267,7 @@ impl Till {
             .hold_points(
                 merchant,
                 &card.card_id,
-                &order.order_id,
+                ledger_order_id,
                 now,
                 ttl_ms,
                 |available| {
@@ -305,11 +311,11 @@ impl Till {
     async fn follow_free_answer(
         &self,
         merchant: &str,
-        order: &Order,
+        ledger_order_id: &str,
         card: &Card,
         response: &DiscountResponse,
     ) -> ServiceResult<()> {
-        if !self.store.has_hold(merchant, &order.order_id).await? {
+        if !self.store.has_hold(merchant, ledger_order_id).await? {
             return Ok(());
         }
         let now = now_ms();
@@ -323,7 +329,7 @@ impl Till {
             .hold_points(
                 merchant,
                 &card.card_id,
-                &order.order_id,
+                ledger_order_id,
                 now,
                 ttl_ms,
                 |_| {
@@ -390,9 +396,6 @@ impl Till {
             .ledger_order_id
             .clone()
             .unwrap_or_else(|| bill.order.order_id.clone());
-        // Endpoint 1 held and logged under the POS's order id, which the ledger's may
-        // not be (BIFIT's `bifit:<id>`).
-        let pos_order_id = &bill.order.order_id;
         // Only a 0.2 policy sees the offer: for the others (and with no policy) the two
         // reads it costs are skipped. The bill's transaction releases any hold either way.
         let sees_offers = match self.runner.active(merchant).await {
@@ -403,16 +406,13 @@ impl Till {
             Err(_) => false,
         };
         let offer = if sees_offers {
-            self.last_offer(merchant, pos_order_id).await?
+            self.last_offer(merchant, &order_id).await?
         } else {
             None
         };
-        let mut accrued = self
+        let accrued = self
             .accrue(merchant, &bill.order, card, offer.as_ref())
             .await?;
-        if *pos_order_id != order_id {
-            accrued.settlement.hold_order_id = Some(pos_order_id.clone());
-        }
         let order = bill.order;
         let record = TransactionRecord {
             order_id,
@@ -615,7 +615,6 @@ fn settlement(accrual: &Accrual, offer: Option<&Offer>) -> Settlement {
         add_tags,
         remove_tags,
         dropped,
-        hold_order_id: None,
         policy_version: None,
     }
 }

@@ -20,3 +20,15 @@ INSERT INTO holds_0010 (merchant_id, order_id, card_id, points, offer, created_a
 DROP TABLE holds;
 ALTER TABLE holds_0010 RENAME TO holds;
 CREATE INDEX holds_by_card ON holds (merchant_id, card_id, expires_at);
+
+-- Holds are keyed by the ledger's order id (BIFIT's `bifit:<id>`), no longer by the POS's
+-- order number, so a BIFIT order and a Papaya bill with the same number never share one.
+-- A hold written before under a BIFIT order's bare number is recognised by the BIFIT
+-- order still being followed for the same merchant and card, and moved to `bifit:<id>`;
+-- any other hold was a Papaya bill's, whose ledger id is its own.
+UPDATE holds SET order_id = 'bifit:' || order_id
+WHERE EXISTS (SELECT 1 FROM bifit_orders
+              WHERE bifit_orders.merchant_id = holds.merchant_id
+                AND bifit_orders.order_id = holds.order_id
+                AND bifit_orders.card_id = holds.card_id
+                AND bifit_orders.state = 'tracking');

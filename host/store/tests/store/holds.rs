@@ -240,13 +240,19 @@ async fn redemption_is_bounded_recorded_once_and_releases_the_hold(db: &TestDb) 
     assert_eq!(settled.burn, None);
     assert_eq!(assert_balance_is_the_ledger(s).await, 305);
 
-    // A POS whose ledger order id is not the one it held under (BIFIT: `bifit:<id>`).
-    try_hold(s, "77", 300, live(), HOUR).await;
+    // Holds are keyed by the ledger's order id (BIFIT's `bifit:<id>`): another POS's bill
+    // with the same number neither takes nor releases it.
+    try_hold(s, "bifit:77", 300, live(), HOUR).await;
     let settlement = Settlement {
         redeem: 300,
-        hold_order_id: Some("77".into()),
         ..Settlement::default()
     };
+    let (_, settled) = s
+        .record_bill("m1", &bill("77", "c1", "5.00", 0, NOW), &settlement)
+        .await
+        .unwrap();
+    assert_eq!(settled.burn, None);
+    assert!(s.hold("m1", "bifit:77").await.unwrap().is_some());
     let (_, settled) = s
         .record_bill("m1", &bill("bifit:77", "c1", "5.00", 0, NOW), &settlement)
         .await
@@ -255,7 +261,7 @@ async fn redemption_is_bounded_recorded_once_and_releases_the_hold(db: &TestDb) 
         settled.burn.map(|b| (b.order_id, b.points)),
         Some((Some("bifit:77".into()), -300))
     );
-    assert_eq!(s.hold("m1", "77").await.unwrap(), None);
+    assert_eq!(s.hold("m1", "bifit:77").await.unwrap(), None);
     assert_eq!(assert_balance_is_the_ledger(s).await, 5);
 }
 
