@@ -1,7 +1,7 @@
 // Cards: find by card id or customer id, see one with its ledger, adjust points.
 import { call, m, query } from './api.js';
 import { count, decimal, money, time } from './fmt.js';
-import { busy, clear, empty, errorBox, facts, field, form, h, loading, table, title, add } from './ui.js';
+import { busy, clear, confirm, empty, errorBox, facts, field, form, h, loading, table, title, add } from './ui.js';
 
 export async function cards(page, params, ctx) {
   const by = h('select', { name: 'by' }, h('option', { value: 'card' }, 'Card id'), h('option', { value: 'customer' }, 'Customer id'));
@@ -80,7 +80,7 @@ export async function card(page, [cardId], ctx) {
     ['Tier', c.tier || '—'],
     ['Tags', c.tags.length ? c.tags.join(', ') : '—'],
     ['Points', h('strong', { class: 'points' }, count(c.points))],
-    ['Held for open bills', count(c.heldPoints || 0)],
+    ['Held for open bills', heldPoints(c, cardId, ctx)],
     ['Visits', count(c.visits)],
     ['Total spent', decimal(c.totalSpent)],
     ['First visit', time(c.firstVisit)],
@@ -107,6 +107,29 @@ export async function card(page, [cardId], ctx) {
     field('Points (+ or −)', delta), field('Reason', reason, 'Kept in the ledger and the audit trail.')),
   h('div', { class: 'actions' }, submit), out), ledger);
   await showLedger(ledger, cardId, null);
+}
+
+// The points the card's open orders hold, and a button that releases them (audited).
+function heldPoints(c, cardId, ctx) {
+  const held = c.heldPoints || 0;
+  if (held === 0) return count(0);
+  const out = h('span', { 'aria-live': 'polite' });
+  const button = h('button', {
+    type: 'button', class: 'small danger release-holds',
+    onclick: async () => {
+      const ok = await confirm(`Release the holds of card ${cardId}?`, h('p', {}, `The ${count(held)} points offered at a till for bills that have not completed become available again now. A bill completed later for one of those orders redeems nothing.`), 'Release');
+      if (!ok) return;
+      await busy(button, async () => {
+        try {
+          await call('DELETE', m(`/cards/${encodeURIComponent(cardId)}/holds`));
+          ctx.go(`cards/${encodeURIComponent(cardId)}`);
+        } catch (error) {
+          clear(out, errorBox(error, 'Not released'));
+        }
+      });
+    },
+  }, 'Release holds');
+  return [count(held), ' ', button, out];
 }
 
 async function showLedger(box, cardId, cursor) {

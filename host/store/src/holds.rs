@@ -20,7 +20,7 @@ use serde::Serialize;
 
 use super::cards::{CardRow, LOCK_CARD};
 use super::engine::WritePool;
-use super::{Entity, Result, Store, StoreError};
+use super::{AuditOf, Entity, Result, Store, StoreError};
 
 /// The points of a card's unexpired holds, except the hold of `$4` (an order id, or ''
 /// for none): $1 merchant, $2 card, $3 now. The CAST because PostgreSQL sums BIGINTs
@@ -36,6 +36,17 @@ pub struct NewHold {
     pub points: u64,
     /// The offer the till got, as JSON text.
     pub offer: String,
+}
+
+/// What releasing a card's holds freed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ReleasedHolds {
+    /// The orders whose holds were released (expired ones included).
+    pub orders: u64,
+    /// The points those holds kept from being offered (their unexpired holds' points):
+    /// available again to the card's other orders.
+    pub released_points: i64,
 }
 
 /// An order's hold as stored.
@@ -216,5 +227,92 @@ impl Store {
         .fetch_optional(pool)
         .await)?;
         Ok(hold)
+    }
+
+    /// Releases the order's hold (a BIFIT order cancelled in BIFIT), under its card's lock
+    /// like every write of the holds. Returns the points it kept from being offered (0 for
+    /// none, or an expired one). `order_id` is the ledger's order id.
+    pub async fn release_order_hold(
+        &self,
+        merchant: &str,
+        order_id: &str,
+        now: i64,
+    ) -> Result<i64> {
+        let released = with_pool!(self, pool => {
+            let mut tx = pool.begin_write().await?;
+            let card: Option<(String,)> = sqlx::query_as(
+                "SELECT card_id FROM holds WHERE merchant_id = $1 AND order_id = $2",
+            )
+            .bind(merchant)
+            .bind(order_id)
+            .fetch_optional(&mut *tx)
+            .await?;
+            let mut released = 0;
+            if let Some((card_id,)) = card {
+                // The card may be gone (its holds went with it); the lock is then moot.
+                let _locked: Option<CardRow> = sqlx::query_as(LOCK_CARD)
+                    .bind(merchant)
+                    .bind(&card_id)
+                    .bind(now)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                let gone: Option<(i64, i64)> = sqlx::query_as(
+                    "DELETE FROM holds WHERE merchant_id = $1 AND order_id = $2
+                     RETURNING points, expires_at",
+                )
+                .bind(merchant)
+                .bind(order_id)
+                .fetch_optional(&mut *tx)
+                .await?;
+                released = gone.map_or(0, |(points, expires_at)| if expires_at > now { points } else { 0 });
+            }
+            tx.commit().await?;
+            released
+        });
+        Ok(released)
+    }
+
+    /// Releases every hold of the card (the merchant's way to free points an abandoned
+    /// order keeps, before its hold expires), under the card's lock, with its audit row in
+    /// the same transaction. An unknown card is [`StoreError::NotFound`].
+    pub async fn release_card_holds(
+        &self,
+        merchant: &str,
+        card_id: &str,
+        now: i64,
+        audit: impl AuditOf<ReleasedHolds>,
+    ) -> Result<ReleasedHolds> {
+        let released = with_pool!(self, pool => {
+            let mut tx = pool.begin_write().await?;
+            let card: Option<CardRow> = sqlx::query_as(LOCK_CARD)
+                .bind(merchant)
+                .bind(card_id)
+                .bind(now)
+                .fetch_optional(&mut *tx)
+                .await?;
+            if card.is_none() {
+                return Err(StoreError::not_found(Entity::Card, card_id));
+            }
+            let gone: Vec<(i64, i64)> = sqlx::query_as(
+                "DELETE FROM holds WHERE merchant_id = $1 AND card_id = $2
+                 RETURNING points, expires_at",
+            )
+            .bind(merchant)
+            .bind(card_id)
+            .fetch_all(&mut *tx)
+            .await?;
+            let released = ReleasedHolds {
+                orders: gone.len() as u64,
+                released_points: gone
+                    .iter()
+                    .filter(|(_, expires_at)| *expires_at > now)
+                    .map(|(points, _)| *points)
+                    .sum(),
+            };
+            insert_audit!(tx, merchant, &audit(&released))?;
+            tx.commit().await?;
+            released
+        });
+        Ok(released)
     }
 }

@@ -80,7 +80,7 @@ pub use evaluations::{
     EvaluationQuery, EvaluationRecord, PendingEvaluation, ReplaySource, StoredEvaluation,
 };
 pub use group_commit::GroupCommit;
-pub use holds::{Hold, NewHold};
+pub use holds::{Hold, NewHold, ReleasedHolds};
 pub use ledger::{EntryKind, LedgerEntry, LedgerQuery, Recorded, TransactionRecord};
 pub use merchants::{Merchant, PosToken};
 pub use notify::{Change, ChangeListener};

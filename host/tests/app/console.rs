@@ -744,6 +744,57 @@ async fn scenario(db: &TestDb, database_url: &str, schema: Option<&str>, save: b
     wait_text(&c, "table", "+7").await;
     shot(&c, save, "card", None).await;
 
+    // A till's hold on the card (written as endpoint 1 writes one), released from the
+    // card page: audited, and the points are available again at once.
+    let now = rabat::clock::now_ms();
+    db.store
+        .hold_points("shop", "memberCardId", "open-bill", now, 3_600_000, |_| {
+            let hold = rabat::store::NewHold {
+                points: 5,
+                offer: "{}".into(),
+            };
+            (Some(hold), ())
+        })
+        .await
+        .unwrap();
+    go(&c, &base, "cards").await;
+    go(&c, &base, "cards/memberCardId").await;
+    wait_find(&c, "button.release-holds").await;
+    click_button(&c, "Release holds").await;
+    confirm(&c, "become available again now").await;
+    let started_release = Instant::now();
+    loop {
+        let buttons = c
+            .find_all(Locator::Css("button.release-holds"))
+            .await
+            .unwrap();
+        if buttons.is_empty() && page_text(&c).await.contains("Card memberCardId") {
+            break;
+        }
+        assert!(
+            started_release.elapsed() < WAIT,
+            "the holds were not released: {}",
+            page_text(&c).await
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let path = "/admin/v1/merchants/shop/cards/memberCardId";
+    let (status, card) = api(&server, "GET", path, &key, "").await;
+    assert_eq!(
+        (status, card["heldPoints"].as_i64()),
+        (200, Some(0)),
+        "{card}"
+    );
+    let (status, audit) = api(&server, "GET", "/admin/v1/merchants/shop/audit", &key, "").await;
+    assert_eq!(status, 200, "{audit}");
+    let release = audit["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|row| row["action"] == "card.holds_release")
+        .unwrap_or_else(|| panic!("no card.holds_release in {audit}"));
+    assert_eq!(release["detail"]["releasedPoints"], 5, "{release}");
+
     // The overview: active version, charts of calls and discounts. The log gets twelve
     // earlier days of runs first (written straight to the table, as the evaluation writer
     // would have), so the charts and the daily figures span several days.

@@ -22,6 +22,7 @@ app_on_both_engines!(
     an_offer_not_taken_burns_nothing_and_frees_the_points,
     a_policy_tier_change_shows_on_the_card_the_ledger_and_the_audit,
     a_withdrawn_offer_is_never_burnt_while_the_evaluation_log_lags,
+    a_merchant_releases_a_cards_holds,
 );
 
 /// An open bill of 50.00 on `card` (half of it is 25.00, so 1 000 points pay 10.00).
@@ -433,4 +434,53 @@ async fn a_withdrawn_offer_is_never_burnt_while_the_evaluation_log_lags(app: &Te
         .count();
     assert_eq!(burns, 0);
     lagging.shutdown().await;
+}
+
+/// Issue 21, item 16: the merchant releases a card's holds (an abandoned bill's points
+/// are free at once, not when the hold expires): audited, answered with what was freed;
+/// the abandoned bill, completed after all with the coupon, redeems nothing.
+async fn a_merchant_releases_a_cards_holds(app: &TestApp) {
+    let shop = shop_paying_with_points(app, "kind", 1000).await;
+    let reply = app
+        .post_json(DISCOUNTS, &shop.pos_token, &open_bill("o1", "c1"))
+        .await;
+    assert!(points_coupon(&reply.json).is_some(), "{}", reply.text);
+    assert_eq!(admin_card(app, &shop).await["heldPoints"], 1000);
+
+    let path = format!("/admin/v1/merchants/{}/cards/c1/holds", shop.id);
+    let reply = app.call("DELETE", &path, Some(&shop.pos_token), "").await;
+    assert_eq!(reply.status, 401, "a POS token cannot: {}", reply.text);
+    let reply = app.call("DELETE", &path, Some(&shop.api_key), "").await;
+    assert_eq!(reply.status, 200, "{}", reply.text);
+    assert_eq!(reply.json, json!({"orders": 1, "releasedPoints": 1000}));
+    assert_eq!(admin_card(app, &shop).await["heldPoints"], 0);
+    // Nothing left: a second release frees nothing.
+    let reply = app.call("DELETE", &path, Some(&shop.api_key), "").await;
+    assert_eq!(reply.json, json!({"orders": 0, "releasedPoints": 0}));
+    let unknown = format!("/admin/v1/merchants/{}/cards/nobody/holds", shop.id);
+    let reply = app.call("DELETE", &unknown, Some(&shop.api_key), "").await;
+    assert_eq!(reply.status, 404, "{}", reply.text);
+
+    let audit = app
+        .call(
+            "GET",
+            &format!("/admin/v1/merchants/{}/audit", shop.id),
+            Some(&shop.api_key),
+            "",
+        )
+        .await;
+    let releases: Vec<&Value> = audit.json["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|row| row["action"] == "card.holds_release")
+        .collect();
+    assert_eq!(releases.len(), 2, "{}", audit.text);
+    assert_eq!(releases[1]["detail"]["releasedPoints"], 1000);
+    assert_eq!(releases[1]["actor"], format!("merchant:{}", shop.id));
+
+    let done = completed_bill("o1", "c1", Some(Decimal::new(1000, 2)));
+    let reply = app.post_json(TRANSACTIONS, &shop.pos_token, &done).await;
+    assert_eq!(reply.status, 200, "{}", reply.text);
+    assert_eq!(admin_card(app, &shop).await["points"], 1000);
 }

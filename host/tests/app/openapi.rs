@@ -41,6 +41,7 @@ const SURFACE: &[(&str, &str)] = &[
     ("put", "/admin/v1/merchants/{m}/cards/{cardId}"),
     ("delete", "/admin/v1/merchants/{m}/cards/{cardId}"),
     ("post", "/admin/v1/merchants/{m}/cards/{cardId}/points"),
+    ("delete", "/admin/v1/merchants/{m}/cards/{cardId}/holds"),
     ("get", "/admin/v1/merchants/{m}/transactions"),
     ("get", "/admin/v1/merchants/{m}/evaluations"),
     ("get", "/admin/v1/merchants/{m}/audit"),

@@ -21,7 +21,7 @@ use crate::http::error::{ApiError, ApiResult};
 use crate::model::Card;
 use crate::server::AppState;
 use crate::service::Actor;
-use crate::store::{LedgerEntry, Page, UpsertedCard};
+use crate::store::{LedgerEntry, Page, ReleasedHolds, UpsertedCard};
 
 /// A card as the admin API shows it: the card, and the points its open orders hold.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -342,4 +342,47 @@ pub async fn adjust(
         .adjust_points(&merchant.id, card_id, delta, &reason, audit)
         .await?;
     Ok((StatusCode::CREATED, Json(entry)))
+}
+
+/// `DELETE /admin/v1/merchants/{m}/cards/{cardId}/holds` → 200 `{orders, releasedPoints}`:
+/// releases every hold of the card (points offered at a till for orders that never
+/// completed), so they are available again now rather than when the holds expire. A bill
+/// completed afterwards for one of those orders redeems nothing. Audited as
+/// `card.holds_release`.
+#[utoipa::path(
+    delete,
+    path = "/admin/v1/merchants/{m}/cards/{cardId}/holds",
+    tag = "cards",
+    security(("apiKey" = [])),
+    params(
+        crate::http::openapi::MerchantPath,
+        ("cardId" = String, Path, description = "The card id"),
+    ),
+    responses(
+        (status = 200, description = "The holds released and the points they kept", body = ReleasedHolds),
+        crate::http::openapi::BadInput,
+        crate::http::openapi::Unauthorized,
+        crate::http::openapi::Forbidden,
+        crate::http::openapi::NotFound,
+    ),
+)]
+pub async fn release_holds(
+    State(state): State<AppState>,
+    MerchantAuth(merchant): MerchantAuth,
+    params: Params,
+) -> ApiResult<Json<ReleasedHolds>> {
+    let card_id = params.card_id()?;
+    let actor = Actor::merchant(&merchant.id);
+    let audit = |released: &ReleasedHolds| {
+        let detail = json!({
+            "cardId": card_id, "orders": released.orders,
+            "releasedPoints": released.released_points,
+        });
+        actor.did("card.holds_release", detail)
+    };
+    let released = state
+        .store()
+        .release_card_holds(&merchant.id, card_id, now_ms(), audit)
+        .await?;
+    Ok(Json(released))
 }
