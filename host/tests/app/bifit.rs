@@ -31,6 +31,7 @@ app_on_both_engines!(
     a_damaged_connector_is_our_fault_not_the_callers,
     connectors_reach_only_public_https_hosts,
     upstream_answers_are_not_echoed_nor_redirects_followed,
+    a_disabled_merchants_follower_does_nothing_until_enabled,
     holds_are_kept_by_ledger_order_and_released_when_bifit_cancels,
 );
 
@@ -1338,6 +1339,72 @@ async fn upstream_answers_are_not_echoed_nor_redirects_followed(app: &TestApp) {
         before + 1,
         "the redirect was followed"
     );
+}
+
+/// Issue 21, item 17: while the operator has disabled a merchant, the follower neither
+/// fetches its tracked orders from BIFIT (with the merchant's token) nor records them; once
+/// enabled again, it picks them up where it left off.
+async fn a_disabled_merchants_follower_does_nothing_until_enabled(app: &TestApp) {
+    let (fake, m) = setup(app).await;
+    let reply = app
+        .call("POST", &discounts(ORDER_ID), Some(&m.pos_token), "")
+        .await;
+    assert_eq!(reply.status, 200, "{}", reply.text);
+    fake.set_status(ORDER_ID, "FINISHED");
+    let disable = |disabled: bool| {
+        app.call(
+            "PATCH",
+            "/admin/v1/merchants/shop",
+            Some(crate::common::app::OPERATOR),
+            json!({ "disabled": disabled }).to_string(),
+        )
+    };
+    let reply = disable(true).await;
+    assert_eq!(reply.status, 200, "{}", reply.text);
+    let fetched = fake.order_requests();
+
+    for _ in 0..2 {
+        let round = Follower::run_once(app.state.bifit_sync(), "f1")
+            .await
+            .unwrap();
+        assert_eq!(
+            round.claimed, 0,
+            "a disabled merchant's order is not claimed"
+        );
+    }
+    assert_eq!(fake.order_requests(), fetched, "nothing fetched from BIFIT");
+    let row = app
+        .state
+        .store()
+        .bifit_order(&m.id, &ORDER_ID.to_string())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(row.state, TrackState::Tracking);
+    let card = app
+        .state
+        .store()
+        .card(&m.id, "card-1")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(card.visits, 0, "nothing recorded");
+
+    let reply = disable(false).await;
+    assert_eq!(reply.status, 200, "{}", reply.text);
+    let round = Follower::run_once(app.state.bifit_sync(), "f1")
+        .await
+        .unwrap();
+    assert_eq!((round.claimed, round.finished), (1, 1));
+    assert!(fake.order_requests() > fetched);
+    let card = app
+        .state
+        .store()
+        .card(&m.id, "card-1")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(card.visits, 1);
 }
 
 /// Issue 21, items 15 and 16: a BIFIT order's hold is kept under its ledger order id
