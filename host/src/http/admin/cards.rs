@@ -83,7 +83,7 @@ pub fn identity(fields: &Fields<'_>, card_id: Option<&str>) -> Result<Identity, 
         )));
     }
     Ok(Identity {
-        customer_id: fields.string("customerId", params::MAX_CARD_ID)?,
+        customer_id: fields.string("customerId", rabat_domain::limits::MAX_CUSTOMER_ID_CHARS)?,
         name: fields.string("name", MAX_TEXT)?,
         tier: fields.string("tier", MAX_TIER)?,
         tags: fields
