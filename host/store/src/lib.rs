@@ -85,7 +85,7 @@ pub use ledger::{EntryKind, LedgerEntry, LedgerQuery, Recorded, TransactionRecor
 pub use merchants::{Merchant, PosToken};
 pub use notify::{Change, ChangeListener};
 pub use page::Page;
-pub use policies::{ActivePolicy, PolicyState, PolicyVersion};
+pub use policies::{ActivePolicy, PolicyQuota, PolicyState, PolicyVersion};
 
 /// Result of a storage call.
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;

@@ -45,6 +45,35 @@ pub struct PolicyState {
 
 type VersionRow = (i64, String, i64, i64, Option<String>, Option<i64>);
 
+/// What one merchant may store of policy modules (`max-policy-versions`,
+/// `max-policy-bytes`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PolicyQuota {
+    pub max_versions: u64,
+    pub max_bytes: u64,
+}
+
+impl PolicyQuota {
+    /// Whether a merchant storing `count` versions of `bytes` bytes together may store one
+    /// more of `size` bytes; the refusal names the limit and its setting.
+    pub fn check(&self, count: u64, bytes: u64, size: u64) -> std::result::Result<(), String> {
+        if count >= self.max_versions {
+            return Err(format!(
+                "the merchant already stores {count} policy versions; the limit is {} (max-policy-versions)",
+                self.max_versions
+            ));
+        }
+        let after = bytes.saturating_add(size);
+        if after > self.max_bytes {
+            return Err(format!(
+                "the merchant's policy modules would take {after} bytes; the limit is {} bytes for all versions together (max-policy-bytes)",
+                self.max_bytes
+            ));
+        }
+        Ok(())
+    }
+}
+
 impl Store {
     /// Stores a new, inactive version and returns it; versions count up from 1 per
     /// merchant. The hash and size are computed here, so they always match the bytes.
@@ -53,6 +82,22 @@ impl Store {
         merchant: &str,
         wasm: &[u8],
         note: Option<&str>,
+        audit: impl AuditOf<PolicyVersion>,
+    ) -> Result<PolicyVersion> {
+        self.add_policy_within(merchant, wasm, note, None, audit)
+            .await
+    }
+
+    /// [`Store::add_policy`] within a quota: `quota` is checked inside the write's transaction, after the merchant's counter row
+    /// is locked (every upload of the merchant, on any replica, queues behind that lock),
+    /// so concurrent uploads can never store more than it allows: the ones past it are
+    /// [`StoreError::QuotaExceeded`] and store nothing.
+    pub async fn add_policy_within(
+        &self,
+        merchant: &str,
+        wasm: &[u8],
+        note: Option<&str>,
+        quota: Option<PolicyQuota>,
         audit: impl AuditOf<PolicyVersion>,
     ) -> Result<PolicyVersion> {
         let sha256 = hex::encode(Sha256::digest(wasm));
@@ -73,6 +118,19 @@ impl Store {
             let Some((version,)) = version else {
                 return Err(StoreError::not_found(Entity::Merchant, merchant));
             };
+            if let Some(quota) = quota {
+                let (count, bytes): (i64, i64) = sqlx::query_as(
+                    "SELECT COUNT(*), CAST(COALESCE(SUM(size_bytes), 0) AS BIGINT)
+                     FROM policies WHERE merchant_id = $1",
+                )
+                .bind(merchant)
+                .fetch_one(&mut *tx)
+                .await?;
+                let as_u64 = |n: i64| u64::try_from(n).unwrap_or(0);
+                quota
+                    .check(as_u64(count), as_u64(bytes), as_u64(size_bytes))
+                    .map_err(StoreError::QuotaExceeded)?;
+            }
             sqlx::query(
                 "INSERT INTO policies (merchant_id, version, sha256, size_bytes, wasm, created_at, note)
                  VALUES ($1, $2, $3, $4, $5, $6, $7)",
