@@ -21,13 +21,15 @@ export async function cards(page, params, ctx) {
       return;
     }
     try {
-      const found = await call('GET', m(`/cards${query({ customerId: value })}`));
-      if (found.items.length === 1) {
+      const found = await call('GET', m(`/cards${query({ customerId: value, limit: 50 })}`));
+      if (found.items.length === 1 && !found.nextCursor) {
         ctx.go(`cards/${encodeURIComponent(found.items[0].cardId)}`);
       } else if (found.items.length === 0) {
         add(out, empty(`No card has customer id “${value}”.`));
       } else {
-        add(out, h('p', {}, `Several cards have customer id “${value}”:`), cardTable(found.items));
+        const results = h('div', { class: 'customer-cards' }, h('p', {}, `Cards with customer id “${value}”:`));
+        add(out, results);
+        showPage(results, found, (cursor) => call('GET', m(`/cards${query({ customerId: value, limit: 50, cursor })}`)));
       }
     } catch (error) {
       add(out, errorBox(error));
@@ -51,18 +53,30 @@ async function showAll(box, cursor) {
   try {
     const data = await call('GET', m(`/cards${query({ limit: 50, cursor })}`));
     if (!cursor) clear(box, h('h2', { id: 'all-cards' }, 'All cards'));
-    box.querySelector('.more')?.remove();
     if (!cursor && data.items.length === 0) {
       add(box, empty('No cards yet. Cards are created with PUT …/cards/{cardId} (see the README).'));
       return;
     }
-    add(box, cardTable(data.items));
-    if (data.nextCursor) {
-      add(box, h('button', { type: 'button', class: 'secondary more', onclick: () => showAll(box, data.nextCursor) }, 'More cards'));
-    }
+    showPage(box, data, (next) => call('GET', m(`/cards${query({ limit: 50, cursor: next })}`)));
   } catch (error) {
     clear(box, errorBox(error));
   }
+}
+
+// Adds a page of cards to `box`, with a "More cards" button while `fetchPage(cursor)` has more.
+function showPage(box, data, fetchPage) {
+  box.querySelector('.more')?.remove();
+  add(box, cardTable(data.items));
+  if (!data.nextCursor) return;
+  const more = h('button', { type: 'button', class: 'secondary more' }, 'More cards');
+  more.addEventListener('click', () => busy(more, async () => {
+    try {
+      showPage(box, await fetchPage(data.nextCursor), fetchPage);
+    } catch (error) {
+      more.replaceWith(errorBox(error));
+    }
+  }));
+  add(box, more);
 }
 
 export async function card(page, [cardId], ctx) {

@@ -111,12 +111,21 @@ impl PolicyChanges {
             let detail = json!({
                 "version": stored.version, "sha256": stored.sha256,
                 "sizeBytes": stored.size_bytes, "note": stored.note,
+                "contract": stored.contract,
             });
             actor.did("policy.upload", detail)
         };
+        let contract = compiled.contract().name();
         let stored = self
             .store
-            .add_policy_within(merchant, &wasm, note, Some(self.quota()), audit)
+            .add_policy_within(
+                merchant,
+                &wasm,
+                note,
+                Some(contract),
+                Some(self.quota()),
+                audit,
+            )
             .await?;
         let info = compiled.info().clone();
         self.active.remember(compiled);
@@ -125,6 +134,31 @@ impl PolicyChanges {
             imports: info.imports,
             uses_wasi: info.uses_wasi,
         })
+    }
+
+    /// The merchant's versions, newest first, each with its contract. A version stored
+    /// before rabat kept the contract gets it now, read off its module without compiling
+    /// (off the async threads), and kept; one whose module cannot be read stays `None`.
+    pub async fn list(&self, merchant: &str) -> ServiceResult<Vec<PolicyVersion>> {
+        let mut versions = self.store.list_policies(merchant).await?;
+        for version in versions.iter_mut().filter(|v| v.contract.is_none()) {
+            let wasm = self.store.policy_wasm(merchant, version.version).await?;
+            let read =
+                tokio::task::spawn_blocking(move || rabat_sandbox::contract::read_contract(&wasm))
+                    .await?;
+            match read {
+                Ok(contract) => {
+                    self.store
+                        .set_policy_contract(merchant, version.version, contract.name())
+                        .await?;
+                    version.contract = Some(contract.name().to_owned());
+                }
+                Err(reason) => {
+                    tracing::warn!(merchant, version = version.version, %reason, "the contract of a stored policy version cannot be read");
+                }
+            }
+        }
+        Ok(versions)
     }
 
     /// Makes `version` the one the tills run; answers the merchant's new generation. A
