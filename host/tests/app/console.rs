@@ -26,6 +26,14 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 const WAIT: Duration = Duration::from_secs(30);
 
+/// Collects any CSP violation and script error of the tab's document in `window.problems`.
+const WATCH_PROBLEMS: &str = "window.problems = [];
+     document.addEventListener('securitypolicyviolation',
+       (e) => window.problems.push('CSP ' + e.violatedDirective + ' ' + e.blockedURI));
+     window.addEventListener('error', (e) => window.problems.push('error ' + e.message));
+     window.addEventListener('unhandledrejection',
+       (e) => window.problems.push('rejection ' + e.reason));";
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sqlite_console_in_a_real_browser() {
     let db = TestDb::sqlite().await;
@@ -491,17 +499,9 @@ async fn scenario(db: &TestDb, database_url: &str, schema: Option<&str>, save: b
     wait_text(&c, "#who", "Merchant shop").await;
     // From here on the tab stays one document (only the hash changes): collect any CSP
     // violation and any script error until sign-out.
-    c.execute(
-        "window.problems = [];
-         document.addEventListener('securitypolicyviolation',
-           (e) => window.problems.push('CSP ' + e.violatedDirective + ' ' + e.blockedURI));
-         window.addEventListener('error', (e) => window.problems.push('error ' + e.message));
-         window.addEventListener('unhandledrejection',
-           (e) => window.problems.push('rejection ' + e.reason));",
-        vec![],
-    )
-    .await
-    .unwrap();
+    // (One reload below, of a run's own page, starts a new document: the problems so far
+    // are checked then, and collecting starts again.)
+    c.execute(WATCH_PROBLEMS, vec![]).await.unwrap();
     let url = c.current_url().await.unwrap().to_string();
     assert!(!url.contains(&key), "the key is in the URL: {url}");
     let cookies = c.execute("return document.cookie", vec![]).await.unwrap();
@@ -739,7 +739,10 @@ async fn scenario(db: &TestDb, database_url: &str, schema: Option<&str>, save: b
             .starts_with("/evaluations/"),
         "{address}"
     );
+    let problems = c.execute("return window.problems", vec![]).await.unwrap();
+    assert_eq!(problems, json!([]), "CSP violations or script errors");
     c.refresh().await.unwrap();
+    c.execute(WATCH_PROBLEMS, vec![]).await.unwrap();
     wait_text(&c, ".detail h2", "order A-2001").await;
     wait_text(&c, ".evaluation-error", "").await;
 

@@ -98,7 +98,8 @@ pub async fn replace(
     let fields = Fields::new(&body, "");
     fields.only(&["days"])?;
     let max = state.settings().evaluation_log_max_retention_days;
-    let days = match fields.get("days") {
+    // `null` is a value here (back to the default), not an absent field.
+    let days = match body.get("days") {
         Some(Value::Null) => None,
         Some(Value::Number(n)) => match n.as_u64().and_then(|d| u32::try_from(d).ok()) {
             Some(d) if (1..=max).contains(&d) => Some(d),
