@@ -5,7 +5,7 @@ import { clear, errorBox, field, form, h, busy, title, facts, add } from './ui.j
 import { overview } from './overview.js';
 import { policies, tryIt, replay } from './policies.js';
 import { cards, card } from './cards.js';
-import { evaluations, audit } from './history.js';
+import { evaluations, evaluation, audit } from './history.js';
 import { config, tokens, bifit } from './settings.js';
 
 const main = document.getElementById('main');
@@ -22,6 +22,7 @@ const routes = [
   [/^cards$/, cards],
   [/^cards\/(.+)$/, card],
   [/^evaluations$/, evaluations],
+  [/^evaluations\/(\d+)$/, evaluation],
   [/^audit$/, audit],
   [/^tokens$/, tokens],
   [/^bifit$/, bifit],

@@ -30,6 +30,7 @@ mod merchants;
 pub(crate) mod params;
 mod policies;
 mod replay;
+mod retention;
 mod stats;
 mod tokens;
 
@@ -65,6 +66,8 @@ pub fn routes(state: &AppState) -> OpenApiRouter<AppState> {
         .routes(routes!(cards::release_holds))
         .routes(routes!(history::transactions))
         .routes(routes!(history::evaluations))
+        .routes(routes!(history::evaluation))
+        .routes(routes!(retention::show, retention::replace))
         .routes(routes!(audit::list))
         .routes(routes!(stats::stats))
         .routes(routes!(bifit::show, bifit::put))

@@ -60,6 +60,19 @@ impl Params {
         })
     }
 
+    /// The `{id}` of an evaluation route: a logged run's id.
+    pub fn evaluation_id(&self) -> Result<i64, ApiError> {
+        let text = self.get("id");
+        text.parse::<i64>()
+            .ok()
+            .filter(|id| *id > 0)
+            .ok_or_else(|| {
+                invalid(format!(
+                    "evaluation id must be a positive whole number, not '{text}'"
+                ))
+            })
+    }
+
     /// The `{cardId}` of a card route: what a POS sends as `cardId`.
     pub fn card_id(&self) -> Result<&str, ApiError> {
         let id = self.get("cardId");
