@@ -40,8 +40,9 @@ use utoipa_axum::routes;
 
 use crate::server::AppState;
 
+pub use cards::MAX_POINTS;
 pub(crate) use history::OUTCOMES;
-pub use params::{DEFAULT_LIMIT, MAX_LIMIT};
+pub use params::{DEFAULT_LIMIT, MAX_CARD_ID, MAX_LIMIT};
 
 /// The admin routes; [`crate::http::app`] merges them in.
 pub fn routes(state: &AppState) -> OpenApiRouter<AppState> {
