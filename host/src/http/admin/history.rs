@@ -28,6 +28,7 @@ pub const OUTCOMES: &[&str] = &[
 #[utoipa::path(
     get,
     path = "/admin/v1/merchants/{m}/transactions",
+    operation_id = "listTransactions",
     tag = "cards",
     security(("apiKey" = [])),
     params(
@@ -50,7 +51,7 @@ pub async fn transactions(
 ) -> ApiResult<Json<Page<LedgerEntry>>> {
     query.only(&["cardId", "limit", "cursor"])?;
     let ledger = LedgerQuery {
-        card_id: query.get("cardId"),
+        card_id: query.card_id("cardId")?,
         limit: query.limit()?,
         cursor: query.cursor()?,
     };
@@ -65,6 +66,7 @@ pub async fn transactions(
 #[utoipa::path(
     get,
     path = "/admin/v1/merchants/{m}/evaluations",
+    operation_id = "listEvaluations",
     tag = "history",
     security(("apiKey" = [])),
     params(
