@@ -70,11 +70,13 @@ pub async fn setup(state: &AppState) -> anyhow::Result<DemoInfo> {
     store
         .upsert_card(MERCHANT, &new, None, |_: &_| demo("card.create"))
         .await?;
+    let contract = crate::policy::contract::read_contract(&wasm).ok();
     let version = store
-        .add_policy(
+        .add_policy_of_contract(
             MERCHANT,
             &wasm,
             Some("demo: examples/tier-discount"),
+            contract.map(|c| c.name()),
             |_: &_| demo("policy.upload"),
         )
         .await?;
