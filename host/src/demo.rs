@@ -72,11 +72,12 @@ pub async fn setup(state: &AppState) -> anyhow::Result<DemoInfo> {
         .await?;
     let contract = crate::policy::contract::read_contract(&wasm).ok();
     let version = store
-        .add_policy_of_contract(
+        .add_policy_within(
             MERCHANT,
             &wasm,
             Some("demo: examples/tier-discount"),
             contract.map(|c| c.name()),
+            None,
             |_: &_| demo("policy.upload"),
         )
         .await?;
