@@ -271,6 +271,8 @@ pub async fn list(
     query: QueryParams,
 ) -> ApiResult<Json<Page<CardView>>> {
     query.only(&["customerId", "limit", "cursor"])?;
+    // Checked whether or not a customer lookup ignores them: what is sent is valid or refused.
+    let (limit, cursor) = (query.limit()?, query.cursor()?);
     let store = state.store();
     if let Some(customer) = query.card_id("customerId")? {
         // The cards of one customer (a lookup, so one page: the store returns at most
@@ -286,9 +288,7 @@ pub async fn list(
             next_cursor: None,
         }));
     }
-    let page = store
-        .list_cards(&merchant.id, query.limit()?, query.cursor()?)
-        .await?;
+    let page = store.list_cards(&merchant.id, limit, cursor).await?;
     // The page's held points in one query over its id range (cards come in id order).
     let held = match (page.items.first(), page.items.last()) {
         (Some(first), Some(last)) => store
