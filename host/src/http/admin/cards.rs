@@ -271,7 +271,7 @@ pub async fn list(
     query: QueryParams,
 ) -> ApiResult<Json<Page<CardView>>> {
     query.only(&["customerId", "limit", "cursor"])?;
-    // Checked whether or not a customer lookup ignores them: what is sent is valid or refused.
+    // Checked before anything is read: what is sent is valid or refused, on either listing.
     let (limit, cursor) = (query.limit()?, query.cursor()?);
     let store = state.store();
     let page = match query.card_id("customerId")? {
