@@ -175,6 +175,7 @@ impl Till {
         };
         let call = Call {
             policy,
+            inline: Some((merchant.to_owned(), active.generation)),
             config: active.config.clone(),
             limits: self.runner.limits().clone(),
             order,
@@ -445,6 +446,7 @@ impl Till {
         };
         let call = Call {
             policy,
+            inline: Some((merchant.to_owned(), active.generation)),
             config: active.config.clone(),
             limits: self.runner.limits().clone(),
             order: order.clone(),
