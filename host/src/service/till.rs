@@ -195,6 +195,7 @@ impl Till {
         };
         let call = Call {
             policy,
+            inline: Some((merchant.to_owned(), active.generation)),
             config: active.config.clone(),
             limits: self.runner.limits().clone(),
             order,
@@ -498,6 +499,7 @@ impl Till {
         };
         let call = Call {
             policy,
+            inline: Some((merchant.to_owned(), active.generation)),
             config: active.config.clone(),
             limits: self.runner.limits().clone(),
             order: order.clone(),
