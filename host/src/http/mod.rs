@@ -38,7 +38,10 @@ pub fn app(state: AppState) -> Router {
     router
         // The console's page and assets: HTML, not API, so not in the OpenAPI document.
         .merge(console::router())
-        .layer(Extension(Arc::new(openapi::finish(&spec))))
+        .layer(Extension(Arc::new(openapi::finish(
+            &spec,
+            state.settings(),
+        ))))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         // Innermost first: metrics see the matched route; the request id is set before

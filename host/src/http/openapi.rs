@@ -169,6 +169,7 @@ body_markers!(
     DryRunRequest,
     ReplayRequest,
     BifitConnectorRequest,
+    EvaluationRetentionRequest,
 );
 
 /// No control character (Unicode `Cc`: what `char::is_control` refuses), not empty.
@@ -304,8 +305,9 @@ fn config_object(description: &str) -> Value {
     })
 }
 
-/// The precise schema of every body marker, by name.
-fn body_schemas() -> Vec<(&'static str, Value)> {
+/// The precise schema of every body marker, by name. `max_retention_days` is the
+/// operator's `evaluation-log-max-retention-days` (a setting, not a constant).
+fn body_schemas(max_retention_days: u32) -> Vec<(&'static str, Value)> {
     use super::admin::params::MAX_CARD_ID;
     use rabat_domain::limits::{MAX_CARD_TAGS, MAX_TAG_CHARS, MAX_TIER_CHARS};
     let text =
@@ -489,6 +491,17 @@ fn body_schemas() -> Vec<(&'static str, Value)> {
                 },
             }),
         ),
+        (
+            "EvaluationRetentionRequest",
+            json!({
+                "type": "object",
+                "additionalProperties": false,
+                "required": ["days"],
+                "properties": {
+                    "days": nullable(json!({"type": "integer", "minimum": 1, "maximum": max_retention_days, "description": "Days the merchant's evaluations are kept, at most the operator's maximum; null: the operator's default"})),
+                },
+            }),
+        ),
     ]
 }
 
@@ -580,12 +593,13 @@ fn named_responses() -> Vec<(&'static str, Value)> {
 }
 
 /// The document as served: utoipa's, with the body schemas, the parameter rules and the
-/// shared answers applied. Pure: the same routes give the same document.
-pub fn finish(spec: &Spec) -> Value {
+/// shared answers applied. Pure: the same routes and settings give the same document (the
+/// settings give the bounds an operator chooses, such as the longest retention).
+pub fn finish(spec: &Spec, settings: &crate::config::Settings) -> Value {
     let mut doc = serde_json::to_value(spec).unwrap_or_else(|_| json!({}));
     let named = named_responses();
     let stateless = ["/healthz", "/openapi.json"];
-    for (name, schema) in body_schemas() {
+    for (name, schema) in body_schemas(settings.evaluation_log_max_retention_days) {
         doc["components"]["schemas"][name] = schema;
     }
     doc["components"]["responses"] = shared_responses();

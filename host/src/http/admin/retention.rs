@@ -55,7 +55,7 @@ async fn answer(state: &AppState, merchant: &str) -> ApiResult<EvaluationRetenti
     security(("apiKey" = [])),
     params(crate::http::openapi::MerchantPath),
     responses(
-        (status = 200, body = EvaluationRetention),
+        (status = 200, description = "The merchant's setting, what applies and the operator's bounds", body = EvaluationRetention),
         crate::http::openapi::Unauthorized,
         crate::http::openapi::Forbidden,
     ),
@@ -80,9 +80,9 @@ pub async fn show(
     tag = "history",
     security(("apiKey" = [])),
     params(crate::http::openapi::MerchantPath),
-    request_body(content = serde_json::Value, description = "{days: N | null}"),
+    request_body(content = crate::http::openapi::EvaluationRetentionRequest, description = "`{days: N | null}`: N from 1 to the operator's maximum, null for the default"),
     responses(
-        (status = 200, body = EvaluationRetention),
+        (status = 200, description = "Set (audited); the retention as it now applies", body = EvaluationRetention),
         crate::http::openapi::BadInput,
         crate::http::openapi::Unauthorized,
         crate::http::openapi::Forbidden,
