@@ -55,6 +55,9 @@ const SURFACE: &[(&str, &str)] = &[
     ("delete", "/admin/v1/merchants/{m}/cards/{cardId}/holds"),
     ("get", "/admin/v1/merchants/{m}/transactions"),
     ("get", "/admin/v1/merchants/{m}/evaluations"),
+    ("get", "/admin/v1/merchants/{m}/evaluations/{id}"),
+    ("get", "/admin/v1/merchants/{m}/evaluation-retention"),
+    ("put", "/admin/v1/merchants/{m}/evaluation-retention"),
     ("get", "/admin/v1/merchants/{m}/audit"),
     ("get", "/admin/v1/merchants/{m}/stats"),
     ("get", "/healthz"),
@@ -111,6 +114,26 @@ const OPERATION_IDS: &[(&str, &str, &str)] = &[
         "post",
         "/admin/v1/merchants/{m}/cards/{cardId}/points",
         "adjustPoints",
+    ),
+    (
+        "delete",
+        "/admin/v1/merchants/{m}/cards/{cardId}/holds",
+        "releaseCardHolds",
+    ),
+    (
+        "get",
+        "/admin/v1/merchants/{m}/evaluations/{id}",
+        "getEvaluation",
+    ),
+    (
+        "get",
+        "/admin/v1/merchants/{m}/evaluation-retention",
+        "getEvaluationRetention",
+    ),
+    (
+        "put",
+        "/admin/v1/merchants/{m}/evaluation-retention",
+        "setEvaluationRetention",
     ),
     ("get", "/admin/v1/merchants/{m}/stats", "getStats"),
     ("get", "/metrics", "getMetrics"),
@@ -620,6 +643,14 @@ async fn every_parameter_and_body_is_bounded(app: &TestApp) {
         1
     );
     assert!(schemas["PapayaDiscountRequest"]["properties"]["orderId"]["maxLength"].is_u64());
+    // The retention a merchant may set: 1 to the operator's maximum (a setting), or null.
+    let days = &schemas["EvaluationRetentionRequest"]["properties"]["days"]["oneOf"];
+    assert_eq!(days[0]["minimum"], 1);
+    assert_eq!(
+        days[0]["maximum"],
+        app.state.settings().evaluation_log_max_retention_days
+    );
+    assert_eq!(days[1]["type"], "null");
 }
 
 async fn the_schemas_are_json_schema(app: &TestApp) {
@@ -709,7 +740,7 @@ async fn what_the_server_refuses_the_document_refuses(app: &TestApp) {
     let bill = json!({"orderId": "o1", "cardId": "c1", "total": 10});
     let done = json!({"event": "order.completed", "orderId": "o2", "cardId": "c1", "total": 10});
     let long = "x".repeat(rabat::http::openapi::MAX_POS_ID + 1);
-    let cases: Vec<(&str, String, String, &str, Value, bool)> = vec![
+    let mut cases: Vec<(&str, String, String, &str, Value, bool)> = vec![
         (
             "POST",
             "/pos/papaya/v1/discounts".into(),
@@ -978,6 +1009,33 @@ async fn what_the_server_refuses_the_document_refuses(app: &TestApp) {
             true,
         ),
     ];
+    // The retention a merchant may set: 1 to the operator's maximum, or null.
+    let max_days = app.state.settings().evaluation_log_max_retention_days;
+    for (days, accepted) in [
+        (json!(1), true),
+        (json!(max_days), true),
+        (Value::Null, true),
+        (json!(0), false),
+        (json!(max_days + 1), false),
+        (json!("30"), false),
+    ] {
+        cases.push((
+            "PUT",
+            shop("/evaluation-retention"),
+            m("/evaluation-retention"),
+            &key,
+            json!({ "days": days }),
+            accepted,
+        ));
+    }
+    cases.push((
+        "PUT",
+        shop("/evaluation-retention"),
+        m("/evaluation-retention"),
+        &key,
+        json!({}),
+        false,
+    ));
     for (method, concrete, template, token, body, accepted) in cases {
         let schema = body_schema(&spec, &method.to_lowercase(), &template);
         let validator = jsonschema::validator_for(&schema).unwrap();
