@@ -200,7 +200,7 @@ const TEXT_CURSOR: &str = concat!(
     r"|(?:[eE][1-9a-cA-C]|[eE][eEfF])[89abAB][0-9a-fA-F][89abAB][0-9a-fA-F]",
     r"|[eE][dD][89][0-9a-fA-F][89abAB][0-9a-fA-F]",
     r"|[fF]0(?:9[0-9a-fA-F]|[abAB][0-9a-fA-F])[89abAB][0-9a-fA-F][89abAB][0-9a-fA-F]",
-    r"|[fF][1-3][89abAB][0-9a-fA-F][89abAB][0-9a-fA-F][89abAB][0-9a-fA-F][89abAB][0-9a-fA-F]",
+    r"|[fF][1-3][89abAB][0-9a-fA-F][89abAB][0-9a-fA-F][89abAB][0-9a-fA-F]",
     r"|[fF]48[0-9a-fA-F][89abAB][0-9a-fA-F][89abAB][0-9a-fA-F])*$"
 );
 /// The longest id a POS may send in a Papaya body (`orderId`, `cardId`, `productId`).

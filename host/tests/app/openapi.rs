@@ -1013,6 +1013,7 @@ async fn what_the_server_refuses_the_document_refuses(app: &TestApp) {
     let max_days = app.state.settings().evaluation_log_max_retention_days;
     for (days, accepted) in [
         (json!(1), true),
+        (json!(1.0), true),
         (json!(max_days), true),
         (Value::Null, true),
         (json!(0), false),
@@ -1187,6 +1188,23 @@ async fn what_the_server_refuses_the_document_refuses(app: &TestApp) {
             m("/cards"),
             "cursor",
             json!("c280"),
+            false,
+        ),
+        // A four-byte UTF-8 character from U+40000 on (F1–F3) is four bytes, not five.
+        (
+            "GET",
+            shop("/cards?cursor=f1b3b09e"),
+            m("/cards"),
+            "cursor",
+            json!("f1b3b09e"),
+            true,
+        ),
+        (
+            "GET",
+            shop("/cards?cursor=f1b3b09eac"),
+            m("/cards"),
+            "cursor",
+            json!("f1b3b09eac"),
             false,
         ),
         (

@@ -101,7 +101,12 @@ pub async fn replace(
     // `null` is a value here (back to the default), not an absent field.
     let days = match body.get("days") {
         Some(Value::Null) => None,
-        Some(Value::Number(n)) => match n.as_u64().and_then(|d| u32::try_from(d).ok()) {
+        // JSON Schema's `integer` (and the other admin fields): `30.0` is 30 too.
+        Some(Value::Number(n)) => match n
+            .as_i64()
+            .or_else(|| input::whole(n))
+            .and_then(|d| u32::try_from(d).ok())
+        {
             Some(d) if (1..=max).contains(&d) => Some(d),
             _ => {
                 return Err(ApiError::InvalidField(format!(
