@@ -96,7 +96,9 @@ pub async fn transactions(
 
 /// The ids of a Papaya bill (`orderId`, `cardId`, each line's `productId`) are at most
 /// [`MAX_POS_ID`] characters, as the OpenAPI document says: 400, id 7, naming the field
-/// (under `prefix`, `order.` in a dry-run).
+/// (under `prefix`, `order.` in a dry-run). Not a copy of `rabat_domain::papaya`'s
+/// `bounded_id`: only its slow path bounds `orderId` and `cardId`, the one-pass reader
+/// (`papaya::fast`) does not, and neither bounds `productId`.
 pub(crate) fn ids_within_bounds(prefix: &str, card_id: &str, order: &Order) -> ApiResult<()> {
     let too_long = |field: String| {
         ApiError::Papaya(PapayaError::InvalidField {
