@@ -11,6 +11,7 @@ pub enum Entity {
     Policy,
     Card,
     Order,
+    Campaign,
 }
 
 impl fmt::Display for Entity {
@@ -21,6 +22,7 @@ impl fmt::Display for Entity {
             Entity::Policy => "policy version",
             Entity::Card => "card",
             Entity::Order => "order",
+            Entity::Campaign => "campaign",
         })
     }
 }

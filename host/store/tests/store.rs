@@ -1441,5 +1441,7 @@ async fn postgres_schema_name_is_validated() {
 }
 
 // Paying with points: holds, redemptions and card changes.
+#[path = "store/campaigns.rs"]
+mod campaigns;
 #[path = "store/holds.rs"]
 mod holds;
