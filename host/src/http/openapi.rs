@@ -30,6 +30,7 @@ use utoipa::{Modify, OpenApi, ToSchema};
         (name = "pos", description = "Called by the till (Papaya POS, BIFIT Kassa)"),
         (name = "merchants", description = "Merchants and their POS tokens"),
         (name = "policies", description = "Policy versions, config, dry-runs and what-if replays"),
+        (name = "campaigns", description = "Several policies live at once: schedules, priorities, stacking"),
         (name = "cards", description = "Loyalty cards and the ledger"),
         (name = "history", description = "Evaluation log and audit trail"),
         (name = "ops", description = "Health, readiness, metrics, this document")

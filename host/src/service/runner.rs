@@ -138,6 +138,15 @@ impl PolicyRunner {
         .await
     }
 
+    /// `evaluate` alone on a blocking thread: the policy's answer before any money rule
+    /// (what the till combines across campaigns).
+    pub async fn evaluate(&self, call: Call) -> ServiceResult<CallReport<Evaluation>> {
+        let (report, _, _) = self
+            .off_thread(call, |runtime, policy, input| runtime.evaluate(policy, input))
+            .await?;
+        Ok(report)
+    }
+
     /// `accrue` on a blocking thread.
     pub async fn accrue(&self, call: Call) -> ServiceResult<CallReport<Accrual>> {
         let (report, _, _) = self

@@ -33,6 +33,7 @@ use rabat_store::{
 };
 use serde_json::Value;
 
+use super::campaigns::Clock;
 use super::runner::{Call, Decided, PolicyRunner, money_decision};
 use super::{ServiceError, ServiceResult};
 use crate::active::LoadError;
@@ -60,6 +61,8 @@ pub struct Till {
     hold_ttl: Duration,
     /// Completed bills arriving together share one commit.
     ledger: GroupCommit,
+    /// Which campaigns are live is decided by this clock (fixed by tests).
+    clock: Clock,
 }
 
 /// A completed bill as a POS reports it, ready to be recorded.
@@ -75,6 +78,18 @@ pub struct CompletedBill {
     pub request: Option<Value>,
     /// The ledger's order id; the POS's order id when `None`.
     pub ledger_order_id: Option<String>,
+}
+
+mod campaigns;
+
+/// The outcome logged when no campaign is live: the merchant has none that may run, or
+/// none within its schedule now.
+fn no_campaign_outcome(active: &crate::active::Active) -> &'static str {
+    if active.campaigns.is_empty() && active.version.is_none() {
+        "no_policy"
+    } else {
+        "no_live_campaign"
+    }
 }
 
 /// What `accrue` gave for a completed bill.
@@ -110,7 +125,13 @@ impl Till {
             metrics,
             evaluations,
             hold_ttl: DEFAULT_HOLD_TTL,
+            clock: Clock::real(),
         }
+    }
+
+    /// The clock that decides which campaigns are live (shared by the till's clones).
+    pub fn clock(&self) -> &Clock {
+        &self.clock
     }
 
     /// How long points offered for an open order stay held (default 24 h).
@@ -157,25 +178,36 @@ impl Till {
                 return Ok(response);
             }
         };
-        let Some(policy) = active.policy.clone() else {
+        // Every live campaign runs; one (the default campaign alone: today's path) is one call.
+        let live = active.live(self.clock.now());
+        if live.len() > 1 {
+            return self.evaluate_campaigns(merchant, order, card, &live).await;
+        }
+        let Some(campaign) = live.first() else {
             let response = DiscountResponse::empty(&order.currency, NO_DISCOUNT_MESSAGE);
-            let entry = LogEntry::new(merchant, None, "no_policy", Some(&response));
+            let outcome = no_campaign_outcome(&active);
+            let entry = LogEntry::new(merchant, None, outcome, Some(&response));
             self.logged(entry.record(&order, &card));
             return Ok(response);
         };
+        let (policy, config, version) = (
+            campaign.policy.clone(),
+            campaign.config.clone(),
+            Some(campaign.campaign.policy_version),
+        );
         let slot = match self.admission.enter(merchant).await {
             Ok(slot) => slot,
             Err(busy) => {
                 tracing::warn!(merchant, order_id = %order.order_id, %busy, "merchant saturated; answered with no discount");
                 let response = DiscountResponse::fail_safe(&order.currency);
-                let entry = LogEntry::new(merchant, active.version, "busy", Some(&response));
+                let entry = LogEntry::new(merchant, version, "busy", Some(&response));
                 self.logged(entry.error(busy.to_string()).record(&order, &card));
                 return Ok(response);
             }
         };
         let call = Call {
             policy,
-            config: active.config.clone(),
+            config,
             limits: self.runner.limits().clone(),
             order,
             card,
@@ -193,11 +225,11 @@ impl Till {
             }
         };
         if let Some(failure) = &decision.failure {
-            tracing::warn!(merchant, order_id = %order.order_id, version = active.version, %failure, "policy failed; answered with no discount");
+            tracing::warn!(merchant, order_id = %order.order_id, version = version, %failure, "policy failed; answered with no discount");
         }
         let mut entry = LogEntry::new(
             merchant,
-            active.version,
+            version,
             decision.outcome(),
             Some(&decision.response),
         );
@@ -330,11 +362,12 @@ impl Till {
         let pos_order_id = &bill.order.order_id;
         // Only a 0.2 policy sees the offer: for the others (and with no policy) the two
         // reads it costs are skipped. The bill's transaction releases any hold either way.
+        let now = self.clock.now();
         let sees_offers = match self.runner.active(merchant).await {
             Ok(active) => active
-                .policy
-                .as_ref()
-                .is_some_and(|policy| policy.contract() == Contract::V0_2),
+                .live(now)
+                .iter()
+                .any(|campaign| campaign.policy.contract() == Contract::V0_2),
             Err(_) => false,
         };
         let offer = if sees_offers {
@@ -422,9 +455,20 @@ impl Till {
                 });
             }
         };
-        let Some(policy) = active.policy.clone() else {
+        let live = active.live(self.clock.now());
+        if live.len() > 1 {
+            return self
+                .accrue_campaigns(merchant, order, card, offer, &live)
+                .await;
+        }
+        let Some(campaign) = live.first() else {
             return Ok(Accrued::default());
         };
+        let (policy, config, version) = (
+            campaign.policy.clone(),
+            campaign.config.clone(),
+            Some(campaign.campaign.policy_version),
+        );
         // A completed bill waits longer for a slot than a discount query: its points are at
         // stake. If the merchant stays saturated, the bill is still recorded, with 0 points
         // and the reason, like any other accrual failure.
@@ -445,7 +489,7 @@ impl Till {
         };
         let call = Call {
             policy,
-            config: active.config.clone(),
+            config,
             limits: self.runner.limits().clone(),
             order: order.clone(),
             card: card.clone(),
@@ -475,7 +519,7 @@ impl Till {
                         "the policy granted {} points; at most {MAX_POINTS_PER_ACCRUAL} (or -{MAX_POINTS_PER_ACCRUAL}) per bill are allowed, so the bill is recorded with 0 points",
                         accrual.points
                     )),
-                    version: active.version,
+                    version: version,
                     ..Accrued::default()
                 }
             }
@@ -490,14 +534,14 @@ impl Till {
                     reason: accrual.reason.as_deref().map(without_nul),
                     error: None,
                     settlement,
-                    version: active.version,
+                    version: version,
                 }
             }
             Err(failure) => {
                 tracing::warn!(merchant, %failure, "accrue failed; recording the bill with 0 points");
                 Accrued {
                     error: Some(without_nul(&failure.to_string())),
-                    version: active.version,
+                    version: version,
                     ..Accrued::default()
                 }
             }
