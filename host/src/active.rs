@@ -369,9 +369,7 @@ impl ActivePolicies {
         for cached in entry.campaigns.iter() {
             // The default campaign runs the module just looked up: no second lookup.
             let policy = match &policy {
-                Some(policy) if entry.sha256.as_deref() == Some(&*cached.sha256) => {
-                    policy.clone()
-                }
+                Some(policy) if entry.sha256.as_deref() == Some(&*cached.sha256) => policy.clone(),
                 _ => match self.lookup(&cached.sha256) {
                     Some(policy) => policy,
                     None => {

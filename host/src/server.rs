@@ -13,9 +13,7 @@ use crate::config::Settings;
 use crate::evaluation_log::EvaluationLog;
 use crate::metrics::Metrics;
 use crate::policy::{Runtime, RuntimeConfig};
-use crate::service::{
-    BifitSync, Campaigns, PolicyChanges, PolicyRunner, PosTokens, Till, WhatIf,
-};
+use crate::service::{BifitSync, Campaigns, PolicyChanges, PolicyRunner, PosTokens, Till, WhatIf};
 use crate::store::credentials::TokenHash;
 use crate::store::{Change, GroupCommit, Store, StoreError, StoreOptions};
 

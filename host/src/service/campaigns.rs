@@ -256,7 +256,12 @@ impl Campaigns {
             .set_campaign_state(merchant, id, state, audit)
             .await?;
         self.active.invalidate(merchant);
-        tracing::info!(merchant, campaign = id, state = state.as_str(), "campaign state set");
+        tracing::info!(
+            merchant,
+            campaign = id,
+            state = state.as_str(),
+            "campaign state set"
+        );
         Ok(change.after)
     }
 }

@@ -142,7 +142,9 @@ impl PolicyRunner {
     /// (what the till combines across campaigns).
     pub async fn evaluate(&self, call: Call) -> ServiceResult<CallReport<Evaluation>> {
         let (report, _, _) = self
-            .off_thread(call, |runtime, policy, input| runtime.evaluate(policy, input))
+            .off_thread(call, |runtime, policy, input| {
+                runtime.evaluate(policy, input)
+            })
             .await?;
         Ok(report)
     }

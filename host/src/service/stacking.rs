@@ -289,15 +289,24 @@ mod tests {
         let a = campaign(1, 10, StackingMode::Stackable, None);
         let b = campaign(2, 5, StackingMode::Stackable, None);
         let ran = [
-            Ran { campaign: &a, result: bill_percent(10) },
-            Ran { campaign: &b, result: bill_percent(10) },
+            Ran {
+                campaign: &a,
+                result: bill_percent(10),
+            },
+            Ran {
+                campaign: &b,
+                result: bill_percent(10),
+            },
         ];
         let combined = combine(&order(), &ran);
         assert_eq!(combined.applied, [0, 1]);
         // 10.00, then 10 % of the 90.00 left.
         assert_eq!(response(&order(), &combined), Decimal::new(1900, 2));
         assert_eq!(combined.owners, [0, 1]);
-        assert_eq!(combined.evaluation.message.as_deref(), Some("10% off; 10% off"));
+        assert_eq!(
+            combined.evaluation.message.as_deref(),
+            Some("10% off; 10% off")
+        );
     }
 
     #[test]
@@ -305,16 +314,32 @@ mod tests {
         let a = campaign(1, 10, StackingMode::Exclusive, None);
         let b = campaign(2, 5, StackingMode::Stackable, None);
         let ran = [
-            Ran { campaign: &a, result: bill_percent(20) },
-            Ran { campaign: &b, result: bill_percent(10) },
+            Ran {
+                campaign: &a,
+                result: bill_percent(20),
+            },
+            Ran {
+                campaign: &b,
+                result: bill_percent(10),
+            },
         ];
         let combined = combine(&order(), &ran);
         assert_eq!(combined.applied, [0]);
-        assert!(combined.notes[1].contains("exclusive campaign #1"), "{:?}", combined.notes);
+        assert!(
+            combined.notes[1].contains("exclusive campaign #1"),
+            "{:?}",
+            combined.notes
+        );
         // An exclusive campaign that gives nothing stops nothing.
         let ran = [
-            Ran { campaign: &a, result: Ok(Evaluation::default()) },
-            Ran { campaign: &b, result: bill_percent(10) },
+            Ran {
+                campaign: &a,
+                result: Ok(Evaluation::default()),
+            },
+            Ran {
+                campaign: &b,
+                result: bill_percent(10),
+            },
         ];
         assert_eq!(combine(&order(), &ran).applied, [1]);
     }
@@ -325,16 +350,31 @@ mod tests {
         let b = campaign(2, 5, StackingMode::BestOf, Some("g"));
         let c = campaign(3, 1, StackingMode::Stackable, None);
         let ran = [
-            Ran { campaign: &a, result: bill_percent(10) },
-            Ran { campaign: &b, result: bill_percent(30) },
-            Ran { campaign: &c, result: bill_percent(50) },
+            Ran {
+                campaign: &a,
+                result: bill_percent(10),
+            },
+            Ran {
+                campaign: &b,
+                result: bill_percent(30),
+            },
+            Ran {
+                campaign: &c,
+                result: bill_percent(50),
+            },
         ];
         let combined = combine(&order(), &ran);
         assert_eq!(combined.applied, [1, 2]);
         assert!(combined.notes[0].contains("gave more in bestOf group 'g'"));
         let ran = [
-            Ran { campaign: &a, result: bill_percent(10) },
-            Ran { campaign: &b, result: bill_percent(10) },
+            Ran {
+                campaign: &a,
+                result: bill_percent(10),
+            },
+            Ran {
+                campaign: &b,
+                result: bill_percent(10),
+            },
         ];
         assert_eq!(combine(&order(), &ran).applied, [0]);
     }
@@ -345,9 +385,18 @@ mod tests {
         let b = campaign(2, 5, StackingMode::Stackable, None);
         let c = campaign(3, 1, StackingMode::Stackable, None);
         let ran = [
-            Ran { campaign: &a, result: Err("trap: unreachable".into()) },
-            Ran { campaign: &b, result: bill_percent(150) },
-            Ran { campaign: &c, result: bill_percent(10) },
+            Ran {
+                campaign: &a,
+                result: Err("trap: unreachable".into()),
+            },
+            Ran {
+                campaign: &b,
+                result: bill_percent(150),
+            },
+            Ran {
+                campaign: &c,
+                result: bill_percent(10),
+            },
         ];
         let combined = combine(&order(), &ran);
         assert_eq!(combined.applied, [2]);

@@ -23,9 +23,7 @@ use super::{AuditOf, Entity, Result, Store, StoreError, now_ms};
 pub const DEFAULT_CAMPAIGN: &str = "default";
 
 /// How a campaign's discounts combine with the others' (README, "Campaigns").
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema,
-)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub enum StackingMode {
     /// Applies together with every other applying campaign, in priority order, each capped
@@ -57,9 +55,7 @@ impl StackingMode {
 }
 
 /// Whether a campaign may run.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema,
-)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub enum CampaignState {
     /// Runs whenever its schedule says so.
@@ -264,7 +260,11 @@ macro_rules! bump_generation {
 /// The campaign `$id` of `$merchant` inside `$tx`, or not found.
 macro_rules! campaign_in {
     ($tx:expr, $merchant:expr, $id:expr) => {{
-        let row: Option<Row> = sqlx::query_as(concat!("SELECT ", columns!(), " FROM campaigns c WHERE c.merchant_id = $1 AND c.id = $2"))
+        let row: Option<Row> = sqlx::query_as(concat!(
+            "SELECT ",
+            columns!(),
+            " FROM campaigns c WHERE c.merchant_id = $1 AND c.id = $2"
+        ))
         .bind($merchant)
         .bind($id)
         .fetch_optional(&mut *$tx)
@@ -295,13 +295,14 @@ macro_rules! version_exists {
 /// Another campaign of the merchant already has `$name` (other than `$id`).
 macro_rules! name_taken {
     ($tx:expr, $merchant:expr, $name:expr, $id:expr) => {{
-        let row: Option<(i64,)> =
-            sqlx::query_as("SELECT id FROM campaigns WHERE merchant_id = $1 AND name = $2 AND id <> $3")
-                .bind($merchant)
-                .bind($name)
-                .bind($id)
-                .fetch_optional(&mut *$tx)
-                .await?;
+        let row: Option<(i64,)> = sqlx::query_as(
+            "SELECT id FROM campaigns WHERE merchant_id = $1 AND name = $2 AND id <> $3",
+        )
+        .bind($merchant)
+        .bind($name)
+        .bind($id)
+        .fetch_optional(&mut *$tx)
+        .await?;
         if row.is_some() {
             Err(StoreError::Conflict {
                 entity: Entity::Campaign,
@@ -415,16 +416,30 @@ impl Store {
     /// The campaigns that may run (state `active`, whatever their schedule), in run order,
     /// each with its module's hash: what the policy cache keeps per merchant.
     pub async fn runnable_campaigns(&self, merchant: &str) -> Result<Vec<RunnableCampaign>> {
-        let rows: Vec<(i64, String, i64, String, Option<i64>, Option<i64>, i64, String, Option<String>, String, i64, i64, i64, String)> =
-            with_pool!(self, pool => {
-                sqlx::query_as(concat!("SELECT ", columns!(), ", p.sha256 FROM campaigns c
+        let rows: Vec<(
+            i64,
+            String,
+            i64,
+            String,
+            Option<i64>,
+            Option<i64>,
+            i64,
+            String,
+            Option<String>,
+            String,
+            i64,
+            i64,
+            i64,
+            String,
+        )> = with_pool!(self, pool => {
+            sqlx::query_as(concat!("SELECT ", columns!(), ", p.sha256 FROM campaigns c
                      JOIN policies p ON p.merchant_id = c.merchant_id AND p.version = c.policy_version
                      WHERE c.merchant_id = $1 AND c.state = 'active'
                      ORDER BY c.priority DESC, c.id"))
-                .bind(merchant)
-                .fetch_all(pool)
-                .await
-            })?;
+            .bind(merchant)
+            .fetch_all(pool)
+            .await
+        })?;
         rows.into_iter()
             .map(|r| {
                 let config_text = r.3.clone();

@@ -28,10 +28,12 @@ app_on_both_engines!(
     accrue_runs_every_live_campaign,
     policies_on_contracts_0_1_and_0_2_run_as_campaigns,
     the_admin_routes_check_audit_and_isolate,
+    the_demo_merchant_runs_two_campaigns,
 );
 
 fn seed_bill(order_id: &str, card_id: &str) -> Value {
-    let mut bill: Value = serde_json::from_slice(&data("bills/papaya-discount-request.json")).unwrap();
+    let mut bill: Value =
+        serde_json::from_slice(&data("bills/papaya-discount-request.json")).unwrap();
     bill["orderId"] = json!(order_id);
     bill["cardId"] = json!(card_id);
     bill
@@ -62,7 +64,9 @@ fn campaigns_path(shop: &TestMerchant) -> String {
 }
 
 async fn create(app: &TestApp, shop: &TestMerchant, body: Value) -> Value {
-    let reply = app.post_json(&campaigns_path(shop), &shop.api_key, &body).await;
+    let reply = app
+        .post_json(&campaigns_path(shop), &shop.api_key, &body)
+        .await;
     assert_eq!(reply.status, 201, "{}", reply.text);
     reply.json
 }
@@ -79,7 +83,13 @@ async fn evaluations(app: &TestApp, shop: &TestMerchant) -> Vec<StoredEvaluation
     app.flush_evaluations().await;
     app.state
         .store()
-        .list_evaluations(&shop.id, &EvaluationQuery { limit: 500, ..Default::default() })
+        .list_evaluations(
+            &shop.id,
+            &EvaluationQuery {
+                limit: 500,
+                ..Default::default()
+            },
+        )
         .await
         .unwrap()
         .items
@@ -113,8 +123,12 @@ fn coffee() -> Value {
 async fn the_default_campaign_is_the_active_policy(app: &TestApp) {
     let shop = shop(app, "plain-shop").await;
     // Through the policy routes, as a merchant who never touches campaigns.
-    let version = app.activate(&shop, &example("tier-discount"), tiers()).await;
-    let reply = app.call("GET", &campaigns_path(&shop), Some(&shop.api_key), "").await;
+    let version = app
+        .activate(&shop, &example("tier-discount"), tiers())
+        .await;
+    let reply = app
+        .call("GET", &campaigns_path(&shop), Some(&shop.api_key), "")
+        .await;
     assert_eq!(reply.status, 200, "{}", reply.text);
     let items = reply.json["items"].as_array().unwrap();
     assert_eq!(items.len(), 1, "{}", reply.text);
@@ -136,24 +150,44 @@ async fn the_default_campaign_is_the_active_policy(app: &TestApp) {
     assert_eq!(reply.json["state"], "paused");
     let answer = discount(app, &shop, "o2", "gold").await;
     assert_eq!(answer["totalDiscount"].to_string(), "0.00", "{answer}");
-    assert_eq!(logged(app, &shop, "o2").await.record.outcome, "no_live_campaign");
+    assert_eq!(
+        logged(app, &shop, "o2").await.record.outcome,
+        "no_live_campaign"
+    );
     let resume = format!("{}/{id}/resume", campaigns_path(&shop));
     let reply = app.call("POST", &resume, Some(&shop.api_key), "").await;
     assert_eq!(reply.status, 200, "{}", reply.text);
-    assert_eq!(discount(app, &shop, "o3", "gold").await["totalDiscount"].to_string(), "5.00");
+    assert_eq!(
+        discount(app, &shop, "o3", "gold").await["totalDiscount"].to_string(),
+        "5.00"
+    );
 }
 
 async fn best_of_a_group_gives_the_better_of_two(app: &TestApp) {
     let shop = shop(app, "bestof").await;
     let tier = upload(app, &shop, &example("tier-discount")).await;
     let category = upload(app, &shop, &example("category-discount")).await;
-    let a = create(app, &shop, json!({"name": "tier", "policyVersion": tier, "config": tiers(),
-        "priority": 10, "mode": "bestOf", "group": "member"})).await;
-    let b = create(app, &shop, json!({"name": "coffee", "policyVersion": category, "config": coffee(),
-        "priority": 5, "mode": "bestOf", "group": "member"})).await;
+    let a = create(
+        app,
+        &shop,
+        json!({"name": "tier", "policyVersion": tier, "config": tiers(),
+        "priority": 10, "mode": "bestOf", "group": "member"}),
+    )
+    .await;
+    let b = create(
+        app,
+        &shop,
+        json!({"name": "coffee", "policyVersion": category, "config": coffee(),
+        "priority": 5, "mode": "bestOf", "group": "member"}),
+    )
+    .await;
     // Gold: 10 % of 50.00 = 5.00 beats 20 % of the 5.00 of coffee = 1.00.
     let answer = discount(app, &shop, "o1", "gold").await;
-    assert_eq!(amounts(&answer), ["10% gold member discount=5.00"], "{answer}");
+    assert_eq!(
+        amounts(&answer),
+        ["10% gold member discount=5.00"],
+        "{answer}"
+    );
     assert_eq!(answer["message"], "10% gold member discount");
     // No tier: the tier campaign gives nothing, the coffee campaign applies.
     let answer = discount(app, &shop, "o2", "plain").await;
@@ -161,7 +195,12 @@ async fn best_of_a_group_gives_the_better_of_two(app: &TestApp) {
     // The gold tier at 1 %: 0.50 against 1.00, the coffee campaign wins.
     let path = format!("{}/{}", campaigns_path(&shop), a["id"]);
     let reply = app
-        .call("PATCH", &path, Some(&shop.api_key), json!({"config": {"tiers": {"gold": 1}}}).to_string())
+        .call(
+            "PATCH",
+            &path,
+            Some(&shop.api_key),
+            json!({"config": {"tiers": {"gold": 1}}}).to_string(),
+        )
         .await;
     assert_eq!(reply.status, 200, "{}", reply.text);
     let answer = discount(app, &shop, "o3", "gold").await;
@@ -171,16 +210,31 @@ async fn best_of_a_group_gives_the_better_of_two(app: &TestApp) {
     let winner = format!("campaign #{} 'coffee' (v{category})", b["id"]);
     let loser = format!("campaign #{} 'tier' (v{tier})", a["id"]);
     assert!(logs.contains(&format!("host: {winner} gave '")), "{logs}");
-    assert!(logs.contains(&format!("host: {loser}: not applied: {winner} gave more in bestOf group 'member'")), "{logs}");
+    assert!(
+        logs.contains(&format!(
+            "host: {loser}: not applied: {winner} gave more in bestOf group 'member'"
+        )),
+        "{logs}"
+    );
 }
 
 async fn an_exclusive_campaign_stops_the_lower_ones(app: &TestApp) {
     let shop = shop(app, "exclusive").await;
     let tier = upload(app, &shop, &example("tier-discount")).await;
     let category = upload(app, &shop, &example("category-discount")).await;
-    create(app, &shop, json!({"name": "tier", "policyVersion": tier, "config": tiers(),
-        "priority": 10, "mode": "exclusive"})).await;
-    create(app, &shop, json!({"name": "coffee", "policyVersion": category, "config": coffee()})).await;
+    create(
+        app,
+        &shop,
+        json!({"name": "tier", "policyVersion": tier, "config": tiers(),
+        "priority": 10, "mode": "exclusive"}),
+    )
+    .await;
+    create(
+        app,
+        &shop,
+        json!({"name": "coffee", "policyVersion": category, "config": coffee()}),
+    )
+    .await;
     let answer = discount(app, &shop, "o1", "gold").await;
     assert_eq!(answer["totalDiscount"].to_string(), "5.00", "{answer}");
     let logs = logged(app, &shop, "o1").await.record.logs.to_string();
@@ -192,19 +246,33 @@ async fn an_exclusive_campaign_stops_the_lower_ones(app: &TestApp) {
 
 async fn stackable_campaigns_all_apply_each_capped(app: &TestApp) {
     let shop = shop(app, "stack").await;
-    app.activate(&shop, &example("tier-discount"), tiers()).await;
+    app.activate(&shop, &example("tier-discount"), tiers())
+        .await;
     let category = upload(app, &shop, &example("category-discount")).await;
-    create(app, &shop, json!({"name": "coffee", "policyVersion": category, "config": coffee(),
-        "priority": -1})).await;
+    create(
+        app,
+        &shop,
+        json!({"name": "coffee", "policyVersion": category, "config": coffee(),
+        "priority": -1}),
+    )
+    .await;
     // Item discounts first (1.00 off the espressos), then 10 % of the 49.00 left.
     let answer = discount(app, &shop, "o1", "gold").await;
     assert_eq!(answer["totalDiscount"].to_string(), "5.90", "{answer}");
     assert_eq!(answer["discounts"].as_array().unwrap().len(), 2, "{answer}");
     let message = answer["message"].as_str().unwrap();
-    assert!(message.starts_with("10% gold member discount; "), "{message}");
+    assert!(
+        message.starts_with("10% gold member discount; "),
+        "{message}"
+    );
     assert!(message.chars().count() <= 120, "{message}");
     // The answer keeps the seed's shape: no field names a campaign.
-    let keys: Vec<&str> = answer.as_object().unwrap().keys().map(String::as_str).collect();
+    let keys: Vec<&str> = answer
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
     let mut sorted = keys.clone();
     sorted.sort_unstable();
     assert_eq!(sorted, ["discounts", "message", "totalDiscount"]);
@@ -212,45 +280,84 @@ async fn stackable_campaigns_all_apply_each_capped(app: &TestApp) {
     assert_eq!(entry.record.outcome, "answer");
     let logs = entry.record.logs.to_string();
     assert_eq!(logs.matches(" gave '").count(), 2, "{logs}");
-    assert!(logs.contains("'default' (v1) gave '10% gold member discount': 4.90"), "{logs}");
+    assert!(
+        logs.contains("'default' (v1) gave '10% gold member discount': 4.90"),
+        "{logs}"
+    );
 }
 
 async fn a_scheduled_campaign_starts_and_ends_on_time(app: &TestApp) {
     let shop = shop(app, "sched").await;
-    app.activate(&shop, &example("tier-discount"), tiers()).await;
+    app.activate(&shop, &example("tier-discount"), tiers())
+        .await;
     let category = upload(app, &shop, &example("category-discount")).await;
-    create(app, &shop, json!({"name": "december", "policyVersion": category, "config": coffee(),
-        "startsAt": T0, "endsAt": T0 + HOUR})).await;
+    create(
+        app,
+        &shop,
+        json!({"name": "december", "policyVersion": category, "config": coffee(),
+        "startsAt": T0, "endsAt": T0 + HOUR}),
+    )
+    .await;
     let clock = app.state.till().clock();
     let at = |t: i64, order: &'static str| {
         clock.fix(t);
         discount(app, &shop, order, "gold")
     };
-    assert_eq!(at(T0 - 1, "before").await["totalDiscount"].to_string(), "5.00");
+    assert_eq!(
+        at(T0 - 1, "before").await["totalDiscount"].to_string(),
+        "5.00"
+    );
     assert_eq!(at(T0, "start").await["totalDiscount"].to_string(), "5.90");
-    assert_eq!(at(T0 + HOUR - 1, "last").await["totalDiscount"].to_string(), "5.90");
-    assert_eq!(at(T0 + HOUR, "end").await["totalDiscount"].to_string(), "5.00");
+    assert_eq!(
+        at(T0 + HOUR - 1, "last").await["totalDiscount"].to_string(),
+        "5.90"
+    );
+    assert_eq!(
+        at(T0 + HOUR, "end").await["totalDiscount"].to_string(),
+        "5.00"
+    );
     clock.unfix();
 }
 
 async fn a_failing_campaign_drops_out_alone(app: &TestApp) {
     let shop = shop(app, "failing").await;
-    app.activate(&shop, &example("tier-discount"), tiers()).await;
+    app.activate(&shop, &example("tier-discount"), tiers())
+        .await;
     let looping = upload(app, &shop, &fixture("loop")).await;
     let panicking = upload(app, &shop, &fixture("panic")).await;
-    let a = create(app, &shop, json!({"name": "loops", "policyVersion": looping, "priority": 10,
-        "mode": "exclusive"})).await;
-    create(app, &shop, json!({"name": "panics", "policyVersion": panicking, "priority": 5})).await;
+    let a = create(
+        app,
+        &shop,
+        json!({"name": "loops", "policyVersion": looping, "priority": 10,
+        "mode": "exclusive"}),
+    )
+    .await;
+    create(
+        app,
+        &shop,
+        json!({"name": "panics", "policyVersion": panicking, "priority": 5}),
+    )
+    .await;
     let answer = discount(app, &shop, "o1", "gold").await;
-    assert_eq!(amounts(&answer), ["10% gold member discount=5.00"], "{answer}");
+    assert_eq!(
+        amounts(&answer),
+        ["10% gold member discount=5.00"],
+        "{answer}"
+    );
     assert_eq!(answer["message"], "10% gold member discount");
     let entry = logged(app, &shop, "o1").await;
     assert_eq!(entry.record.outcome, "answer");
     let error = entry.record.error.clone().unwrap_or_default();
-    assert!(error.contains(&format!("campaign #{} 'loops' (v{looping}): ", a["id"])), "{error}");
+    assert!(
+        error.contains(&format!("campaign #{} 'loops' (v{looping}): ", a["id"])),
+        "{error}"
+    );
     assert!(error.contains("'panics'"), "{error}");
     let logs = entry.record.logs.to_string();
-    assert!(logs.contains("'loops'") && logs.contains("dropped: "), "{logs}");
+    assert!(
+        logs.contains("'loops'") && logs.contains("dropped: "),
+        "{logs}"
+    );
 }
 
 fn completed(order_id: &str, card_id: &str) -> Value {
@@ -271,42 +378,94 @@ async fn accrue_runs_every_live_campaign(app: &TestApp) {
     let shop = app.merchant("accrue").await;
     app.card(&shop, Card::new("c1")).await;
     let stamps = app
-        .activate(&shop, &example("stamp-card"), json!({"every": 5, "category": "Hot Beverages"}))
+        .activate(
+            &shop,
+            &example("stamp-card"),
+            json!({"every": 5, "category": "Hot Beverages"}),
+        )
         .await;
     let upgrade = upload(app, &shop, &example("tier-upgrade")).await;
-    let b = create(app, &shop, json!({"name": "upgrade", "policyVersion": upgrade,
+    let b = create(
+        app,
+        &shop,
+        json!({"name": "upgrade", "policyVersion": upgrade,
         "config": {"tiers": [{"tier": "silver", "visits": 1}, {"tier": "gold", "visits": 10}]},
-        "priority": -1})).await;
-    let reply = app.post_json(TRANSACTIONS, &shop.pos_token, &completed("b1", "c1")).await;
+        "priority": -1}),
+    )
+    .await;
+    let reply = app
+        .post_json(TRANSACTIONS, &shop.pos_token, &completed("b1", "c1"))
+        .await;
     assert_eq!(reply.status, 200, "{}", reply.text);
-    let stored = app.state.store().card(&shop.id, "c1").await.unwrap().unwrap();
+    let stored = app
+        .state
+        .store()
+        .card(&shop.id, "c1")
+        .await
+        .unwrap()
+        .unwrap();
     let rows = app
         .state
         .store()
-        .list_transactions(&shop.id, &LedgerQuery { card_id: Some("c1"), limit: 10, cursor: None })
+        .list_transactions(
+            &shop.id,
+            &LedgerQuery {
+                card_id: Some("c1"),
+                limit: 10,
+                cursor: None,
+            },
+        )
         .await
         .unwrap()
         .items;
     assert_eq!(stored.points, 2, "two coffees stamped: {rows:?}");
-    assert_eq!(stored.tier.as_deref(), Some("silver"), "the other campaign set the tier: {rows:?}");
+    assert_eq!(
+        stored.tier.as_deref(),
+        Some("silver"),
+        "the other campaign set the tier: {rows:?}"
+    );
     let rows = app
         .state
         .store()
-        .list_transactions(&shop.id, &LedgerQuery { card_id: Some("c1"), limit: 10, cursor: None })
+        .list_transactions(
+            &shop.id,
+            &LedgerQuery {
+                card_id: Some("c1"),
+                limit: 10,
+                cursor: None,
+            },
+        )
         .await
         .unwrap()
         .items;
-    let bill = rows.iter().find(|r| r.order_id.as_deref() == Some("b1")).unwrap();
+    let bill = rows
+        .iter()
+        .find(|r| r.order_id.as_deref() == Some("b1"))
+        .unwrap();
     let reason = bill.reason.clone().unwrap_or_default();
-    assert!(reason.starts_with(&format!("campaign #1 'default' (v{stamps}): +2 (")), "{reason}");
+    assert!(
+        reason.starts_with(&format!("campaign #1 'default' (v{stamps}): +2 (")),
+        "{reason}"
+    );
     assert_eq!(bill.accrual_error, None);
     assert_eq!(bill.card_changes.as_ref().unwrap()["tier"]["to"], "silver");
-    let upgrade_reason = format!("; campaign #{} 'upgrade' (v{upgrade}): +0 (1 visits: silver)", b["id"]);
+    let upgrade_reason = format!(
+        "; campaign #{} 'upgrade' (v{upgrade}): +0 (1 visits: silver)",
+        b["id"]
+    );
     assert!(reason.ends_with(&upgrade_reason), "{reason}");
     // A repeat of the bill changes nothing.
-    let reply = app.post_json(TRANSACTIONS, &shop.pos_token, &completed("b1", "c1")).await;
+    let reply = app
+        .post_json(TRANSACTIONS, &shop.pos_token, &completed("b1", "c1"))
+        .await;
     assert_eq!(reply.status, 200, "{}", reply.text);
-    let stored = app.state.store().card(&shop.id, "c1").await.unwrap().unwrap();
+    let stored = app
+        .state
+        .store()
+        .card(&shop.id, "c1")
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(stored.points, 2);
 }
 
@@ -318,16 +477,34 @@ async fn policies_on_contracts_0_1_and_0_2_run_as_campaigns(app: &TestApp) {
     let old = upload(app, &shop, &old).await;
     let new = upload(app, &shop, &example("three-for-two")).await;
     let config: Value = serde_json::from_slice(
-        &std::fs::read(rabat_sandbox::build::workspace_dir().join("examples/tier-category/config.json")).unwrap(),
+        &std::fs::read(
+            rabat_sandbox::build::workspace_dir().join("examples/tier-category/config.json"),
+        )
+        .unwrap(),
     )
     .unwrap();
-    create(app, &shop, json!({"name": "old", "policyVersion": old, "config": config, "priority": 1})).await;
-    create(app, &shop, json!({"name": "new", "policyVersion": new, "config": {"categories": ["Hot Beverages"]}})).await;
+    create(
+        app,
+        &shop,
+        json!({"name": "old", "policyVersion": old, "config": config, "priority": 1}),
+    )
+    .await;
+    create(
+        app,
+        &shop,
+        json!({"name": "new", "policyVersion": new, "config": {"categories": ["Hot Beverages"]}}),
+    )
+    .await;
     // The 0.2 campaign gives nothing on this bill (two espressos make no third), so the
     // answer is the 0.1 policy's, exactly as recorded when it was built.
     let answer = discount(app, &shop, "o1", "gold").await;
     let recorded: Value = serde_json::from_slice(
-        &std::fs::read(fixtures_dir().join("v0_1").join("tier-category.papaya-discount-request.gold.json")).unwrap(),
+        &std::fs::read(
+            fixtures_dir()
+                .join("v0_1")
+                .join("tier-category.papaya-discount-request.gold.json"),
+        )
+        .unwrap(),
     )
     .unwrap();
     assert_eq!(
@@ -335,8 +512,14 @@ async fn policies_on_contracts_0_1_and_0_2_run_as_campaigns(app: &TestApp) {
         serde_json::to_string(&recorded["decision"]["response"]).unwrap()
     );
     let logs = logged(app, &shop, "o1").await.record.logs.to_string();
-    assert!(logs.contains(&format!("'old' (v{old}): applied: 5.90 off")), "{logs}");
-    assert!(logs.contains(&format!("'new' (v{new}): applied: adds nothing")), "{logs}");
+    assert!(
+        logs.contains(&format!("'old' (v{old}): applied: 5.90 off")),
+        "{logs}"
+    );
+    assert!(
+        logs.contains(&format!("'new' (v{new}): applied: adds nothing")),
+        "{logs}"
+    );
     // On a bill with a third espresso both apply, the 0.2 policy's exact amount first.
     let mut bill = seed_bill("o2", "gold");
     bill["orderItems"][0]["quantity"] = json!(3);
@@ -344,7 +527,10 @@ async fn policies_on_contracts_0_1_and_0_2_run_as_campaigns(app: &TestApp) {
     let reply = app.post_json(DISCOUNTS, &shop.pos_token, &bill).await;
     assert_eq!(reply.status, 200, "{}", reply.text);
     let logs = logged(app, &shop, "o2").await.record.logs.to_string();
-    assert!(logs.contains(&format!("'new' (v{new}) gave '3 for 2")), "{logs}");
+    assert!(
+        logs.contains(&format!("'new' (v{new}) gave '3 for 2")),
+        "{logs}"
+    );
     assert!(logs.contains(&format!("'old' (v{old}) gave '")), "{logs}");
 }
 
@@ -357,59 +543,180 @@ async fn the_admin_routes_check_audit_and_isolate(app: &TestApp) {
     for (body, field) in [
         (json!({"policyVersion": version}), "name is required"),
         (json!({"name": "a"}), "policyVersion is required"),
-        (json!({"name": "a", "policyVersion": version, "mode": "best"}), "mode must be one of"),
-        (json!({"name": "a", "policyVersion": version, "mode": "bestOf"}), "group"),
-        (json!({"name": "a", "policyVersion": version, "group": "g"}), "group"),
-        (json!({"name": "a", "policyVersion": version, "config": [1]}), "config must be a JSON object"),
-        (json!({"name": "a", "policyVersion": version, "priority": 2_000_000}), "priority must be between"),
-        (json!({"name": "a", "policyVersion": version, "startsAt": -1}), "startsAt must be"),
-        (json!({"name": "a", "policyVersion": version, "startsAt": 5, "endsAt": 5}), "endsAt"),
-        (json!({"name": "a", "policyVersion": version, "colour": "red"}), "colour is not a known field"),
-        (json!({"name": "default", "policyVersion": version}), "name 'default'"),
+        (
+            json!({"name": "a", "policyVersion": version, "mode": "best"}),
+            "mode must be one of",
+        ),
+        (
+            json!({"name": "a", "policyVersion": version, "mode": "bestOf"}),
+            "group",
+        ),
+        (
+            json!({"name": "a", "policyVersion": version, "group": "g"}),
+            "group",
+        ),
+        (
+            json!({"name": "a", "policyVersion": version, "config": [1]}),
+            "config must be a JSON object",
+        ),
+        (
+            json!({"name": "a", "policyVersion": version, "priority": 2_000_000}),
+            "priority must be between",
+        ),
+        (
+            json!({"name": "a", "policyVersion": version, "startsAt": -1}),
+            "startsAt must be",
+        ),
+        (
+            json!({"name": "a", "policyVersion": version, "startsAt": 5, "endsAt": 5}),
+            "endsAt",
+        ),
+        (
+            json!({"name": "a", "policyVersion": version, "colour": "red"}),
+            "colour is not a known field",
+        ),
+        (
+            json!({"name": "default", "policyVersion": version}),
+            "name 'default'",
+        ),
         (json!({"name": "", "policyVersion": version}), "name"),
     ] {
         let reply = app.post_json(&path, &shop.api_key, &body).await;
         assert_eq!(reply.status, 400, "{body}: {}", reply.text);
         assert_eq!(reply.json["error_id"], 7, "{body}: {}", reply.text);
-        assert!(reply.json["message"].as_str().unwrap().contains(field), "{body}: {}", reply.text);
+        assert!(
+            reply.json["message"].as_str().unwrap().contains(field),
+            "{body}: {}",
+            reply.text
+        );
     }
-    let reply = app.post_json(&path, &shop.api_key, &json!({"name": "a", "policyVersion": 99})).await;
-    assert_eq!((reply.status.as_u16(), reply.json["error_id"].as_i64()), (404, Some(9)), "{}", reply.text);
-    let created = create(app, &shop, json!({"name": "a", "policyVersion": version, "config": tiers()})).await;
-    assert_eq!((created["state"].as_str(), created["mode"].as_str()), (Some("active"), Some("stackable")));
-    let reply = app.post_json(&path, &shop.api_key, &json!({"name": "a", "policyVersion": version})).await;
-    assert_eq!((reply.status.as_u16(), reply.json["error_id"].as_i64()), (409, Some(8)), "{}", reply.text);
+    let reply = app
+        .post_json(
+            &path,
+            &shop.api_key,
+            &json!({"name": "a", "policyVersion": 99}),
+        )
+        .await;
+    assert_eq!(
+        (reply.status.as_u16(), reply.json["error_id"].as_i64()),
+        (404, Some(9)),
+        "{}",
+        reply.text
+    );
+    let created = create(
+        app,
+        &shop,
+        json!({"name": "a", "policyVersion": version, "config": tiers()}),
+    )
+    .await;
+    assert_eq!(
+        (created["state"].as_str(), created["mode"].as_str()),
+        (Some("active"), Some("stackable"))
+    );
+    let reply = app
+        .post_json(
+            &path,
+            &shop.api_key,
+            &json!({"name": "a", "policyVersion": version}),
+        )
+        .await;
+    assert_eq!(
+        (reply.status.as_u16(), reply.json["error_id"].as_i64()),
+        (409, Some(8)),
+        "{}",
+        reply.text
+    );
 
     let one = format!("{path}/{}", created["id"]);
     let reply = app.call("GET", &one, Some(&shop.api_key), "").await;
     assert_eq!(reply.json, created);
     let reply = app
-        .call("PATCH", &one, Some(&shop.api_key), json!({"priority": 7, "endsAt": T0, "name": "b"}).to_string())
+        .call(
+            "PATCH",
+            &one,
+            Some(&shop.api_key),
+            json!({"priority": 7, "endsAt": T0, "name": "b"}).to_string(),
+        )
         .await;
     assert_eq!(reply.status, 200, "{}", reply.text);
-    assert_eq!((reply.json["priority"].as_i64(), reply.json["endsAt"].as_i64()), (Some(7), Some(T0)));
-    let reply = app.call("PATCH", &one, Some(&shop.api_key), json!({"endsAt": null}).to_string()).await;
+    assert_eq!(
+        (
+            reply.json["priority"].as_i64(),
+            reply.json["endsAt"].as_i64()
+        ),
+        (Some(7), Some(T0))
+    );
+    let reply = app
+        .call(
+            "PATCH",
+            &one,
+            Some(&shop.api_key),
+            json!({"endsAt": null}).to_string(),
+        )
+        .await;
     assert_eq!(reply.json["endsAt"], Value::Null, "{}", reply.text);
-    let reply = app.call("PATCH", &one, Some(&shop.api_key), json!({"group": "g"}).to_string()).await;
+    let reply = app
+        .call(
+            "PATCH",
+            &one,
+            Some(&shop.api_key),
+            json!({"group": "g"}).to_string(),
+        )
+        .await;
     assert_eq!(reply.json["error_id"], 7, "{}", reply.text);
     for (action, state) in [("pause", "paused"), ("resume", "active"), ("end", "ended")] {
-        let reply = app.call("POST", &format!("{one}/{action}"), Some(&shop.api_key), "").await;
-        assert_eq!((reply.status.as_u16(), reply.json["state"].as_str()), (200, Some(state)), "{}", reply.text);
+        let reply = app
+            .call("POST", &format!("{one}/{action}"), Some(&shop.api_key), "")
+            .await;
+        assert_eq!(
+            (reply.status.as_u16(), reply.json["state"].as_str()),
+            (200, Some(state)),
+            "{}",
+            reply.text
+        );
     }
-    let reply = app.call("POST", &format!("{one}/resume"), Some(&shop.api_key), "").await;
-    assert_eq!((reply.status.as_u16(), reply.json["error_id"].as_i64()), (409, Some(8)), "{}", reply.text);
-    let reply = app.call("GET", &format!("{path}/12345"), Some(&shop.api_key), "").await;
-    assert_eq!((reply.status.as_u16(), reply.json["error_id"].as_i64()), (404, Some(9)), "{}", reply.text);
-    let reply = app.call("GET", &format!("{path}/abc"), Some(&shop.api_key), "").await;
-    assert_eq!((reply.status.as_u16(), reply.json["error_id"].as_i64()), (400, Some(7)), "{}", reply.text);
+    let reply = app
+        .call("POST", &format!("{one}/resume"), Some(&shop.api_key), "")
+        .await;
+    assert_eq!(
+        (reply.status.as_u16(), reply.json["error_id"].as_i64()),
+        (409, Some(8)),
+        "{}",
+        reply.text
+    );
+    let reply = app
+        .call("GET", &format!("{path}/12345"), Some(&shop.api_key), "")
+        .await;
+    assert_eq!(
+        (reply.status.as_u16(), reply.json["error_id"].as_i64()),
+        (404, Some(9)),
+        "{}",
+        reply.text
+    );
+    let reply = app
+        .call("GET", &format!("{path}/abc"), Some(&shop.api_key), "")
+        .await;
+    assert_eq!(
+        (reply.status.as_u16(), reply.json["error_id"].as_i64()),
+        (400, Some(7)),
+        "{}",
+        reply.text
+    );
     // Another merchant's key: 403, and its own listing is empty.
     let reply = app.call("GET", &one, Some(&other.api_key), "").await;
     assert_eq!(reply.status, 403, "{}", reply.text);
-    let reply = app.call("GET", &campaigns_path(&other), Some(&other.api_key), "").await;
+    let reply = app
+        .call("GET", &campaigns_path(&other), Some(&other.api_key), "")
+        .await;
     assert_eq!(reply.json["items"], json!([]), "{}", reply.text);
     // Every change is audited.
     let reply = app
-        .call("GET", &format!("/admin/v1/merchants/{}/audit?limit=50", shop.id), Some(&shop.api_key), "")
+        .call(
+            "GET",
+            &format!("/admin/v1/merchants/{}/audit?limit=50", shop.id),
+            Some(&shop.api_key),
+            "",
+        )
         .await;
     let actions: Vec<&str> = reply.json["items"]
         .as_array()
@@ -420,6 +727,58 @@ async fn the_admin_routes_check_audit_and_isolate(app: &TestApp) {
         .collect();
     assert_eq!(
         actions,
-        ["campaign.end", "campaign.resume", "campaign.pause", "campaign.edit", "campaign.edit", "campaign.create"]
+        [
+            "campaign.end",
+            "campaign.resume",
+            "campaign.pause",
+            "campaign.edit",
+            "campaign.edit",
+            "campaign.create"
+        ]
     );
+}
+
+async fn the_demo_merchant_runs_two_campaigns(app: &TestApp) {
+    let info = rabat::demo::setup(&app.state).await.unwrap();
+    assert!(info.created);
+    let key = rabat::demo::API_KEY;
+    let reply = app
+        .call("GET", "/admin/v1/merchants/demo/campaigns", Some(key), "")
+        .await;
+    let names: Vec<&str> = reply.json["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["default", "happy hour"], "{}", reply.text);
+    // The seed's bill is outside the happy hour: the tier discount alone, as before.
+    let bill: Value = serde_json::from_slice(&data("bills/papaya-discount-request.json")).unwrap();
+    let reply = app
+        .post_json(DISCOUNTS, rabat::demo::POS_TOKEN, &bill)
+        .await;
+    assert_eq!(
+        reply.text,
+        r#"{"discounts":[{"type":"percentage_on_bill","appliesTo":"bill","percentage":10,"amount":5.00,"description":"10% gold member discount"}],"totalDiscount":5.00,"message":"10% gold member discount"}"#
+    );
+    // The happy-hour bill gets both: 10 % of 8.50, then 15 % of the 7.65 left.
+    let bill: Value = serde_json::from_slice(&data("bills/papaya-happy-hour.json")).unwrap();
+    let reply = app
+        .post_json(DISCOUNTS, rabat::demo::POS_TOKEN, &bill)
+        .await;
+    assert_eq!(reply.status, 200, "{}", reply.text);
+    assert_eq!(
+        reply.json["totalDiscount"].to_string(),
+        "2.00",
+        "{}",
+        reply.text
+    );
+    assert_eq!(
+        reply.json["discounts"].as_array().unwrap().len(),
+        2,
+        "{}",
+        reply.text
+    );
+    // A second setup leaves the merchant as it is.
+    assert!(!rabat::demo::setup(&app.state).await.unwrap().created);
 }

@@ -11,6 +11,7 @@ mod campaigns;
 mod cli;
 mod compiled_cache;
 mod console;
+mod console_campaigns;
 mod contract_v0_1;
 mod crash;
 mod data;

@@ -106,7 +106,11 @@ fn mode(fields: &Fields<'_>) -> ApiResult<Option<StackingMode>> {
 }
 
 /// An instant, or `Some(None)` for an explicit `null` (clears it in an edit).
-fn instant(map: &Map<String, Value>, fields: &Fields<'_>, key: &str) -> ApiResult<Option<Option<i64>>> {
+fn instant(
+    map: &Map<String, Value>,
+    fields: &Fields<'_>,
+    key: &str,
+) -> ApiResult<Option<Option<i64>>> {
     match map.get(key) {
         None => Ok(None),
         Some(Value::Null) => Ok(Some(None)),
@@ -138,11 +142,14 @@ fn priority(fields: &Fields<'_>) -> ApiResult<Option<i64>> {
 
 fn campaign_id(params: &Params) -> ApiResult<i64> {
     let text = params.get("id");
-    text.parse::<i64>().ok().filter(|id| *id > 0).ok_or_else(|| {
-        invalid(format!(
-            "campaign id must be a positive whole number, not '{text}'"
-        ))
-    })
+    text.parse::<i64>()
+        .ok()
+        .filter(|id| *id > 0)
+        .ok_or_else(|| {
+            invalid(format!(
+                "campaign id must be a positive whole number, not '{text}'"
+            ))
+        })
 }
 
 /// `POST /admin/v1/merchants/{m}/campaigns` → 201 with the campaign (active).
@@ -186,10 +193,7 @@ pub async fn create(
         group: fields.string("group", MAX_NAME_CHARS)?,
     };
     let actor = Actor::merchant(&merchant.id);
-    let created = state
-        .campaigns()
-        .create(&merchant.id, &actor, new)
-        .await?;
+    let created = state.campaigns().create(&merchant.id, &actor, new).await?;
     Ok((StatusCode::CREATED, Json(created)))
 }
 

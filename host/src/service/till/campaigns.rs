@@ -16,9 +16,9 @@ use rabat_store::Settlement;
 
 use super::{Accrued, LogEntry, Till, json_text, settlement};
 use crate::active::ActiveCampaign;
-use crate::service::{ServiceError, ServiceResult};
 use crate::service::runner::Call;
 use crate::service::stacking::{self, Ran, label};
+use crate::service::{ServiceError, ServiceResult};
 
 /// Why a campaign's call gave no answer, with its metric outcome.
 struct NoAnswer {
@@ -305,9 +305,12 @@ impl Till {
                     merged.remove_tags.push(tag);
                 }
             }
-            merged
-                .dropped
-                .extend(settled.dropped.into_iter().map(|why| format!("{name}: {why}")));
+            merged.dropped.extend(
+                settled
+                    .dropped
+                    .into_iter()
+                    .map(|why| format!("{name}: {why}")),
+            );
         }
         merged.redeem = merged
             .redeem
