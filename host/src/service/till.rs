@@ -519,7 +519,7 @@ impl Till {
                         "the policy granted {} points; at most {MAX_POINTS_PER_ACCRUAL} (or -{MAX_POINTS_PER_ACCRUAL}) per bill are allowed, so the bill is recorded with 0 points",
                         accrual.points
                     )),
-                    version: version,
+                    version,
                     ..Accrued::default()
                 }
             }
@@ -534,14 +534,14 @@ impl Till {
                     reason: accrual.reason.as_deref().map(without_nul),
                     error: None,
                     settlement,
-                    version: version,
+                    version,
                 }
             }
             Err(failure) => {
                 tracing::warn!(merchant, %failure, "accrue failed; recording the bill with 0 points");
                 Accrued {
                     error: Some(without_nul(&failure.to_string())),
-                    version: version,
+                    version,
                     ..Accrued::default()
                 }
             }

@@ -188,6 +188,24 @@ type Row = (
     i64,
 );
 
+/// A campaign's row and its module's hash.
+type RunnableRow = (
+    i64,
+    String,
+    i64,
+    String,
+    Option<i64>,
+    Option<i64>,
+    i64,
+    String,
+    Option<String>,
+    String,
+    i64,
+    i64,
+    i64,
+    String,
+);
+
 fn from_row(row: Row) -> Result<Campaign> {
     let (id, name, policy_version, config, starts_at, ends_at, priority, mode, group, state) = (
         row.0, row.1, row.2, row.3, row.4, row.5, row.6, row.7, row.8, row.9,
@@ -416,22 +434,7 @@ impl Store {
     /// The campaigns that may run (state `active`, whatever their schedule), in run order,
     /// each with its module's hash: what the policy cache keeps per merchant.
     pub async fn runnable_campaigns(&self, merchant: &str) -> Result<Vec<RunnableCampaign>> {
-        let rows: Vec<(
-            i64,
-            String,
-            i64,
-            String,
-            Option<i64>,
-            Option<i64>,
-            i64,
-            String,
-            Option<String>,
-            String,
-            i64,
-            i64,
-            i64,
-            String,
-        )> = with_pool!(self, pool => {
+        let rows: Vec<RunnableRow> = with_pool!(self, pool => {
             sqlx::query_as(concat!("SELECT ", columns!(), ", p.sha256 FROM campaigns c
                      JOIN policies p ON p.merchant_id = c.merchant_id AND p.version = c.policy_version
                      WHERE c.merchant_id = $1 AND c.state = 'active'
