@@ -9,12 +9,15 @@ use rabat_store::{
 };
 use serde_json::json;
 
+use rabat_store::EngineKind;
+
 use super::{TestDb, audit, is_not_found, merchant};
 
 on_both_engines!(
     the_default_campaign_follows_activation_and_the_policy_config,
     campaigns_are_created_edited_paused_resumed_and_ended,
     each_campaign_change_is_audited_in_its_transaction,
+    the_migration_makes_each_active_policy_the_default_campaign,
 );
 
 fn new(name: &str, version: i64, priority: i64) -> NewCampaign {
@@ -345,4 +348,58 @@ async fn each_campaign_change_is_audited_in_its_transaction(db: &TestDb) {
             "campaign.end"
         ]
     );
+}
+
+/// Migration 0011's data step (its `INSERT … SELECT`, run again on a database whose
+/// campaigns were emptied): a merchant with an active policy gets a default campaign with
+/// its version and config, one without gets none.
+async fn the_migration_makes_each_active_policy_the_default_campaign(db: &TestDb) {
+    let s = &db.store;
+    merchant(s, "m1").await;
+    merchant(s, "m2").await;
+    let exact: serde_json::Value = serde_json::from_str(r#"{"gold": 12.50}"#).unwrap();
+    s.put_policy_config("m1", &exact, audit).await.unwrap();
+    s.add_policy("m1", b"one", None, audit).await.unwrap();
+    s.add_policy("m1", b"two", None, audit).await.unwrap();
+    s.activate_policy("m1", 2, audit).await.unwrap();
+    s.put_policy_config("m2", &json!({"x": 1}), audit)
+        .await
+        .unwrap();
+    db.execute("DELETE FROM campaigns").await;
+    assert!(s.list_campaigns("m1").await.unwrap().is_empty());
+    let engine = match s.engine() {
+        EngineKind::Sqlite => "sqlite",
+        EngineKind::Postgres => "postgres",
+    };
+    let path = format!(
+        "{}/migrations/{engine}/0011_campaigns.sql",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let migration = std::fs::read_to_string(path).unwrap();
+    let insert = &migration[migration.find("INSERT INTO campaigns").unwrap()..];
+    db.execute(insert).await;
+    let all = s.list_campaigns("m1").await.unwrap();
+    assert_eq!(all.len(), 1);
+    let default = &all[0];
+    assert_eq!(
+        (default.name.as_str(), default.policy_version),
+        ("default", 2)
+    );
+    assert!(default.is_default && default.state == CampaignState::Active);
+    assert_eq!(
+        (default.mode, default.group.as_deref()),
+        (StackingMode::Stackable, None)
+    );
+    let runnable = s.runnable_campaigns("m1").await.unwrap();
+    assert_eq!(
+        runnable[0].config_text,
+        s.policy_config("m1").await.unwrap()
+    );
+    assert!(runnable[0].config_text.contains("12.50"));
+    assert!(s.list_campaigns("m2").await.unwrap().is_empty());
+    // And activation keeps acting on it: no second default campaign.
+    s.activate_policy("m1", 1, audit).await.unwrap();
+    let all = s.list_campaigns("m1").await.unwrap();
+    assert_eq!(all.len(), 1);
+    assert_eq!(all[0].policy_version, 1);
 }
