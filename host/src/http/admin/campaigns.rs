@@ -32,9 +32,9 @@ const FIELDS: &[&str] = &[
     "group",
 ];
 
-/// A campaign to create, or (every field optional) an edit.
+/// A campaign to create.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 #[allow(dead_code)]
 pub struct CampaignInput {
     /// Unique among the merchant's campaigns; `default` is the default campaign's.
@@ -58,6 +58,36 @@ pub struct CampaignInput {
     /// Default `stackable`.
     mode: Option<StackingMode>,
     /// The group of a `bestOf` campaign (required with it, refused with the others).
+    #[schema(min_length = 1, max_length = 100)]
+    group: Option<String>,
+}
+
+/// An edit of a campaign: only the fields given change.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[allow(dead_code)]
+pub struct CampaignChanges {
+    /// Unique among the merchant's campaigns.
+    #[schema(min_length = 1, max_length = 100)]
+    name: Option<String>,
+    /// Switches the campaign to another of the merchant's versions (or back: a rollback).
+    #[schema(minimum = 1)]
+    policy_version: Option<i64>,
+    /// Replaces the config; at most 64 KiB as JSON.
+    #[schema(value_type = Object)]
+    config: Option<Value>,
+    /// Epoch ms from which it runs (included); `null` clears it.
+    #[schema(minimum = 0, maximum = 253_402_300_799_999_i64)]
+    starts_at: Option<i64>,
+    /// Epoch ms at which it stops (excluded); `null` clears it.
+    #[schema(minimum = 0, maximum = 253_402_300_799_999_i64)]
+    ends_at: Option<i64>,
+    /// Higher runs and applies first.
+    #[schema(minimum = -1_000_000, maximum = 1_000_000)]
+    priority: Option<i64>,
+    /// A new mode (with `group` for `bestOf`).
+    mode: Option<StackingMode>,
+    /// The `bestOf` group; only together with `mode`.
     #[schema(min_length = 1, max_length = 100)]
     group: Option<String>,
 }
@@ -263,7 +293,7 @@ pub async fn show(
         crate::http::openapi::MerchantPath,
         ("id" = i64, Path, description = "The campaign id", minimum = 1),
     ),
-    request_body(content = CampaignInput, description = "The fields to change, each optional"),
+    request_body(content = CampaignChanges, description = "The fields to change, each optional"),
     responses(
         (status = 200, description = "The edited campaign", body = Campaign),
         crate::http::openapi::BadInput,
