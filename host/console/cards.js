@@ -1,7 +1,7 @@
 // Cards: find by card id or customer id, see one with its ledger, adjust points.
 import { call, m, query } from './api.js';
 import { count, decimal, money, time } from './fmt.js';
-import { busy, clear, empty, errorBox, facts, field, form, h, loading, table, title, add } from './ui.js';
+import { busy, clear, confirm, empty, errorBox, facts, field, form, h, loading, table, title, add } from './ui.js';
 
 export async function cards(page, params, ctx) {
   const by = h('select', { name: 'by' }, h('option', { value: 'card' }, 'Card id'), h('option', { value: 'customer' }, 'Customer id'));
@@ -21,13 +21,15 @@ export async function cards(page, params, ctx) {
       return;
     }
     try {
-      const found = await call('GET', m(`/cards${query({ customerId: value })}`));
-      if (found.items.length === 1) {
+      const found = await call('GET', m(`/cards${query({ customerId: value, limit: 50 })}`));
+      if (found.items.length === 1 && !found.nextCursor) {
         ctx.go(`cards/${encodeURIComponent(found.items[0].cardId)}`);
       } else if (found.items.length === 0) {
         add(out, empty(`No card has customer id “${value}”.`));
       } else {
-        add(out, h('p', {}, `Several cards have customer id “${value}”:`), cardTable(found.items));
+        const results = h('div', { class: 'customer-cards' }, h('p', {}, `Cards with customer id “${value}”:`));
+        add(out, results);
+        showPage(results, found, (cursor) => call('GET', m(`/cards${query({ customerId: value, limit: 50, cursor })}`)));
       }
     } catch (error) {
       add(out, errorBox(error));
@@ -51,18 +53,30 @@ async function showAll(box, cursor) {
   try {
     const data = await call('GET', m(`/cards${query({ limit: 50, cursor })}`));
     if (!cursor) clear(box, h('h2', { id: 'all-cards' }, 'All cards'));
-    box.querySelector('.more')?.remove();
     if (!cursor && data.items.length === 0) {
       add(box, empty('No cards yet. Cards are created with PUT …/cards/{cardId} (see the README).'));
       return;
     }
-    add(box, cardTable(data.items));
-    if (data.nextCursor) {
-      add(box, h('button', { type: 'button', class: 'secondary more', onclick: () => showAll(box, data.nextCursor) }, 'More cards'));
-    }
+    showPage(box, data, (next) => call('GET', m(`/cards${query({ limit: 50, cursor: next })}`)));
   } catch (error) {
     clear(box, errorBox(error));
   }
+}
+
+// Adds a page of cards to `box`, with a "More cards" button while `fetchPage(cursor)` has more.
+function showPage(box, data, fetchPage) {
+  box.querySelector('.more')?.remove();
+  add(box, cardTable(data.items));
+  if (!data.nextCursor) return;
+  const more = h('button', { type: 'button', class: 'secondary more' }, 'More cards');
+  more.addEventListener('click', () => busy(more, async () => {
+    try {
+      showPage(box, await fetchPage(data.nextCursor), fetchPage);
+    } catch (error) {
+      more.replaceWith(errorBox(error));
+    }
+  }));
+  add(box, more);
 }
 
 export async function card(page, [cardId], ctx) {
@@ -80,7 +94,7 @@ export async function card(page, [cardId], ctx) {
     ['Tier', c.tier || '—'],
     ['Tags', c.tags.length ? c.tags.join(', ') : '—'],
     ['Points', h('strong', { class: 'points' }, count(c.points))],
-    ['Held for open bills', count(c.heldPoints || 0)],
+    ['Held for open bills', heldPoints(c, cardId, ctx)],
     ['Visits', count(c.visits)],
     ['Total spent', decimal(c.totalSpent)],
     ['First visit', time(c.firstVisit)],
@@ -107,6 +121,29 @@ export async function card(page, [cardId], ctx) {
     field('Points (+ or −)', delta), field('Reason', reason, 'Kept in the ledger and the audit trail.')),
   h('div', { class: 'actions' }, submit), out), ledger);
   await showLedger(ledger, cardId, null);
+}
+
+// The points the card's open orders hold, and a button that releases them (audited).
+function heldPoints(c, cardId, ctx) {
+  const held = c.heldPoints || 0;
+  if (held === 0) return count(0);
+  const out = h('span', { 'aria-live': 'polite' });
+  const button = h('button', {
+    type: 'button', class: 'small danger release-holds',
+    onclick: async () => {
+      const ok = await confirm(`Release the holds of card ${cardId}?`, h('p', {}, `The ${count(held)} points offered at a till for bills that have not completed become available again now. A bill completed later for one of those orders redeems nothing.`), 'Release');
+      if (!ok) return;
+      await busy(button, async () => {
+        try {
+          await call('DELETE', m(`/cards/${encodeURIComponent(cardId)}/holds`));
+          ctx.go(`cards/${encodeURIComponent(cardId)}`);
+        } catch (error) {
+          clear(out, errorBox(error, 'Not released'));
+        }
+      });
+    },
+  }, 'Release holds');
+  return [count(held), ' ', button, out];
 }
 
 async function showLedger(box, cardId, cursor) {

@@ -31,6 +31,7 @@ async function showList(box, ctx) {
     ['Version', (p) => h('span', { class: 'version' }, `v${p.version}`)],
     ['Note', (p) => p.note || '—'],
     ['Size', (p) => bytes(p.sizeBytes), 'num'],
+    ['Contract', (p) => (p.contract ? h('code', { class: 'contract' }, p.contract) : '—')],
     ['SHA-256', (p) => h('code', { title: p.sha256 }, `${p.sha256.slice(0, 12)}…`)],
     ['Uploaded', (p) => time(p.createdAt)],
     ['Active', (p) => (p.active ? h('span', { class: 'badge ok' }, 'active') : '—')],
@@ -88,6 +89,7 @@ function uploadForm(ctx) {
         facts([
           ['SHA-256', h('code', {}, uploaded.sha256)],
           ['Size', bytes(uploaded.sizeBytes)],
+          ['Contract', uploaded.contract ? h('code', {}, uploaded.contract) : '—'],
           ['Imports', uploaded.imports.length ? uploaded.imports.join(', ') : 'none'],
           ['WASI', uploaded.usesWasi ? 'yes (served deterministically)' : 'no'],
         ]),

@@ -7,10 +7,13 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 
 use crate::config::SettingsArgs;
-use crate::decide::{Decision, decide};
-use crate::model::Card;
+use crate::decide::Decision;
+use crate::model::{Card, Offer};
 use crate::policy::build::{BuildOptions, Target, build_policy};
-use crate::policy::{CallInput, CompiledPolicy, Limits, Rejection, Runtime, RuntimeConfig};
+use crate::policy::sandbox::{LogLevel, LogLine};
+use crate::policy::{
+    CallInput, CompiledPolicy, Failure, Limits, Rejection, Runtime, RuntimeConfig,
+};
 
 #[path = "scaffold/mod.rs"]
 pub mod scaffold;
@@ -85,9 +88,18 @@ pub struct RunArgs {
     /// The merchant's policy config (a JSON object); default `{}`
     #[arg(long)]
     pub config: Option<PathBuf>,
-    /// Run `accrue` (points for the bill once completed) instead of `evaluate`
+    /// Run `accrue` (points for the bill once completed) instead of `evaluate`; the bill
+    /// may then be a Papaya endpoint-2 body (`"event": "order.completed"`) too
     #[arg(long)]
     pub accrue: bool,
+    /// With `--accrue`: the till's last offer for the bill (JSON, as the host passes it to
+    /// `accrue`; `--save-offer` writes one), so a redemption can be tried locally
+    #[arg(long, requires = "accrue", value_name = "FILE")]
+    pub offer: Option<PathBuf>,
+    /// Write the offer this evaluation makes (JSON, what the host would hold and later
+    /// pass to `accrue`) to FILE, for `rabat run --accrue --offer FILE`
+    #[arg(long, conflicts_with = "accrue", value_name = "FILE")]
+    pub save_offer: Option<PathBuf>,
     /// Fuel (instructions) for the call
     #[arg(long, default_value_t = Limits::default().fuel)]
     pub fuel: u64,
@@ -101,6 +113,13 @@ pub struct RunArgs {
 
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
+    if !matches!(cli.command, Command::Serve { .. }) {
+        // A command's output piped into `head` and closed: end quietly, as `cargo` and
+        // `ls` do, instead of panicking in `println!` ("failed printing to stdout: Broken
+        // pipe"). The server keeps ignoring SIGPIPE: a client that hangs up is an error on
+        // that connection, not the end of the process.
+        sigpipe::reset();
+    }
     let result = match cli.command {
         Command::Serve { settings, demo } => serve(&settings, demo),
         Command::Run(args) => run(&args),
@@ -153,13 +172,26 @@ fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
     let runtime = Runtime::new(RuntimeConfig::default())?;
     let policy = load_policy(&runtime, &args.policy)?;
     let bill = read_json_file(&args.order, "bill")?;
-    let query = crate::papaya::parse_discount_query(&bill).map_err(|e| {
+    let invalid = |e: crate::papaya::PapayaError| {
         anyhow::anyhow!(
             "the bill {} is invalid: {}",
             args.order.display(),
             e.body().message
         )
-    })?;
+    };
+    // `accrue` runs on the completed bill: Papaya's endpoint-2 body, or an endpoint-1 one.
+    let completed = args.accrue
+        && serde_json::from_slice::<serde_json::Value>(&bill)
+            .is_ok_and(|v| v.get("event").is_some());
+    let query = if completed {
+        let completed = crate::papaya::parse_order_completed(&bill).map_err(invalid)?;
+        crate::papaya::DiscountQuery {
+            card_id: completed.card_id,
+            order: completed.order,
+        }
+    } else {
+        crate::papaya::parse_discount_query(&bill).map_err(invalid)?
+    };
     let card = match &args.card {
         Some(path) => serde_json::from_slice::<Card>(&read_json_file(path, "card")?)
             .with_context(|| format!("the card {} is invalid", path.display()))?,
@@ -180,31 +212,118 @@ fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
         deadline_ms: args.deadline_ms,
         ..Limits::default()
     };
+    let offer = match &args.offer {
+        Some(path) => Some(
+            serde_json::from_slice::<Offer>(&read_json_file(path, "offer")?).with_context(
+                || {
+                    format!(
+                        "the offer {} is invalid (write one with `rabat run --save-offer FILE`)",
+                        path.display()
+                    )
+                },
+            )?,
+        ),
+        None => None,
+    };
     let input = CallInput {
         order: &query.order,
         card: Some(&card),
         config: &config,
-        offer: None,
+        offer: offer.as_ref(),
         limits: &limits,
     };
     if args.accrue {
         let report = runtime.accrue(&policy, input);
         return print_accrual(args.json, &policy, report);
     }
-    let decision = decide(&runtime, &policy, input);
-    print_decision(args.json, &policy, &decision)
+    let (decision, offer) = decide_locally(&runtime, &policy, input, &card);
+    if let Some(path) = &args.save_offer {
+        // An answer that failed offers nothing: the till got no discount.
+        let offer = offer.clone().unwrap_or_else(|| Offer {
+            offered_at: crate::clock::now_ms(),
+            total_discount: decision.response.total_discount,
+            ..Offer::default()
+        });
+        let text = serde_json::to_string_pretty(&offer)?;
+        std::fs::write(path, text + "\n")
+            .with_context(|| format!("could not write the offer {}", path.display()))?;
+        let code = print_decision(args.json, &policy, &decision, Some(&offer))?;
+        if !args.json {
+            eprintln!(
+                "offer    {} ({} points held; try it with --accrue --offer)",
+                path.display(),
+                offer.held_points
+            );
+        }
+        return Ok(code);
+    }
+    print_decision(args.json, &policy, &decision, offer.as_ref())
+}
+
+/// What the till would answer, as the server decides it: the policy's answer through the
+/// money rules, and, for discounts that cost points, only those the card's points cover
+/// (the card's own balance: locally there are no other open bills holding any); the
+/// dropped ones are in the log, as the server logs them. Also the offer the server would
+/// hold and later pass to `accrue` (`None` when the policy failed).
+fn decide_locally(
+    runtime: &Runtime,
+    policy: &CompiledPolicy,
+    input: CallInput<'_>,
+    card: &Card,
+) -> (Decision, Option<Offer>) {
+    let crate::policy::CallReport {
+        result,
+        fuel_used,
+        peak_memory_bytes,
+        duration,
+        mut logs,
+        logs_dropped,
+    } = runtime.evaluate(policy, input);
+    let mut offer = None;
+    let result = result.and_then(|evaluation| {
+        let afforded = rabat_domain::points::afford(&evaluation.discounts, card.points);
+        logs.extend(afforded.dropped.iter().map(|message| LogLine {
+            level: LogLevel::Warn,
+            message: format!("host: {message}"),
+        }));
+        let kept = crate::model::Evaluation {
+            discounts: afforded.kept,
+            message: evaluation.message,
+        };
+        let (response, sources) = crate::money::discount_response_traced(input.order, &kept)
+            .map_err(|e| Failure::InvalidAnswer(e.to_string()))?;
+        offer = Some(rabat_domain::points::offer(
+            &kept.discounts,
+            &response,
+            &sources,
+            crate::clock::now_ms(),
+        ));
+        Ok(response)
+    });
+    let report = crate::policy::CallReport {
+        result: Ok(()),
+        fuel_used,
+        peak_memory_bytes,
+        duration,
+        logs,
+        logs_dropped,
+    };
+    let decision = crate::service::runner::money_decision(input.order, result, report);
+    (decision, offer)
 }
 
 fn print_decision(
     json: bool,
     policy: &CompiledPolicy,
     decision: &Decision,
+    offer: Option<&Offer>,
 ) -> anyhow::Result<ExitCode> {
     let info = policy.info();
     if json {
         let value = serde_json::json!({
             "outcome": decision.outcome(),
             "decision": decision,
+            "offer": offer,
             "module": info,
         });
         println!("{}", serde_json::to_string_pretty(&value)?);

@@ -17,7 +17,7 @@ pub mod secrets;
 pub mod server;
 pub mod service;
 
-pub use rabat_domain::{clock, currency, model, money, papaya, policy_config};
+pub use rabat_domain::{clock, currency, limits, model, money, papaya, policy_config};
 pub use rabat_sandbox as policy;
 pub use rabat_sandbox::decide;
 pub use rabat_store as store;

@@ -273,7 +273,9 @@ impl Accrual {
     }
 
     /// Also takes `points` of the points held for this order's offer off the card (see
-    /// [`Offer::held_points`](crate::Offer::held_points)).
+    /// [`Offer::held_points`](crate::Offer::held_points)). Redeem only what the completed
+    /// bill shows was taken (on Papaya, a coupon is a negative line): see the crate docs,
+    /// "Redeeming".
     pub fn redeem(mut self, points: u64) -> Accrual {
         self.redeem = points;
         self

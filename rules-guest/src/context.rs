@@ -123,9 +123,10 @@ impl Context {
         })
     }
 
-    /// The till's last offer for this order: only in `accrue`, and only when the till
-    /// asked for discounts on it. Compare it with the completed bill to tell whether it
-    /// was taken.
+    /// The till's last offer for this order: only in `accrue`, and only when an answer
+    /// for the order held points (from then on, every later answer is the offer, one
+    /// that holds nothing included). Compare it with the completed bill to tell whether
+    /// it was taken.
     pub fn offer(&self) -> Option<Offer<'_>> {
         let input = self.input();
         input.offer().map(|rec| Offer {

@@ -87,6 +87,48 @@
 //! assert the exact amounts the till will get (`amounts.total_discount == dec!(1.15)`)
 //! instead of re-implementing the rounding.
 //!
+//! # Redeeming: how the completed bill shows what was taken
+//!
+//! `accrue` decides from the completed bill whether the till's offer ([`Context::offer`])
+//! was taken, and redeems ([`Accrual::redeem`]) only then; otherwise it redeems 0 and the
+//! host releases the hold. Papaya documents how a till applies a zero-VAT coupon: *"A
+//! discount coupon with zero VAT. It is applied as an item with a negative value on the
+//! bill"* (Slovak original: *"Aplikuje sa v zápornej hodnote ako položka na účte."*). So
+//! the rule to start from (the `pay-with-points` example's): take the coupon from the
+//! offer ([`Offer::coupon`]: its amount and the points it held), and redeem its points
+//! when the bill has a negative line of minus that amount, or a negative line whose name
+//! or product id is the code:
+//!
+//! ```
+//! use rabat_rules::prelude::*;
+//!
+//! fn accrue(ctx: &Context) -> Result<Accrual, String> {
+//!     let Some(offered) = ctx.offer().and_then(|offer| offer.coupon("POINTS")) else {
+//!         return Ok(Accrual::none());
+//!     };
+//!     let taken = ctx.order().items().any(|line| {
+//!         line.total_price() < Decimal::ZERO
+//!             && (line.total_price() == -offered.amount() || line.name() == "POINTS")
+//!     });
+//!     Ok(if taken { Accrual::none().redeem(offered.points()) } else { Accrual::none() })
+//! }
+//!
+//! let offer = Offer::builder().coupon("POINTS", dec!(3.00), 300, "Paid with 300 points").build();
+//! let paid = Order::builder()
+//!     .item(OrderItem::new("11111", "Espresso", 2, dec!(2.50)))
+//!     .item(OrderItem::new("POINTS", "POINTS", 1, dec!(-3.00)))
+//!     .build();
+//! assert_eq!(accrue(&Context::new(paid).with_offer(offer))?.redeem, 300);
+//! # Ok::<(), String>(())
+//! ```
+//!
+//! A POS that shows it differently needs its own test with its real completed bills
+//! (`rabat run --accrue --offer FILE` runs one locally): a coupon split over several
+//! negative lines needs their sum; a POS that sends no lines (BIFIT Kassa's orders carry
+//! only the applied total, the `discount` attribute: [`Order::attribute`]) needs that
+//! total compared with the offer's. When the bill cannot show it, redeem nothing: an
+//! unused hold expires, points taken for a coupon never applied are the customer's loss.
+//!
 //! # 0.1 → 0.2 for authors
 //!
 //! Contract `rabat:rules@0.2.0` hands the policy its input as one buffer that the SDK
@@ -166,17 +208,34 @@ pub use order::{ItemData, Items, Order, OrderBuilder, OrderData, OrderItem};
 pub use rust_decimal::{self, Decimal, RoundingStrategy};
 pub use table::Table;
 
-/// The names a policy usually needs: `use rabat_rules::prelude::*;`.
+/// The names a policy and its tests need: `use rabat_rules::prelude::*;`. Everything the
+/// crate docs show is here: the context and its views, the owned data tests build (an
+/// [`ItemData`] is what `OrderItem::new` returns), the builders, [`MAX_DISCOUNTS`].
 ///
 /// (`warn!` is left out: a glob-imported `warn` clashes with the `#[warn]` attribute;
 /// write `rabat_rules::warn!`.)
+///
+/// ```
+/// use rabat_rules::prelude::*;
+///
+/// fn espresso(quantity: u32) -> ItemData {
+///     OrderItem::new("11111", "Espresso", quantity, dec!(2.50))
+/// }
+/// let order: OrderData = Order::builder().item(espresso(2)).build();
+/// let ctx = Context::new(order);
+/// let evaluation = (0..MAX_DISCOUNTS + 1).fold(Evaluation::none(), |e, _| {
+///     e.with(Discount::percentage_on_item("11111", 1, "1% off"))
+/// });
+/// assert!(evaluation.validate(&ctx.order()).is_err(), "more than MAX_DISCOUNTS is refused");
+/// ```
 pub mod prelude {
     pub use crate::logging::Level;
     pub use crate::time::{TimeOfDay, TimeZone, Timestamp, Weekday};
     pub use crate::{
-        Accrual, Amount, Card, CardData, Context, Decimal, Discount, DiscountKind, Evaluation,
-        Offer, OfferData, Order, OrderData, OrderItem, Percentage, Policy, RoundingStrategy, Table,
-        debug, dec, error, export_policy, info, log,
+        Accrual, Amount, Card, CardBuilder, CardData, Context, Decimal, Discount, DiscountKind,
+        Evaluation, ItemData, Items, MAX_DISCOUNTS, Offer, OfferBuilder, OfferData,
+        OfferedDiscount, OfferedDiscountData, Order, OrderBuilder, OrderData, OrderItem,
+        Percentage, Policy, RoundingStrategy, Table, debug, dec, error, export_policy, info, log,
     };
 }
 

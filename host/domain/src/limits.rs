@@ -14,6 +14,14 @@
 //!   inside another JSON document (an audit row wraps the config) still reads back.
 //! - **Text**: no NUL character anywhere in a body (PostgreSQL's `TEXT` cannot hold it),
 //!   and no control character in identifiers.
+//! - **Identifiers**: every id a request can carry that the database indexes (an order,
+//!   a card, a customer, a merchant, a POS token) is at most a few hundred bytes
+//!   ([`MAX_ORDER_ID_CHARS`] and its neighbours), checked at the door with error 7 naming
+//!   the field and the limit. PostgreSQL refuses a B-tree index entry above about 2.7 kB
+//!   (a page's third) — a long `orderId` was a 503 on every retry there while SQLite
+//!   accepted it — so both engines are held to the same, much lower bound. The longest
+//!   index entry these make (merchant + order id + kind, at 4 bytes a character) stays
+//!   far below PostgreSQL's.
 
 use rust_decimal::Decimal;
 use serde_json::Value;
@@ -23,6 +31,24 @@ pub const MAX_AMOUNT: Decimal = Decimal::from_parts(0xD4A5_1000, 0xE8, 0, false,
 
 /// The most points one accrual may grant (or, negated, take away).
 pub const MAX_POINTS_PER_ACCRUAL: i64 = 1_000_000_000;
+
+/// The longest order id (Papaya's `orderId`; the ledger keeps BIFIT's as `bifit:<id>`, an
+/// i64), in characters.
+pub const MAX_ORDER_ID_CHARS: usize = 128;
+/// The longest card id (`cardId` in every POS body, admin path and query), in characters.
+pub const MAX_CARD_ID_CHARS: usize = 128;
+/// The longest customer id of a card (BIFIT's `clientId` is matched against it).
+pub const MAX_CUSTOMER_ID_CHARS: usize = 128;
+/// The longest merchant id.
+pub const MAX_MERCHANT_ID_CHARS: usize = 64;
+/// The longest POS token id (rabat makes them: `pt_` and 16 hex digits).
+pub const MAX_TOKEN_ID_CHARS: usize = 64;
+
+/// What is wrong with `id` as an identifier of at most `max` characters, if it is too
+/// long: the message's end after the field's name (`must be at most 128 characters`).
+pub fn id_too_long(id: &str, max: usize) -> Option<String> {
+    (id.chars().count() > max).then(|| format!("must be at most {max} characters"))
+}
 
 /// The longest card tier, in characters (the admin API's bound, and a policy's).
 pub const MAX_TIER_CHARS: usize = 64;

@@ -165,6 +165,7 @@ pub struct Evaluation {
 
 /// A policy's answer for a completed bill.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct Accrual {
     pub points: i64,
     pub reason: Option<String>,

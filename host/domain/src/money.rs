@@ -28,7 +28,8 @@
 //!   amounts. Percentages are written normalized (`10`, `12.5`).
 //! - **Texts**: an empty description gets a default in the seed's style ("10% discount
 //!   on entire bill"); with no message from the policy the cashier sees the given
-//!   discounts' descriptions joined by "; ", or [`NO_DISCOUNT_MESSAGE`] when none is left.
+//!   discounts' descriptions joined by "; " (each description once, in the order it first
+//!   appears), or [`NO_DISCOUNT_MESSAGE`] when none is left.
 
 pub mod json;
 mod response;
@@ -212,11 +213,7 @@ pub fn discount_response_traced(
     let message = match &evaluation.message {
         Some(message) if !message.trim().is_empty() => message.clone(),
         _ if lines.is_empty() => NO_DISCOUNT_MESSAGE.to_owned(),
-        _ => lines
-            .iter()
-            .map(DiscountLine::description)
-            .collect::<Vec<_>>()
-            .join("; "),
+        _ => cashier_message(&lines),
     };
     let response = DiscountResponse {
         discounts: lines,
@@ -224,6 +221,18 @@ pub fn discount_response_traced(
         message,
     };
     Ok((response, sources))
+}
+
+/// The cashier's message from the given lines' descriptions: each description once, in the
+/// order it first appears, joined by "; " (two happy-hour lines are one "Happy hour …").
+fn cashier_message(lines: &[DiscountLine]) -> String {
+    let mut said: Vec<&str> = Vec::with_capacity(lines.len());
+    for description in lines.iter().map(DiscountLine::description) {
+        if !said.contains(&description) {
+            said.push(description);
+        }
+    }
+    said.join("; ")
 }
 
 /// Money rule 3, for the whole answer before anything is computed.

@@ -20,7 +20,9 @@
 //!   three letters (kept upper-cased); a time that is not RFC 3339; a number a `Decimal`
 //!   cannot hold exactly; any number beyond ±10¹² ([`limits::MAX_AMOUNT`]); a body
 //!   nested deeper than [`limits::MAX_JSON_DEPTH`]; a NUL character in any string or key;
-//!   a control character in `orderId`, `cardId` or `productId`. A line's `unitPrice`, `totalPrice` and `vat` **may be negative**:
+//!   a control character in `orderId`, `cardId` or `productId`; an `orderId` or `cardId`
+//!   longer than [`limits::MAX_ORDER_ID_CHARS`] / [`limits::MAX_CARD_ID_CHARS`]
+//!   characters (`orderId must be at most 128 characters`). A line's `unitPrice`, `totalPrice` and `vat` **may be negative**:
 //!   Papaya books a coupon as a line with a negative value, and a completed bill must not
 //!   be refused for carrying our own coupon. Line totals need not add up to `total`.
 //! - **Extra fields**: every top-level field the `Order` has no place for (except `cardId`,
@@ -191,8 +193,8 @@ fn order(
     not_attributes: &[&str],
 ) -> Result<(String, Order), PapayaError> {
     let top = Fields::new(map, String::new());
-    let order_id = top.id("orderId")?;
-    let card_id = top.id("cardId")?;
+    let order_id = top.bounded_id("orderId", limits::MAX_ORDER_ID_CHARS)?;
+    let card_id = top.bounded_id("cardId", limits::MAX_CARD_ID_CHARS)?;
     let status = top
         .owned_string("status")?
         .unwrap_or_else(|| default_status.to_owned());

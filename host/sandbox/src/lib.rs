@@ -4,6 +4,7 @@
 
 pub mod bindings;
 pub mod build;
+pub mod contract;
 pub mod decide;
 pub mod input;
 pub mod lift;

@@ -183,3 +183,47 @@ fn the_empty_floor_is_a_0_2_component_that_does_nothing() {
     let report = runtime.accrue(&policy, input(&bill, None, "{}", None, &limits));
     assert_eq!(report.result.unwrap(), Accrual::default());
 }
+
+/// The contract read off a stored module without compiling it (for versions stored before
+/// rabat kept it) is the one compiling says, for every example and for modules of both
+/// contracts with and without imports.
+#[test]
+fn the_contract_read_without_compiling_is_the_compiled_one() {
+    let runtime = runtime();
+    let v0_1 = common::wasm::fixtures_dir().join("v0_1");
+    let mut modules: Vec<(String, Vec<u8>)> = [
+        "tier-discount",
+        "category-discount",
+        "welcome-coupon",
+        "stamp-card",
+        "happy-hour",
+        "tier-category",
+        "pay-with-points",
+        "three-for-two",
+        "tier-upgrade",
+    ]
+    .iter()
+    .map(|name| (name.to_string(), example(name)))
+    .collect();
+    // `empty` imports nothing (its contract is in `evaluate`'s parameter); `wasi-clock`
+    // imports WASI beside rabat's host.
+    for name in ["empty", "panic", "wasi-clock"] {
+        modules.push((name.into(), fixture(name)));
+    }
+    for name in ["stamp-card.wasm", "tier-category.wasm"] {
+        modules.push((
+            format!("v0_1/{name}"),
+            std::fs::read(v0_1.join(name)).unwrap(),
+        ));
+    }
+    let mut seen = std::collections::BTreeSet::new();
+    for (name, wasm) in &modules {
+        let compiled = runtime.compile(wasm).unwrap().contract();
+        let read = rabat_sandbox::contract::read_contract(wasm).unwrap();
+        assert_eq!(read, compiled, "{name}");
+        seen.insert(read.name());
+    }
+    assert_eq!(seen.len(), 2, "both contracts covered: {seen:?}");
+    let not_a_component = rabat_sandbox::contract::read_contract(b"\0asm\x01\0\0\0");
+    assert!(not_a_component.is_err(), "{not_a_component:?}");
+}

@@ -3,8 +3,10 @@
 //! client of the admin API. Nothing here reads or writes merchant data.
 //!
 //! - `GET /console` → 308 to `/console/`; `GET /console/` → the page;
-//!   `GET /console/assets/{file}` → a script or stylesheet. Not API routes, so they are
-//!   not in `/openapi.json`.
+//!   `GET /console/assets/{file}` → a script, stylesheet or the icon; `GET /favicon.ico`
+//!   → the same icon (SVG), for a browser that asks the origin before reading the page's
+//!   `<link rel="icon">` (a 404 there is an error in its console on every load). Not API
+//!   routes, so they are not in `/openapi.json`.
 //! - Every answer carries a strict Content-Security-Policy (only this origin's scripts
 //!   and styles, no inline script or style, no framing), `nosniff` and `no-referrer`.
 //! - Caching: `no-cache` with a strong ETag (the SHA-256 of the content), so a browser
@@ -39,6 +41,7 @@ pub const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; 
 const HTML: &str = "text/html; charset=utf-8";
 const JS: &str = "text/javascript; charset=utf-8";
 const CSS: &str = "text/css; charset=utf-8";
+const SVG: &str = "image/svg+xml";
 
 /// The embedded files: (name, content type, content).
 const ASSETS: &[(&str, &str, &str)] = &[
@@ -63,6 +66,11 @@ const ASSETS: &[(&str, &str, &str)] = &[
     ("cards.js", JS, include_str!("../../console/cards.js")),
     ("history.js", JS, include_str!("../../console/history.js")),
     ("settings.js", JS, include_str!("../../console/settings.js")),
+    (
+        "favicon.svg",
+        SVG,
+        include_str!("../../console/favicon.svg"),
+    ),
 ];
 
 /// The console's routes; [`super::app`] merges them in outside the OpenAPI document.
@@ -71,6 +79,11 @@ pub fn router() -> Router<AppState> {
         .route("/console", get(redirect))
         .route("/console/", get(index))
         .route("/console/assets/{file}", get(asset))
+        .route("/favicon.ico", get(favicon))
+}
+
+async fn favicon(request: HeaderMap) -> Response {
+    serve("favicon.svg", &request).unwrap_or_else(IntoResponse::into_response)
 }
 
 async fn redirect() -> Response {

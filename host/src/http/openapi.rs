@@ -157,7 +157,12 @@ pub struct PapayaItemDoc {
 #[schema(as = PapayaDiscountRequest)]
 #[serde(rename_all = "camelCase")]
 pub struct PapayaDiscountRequestDoc {
+    /// At most `rabat_domain::limits::MAX_ORDER_ID_CHARS` characters (a test checks the
+    /// literal against it).
+    #[schema(max_length = 128)]
     pub order_id: String,
+    /// At most `rabat_domain::limits::MAX_CARD_ID_CHARS` characters.
+    #[schema(max_length = 128)]
     pub card_id: String,
     pub status: String,
     pub total: Decimal,
@@ -180,7 +185,11 @@ pub struct PapayaDiscountRequestDoc {
 pub struct PapayaTransactionDoc {
     /// Only `order.completed`.
     pub event: String,
+    /// At most `rabat_domain::limits::MAX_ORDER_ID_CHARS` characters.
+    #[schema(max_length = 128)]
     pub order_id: String,
+    /// At most `rabat_domain::limits::MAX_CARD_ID_CHARS` characters.
+    #[schema(max_length = 128)]
     pub card_id: String,
     /// 1 or 0.
     pub paid: u8,

@@ -2,6 +2,7 @@
 //! sync that records a `FINISHED` order exactly once, drops a `REFUSED`/`DELETED` one and
 //! keeps following any other. The sync endpoint and the follower both sync through here.
 
+use rabat_domain::clock::now_ms;
 use rabat_domain::model::{Card, Pos};
 use rabat_domain::money::DiscountResponse;
 use rabat_store::{LedgerEntry, Recorded, TrackState};
@@ -75,9 +76,10 @@ impl BifitSync {
             .card_for(&connector, &fetched, caller, known.as_deref())
             .await?;
         let card_id = card.card_id.clone();
+        // The hold is kept under the ledger's order id, as endpoint 2 records it.
         let response = self
             .till
-            .evaluate(merchant, fetched.to_order(), card)
+            .evaluate(merchant, fetched.to_order(), card, &ledger_order_id(id))
             .await?;
         // Tracking must not block the till: a failure here is logged, the answer stands.
         let status = fetched.order.current_status_type.to_string();
@@ -95,7 +97,8 @@ impl BifitSync {
     }
 
     /// Fetches online order `id` and acts on its status: records a `FINISHED` order exactly
-    /// once (ledger order id `bifit:<id>`), drops a `REFUSED`/`DELETED` one, tracks any other.
+    /// once (ledger order id `bifit:<id>`), drops a `REFUSED`/`DELETED` one (releasing the
+    /// points held for it), tracks any other.
     pub async fn sync(
         &self,
         merchant: &str,
@@ -127,6 +130,19 @@ impl BifitSync {
                     )
                     .await?;
                 bump(&counters.voided);
+                // Points offered for the order are free again at once, not when the hold
+                // expires (a re-sync finds nothing left to release).
+                let released = store
+                    .release_order_hold(merchant, &ledger_order_id(id), now_ms())
+                    .await?;
+                if released > 0 {
+                    tracing::info!(
+                        merchant,
+                        order = id,
+                        released,
+                        "released the points held for a cancelled BIFIT order"
+                    );
+                }
                 Ok(report(
                     SyncOutcome::Voided,
                     "The order was cancelled in BIFIT: nothing recorded, no longer followed",

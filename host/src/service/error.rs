@@ -74,6 +74,7 @@ impl From<StoreError> for ServiceError {
                 ServiceError::Conflict(format!("{entity} '{id}': {reason}"))
             }
             StoreError::Invalid(why) => ServiceError::Invalid(why),
+            StoreError::QuotaExceeded(why) => ServiceError::QuotaExceeded(why),
             other @ (StoreError::Database(_) | StoreError::Migrate(_)) => {
                 ServiceError::Unavailable(other)
             }

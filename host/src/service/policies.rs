@@ -7,7 +7,7 @@
 use std::sync::Arc;
 
 use rabat_sandbox::Runtime;
-use rabat_store::{PolicyVersion, Store};
+use rabat_store::{PolicyQuota, PolicyVersion, Store};
 use serde_json::{Value, json};
 
 use super::audit::Actor;
@@ -53,28 +53,26 @@ impl PolicyChanges {
         }
     }
 
-    /// The merchant's stored policies must leave room for `size` more bytes.
+    /// The operator's quota on the merchant's stored policies.
+    fn quota(&self) -> PolicyQuota {
+        PolicyQuota {
+            max_versions: u64::from(self.limits.max_policy_versions),
+            max_bytes: self.limits.max_policy_bytes,
+        }
+    }
+
+    /// The merchant's stored policies must leave room for `size` more bytes: checked
+    /// before compiling (so an upload past the quota costs no compile), and again when
+    /// the version is written, under the lock that serialises the merchant's uploads.
     async fn check_quota(&self, merchant: &str, size: usize) -> ServiceResult<()> {
         let stored = self.store.list_policies(merchant).await?;
-        let count = stored.len() as u64;
-        let limit = u64::from(self.limits.max_policy_versions);
-        if count >= limit {
-            return Err(ServiceError::QuotaExceeded(format!(
-                "the merchant already stores {count} policy versions; the limit is {limit} (max-policy-versions)"
-            )));
-        }
         let bytes: u64 = stored
             .iter()
             .map(|v| u64::try_from(v.size_bytes).unwrap_or(0))
             .sum();
-        let after = bytes.saturating_add(size as u64);
-        if after > self.limits.max_policy_bytes {
-            return Err(ServiceError::QuotaExceeded(format!(
-                "the merchant's policy modules would take {after} bytes; the limit is {} bytes for all versions together (max-policy-bytes)",
-                self.limits.max_policy_bytes
-            )));
-        }
-        Ok(())
+        self.quota()
+            .check(stored.len() as u64, bytes, size as u64)
+            .map_err(ServiceError::QuotaExceeded)
     }
 
     /// Validates and compiles `wasm` (off the async threads), then stores it as the
@@ -113,10 +111,22 @@ impl PolicyChanges {
             let detail = json!({
                 "version": stored.version, "sha256": stored.sha256,
                 "sizeBytes": stored.size_bytes, "note": stored.note,
+                "contract": stored.contract,
             });
             actor.did("policy.upload", detail)
         };
-        let stored = self.store.add_policy(merchant, &wasm, note, audit).await?;
+        let contract = compiled.contract().name();
+        let stored = self
+            .store
+            .add_policy_within(
+                merchant,
+                &wasm,
+                note,
+                Some(contract),
+                Some(self.quota()),
+                audit,
+            )
+            .await?;
         let info = compiled.info().clone();
         self.active.remember(compiled);
         Ok(Uploaded {
@@ -124,6 +134,31 @@ impl PolicyChanges {
             imports: info.imports,
             uses_wasi: info.uses_wasi,
         })
+    }
+
+    /// The merchant's versions, newest first, each with its contract. A version stored
+    /// before rabat kept the contract gets it now, read off its module without compiling
+    /// (off the async threads), and kept; one whose module cannot be read stays `None`.
+    pub async fn list(&self, merchant: &str) -> ServiceResult<Vec<PolicyVersion>> {
+        let mut versions = self.store.list_policies(merchant).await?;
+        for version in versions.iter_mut().filter(|v| v.contract.is_none()) {
+            let wasm = self.store.policy_wasm(merchant, version.version).await?;
+            let read =
+                tokio::task::spawn_blocking(move || rabat_sandbox::contract::read_contract(&wasm))
+                    .await?;
+            match read {
+                Ok(contract) => {
+                    self.store
+                        .set_policy_contract(merchant, version.version, contract.name())
+                        .await?;
+                    version.contract = Some(contract.name().to_owned());
+                }
+                Err(reason) => {
+                    tracing::warn!(merchant, version = version.version, %reason, "the contract of a stored policy version cannot be read");
+                }
+            }
+        }
+        Ok(versions)
     }
 
     /// Makes `version` the one the tills run; answers the merchant's new generation. A

@@ -9,9 +9,13 @@
 //! Paying with points (contract 0.2): an answer with a discount that costs points is
 //! settled under the card's lock ([`Store::hold_points`]): the discounts the card cannot
 //! afford are dropped (the evaluation log says why), the rest become money, and what the
-//! till was offered is held for the order. Answers without a cost never touch the holds.
-//! When the bill completes, `accrue` sees the order's last offer, and what it redeems and
-//! changes on the card is recorded with the bill ([`Store::record_bill`]).
+//! till was offered is held for the order. The hold follows the till's latest answer in
+//! the same request: an answer without a cost for an order that has a hold replaces it
+//! (0 points, that answer as the offer); for an order without one it writes nothing, so
+//! answers without a cost stay cheap (one indexed read). When the bill completes,
+//! `accrue` sees the order's hold's offer — never the asynchronous evaluation log — and
+//! what it redeems and changes on the card is recorded with the bill
+//! ([`Store::record_bill`]).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -148,7 +152,8 @@ impl Till {
         card_id: &str,
     ) -> ServiceResult<DiscountResponse> {
         let card = self.card(merchant, card_id).await?;
-        self.evaluate(merchant, order, card).await
+        let ledger_order_id = order.order_id.clone();
+        self.evaluate(merchant, order, card, &ledger_order_id).await
     }
 
     /// The merchant's card `card_id`, or Papaya's error 3.
@@ -161,11 +166,15 @@ impl Till {
 
     /// Runs the merchant's active policy for a bill and logs the evaluation; any policy
     /// failure gives the fail-safe answer. Only a failing database is an error.
+    /// `ledger_order_id` is the order's id in the ledger (BIFIT's `bifit:<id>`, else the
+    /// POS's): the order's hold is kept under it, so two POSes' equal order numbers never
+    /// share one, and endpoint 2 finds it under the id it records the bill with.
     pub async fn evaluate(
         &self,
         merchant: &str,
         order: Order,
         card: Card,
+        ledger_order_id: &str,
     ) -> ServiceResult<DiscountResponse> {
         let active = match self.runner.active(merchant).await {
             Ok(active) => active,
@@ -173,6 +182,9 @@ impl Till {
             Err(error) => {
                 tracing::error!(%error, merchant, "the active policy does not load; answering with no discount");
                 let response = DiscountResponse::fail_safe(&order.currency);
+                // The policy may load again by the time the bill completes.
+                self.follow_free_answer(merchant, ledger_order_id, &card, &response)
+                    .await?;
                 let entry = LogEntry::new(merchant, None, "unavailable", Some(&response));
                 self.logged(entry.error(error.to_string()).record(&order, &card));
                 return Ok(response);
@@ -181,7 +193,9 @@ impl Till {
         // Every live campaign runs; one (the default campaign alone: today's path) is one call.
         let live = active.live(self.clock.now());
         if live.len() > 1 {
-            return self.evaluate_campaigns(merchant, order, card, &live).await;
+            return self
+                .evaluate_campaigns(merchant, order, card, ledger_order_id, &live)
+                .await;
         }
         let Some(campaign) = live.first() else {
             let response = DiscountResponse::empty(&order.currency, NO_DISCOUNT_MESSAGE);
@@ -195,11 +209,19 @@ impl Till {
             campaign.config.clone(),
             Some(campaign.campaign.policy_version),
         );
+        // Only a 0.2 policy's `accrue` sees the offer and redeems held points: for the
+        // others an order's hold (left from an earlier policy) can never be taken, and the
+        // bill releases it.
+        let sees_offers = policy.contract() == Contract::V0_2;
         let slot = match self.admission.enter(merchant).await {
             Ok(slot) => slot,
             Err(busy) => {
                 tracing::warn!(merchant, order_id = %order.order_id, %busy, "merchant saturated; answered with no discount");
                 let response = DiscountResponse::fail_safe(&order.currency);
+                if sees_offers {
+                    self.follow_free_answer(merchant, ledger_order_id, &card, &response)
+                        .await?;
+                }
                 let entry = LogEntry::new(merchant, version, "busy", Some(&response));
                 self.logged(entry.error(busy.to_string()).record(&order, &card));
                 return Ok(response);
@@ -216,10 +238,16 @@ impl Till {
         };
         let (decided, order, card) = self.runner.decide_at_till(call).await?;
         let (decision, at, dropped) = match decided {
-            Decided::Done(decision) => (decision, None, Vec::new()),
+            Decided::Done(decision) => {
+                if sees_offers {
+                    self.follow_free_answer(merchant, ledger_order_id, &card, &decision.response)
+                        .await?;
+                }
+                (decision, None, Vec::new())
+            }
             Decided::CostsPoints { evaluation, report } => {
                 let (decision, at, dropped) = self
-                    .offer_points(merchant, &order, &card, evaluation, report)
+                    .offer_points(merchant, ledger_order_id, &order, &card, evaluation, report)
                     .await?;
                 (decision, Some(at), dropped)
             }
@@ -245,8 +273,7 @@ impl Till {
         if let Some(logs) = json_text(&logs) {
             record.logs = logs;
         }
-        // The hold's offer and this log row carry one time, so endpoint 2 can tell the
-        // hold's offer from a later answer for the order that held nothing.
+        // The hold's offer and this log row carry one time.
         if let Some(at) = at {
             record.at = at;
         }
@@ -261,6 +288,7 @@ impl Till {
     async fn offer_points(
         &self,
         merchant: &str,
+        ledger_order_id: &str,
         order: &Order,
         card: &Card,
         evaluation: Evaluation,
@@ -273,7 +301,7 @@ impl Till {
             .hold_points(
                 merchant,
                 &card.card_id,
-                &order.order_id,
+                ledger_order_id,
                 now,
                 ttl_ms,
                 |available| {
@@ -308,6 +336,51 @@ impl Till {
             Err(e) => return Err(e.into()),
         };
         Ok((money_decision(order, result, report), now, dropped))
+    }
+
+    /// Makes the order's hold follow an answer that reserves nothing, in this request: an
+    /// order that has a hold gets it replaced, under the card's lock, by one of 0 points
+    /// whose offer is this answer (a bill completed with an older offer's coupon then
+    /// redeems nothing); an order without one costs one indexed read and no write.
+    async fn follow_free_answer(
+        &self,
+        merchant: &str,
+        ledger_order_id: &str,
+        card: &Card,
+        response: &DiscountResponse,
+    ) -> ServiceResult<()> {
+        if !self.store.has_hold(merchant, ledger_order_id).await? {
+            return Ok(());
+        }
+        let now = now_ms();
+        let ttl_ms = i64::try_from(self.hold_ttl.as_millis()).unwrap_or(i64::MAX);
+        let offer = serde_json::to_value(response)
+            .ok()
+            .and_then(|answer| points::offer_from_answer(&answer, now))
+            .and_then(|offer| json_text(&offer));
+        let held = self
+            .store
+            .hold_points(
+                merchant,
+                &card.card_id,
+                ledger_order_id,
+                now,
+                ttl_ms,
+                |_| {
+                    // An answer that cannot be read back as an offer releases the hold.
+                    let hold = offer.map(|offer| NewHold { points: 0, offer });
+                    (hold, ())
+                },
+            )
+            .await;
+        match held {
+            Ok(()) => Ok(()),
+            Err(StoreError::NotFound {
+                entity: Entity::Card,
+                ..
+            }) => Err(ServiceError::CustomerNotFound),
+            Err(e) => Err(e.into()),
+        }
     }
 
     /// Endpoint 2 for a bill naming its card: records it with the points `accrue` gives.
@@ -357,9 +430,6 @@ impl Till {
             .ledger_order_id
             .clone()
             .unwrap_or_else(|| bill.order.order_id.clone());
-        // Endpoint 1 held and logged under the POS's order id, which the ledger's may
-        // not be (BIFIT's `bifit:<id>`).
-        let pos_order_id = &bill.order.order_id;
         // Only a 0.2 policy sees the offer: for the others (and with no policy) the two
         // reads it costs are skipped. The bill's transaction releases any hold either way.
         let now = self.clock.now();
@@ -371,16 +441,13 @@ impl Till {
             Err(_) => false,
         };
         let offer = if sees_offers {
-            self.last_offer(merchant, pos_order_id).await?
+            self.last_offer(merchant, &order_id).await?
         } else {
             None
         };
-        let mut accrued = self
+        let accrued = self
             .accrue(merchant, &bill.order, card, offer.as_ref())
             .await?;
-        if *pos_order_id != order_id {
-            accrued.settlement.hold_order_id = Some(pos_order_id.clone());
-        }
         let order = bill.order;
         let record = TransactionRecord {
             order_id,
@@ -408,29 +475,17 @@ impl Till {
         }
     }
 
-    /// The till's last offer for the order, as `accrue` sees it: the order's hold's offer,
-    /// unless the evaluation log has a later answer for the order (a repeat of endpoint
-    /// 1 that cost no points, so held nothing new), whose offer holds no points; `None`
-    /// when neither is known. An expired hold still is the order's offer (though it holds nothing).
+    /// The till's last offer for the order, as `accrue` sees it: the offer of the order's
+    /// hold, which endpoint 1 keeps at the latest answer once the order reserved anything
+    /// (an expired hold still is the order's offer, though it holds nothing); `None` for
+    /// an order that never reserved anything. Never read from the evaluation log, which
+    /// is written in the background and may lag or drop records.
     pub async fn last_offer(&self, merchant: &str, order_id: &str) -> ServiceResult<Option<Offer>> {
-        let held = self
+        Ok(self
             .store
             .hold(merchant, order_id)
             .await?
-            .and_then(|hold| serde_json::from_str::<Offer>(&hold.offer).ok());
-        let logged = self
-            .store
-            .latest_answer(merchant, order_id)
-            .await?
-            .and_then(|(at, text)| {
-                let answer = serde_json::from_str::<Value>(&text).ok()?;
-                points::offer_from_answer(&answer, at)
-            });
-        Ok(match (held, logged) {
-            (Some(held), Some(logged)) if logged.offered_at > held.offered_at => Some(logged),
-            (Some(held), _) => Some(held),
-            (None, logged) => logged,
-        })
+            .and_then(|hold| serde_json::from_str::<Offer>(&hold.offer).ok()))
     }
 
     /// Points for a completed bill from the active policy: 0 (with the failure noted) when
@@ -606,7 +661,6 @@ fn settlement(accrual: &Accrual, offer: Option<&Offer>) -> Settlement {
         add_tags,
         remove_tags,
         dropped,
-        hold_order_id: None,
         policy_version: None,
     }
 }

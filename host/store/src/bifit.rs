@@ -150,6 +150,9 @@ const CLAIM_SQLITE: &str = "UPDATE bifit_orders SET lease_owner = $1, lease_unti
      WHERE id IN (SELECT id FROM bifit_orders
                   WHERE state = 'tracking' AND next_poll_at <= $3
                     AND (lease_until IS NULL OR lease_until < $3)
+                    AND NOT EXISTS (SELECT 1 FROM merchants
+                                    WHERE merchants.id = bifit_orders.merchant_id
+                                      AND merchants.disabled_at IS NOT NULL)
                   ORDER BY next_poll_at LIMIT $4)
      RETURNING id, merchant_id, order_id, card_id, attempts, first_seen_at";
 
@@ -160,7 +163,10 @@ const CLAIM_POSTGRES: &str = "WITH due AS MATERIALIZED (
          SELECT id FROM bifit_orders
          WHERE state = 'tracking' AND next_poll_at <= $3
            AND (lease_until IS NULL OR lease_until < $3)
-         ORDER BY next_poll_at LIMIT $4 FOR UPDATE SKIP LOCKED)
+           AND NOT EXISTS (SELECT 1 FROM merchants
+                           WHERE merchants.id = bifit_orders.merchant_id
+                             AND merchants.disabled_at IS NOT NULL)
+         ORDER BY next_poll_at LIMIT $4 FOR UPDATE OF bifit_orders SKIP LOCKED)
      UPDATE bifit_orders SET lease_owner = $1, lease_until = $2
      FROM due WHERE bifit_orders.id = due.id
      RETURNING bifit_orders.id, merchant_id, order_id, card_id, attempts, first_seen_at";
@@ -361,6 +367,9 @@ impl Store {
     }
 
     /// Claims up to `batch` orders due for a poll for `lease_ms`, for follower `owner`.
+    /// A disabled merchant's orders are never claimed: its connector fetches nothing and
+    /// records nothing until the merchant is enabled again (its orders stay due, so the
+    /// next round after that polls them).
     pub async fn claim_bifit_orders(
         &self,
         owner: &str,

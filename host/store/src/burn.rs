@@ -27,9 +27,6 @@ pub struct Settlement {
     pub remove_tags: Vec<String>,
     /// Changes the caller dropped as invalid, with the reason: noted on the ledger row.
     pub dropped: Vec<String>,
-    /// The order id endpoint 1 held the points under, when it is not the ledger's (BIFIT
-    /// records `bifit:<id>` but asks for discounts under `<id>`).
-    pub hold_order_id: Option<String>,
     /// The policy version whose `accrue` asked for this, for the card change's audit row.
     pub policy_version: Option<i64>,
 }
@@ -132,12 +129,7 @@ macro_rules! apply_burn_and_card_changes {
                  RETURNING card_id, points, expires_at",
             )
             .bind($merchant)
-            .bind(
-                settlement
-                    .hold_order_id
-                    .as_deref()
-                    .unwrap_or(&record.order_id),
-            )
+            .bind(&record.order_id)
             .fetch_optional(&mut *$tx)
             .await?;
             // An expired hold holds nothing: its points may have been offered again since.

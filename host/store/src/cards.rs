@@ -245,4 +245,39 @@ impl Store {
             .collect::<Result<Vec<_>>>()?;
         Ok(page::finish(cards, limit, |card| card.card_id.clone()))
     }
+
+    /// One page of the cards of one customer, by card id (a customer may hold any number
+    /// of cards: one per shop, a replaced one, a family's). `limit` and `cursor` as in
+    /// [`Store::list_cards`].
+    pub async fn list_customer_cards(
+        &self,
+        merchant: &str,
+        customer_id: &str,
+        limit: u32,
+        cursor: Option<&str>,
+    ) -> Result<Page<Card>> {
+        let after = cursor
+            .map(page::decode_text)
+            .transpose()?
+            .unwrap_or_default();
+        let rows: Vec<CardRow> = with_pool!(self, pool => {
+            sqlx::query_as(
+                "SELECT card_id, customer_id, name, tier, tags, points, visits, total_spent,
+                        first_visit, last_visit
+                 FROM cards WHERE merchant_id = $1 AND customer_id = $2 AND card_id > $3
+                 ORDER BY card_id LIMIT $4",
+            )
+            .bind(merchant)
+            .bind(customer_id)
+            .bind(&after)
+            .bind(page::fetch_count(limit))
+            .fetch_all(pool)
+            .await
+        })?;
+        let cards = rows
+            .into_iter()
+            .map(CardRow::into_card)
+            .collect::<Result<Vec<_>>>()?;
+        Ok(page::finish(cards, limit, |card| card.card_id.clone()))
+    }
 }

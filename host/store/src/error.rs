@@ -45,6 +45,10 @@ pub enum StoreError {
     /// balance, a non-object config). The message is safe to show to the caller.
     #[error("{0}")]
     Invalid(String),
+    /// A write would take the merchant past a quota the operator set (its stored policy
+    /// versions or bytes). The message names the limit and the setting.
+    #[error("{0}")]
+    QuotaExceeded(String),
     /// The database failed or returned something unreadable. Never shown to clients.
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),
@@ -61,9 +65,10 @@ impl StoreError {
         match self {
             StoreError::Database(sqlx::Error::Database(_)) => true,
             StoreError::Database(_) | StoreError::Migrate(_) => false,
-            StoreError::NotFound { .. } | StoreError::Conflict { .. } | StoreError::Invalid(_) => {
-                true
-            }
+            StoreError::NotFound { .. }
+            | StoreError::Conflict { .. }
+            | StoreError::Invalid(_)
+            | StoreError::QuotaExceeded(_) => true,
         }
     }
 

@@ -259,26 +259,6 @@ impl Store {
             .collect()
     }
 
-    /// The order's latest logged endpoint-1 answer, as the till got it: when, and the
-    /// answer as JSON text (what `accrue` is shown as the offer when the order holds no
-    /// points). `None` when no answer for the order is logged (yet).
-    pub async fn latest_answer(
-        &self,
-        merchant: &str,
-        order_id: &str,
-    ) -> Result<Option<(i64, String)>> {
-        let row = with_pool!(self, pool => sqlx::query_as(
-            "SELECT at, response FROM evaluations
-             WHERE merchant_id = $1 AND order_id = $2 AND response IS NOT NULL
-             ORDER BY id DESC LIMIT 1",
-        )
-        .bind(merchant)
-        .bind(order_id)
-        .fetch_optional(pool)
-        .await)?;
-        Ok(row)
-    }
-
     /// Appends a batch of runs (any merchants) in one transaction: one disk sync for the
     /// lot, which is why the hot path hands these to a background writer.
     pub async fn insert_evaluations(&self, records: &[EvaluationRecord]) -> Result<()> {

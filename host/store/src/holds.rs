@@ -1,7 +1,13 @@
-//! Points held for open orders (paying with points): at endpoint 1 the points a till was
+//! An open order's reservation (paying with points): at endpoint 1 the points a till was
 //! offered are held for that order until the bill completes (`burn.rs` takes what the
-//! policy redeems and releases the hold) or the hold expires. One hold per (merchant,
-//! order): a repeat of endpoint 1 replaces it.
+//! policy redeems and releases the hold), the order is voided, the merchant releases the
+//! card's holds, or the hold expires. One hold per (merchant, *ledger* order id — BIFIT's
+//! `bifit:<id>`, so two POSes' equal order numbers never share one): every later answer
+//! of endpoint 1 for the order replaces it in the same request, one that reserves nothing
+//! included (the row then holds 0 points and records that answer), so the row is always
+//! the till's latest offer for the order, written synchronously — endpoint 2 never needs
+//! the (asynchronous, lossy) evaluation log. An order that never reserved anything has no
+//! row, and answers without a cost for it never write.
 //!
 //! No two open orders can be offered the same points: [`Store::hold_points`] reads the
 //! card's available points and writes the order's hold in one write transaction that
@@ -14,7 +20,7 @@ use serde::Serialize;
 
 use super::cards::{CardRow, LOCK_CARD};
 use super::engine::WritePool;
-use super::{Entity, Result, Store, StoreError};
+use super::{AuditOf, Entity, Result, Store, StoreError};
 
 /// The points of a card's unexpired holds, except the hold of `$4` (an order id, or ''
 /// for none): $1 merchant, $2 card, $3 now. The CAST because PostgreSQL sums BIGINTs
@@ -25,10 +31,22 @@ const HELD_ELSEWHERE: &str = "SELECT CAST(COALESCE(SUM(points), 0) AS BIGINT) FR
 /// A hold to write for an order.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewHold {
-    /// Greater than 0 (a plan without points writes no hold).
+    /// The points held. 0 (an answer that reserves nothing) replaces the order's hold
+    /// when it has one, so the hold records the latest offer, and writes nothing otherwise.
     pub points: u64,
     /// The offer the till got, as JSON text.
     pub offer: String,
+}
+
+/// What releasing a card's holds freed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ReleasedHolds {
+    /// The orders whose holds were released (expired ones included).
+    pub orders: u64,
+    /// The points those holds kept from being offered (their unexpired holds' points):
+    /// available again to the card's other orders.
+    pub released_points: i64,
 }
 
 /// An order's hold as stored.
@@ -49,8 +67,10 @@ impl Store {
     /// card, works out its available points (balance minus the unexpired holds of its
     /// other orders; 0 when `order_id` is already recorded, since a completed bill
     /// redeems nothing), hands them to `plan`, and writes what `plan` decides as the
-    /// order's hold — replacing any earlier one, or deleting it when `plan` holds
-    /// nothing — before committing. The card's expired holds are deleted on the way.
+    /// order's hold — replacing any earlier one (a hold of 0 points only replaces one,
+    /// see [`NewHold::points`]), or deleting it when `plan` gives none — before
+    /// committing. The card's expired holds are deleted on the way. `order_id` is the
+    /// ledger's order id.
     /// Returns what `plan` returned besides. An unknown card is [`StoreError::NotFound`].
     pub async fn hold_points<T: Send>(
         &self,
@@ -95,7 +115,22 @@ impl Store {
             .await?;
             let available = if recorded.is_some() { 0 } else { card.points.saturating_sub(held) };
             let (hold, out) = plan(available);
-            match hold.filter(|hold| hold.points > 0) {
+            match hold {
+                Some(hold) if hold.points == 0 => {
+                    sqlx::query(
+                        "UPDATE holds SET card_id = $3, points = 0, offer = $4, created_at = $5,
+                            expires_at = $6
+                         WHERE merchant_id = $1 AND order_id = $2",
+                    )
+                    .bind(merchant)
+                    .bind(order_id)
+                    .bind(card_id)
+                    .bind(&hold.offer)
+                    .bind(now)
+                    .bind(now.saturating_add(ttl_ms))
+                    .execute(&mut *tx)
+                    .await?;
+                }
                 Some(hold) => {
                     let points = i64::try_from(hold.points)
                         .map_err(|_| StoreError::Invalid("held points are out of range".into()))?;
@@ -168,6 +203,19 @@ impl Store {
         Ok(rows)
     }
 
+    /// Whether the order has a hold (of any points, expired or not): endpoint 1 replaces
+    /// it with an answer that reserves nothing, and skips the write when there is none.
+    pub async fn has_hold(&self, merchant: &str, order_id: &str) -> Result<bool> {
+        let row: Option<(i64,)> = with_pool!(self, pool => sqlx::query_as(
+            "SELECT points FROM holds WHERE merchant_id = $1 AND order_id = $2",
+        )
+        .bind(merchant)
+        .bind(order_id)
+        .fetch_optional(pool)
+        .await)?;
+        Ok(row.is_some())
+    }
+
     /// The order's hold, expired or not (an expired hold is still the order's last offer).
     pub async fn hold(&self, merchant: &str, order_id: &str) -> Result<Option<Hold>> {
         let hold = with_pool!(self, pool => sqlx::query_as(
@@ -179,5 +227,92 @@ impl Store {
         .fetch_optional(pool)
         .await)?;
         Ok(hold)
+    }
+
+    /// Releases the order's hold (a BIFIT order cancelled in BIFIT), under its card's lock
+    /// like every write of the holds. Returns the points it kept from being offered (0 for
+    /// none, or an expired one). `order_id` is the ledger's order id.
+    pub async fn release_order_hold(
+        &self,
+        merchant: &str,
+        order_id: &str,
+        now: i64,
+    ) -> Result<i64> {
+        let released = with_pool!(self, pool => {
+            let mut tx = pool.begin_write().await?;
+            let card: Option<(String,)> = sqlx::query_as(
+                "SELECT card_id FROM holds WHERE merchant_id = $1 AND order_id = $2",
+            )
+            .bind(merchant)
+            .bind(order_id)
+            .fetch_optional(&mut *tx)
+            .await?;
+            let mut released = 0;
+            if let Some((card_id,)) = card {
+                // The card may be gone (its holds went with it); the lock is then moot.
+                let _locked: Option<CardRow> = sqlx::query_as(LOCK_CARD)
+                    .bind(merchant)
+                    .bind(&card_id)
+                    .bind(now)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                let gone: Option<(i64, i64)> = sqlx::query_as(
+                    "DELETE FROM holds WHERE merchant_id = $1 AND order_id = $2
+                     RETURNING points, expires_at",
+                )
+                .bind(merchant)
+                .bind(order_id)
+                .fetch_optional(&mut *tx)
+                .await?;
+                released = gone.map_or(0, |(points, expires_at)| if expires_at > now { points } else { 0 });
+            }
+            tx.commit().await?;
+            released
+        });
+        Ok(released)
+    }
+
+    /// Releases every hold of the card (the merchant's way to free points an abandoned
+    /// order keeps, before its hold expires), under the card's lock, with its audit row in
+    /// the same transaction. An unknown card is [`StoreError::NotFound`].
+    pub async fn release_card_holds(
+        &self,
+        merchant: &str,
+        card_id: &str,
+        now: i64,
+        audit: impl AuditOf<ReleasedHolds>,
+    ) -> Result<ReleasedHolds> {
+        let released = with_pool!(self, pool => {
+            let mut tx = pool.begin_write().await?;
+            let card: Option<CardRow> = sqlx::query_as(LOCK_CARD)
+                .bind(merchant)
+                .bind(card_id)
+                .bind(now)
+                .fetch_optional(&mut *tx)
+                .await?;
+            if card.is_none() {
+                return Err(StoreError::not_found(Entity::Card, card_id));
+            }
+            let gone: Vec<(i64, i64)> = sqlx::query_as(
+                "DELETE FROM holds WHERE merchant_id = $1 AND card_id = $2
+                 RETURNING points, expires_at",
+            )
+            .bind(merchant)
+            .bind(card_id)
+            .fetch_all(&mut *tx)
+            .await?;
+            let released = ReleasedHolds {
+                orders: gone.len() as u64,
+                released_points: gone
+                    .iter()
+                    .filter(|(_, expires_at)| *expires_at > now)
+                    .map(|(points, _)| *points)
+                    .sum(),
+            };
+            insert_audit!(tx, merchant, &audit(&released))?;
+            tx.commit().await?;
+            released
+        });
+        Ok(released)
     }
 }

@@ -86,12 +86,12 @@ pub use evaluations::{
     EvaluationQuery, EvaluationRecord, PendingEvaluation, ReplaySource, StoredEvaluation,
 };
 pub use group_commit::GroupCommit;
-pub use holds::{Hold, NewHold};
+pub use holds::{Hold, NewHold, ReleasedHolds};
 pub use ledger::{EntryKind, LedgerEntry, LedgerQuery, Recorded, TransactionRecord};
 pub use merchants::{Merchant, PosToken};
 pub use notify::{Change, ChangeListener};
 pub use page::Page;
-pub use policies::{ActivePolicy, PolicyState, PolicyVersion};
+pub use policies::{ActivePolicy, PolicyQuota, PolicyState, PolicyVersion};
 
 /// Result of a storage call.
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;

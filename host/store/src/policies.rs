@@ -22,6 +22,11 @@ pub struct PolicyVersion {
     pub created_at: i64,
     pub note: Option<String>,
     pub active: bool,
+    /// The policy contract the module was built for, as `rabat check` prints it (e.g.
+    /// `rabat:rules@0.2.0`); `null` only for a version stored before rabat kept it whose
+    /// module could not be read again.
+    #[schema(example = "rabat:rules@0.2.0")]
+    pub contract: Option<String>,
 }
 
 /// The version to run for a merchant, with its module.
@@ -44,16 +49,73 @@ pub struct PolicyState {
     pub config: String,
 }
 
-type VersionRow = (i64, String, i64, i64, Option<String>, Option<i64>);
+type VersionRow = (
+    i64,
+    String,
+    i64,
+    i64,
+    Option<String>,
+    Option<i64>,
+    Option<String>,
+);
+
+/// What one merchant may store of policy modules (`max-policy-versions`,
+/// `max-policy-bytes`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PolicyQuota {
+    pub max_versions: u64,
+    pub max_bytes: u64,
+}
+
+impl PolicyQuota {
+    /// Whether a merchant storing `count` versions of `bytes` bytes together may store one
+    /// more of `size` bytes; the refusal names the limit and its setting.
+    pub fn check(&self, count: u64, bytes: u64, size: u64) -> std::result::Result<(), String> {
+        if count >= self.max_versions {
+            return Err(format!(
+                "the merchant already stores {count} policy versions; the limit is {} (max-policy-versions)",
+                self.max_versions
+            ));
+        }
+        let after = bytes.saturating_add(size);
+        if after > self.max_bytes {
+            return Err(format!(
+                "the merchant's policy modules would take {after} bytes; the limit is {} bytes for all versions together (max-policy-bytes)",
+                self.max_bytes
+            ));
+        }
+        Ok(())
+    }
+}
 
 impl Store {
     /// Stores a new, inactive version and returns it; versions count up from 1 per
     /// merchant. The hash and size are computed here, so they always match the bytes.
+    /// Its contract is unknown ([`Store::add_policy_within`] keeps it).
     pub async fn add_policy(
         &self,
         merchant: &str,
         wasm: &[u8],
         note: Option<&str>,
+        audit: impl AuditOf<PolicyVersion>,
+    ) -> Result<PolicyVersion> {
+        self.add_policy_within(merchant, wasm, note, None, None, audit)
+            .await
+    }
+
+    /// [`Store::add_policy`], keeping the contract the module was built for (what the
+    /// compiled component says, e.g. `rabat:rules@0.2.0`), within a quota: `quota` is
+    /// checked inside the write's transaction, after the merchant's counter row is locked
+    /// (every upload of the merchant, on any replica, queues behind that lock), so
+    /// concurrent uploads can never store more than it allows: the ones past it are
+    /// [`StoreError::QuotaExceeded`] and store nothing.
+    pub async fn add_policy_within(
+        &self,
+        merchant: &str,
+        wasm: &[u8],
+        note: Option<&str>,
+        contract: Option<&str>,
+        quota: Option<PolicyQuota>,
         audit: impl AuditOf<PolicyVersion>,
     ) -> Result<PolicyVersion> {
         let sha256 = hex::encode(Sha256::digest(wasm));
@@ -74,9 +136,23 @@ impl Store {
             let Some((version,)) = version else {
                 return Err(StoreError::not_found(Entity::Merchant, merchant));
             };
+            if let Some(quota) = quota {
+                let (count, bytes): (i64, i64) = sqlx::query_as(
+                    "SELECT COUNT(*), CAST(COALESCE(SUM(size_bytes), 0) AS BIGINT)
+                     FROM policies WHERE merchant_id = $1",
+                )
+                .bind(merchant)
+                .fetch_one(&mut *tx)
+                .await?;
+                let as_u64 = |n: i64| u64::try_from(n).unwrap_or(0);
+                quota
+                    .check(as_u64(count), as_u64(bytes), as_u64(size_bytes))
+                    .map_err(StoreError::QuotaExceeded)?;
+            }
             sqlx::query(
-                "INSERT INTO policies (merchant_id, version, sha256, size_bytes, wasm, created_at, note)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                "INSERT INTO policies
+                    (merchant_id, version, sha256, size_bytes, wasm, created_at, note, contract)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
             )
             .bind(merchant)
             .bind(version)
@@ -85,6 +161,7 @@ impl Store {
             .bind(wasm)
             .bind(created_at)
             .bind(note)
+            .bind(contract)
             .execute(&mut *tx)
             .await?;
             let stored = PolicyVersion {
@@ -94,6 +171,7 @@ impl Store {
                 created_at,
                 note: note.map(str::to_owned),
                 active: false,
+                contract: contract.map(str::to_owned),
             };
             insert_audit!(tx, merchant, &audit(&stored))?;
             tx.commit().await?;
@@ -106,7 +184,8 @@ impl Store {
     pub async fn list_policies(&self, merchant: &str) -> Result<Vec<PolicyVersion>> {
         let rows: Vec<VersionRow> = with_pool!(self, pool => {
             sqlx::query_as(
-                "SELECT p.version, p.sha256, p.size_bytes, p.created_at, p.note, s.active_version
+                "SELECT p.version, p.sha256, p.size_bytes, p.created_at, p.note, s.active_version,
+                        p.contract
                  FROM policies p JOIN policy_state s ON s.merchant_id = p.merchant_id
                  WHERE p.merchant_id = $1 ORDER BY p.version DESC",
             )
@@ -117,16 +196,41 @@ impl Store {
         Ok(rows
             .into_iter()
             .map(
-                |(version, sha256, size_bytes, created_at, note, active)| PolicyVersion {
+                |(version, sha256, size_bytes, created_at, note, active, contract)| PolicyVersion {
                     version,
                     sha256,
                     size_bytes,
                     created_at,
                     note,
                     active: active == Some(version),
+                    contract,
                 },
             )
             .collect())
+    }
+
+    /// Keeps the contract of a version stored before rabat kept it (a version whose
+    /// contract is known keeps it: the module never changes).
+    pub async fn set_policy_contract(
+        &self,
+        merchant: &str,
+        version: i64,
+        contract: &str,
+    ) -> Result<()> {
+        with_pool!(self, pool => {
+            let mut tx = pool.begin_write().await?;
+            sqlx::query(
+                "UPDATE policies SET contract = $3
+                 WHERE merchant_id = $1 AND version = $2 AND contract IS NULL",
+            )
+            .bind(merchant)
+            .bind(version)
+            .bind(contract)
+            .execute(&mut *tx)
+            .await?;
+            tx.commit().await?;
+        });
+        Ok(())
     }
 
     /// The module bytes of one version.

@@ -31,6 +31,8 @@ app_on_both_engines!(
     a_damaged_connector_is_our_fault_not_the_callers,
     connectors_reach_only_public_https_hosts,
     upstream_answers_are_not_echoed_nor_redirects_followed,
+    a_disabled_merchants_follower_does_nothing_until_enabled,
+    holds_are_kept_by_ledger_order_and_released_when_bifit_cancels,
 );
 
 fn discounts(id: impl std::fmt::Display) -> String {
@@ -1337,4 +1339,160 @@ async fn upstream_answers_are_not_echoed_nor_redirects_followed(app: &TestApp) {
         before + 1,
         "the redirect was followed"
     );
+}
+
+/// Issue 21, item 17: while the operator has disabled a merchant, the follower neither
+/// fetches its tracked orders from BIFIT (with the merchant's token) nor records them; once
+/// enabled again, it picks them up where it left off.
+async fn a_disabled_merchants_follower_does_nothing_until_enabled(app: &TestApp) {
+    let (fake, m) = setup(app).await;
+    let reply = app
+        .call("POST", &discounts(ORDER_ID), Some(&m.pos_token), "")
+        .await;
+    assert_eq!(reply.status, 200, "{}", reply.text);
+    fake.set_status(ORDER_ID, "FINISHED");
+    let disable = |disabled: bool| {
+        app.call(
+            "PATCH",
+            "/admin/v1/merchants/shop",
+            Some(crate::common::app::OPERATOR),
+            json!({ "disabled": disabled }).to_string(),
+        )
+    };
+    let reply = disable(true).await;
+    assert_eq!(reply.status, 200, "{}", reply.text);
+    let fetched = fake.order_requests();
+
+    for _ in 0..2 {
+        let round = Follower::run_once(app.state.bifit_sync(), "f1")
+            .await
+            .unwrap();
+        assert_eq!(
+            round.claimed, 0,
+            "a disabled merchant's order is not claimed"
+        );
+    }
+    assert_eq!(fake.order_requests(), fetched, "nothing fetched from BIFIT");
+    let row = app
+        .state
+        .store()
+        .bifit_order(&m.id, &ORDER_ID.to_string())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(row.state, TrackState::Tracking);
+    let card = app
+        .state
+        .store()
+        .card(&m.id, "card-1")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(card.visits, 0, "nothing recorded");
+
+    let reply = disable(false).await;
+    assert_eq!(reply.status, 200, "{}", reply.text);
+    let round = Follower::run_once(app.state.bifit_sync(), "f1")
+        .await
+        .unwrap();
+    assert_eq!((round.claimed, round.finished), (1, 1));
+    assert!(fake.order_requests() > fetched);
+    let card = app
+        .state
+        .store()
+        .card(&m.id, "card-1")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(card.visits, 1);
+}
+
+/// Issue 21, items 15 and 16: a BIFIT order's hold is kept under its ledger order id
+/// (`bifit:<id>`), so a Papaya bill with the same number is not offered the same points
+/// again; and when BIFIT cancels the order, the sync releases its hold at once.
+async fn holds_are_kept_by_ledger_order_and_released_when_bifit_cancels(app: &TestApp) {
+    let (fake, m) = setup(app).await;
+    app.activate(
+        &m,
+        &example("pay-with-points"),
+        json!({"pointsPerUnit": 100, "maxShare": 50}),
+    )
+    .await;
+    let points = app
+        .call(
+            "POST",
+            &format!("/admin/v1/merchants/{}/cards/card-1/points", m.id),
+            Some(&m.api_key),
+            json!({"delta": 1000, "reason": "welcome"}).to_string(),
+        )
+        .await;
+    assert_eq!(points.status, 201, "{}", points.text);
+    let held = || async {
+        let path = format!("/admin/v1/merchants/{}/cards/card-1", m.id);
+        let reply = app.call("GET", &path, Some(&m.api_key), "").await;
+        reply.json["heldPoints"].as_i64().unwrap()
+    };
+    let coupon = |reply: &Value| {
+        reply["discounts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|d| d["couponCode"] == "POINTS")
+    };
+
+    let reply = app
+        .call("POST", &discounts(ORDER_ID), Some(&m.pos_token), "")
+        .await;
+    assert_eq!(reply.status, 200, "{}", reply.text);
+    assert!(coupon(&reply.json), "{}", reply.text);
+    assert_eq!(held().await, 1000);
+
+    // A Papaya bill numbered like the BIFIT order, on the same card: the points are held
+    // by the BIFIT order, so it is offered none of them.
+    let papaya = json!({
+      "orderId": ORDER_ID.to_string(), "cardId": "card-1", "total": 50.00, "currency": "EUR",
+      "orderItems": [{"id": "1", "productId": "11111", "name": "Espresso", "quantity": 2,
+                      "unitPrice": 25.00, "totalPrice": 50.00, "vatRate": 20}]
+    });
+    let reply = app
+        .call(
+            "POST",
+            "/pos/papaya/v1/discounts",
+            Some(&m.pos_token),
+            papaya.to_string(),
+        )
+        .await;
+    assert_eq!(reply.status, 200, "{}", reply.text);
+    assert!(
+        !coupon(&reply.json),
+        "offered points held elsewhere: {}",
+        reply.text
+    );
+    assert_eq!(held().await, 1000);
+    let hold = app
+        .state
+        .store()
+        .hold(&m.id, &format!("bifit:{ORDER_ID}"))
+        .await
+        .unwrap()
+        .expect("the BIFIT order's hold, under its ledger order id");
+    assert_eq!(hold.points, 1000);
+
+    // BIFIT cancels the order: the sync says so and the points are free again.
+    fake.set_status(ORDER_ID, "DELETED");
+    let reply = app
+        .call("POST", &sync(ORDER_ID), Some(&m.pos_token), "")
+        .await;
+    assert_eq!(reply.status, 200, "{}", reply.text);
+    assert_eq!(reply.json["outcome"], "voided", "{}", reply.text);
+    assert_eq!(held().await, 0);
+    let reply = app
+        .call(
+            "POST",
+            "/pos/papaya/v1/discounts",
+            Some(&m.pos_token),
+            papaya.to_string(),
+        )
+        .await;
+    assert!(coupon(&reply.json), "{}", reply.text);
 }

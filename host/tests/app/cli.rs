@@ -491,3 +491,269 @@ fn new_outside_a_workspace_is_standalone() {
         .unwrap();
     assert!(out.status.success(), "{}", text(&out.stderr));
 }
+
+/// Every key of a JSON value, with its path, recursively.
+fn keys(value: &Value, path: &str, out: &mut Vec<String>) {
+    match value {
+        Value::Object(map) => {
+            for (key, inner) in map {
+                out.push(format!("{path}.{key}"));
+                keys(inner, &format!("{path}.{key}"), out);
+            }
+        }
+        Value::Array(items) => {
+            for (i, inner) in items.iter().enumerate() {
+                keys(inner, &format!("{path}[{i}]"), out);
+            }
+        }
+        _ => {}
+    }
+}
+
+fn assert_camel_case(json: &Value) {
+    let mut all = Vec::new();
+    keys(json, "", &mut all);
+    let snake: Vec<_> = all
+        .iter()
+        .filter(|k| k.rsplit('.').next().is_some_and(|key| key.contains('_')))
+        .collect();
+    assert!(snake.is_empty(), "snake_case keys {snake:?} in {json:#}");
+}
+
+#[test]
+fn run_output_is_camel_case_everywhere() {
+    // `accrue` setting a tier: the key was `set_tier`, beside camelCase everywhere else.
+    // A silver card with 9 visits: this bill is its 10th, so gold.
+    let (ok, json) = run(
+        "tier-upgrade",
+        "papaya-transaction.json",
+        "stamps-full.json",
+        &["--accrue"],
+    );
+    assert!(ok, "{json}");
+    assert_eq!(json["accrual"]["setTier"], "gold", "{json:#}");
+    assert_camel_case(&json);
+    // The human output prints the accrual itself: the same keys.
+    let policy = built("tier-upgrade");
+    let out = rabat(&[
+        "run",
+        "--accrue",
+        "--policy",
+        &policy,
+        "--order",
+        "examples/data/bills/papaya-transaction.json",
+        "--card",
+        "examples/data/cards/stamps-full.json",
+        "--config",
+        "examples/tier-upgrade/config.json",
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let accrual: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(accrual["setTier"], "gold", "{accrual:#}");
+    assert_camel_case(&accrual);
+    // An evaluation (with the offer it makes) and a failure too.
+    let (_, json) = run(
+        "pay-with-points",
+        "papaya-discount-request.json",
+        "gold.json",
+        &[],
+    );
+    assert_camel_case(&json);
+    let panic = crate::common::wasm::fixture("panic");
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("panic.wasm");
+    std::fs::write(&path, panic).unwrap();
+    for extra in [&[][..], &["--accrue"][..]] {
+        let mut args = vec![
+            "run",
+            "--json",
+            "--policy",
+            path.to_str().unwrap(),
+            "--order",
+            "examples/data/bills/papaya-discount-request.json",
+        ];
+        args.extend_from_slice(extra);
+        let out = rabat(&args);
+        assert!(!out.status.success());
+        assert_camel_case(&serde_json::from_slice(&out.stdout).unwrap());
+    }
+}
+
+/// Runs `rabat` with its stdout a pipe whose reading end is already closed, as
+/// `rabat … | head -1` once `head` has its line.
+fn rabat_into_a_closed_pipe(dir: &Path, args: &[&str]) -> Output {
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    Command::new(env!("CARGO_BIN_EXE_rabat"))
+        .args(args)
+        .current_dir(dir)
+        .stdout(writer)
+        .stderr(std::process::Stdio::piped())
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn a_closed_output_pipe_ends_every_command_quietly() {
+    use std::os::unix::process::ExitStatusExt;
+    let policy = std::fs::canonicalize(built("pay-with-points")).unwrap();
+    let policy = policy.to_str().unwrap();
+    let repo = repo().canonicalize().unwrap();
+    let data = |p: &str| repo.join(p).display().to_string();
+    let (bill, card) = (
+        data("examples/data/bills/papaya-discount-request.json"),
+        data("examples/data/cards/gold.json"),
+    );
+    let config = data("examples/pay-with-points/config.json");
+    let dir = tempfile::tempdir().unwrap();
+    let sdk = repo.join("rules-guest").display().to_string();
+    let commands: Vec<Vec<&str>> = vec![
+        vec!["new", "piped-policy", "--sdk", &sdk],
+        vec!["check", policy],
+        vec![
+            "run", "--policy", policy, "--order", &bill, "--card", &card, "--config", &config,
+        ],
+        vec![
+            "run", "--json", "--policy", policy, "--order", &bill, "--config", &config,
+        ],
+        vec![
+            "run", "--accrue", "--policy", policy, "--order", &bill, "--config", &config,
+        ],
+        vec!["--help"],
+    ];
+    for args in commands {
+        let out = rabat_into_a_closed_pipe(dir.path(), &args);
+        let stderr = text(&out.stderr);
+        assert!(
+            !stderr.contains("panicked") && !stderr.contains("Broken pipe"),
+            "rabat {args:?} into a closed pipe: {stderr}"
+        );
+        // Ended by SIGPIPE, as `ls` and `cargo` are (a shell shows 141), or done.
+        assert!(
+            out.status.success() || out.status.signal() == Some(13),
+            "rabat {args:?} into a closed pipe ended with {:?}: {stderr}",
+            out.status
+        );
+    }
+    // `new` did its work before it printed.
+    assert!(dir.path().join("piped-policy/src/lib.rs").is_file());
+}
+
+#[test]
+fn a_redemption_can_be_tried_locally_with_the_tills_offer() {
+    let policy = built("pay-with-points");
+    let dir = tempfile::tempdir().unwrap();
+    // A card with 1 000 points on a 8.50 bill: half the bill (4.25) paid with 425 points.
+    let card = dir.path().join("card.json");
+    std::fs::write(&card, r#"{"cardId": "memberCardId", "points": 1000}"#).unwrap();
+    let open = dir.path().join("open.json");
+    let mut bill: Value =
+        serde_json::from_slice(&crate::common::wasm::data("bills/papaya-transaction.json"))
+            .unwrap();
+    let completed_bill = bill.clone();
+    for key in ["event", "paid", "completed"] {
+        bill.as_object_mut().unwrap().remove(key);
+    }
+    bill["status"] = "open".into();
+    bill["total"] = serde_json::json!(8.50);
+    std::fs::write(&open, bill.to_string()).unwrap();
+    let offer = dir.path().join("offer.json");
+    let config = "examples/pay-with-points/config.json";
+    let out = rabat(&[
+        "run",
+        "--policy",
+        &policy,
+        "--order",
+        open.to_str().unwrap(),
+        "--card",
+        card.to_str().unwrap(),
+        "--config",
+        config,
+        "--save-offer",
+        offer.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let response: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(response["totalDiscount"].to_string(), "4.25", "{response}");
+    let saved: Value = serde_json::from_slice(&std::fs::read(&offer).unwrap()).unwrap();
+    assert_eq!(saved["heldPoints"], 425, "{saved:#}");
+    assert_eq!(saved["discounts"][0]["code"], "POINTS", "{saved:#}");
+    assert_eq!(saved["discounts"][0]["amount"].to_string(), "4.25");
+    assert!(text(&out.stderr).contains("425 points held"));
+
+    // The bill completes with the coupon as a negative line: its points are redeemed.
+    let accrue = |bill: &Value| {
+        let path = dir.path().join("completed.json");
+        std::fs::write(&path, bill.to_string()).unwrap();
+        let out = rabat(&[
+            "run",
+            "--json",
+            "--accrue",
+            "--policy",
+            &policy,
+            "--order",
+            path.to_str().unwrap(),
+            "--card",
+            card.to_str().unwrap(),
+            "--config",
+            config,
+            "--offer",
+            offer.to_str().unwrap(),
+        ]);
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        serde_json::from_slice::<Value>(&out.stdout).unwrap()["accrual"].clone()
+    };
+    let mut paid = completed_bill.clone();
+    paid["orderItems"]
+        .as_array_mut()
+        .unwrap()
+        .push(serde_json::json!({
+            "id": "214124299", "productId": "POINTS", "name": "POINTS", "quantity": 1,
+            "unitPrice": -4.25, "totalPrice": -4.25, "vat": 0, "vatRate": 0
+        }));
+    let accrual = accrue(&paid);
+    assert_eq!(accrual["redeem"], 425, "{accrual:#}");
+    assert_eq!(accrual["reason"], "paid 4.25 with 425 points");
+    // Without the line, nothing is redeemed (the hold would be released).
+    let accrual = accrue(&completed_bill);
+    assert_eq!(accrual.get("redeem"), None, "{accrual:#}");
+    assert_eq!(accrual["reason"], "points offer not taken");
+
+    // A card whose points cannot pay offers nothing, as on the server; `--offer` needs
+    // `--accrue`, and a broken offer file names itself.
+    let poor = dir.path().join("poor.json");
+    std::fs::write(&poor, r#"{"cardId": "memberCardId", "points": 0}"#).unwrap();
+    let out = rabat(&[
+        "run",
+        "--policy",
+        &policy,
+        "--order",
+        open.to_str().unwrap(),
+        "--card",
+        poor.to_str().unwrap(),
+        "--config",
+        config,
+        "--offer",
+        offer.to_str().unwrap(),
+    ]);
+    assert!(!out.status.success());
+    assert!(
+        text(&out.stderr).contains("--accrue"),
+        "{}",
+        text(&out.stderr)
+    );
+    std::fs::write(&offer, "{\"discounts\": 7}").unwrap();
+    let out = rabat(&[
+        "run",
+        "--accrue",
+        "--policy",
+        &policy,
+        "--order",
+        open.to_str().unwrap(),
+        "--offer",
+        offer.to_str().unwrap(),
+    ]);
+    assert!(!out.status.success());
+    let stderr = text(&out.stderr);
+    assert!(stderr.contains("offer.json is invalid"), "{stderr}");
+}

@@ -143,6 +143,9 @@ pub(crate) async fn start_browser() -> (Driver, Client) {
                      "--force-device-scale-factor=1", "--lang=en-US"],
         }),
     );
+    // Chromium's own console (what a merchant sees in the developer tools), read back
+    // with `browser_log`.
+    caps.insert("goog:loggingPrefs".into(), json!({"browser": "ALL"}));
     let connector = hyper_util::client::legacy::connect::HttpConnector::new();
     let client = ClientBuilder::new(connector)
         .capabilities(caps)
@@ -750,6 +753,57 @@ async fn scenario(db: &TestDb, database_url: &str, schema: Option<&str>, save: b
     wait_text(&c, "table", "+7").await;
     shot(&c, save, "card", None).await;
 
+    // A till's hold on the card (written as endpoint 1 writes one), released from the
+    // card page: audited, and the points are available again at once.
+    let now = rabat::clock::now_ms();
+    db.store
+        .hold_points("shop", "memberCardId", "open-bill", now, 3_600_000, |_| {
+            let hold = rabat::store::NewHold {
+                points: 5,
+                offer: "{}".into(),
+            };
+            (Some(hold), ())
+        })
+        .await
+        .unwrap();
+    go(&c, &base, "cards").await;
+    go(&c, &base, "cards/memberCardId").await;
+    wait_find(&c, "button.release-holds").await;
+    click_button(&c, "Release holds").await;
+    confirm(&c, "become available again now").await;
+    let started_release = Instant::now();
+    loop {
+        let buttons = c
+            .find_all(Locator::Css("button.release-holds"))
+            .await
+            .unwrap();
+        if buttons.is_empty() && page_text(&c).await.contains("Card memberCardId") {
+            break;
+        }
+        assert!(
+            started_release.elapsed() < WAIT,
+            "the holds were not released: {}",
+            page_text(&c).await
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let path = "/admin/v1/merchants/shop/cards/memberCardId";
+    let (status, card) = api(&server, "GET", path, &key, "").await;
+    assert_eq!(
+        (status, card["heldPoints"].as_i64()),
+        (200, Some(0)),
+        "{card}"
+    );
+    let (status, audit) = api(&server, "GET", "/admin/v1/merchants/shop/audit", &key, "").await;
+    assert_eq!(status, 200, "{audit}");
+    let release = audit["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|row| row["action"] == "card.holds_release")
+        .unwrap_or_else(|| panic!("no card.holds_release in {audit}"));
+    assert_eq!(release["detail"]["releasedPoints"], 5, "{release}");
+
     // The overview: active version, charts of calls and discounts. The log gets twelve
     // earlier days of runs first (written straight to the table, as the evaluation writer
     // would have), so the charts and the daily figures span several days.
@@ -957,4 +1011,188 @@ async fn scenario(db: &TestDb, database_url: &str, schema: Option<&str>, save: b
 
     c.close().await.unwrap();
     eprintln!("console scenario took {:?}", started.elapsed());
+}
+
+// ---------------------------------------------------------------------------------------
+// Chromium's console log
+
+/// chromedriver's `POST /session/{id}/se/log` for the `browser` log: what Chromium's
+/// console printed since the last read (errors such as a failed load are `SEVERE`).
+#[derive(Debug)]
+struct BrowserLog;
+
+impl fantoccini::wd::WebDriverCompatibleCommand for BrowserLog {
+    fn endpoint(
+        &self,
+        base_url: &url::Url,
+        session_id: Option<&str>,
+    ) -> Result<url::Url, url::ParseError> {
+        base_url.join(&format!(
+            "session/{}/se/log",
+            session_id.unwrap_or_default()
+        ))
+    }
+
+    fn method_and_body(&self, _: &url::Url) -> (axum::http::Method, Option<String>) {
+        (
+            axum::http::Method::POST,
+            Some(json!({"type": "browser"}).to_string()),
+        )
+    }
+}
+
+/// The console's errors and warnings since the last call.
+async fn browser_problems(c: &Client) -> Vec<String> {
+    let log = c
+        .issue_cmd(BrowserLog)
+        .await
+        .expect("reading Chromium's log");
+    log.as_array()
+        .cloned()
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|entry| entry["level"] != "INFO" && entry["level"] != "DEBUG")
+        .map(|entry| format!("{}: {}", entry["level"], entry["message"]))
+        .collect()
+}
+
+/// Waits until `css` matches `n` elements; returns them.
+async fn wait_count(c: &Client, css: &str, n: usize) -> Vec<fantoccini::elements::Element> {
+    let started = Instant::now();
+    loop {
+        let found = c.find_all(Locator::Css(css)).await.unwrap_or_default();
+        if found.len() == n {
+            return found;
+        }
+        if started.elapsed() > WAIT {
+            panic!(
+                "{} `{css}`, not {n}, within {WAIT:?}; the page says:\n{}",
+                found.len(),
+                page_text(c).await
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// A merchant's first visit and the lists of this round: the sign-in page offers no
+/// "Sign out", nothing fails to load (the browser asks for an icon: there is one), the
+/// policy list has a contract column, and a customer's cards come a page at a time.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn console_loads_cleanly_and_pages_a_customers_cards() {
+    let tier = example("tier-discount");
+    let db = TestDb::sqlite().await;
+    let Target::Sqlite { path, .. } = &db.target else {
+        unreachable!()
+    };
+    let server = Server::start(&format!("sqlite://{}", path.display()), None).await;
+    let base = format!("http://127.0.0.1:{}", server.port);
+    let body = json!({"id": "shop", "name": "Corner Café"}).to_string();
+    let (status, made) = api(&server, "POST", "/admin/v1/merchants", OPERATOR, &body).await;
+    assert_eq!(status, 201, "{made}");
+    let key = made["apiKey"].as_str().unwrap().to_owned();
+
+    // The icon a browser asks for, at the origin and where the page declares it.
+    for path in ["/favicon.ico", "/console/assets/favicon.svg"] {
+        let icon = raw_get(server.port, path).await.to_lowercase();
+        assert!(icon.starts_with("http/1.1 200"), "{path}: {icon}");
+        assert!(
+            icon.contains("content-type: image/svg+xml"),
+            "{path}: {icon}"
+        );
+        assert!(icon.contains("<svg"), "{path}: {icon}");
+    }
+
+    let (_driver, c) = start_browser().await;
+    go(&c, &base, "overview").await;
+    wait_text(&c, "h1", "Sign in").await;
+    // Nobody signed in: no "Sign out" to see or press.
+    let signout = c.find(Locator::Css("#signout")).await.unwrap();
+    assert!(
+        !signout.is_displayed().await.unwrap(),
+        "the sign-in page shows a Sign out button"
+    );
+    assert!(
+        page_text(&c).await.lines().all(|l| l.trim() != "Sign out"),
+        "{}",
+        page_text(&c).await
+    );
+    let icon = c
+        .execute(
+            "return document.querySelector('link[rel=icon]').href",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(icon, json!(format!("{base}/console/assets/favicon.svg")));
+    fill(&c, "input[name=merchant]", "shop").await;
+    fill(&c, "input[name=apiKey]", &key).await;
+    click_button(&c, "Sign in").await;
+    wait_text(&c, "h1", "Overview").await;
+    assert!(
+        c.find(Locator::Css("#signout"))
+            .await
+            .unwrap()
+            .is_displayed()
+            .await
+            .unwrap()
+    );
+
+    // The policy list's contract column, as the API and `rabat check` say it.
+    let (status, uploaded) = server
+        .call(
+            "POST",
+            "/admin/v1/merchants/shop/policies",
+            Some(&key),
+            &tier,
+        )
+        .await
+        .unwrap();
+    assert_eq!(status, 201, "{uploaded}");
+    go(&c, &base, "policies").await;
+    wait_text(&c, "table code.contract", "rabat:rules@0.2.0").await;
+    // (Headings are shown in capitals by the stylesheet: look at the document's text.)
+    let headings = c
+        .execute(
+            "return [...document.querySelectorAll('thead th')].map((th) => th.textContent)",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert!(
+        headings.as_array().unwrap().contains(&json!("Contract")),
+        "{headings}"
+    );
+
+    // 60 cards of one customer: 50, then the rest on "More cards".
+    for i in 0..60 {
+        let card = json!({"customerId": "cust-60"}).to_string();
+        let path = format!("/admin/v1/merchants/shop/cards/fam-{i:02}");
+        let (status, made) = api(&server, "PUT", &path, &key, &card).await;
+        assert_eq!(status, 201, "{made}");
+    }
+    go(&c, &base, "cards").await;
+    wait_text(&c, "h1", "Cards").await;
+    wait_find(&c, "select[name=by]")
+        .await
+        .select_by_value("customer")
+        .await
+        .unwrap();
+    fill(&c, "input[name=q]", "cust-60").await;
+    click_button(&c, "Find").await;
+    wait_count(&c, ".customer-cards tbody tr", 50).await;
+    c.find(Locator::Css(".customer-cards .more"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let rows = wait_count(&c, ".customer-cards tbody tr", 60).await;
+    assert!(rows[59].text().await.unwrap().contains("fam-59"));
+    assert!(c.find(Locator::Css(".customer-cards .more")).await.is_err());
+
+    // Nothing Chromium complained about, from the first load to here.
+    let problems = browser_problems(&c).await;
+    assert!(problems.is_empty(), "Chromium's console: {problems:#?}");
+    c.close().await.unwrap();
 }

@@ -5,7 +5,8 @@
 //! in the ledger and in the audit trail.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use crate::common::app::{TestApp, TestMerchant};
+use crate::common::app::{TestApp, TestMerchant, settings};
+use crate::common::db::{Target, TestDb};
 use crate::common::wasm::example;
 use rabat::model::Card;
 use rabat::store::EvaluationQuery;
@@ -20,6 +21,8 @@ app_on_both_engines!(
     concurrent_bills_on_one_card_never_share_points,
     an_offer_not_taken_burns_nothing_and_frees_the_points,
     a_policy_tier_change_shows_on_the_card_the_ledger_and_the_audit,
+    a_withdrawn_offer_is_never_burnt_while_the_evaluation_log_lags,
+    a_merchant_releases_a_cards_holds,
 );
 
 /// An open bill of 50.00 on `card` (half of it is 25.00, so 1 000 points pay 10.00).
@@ -367,4 +370,117 @@ async fn post(router: axum::Router, path: &str, token: &str, body: &Value) -> (u
         status,
         serde_json::from_slice(&bytes).unwrap_or(Value::Null),
     )
+}
+
+/// Issue 21, item 14: a bill offered the points coupon, asked again (same order) with an
+/// answer that costs nothing, then completed with the coupon line anyway. The evaluation
+/// log is behind (here a second server on the same database whose log writer never
+/// catches up: it drops every record), so the log still says the coupon was offered: the
+/// hold must have followed the newer answer in its own request, and nothing is burnt.
+async fn a_withdrawn_offer_is_never_burnt_while_the_evaluation_log_lags(app: &TestApp) {
+    let shop = shop_paying_with_points(app, "lag", 1000).await;
+    let reply = app
+        .post_json(DISCOUNTS, &shop.pos_token, &open_bill("o1", "c1"))
+        .await;
+    assert!(points_coupon(&reply.json).is_some(), "{}", reply.text);
+    app.flush_evaluations().await;
+
+    let mut lagging_settings = settings();
+    lagging_settings.evaluation_log_max_bytes = 1;
+    let lagging = TestApp::with_settings(
+        TestDb {
+            store: app.db.reopen().await,
+            target: Target::Shared,
+        },
+        lagging_settings,
+    )
+    .await;
+    // The same order, now a bill too small for the coupon: an answer without a cost.
+    let small = json!({
+      "orderId": "o1", "cardId": "c1", "status": "open", "total": 0.01, "currency": "EUR",
+      "orderItems": [{"id": "1", "productId": "11111", "name": "Mint", "quantity": 1,
+                      "unitPrice": 0.01, "totalPrice": 0.01, "vatRate": 20}]
+    });
+    let reply = lagging.post_json(DISCOUNTS, &shop.pos_token, &small).await;
+    assert_eq!(reply.status, 200, "{}", reply.text);
+    assert!(points_coupon(&reply.json).is_none(), "{}", reply.text);
+    // The hold followed the answer at once: nothing is held any more.
+    assert_eq!(admin_card(&lagging, &shop).await["heldPoints"], 0);
+    assert!(
+        lagging
+            .state
+            .evaluations()
+            .counters()
+            .dropped
+            .load(std::sync::atomic::Ordering::Relaxed)
+            > 0,
+        "the second server's log dropped the newer answer"
+    );
+
+    let done = completed_bill("o1", "c1", Some(Decimal::new(1000, 2)));
+    let reply = lagging
+        .post_json(TRANSACTIONS, &shop.pos_token, &done)
+        .await;
+    assert_eq!(reply.status, 200, "{}", reply.text);
+    let card = admin_card(&lagging, &shop).await;
+    assert_eq!(
+        (card["points"].as_i64(), card["heldPoints"].as_i64()),
+        (Some(1000), Some(0)),
+        "{card}"
+    );
+    let burns = kinds(&admin_ledger(&lagging, &shop).await)
+        .into_iter()
+        .filter(|(kind, _, _)| kind == "burn")
+        .count();
+    assert_eq!(burns, 0);
+    lagging.shutdown().await;
+}
+
+/// Issue 21, item 16: the merchant releases a card's holds (an abandoned bill's points
+/// are free at once, not when the hold expires): audited, answered with what was freed;
+/// the abandoned bill, completed after all with the coupon, redeems nothing.
+async fn a_merchant_releases_a_cards_holds(app: &TestApp) {
+    let shop = shop_paying_with_points(app, "kind", 1000).await;
+    let reply = app
+        .post_json(DISCOUNTS, &shop.pos_token, &open_bill("o1", "c1"))
+        .await;
+    assert!(points_coupon(&reply.json).is_some(), "{}", reply.text);
+    assert_eq!(admin_card(app, &shop).await["heldPoints"], 1000);
+
+    let path = format!("/admin/v1/merchants/{}/cards/c1/holds", shop.id);
+    let reply = app.call("DELETE", &path, Some(&shop.pos_token), "").await;
+    assert_eq!(reply.status, 401, "a POS token cannot: {}", reply.text);
+    let reply = app.call("DELETE", &path, Some(&shop.api_key), "").await;
+    assert_eq!(reply.status, 200, "{}", reply.text);
+    assert_eq!(reply.json, json!({"orders": 1, "releasedPoints": 1000}));
+    assert_eq!(admin_card(app, &shop).await["heldPoints"], 0);
+    // Nothing left: a second release frees nothing.
+    let reply = app.call("DELETE", &path, Some(&shop.api_key), "").await;
+    assert_eq!(reply.json, json!({"orders": 0, "releasedPoints": 0}));
+    let unknown = format!("/admin/v1/merchants/{}/cards/nobody/holds", shop.id);
+    let reply = app.call("DELETE", &unknown, Some(&shop.api_key), "").await;
+    assert_eq!(reply.status, 404, "{}", reply.text);
+
+    let audit = app
+        .call(
+            "GET",
+            &format!("/admin/v1/merchants/{}/audit", shop.id),
+            Some(&shop.api_key),
+            "",
+        )
+        .await;
+    let releases: Vec<&Value> = audit.json["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|row| row["action"] == "card.holds_release")
+        .collect();
+    assert_eq!(releases.len(), 2, "{}", audit.text);
+    assert_eq!(releases[1]["detail"]["releasedPoints"], 1000);
+    assert_eq!(releases[1]["actor"], format!("merchant:{}", shop.id));
+
+    let done = completed_bill("o1", "c1", Some(Decimal::new(1000, 2)));
+    let reply = app.post_json(TRANSACTIONS, &shop.pos_token, &done).await;
+    assert_eq!(reply.status, 200, "{}", reply.text);
+    assert_eq!(admin_card(app, &shop).await["points"], 1000);
 }

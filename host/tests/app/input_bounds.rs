@@ -23,6 +23,7 @@ app_on_both_engines!(
     a_bad_cursor_is_a_400,
     one_bad_evaluation_record_costs_only_itself,
     the_evaluation_log_queue_is_bounded_in_bytes,
+    long_ids_are_refused_at_the_door_on_both_engines,
 );
 
 const DISCOUNTS: &str = "/pos/papaya/v1/discounts";
@@ -565,4 +566,170 @@ async fn the_evaluation_log_queue_is_bounded_in_bytes(app: &TestApp) {
         metrics.text
     );
     bounded.shutdown().await;
+}
+
+/// Issue 21, item 18: an id the database indexes is bounded at the door, the same on both
+/// engines (PostgreSQL answered 503 on every retry for an `orderId` of ~2.7 kB: its B-tree
+/// refuses the index entry; SQLite took it): 400, error 7, naming the field and the bound
+/// from `rabat_domain::limits`. An id at the bound is accepted everywhere.
+async fn long_ids_are_refused_at_the_door_on_both_engines(app: &TestApp) {
+    use rabat::limits::{
+        MAX_CARD_ID_CHARS, MAX_CUSTOMER_ID_CHARS, MAX_MERCHANT_ID_CHARS, MAX_ORDER_ID_CHARS,
+        MAX_TOKEN_ID_CHARS,
+    };
+    let m = app.merchant("shop").await;
+    let longest_card = "c".repeat(MAX_CARD_ID_CHARS);
+    app.card(&m, Card::new(&longest_card)).await;
+    let too_long = |max: usize| "x".repeat(max.max(3_000) + 1);
+
+    // Papaya, both endpoints: the issue's ~2.7 kB orderId, and one character too many.
+    for order_id in [
+        too_long(MAX_ORDER_ID_CHARS),
+        "o".repeat(MAX_ORDER_ID_CHARS + 1),
+    ] {
+        let reply = post(
+            app,
+            DISCOUNTS,
+            &m.pos_token,
+            open_bill(&order_id, &longest_card, "5"),
+        )
+        .await;
+        assert_error(
+            &reply,
+            400,
+            7,
+            &[&format!(
+                "orderId must be at most {MAX_ORDER_ID_CHARS} characters"
+            )],
+        );
+        assert_eq!(reply.json["error"], "Invalid field value", "{}", reply.text);
+        let bill = completed(&order_id, &longest_card, "5", "2");
+        let reply = post(app, TRANSACTIONS, &m.pos_token, bill).await;
+        assert_error(
+            &reply,
+            400,
+            7,
+            &[&format!(
+                "orderId must be at most {MAX_ORDER_ID_CHARS} characters"
+            )],
+        );
+    }
+    let card_id = "c".repeat(MAX_CARD_ID_CHARS + 1);
+    for (path, body) in [
+        (DISCOUNTS, open_bill("o-1", &card_id, "5")),
+        (TRANSACTIONS, completed("o-1", &card_id, "5", "2")),
+    ] {
+        let reply = post(app, path, &m.pos_token, body).await;
+        assert_error(
+            &reply,
+            400,
+            7,
+            &[&format!(
+                "cardId must be at most {MAX_CARD_ID_CHARS} characters"
+            )],
+        );
+    }
+    // At the bounds, both endpoints work (and the evaluation log takes the order id).
+    let order_id = "o".repeat(MAX_ORDER_ID_CHARS);
+    let reply = post(
+        app,
+        DISCOUNTS,
+        &m.pos_token,
+        open_bill(&order_id, &longest_card, "5"),
+    )
+    .await;
+    assert_eq!(reply.status, 200, "{}", reply.text);
+    let reply = post(
+        app,
+        TRANSACTIONS,
+        &m.pos_token,
+        completed(&order_id, &longest_card, "5", "2"),
+    )
+    .await;
+    assert_eq!(reply.status, 200, "{}", reply.text);
+    assert_eq!(card(app, &m, &longest_card).await.visits, 1);
+    app.flush_evaluations().await;
+    assert_eq!(
+        app.state
+            .evaluations()
+            .counters()
+            .failed
+            .load(std::sync::atomic::Ordering::Relaxed),
+        0
+    );
+
+    // Admin: path, query and body ids.
+    let base = format!("/admin/v1/merchants/{}", m.id);
+    let long_card = "c".repeat(MAX_CARD_ID_CHARS + 1);
+    let long_customer = "k".repeat(MAX_CUSTOMER_ID_CHARS + 1);
+    let long_token = "t".repeat(MAX_TOKEN_ID_CHARS + 1);
+    let cases = [
+        (
+            "PUT",
+            format!("{base}/cards/{long_card}"),
+            json!({}),
+            "cardId",
+            MAX_CARD_ID_CHARS,
+        ),
+        (
+            "PUT",
+            format!("{base}/cards/k1"),
+            json!({"customerId": long_customer}),
+            "customerId",
+            MAX_CUSTOMER_ID_CHARS,
+        ),
+        (
+            "GET",
+            format!("{base}/cards?customerId={long_customer}"),
+            Value::Null,
+            "customerId",
+            MAX_CUSTOMER_ID_CHARS,
+        ),
+        (
+            "GET",
+            format!("{base}/transactions?cardId={long_card}"),
+            Value::Null,
+            "cardId",
+            MAX_CARD_ID_CHARS,
+        ),
+        (
+            "DELETE",
+            format!("{base}/pos-tokens/{long_token}"),
+            Value::Null,
+            "tokenId",
+            MAX_TOKEN_ID_CHARS,
+        ),
+    ];
+    for (method, path, body, field, max) in cases {
+        let body = if body.is_null() {
+            String::new()
+        } else {
+            body.to_string()
+        };
+        let reply = app.call(method, &path, Some(&m.api_key), body).await;
+        assert_error(
+            &reply,
+            400,
+            7,
+            &[&format!("{field} must be at most {max} characters")],
+        );
+    }
+    let reply = app
+        .call(
+            "POST",
+            "/admin/v1/merchants",
+            Some(crate::common::app::OPERATOR),
+            json!({"id": "m".repeat(MAX_MERCHANT_ID_CHARS + 1), "name": "Long"}).to_string(),
+        )
+        .await;
+    assert_error(
+        &reply,
+        400,
+        7,
+        &[&format!(
+            "id must be at most {MAX_MERCHANT_ID_CHARS} characters"
+        )],
+    );
+    let ready = app.call("GET", "/readyz", None, "").await;
+    assert_eq!(ready.status, 200, "{}", ready.text);
 }

@@ -27,3 +27,4 @@ mod replica_processes;
 mod replicas;
 mod serving;
 mod uploads;
+mod ux;

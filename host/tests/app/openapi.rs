@@ -41,6 +41,7 @@ const SURFACE: &[(&str, &str)] = &[
     ("put", "/admin/v1/merchants/{m}/cards/{cardId}"),
     ("delete", "/admin/v1/merchants/{m}/cards/{cardId}"),
     ("post", "/admin/v1/merchants/{m}/cards/{cardId}/points"),
+    ("delete", "/admin/v1/merchants/{m}/cards/{cardId}/holds"),
     ("get", "/admin/v1/merchants/{m}/transactions"),
     ("get", "/admin/v1/merchants/{m}/evaluations"),
     ("get", "/admin/v1/merchants/{m}/audit"),
@@ -73,6 +74,26 @@ fn operations(spec: &Value) -> Vec<(String, String)> {
 async fn every_route_is_documented_and_served(app: &TestApp) {
     let spec = spec(app).await;
     assert!(spec["openapi"].as_str().unwrap().starts_with("3."));
+    // Papaya's ids carry the bounds the parser enforces (`rabat_domain::limits`).
+    for path in ["/pos/papaya/v1/discounts", "/pos/papaya/v1/transactions"] {
+        let mut schema =
+            &spec["paths"][path]["post"]["requestBody"]["content"]["application/json"]["schema"];
+        if let Some(name) = schema["$ref"].as_str() {
+            let name = name.trim_start_matches("#/components/schemas/");
+            schema = &spec["components"]["schemas"][name];
+        }
+        let properties = &schema["properties"];
+        assert_eq!(
+            properties["orderId"]["maxLength"],
+            json!(rabat::limits::MAX_ORDER_ID_CHARS),
+            "{path}: {schema}"
+        );
+        assert_eq!(
+            properties["cardId"]["maxLength"],
+            json!(rabat::limits::MAX_CARD_ID_CHARS),
+            "{path}: {schema}"
+        );
+    }
     let documented = operations(&spec);
     for (method, path) in SURFACE {
         assert!(

@@ -13,6 +13,7 @@ app_on_both_engines!(
     modules_asking_too_much_of_the_compiler_are_refused,
     a_merchants_stored_policies_are_bounded,
     compiles_beyond_the_servers_bound_wait_then_get_503,
+    concurrent_uploads_never_pass_the_quotas,
 );
 
 fn leb(mut value: u64, out: &mut Vec<u8>) {
@@ -183,4 +184,47 @@ async fn compiles_beyond_the_servers_bound_wait_then_get_503(app: &TestApp) {
     let reply = upload(&busy, &m, distinct(&wasm, 4)).await;
     assert_eq!(reply.status, 201, "{}", reply.text);
     busy.shutdown().await;
+}
+
+/// Sets one quota for a module of the given size.
+type SetLimit = fn(&mut Settings, u64);
+
+/// Issue 21, item 13: eight uploads at once all pass the check made before compiling (it
+/// sees nothing stored yet); the quota is checked again inside each write's transaction,
+/// under the merchant's lock, so exactly as many versions are stored as it allows — for
+/// the number of versions and for the bytes — and the rest are refused with 413, id 14.
+async fn concurrent_uploads_never_pass_the_quotas(app: &TestApp) {
+    let wasm = example("tier-discount");
+    let size = wasm.len() as u64;
+    let cases: [(&str, SetLimit, &str); 2] = [
+        (
+            "versions",
+            |s, _| s.uploads.max_policy_versions = 2,
+            "max-policy-versions",
+        ),
+        (
+            "bytes",
+            |s, size| s.uploads.max_policy_bytes = size * 2 + size / 2,
+            "max-policy-bytes",
+        ),
+    ];
+    for (name, limit, setting) in cases {
+        let bounded = app_with(app, |s| {
+            limit(s, size);
+            s.uploads.max_concurrent_compiles = 8;
+        })
+        .await;
+        let m = bounded.merchant(name).await;
+        let replies =
+            futures::future::join_all((0..8).map(|i| upload(&bounded, &m, distinct(&wasm, i))))
+                .await;
+        let created = replies.iter().filter(|r| r.status == 201).count();
+        assert_eq!(created, 2, "{name}: {replies:?}");
+        for reply in replies.iter().filter(|r| r.status != 201) {
+            assert_error(reply, 413, 14, &[setting]);
+        }
+        let stored = bounded.state.store().list_policies(&m.id).await.unwrap();
+        assert_eq!(stored.len(), 2, "{name}: {stored:?}");
+        bounded.shutdown().await;
+    }
 }

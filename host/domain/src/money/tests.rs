@@ -473,6 +473,33 @@ fn empty_descriptions_get_defaults_in_the_seeds_style() {
 }
 
 #[test]
+fn the_cashier_message_says_each_description_once_in_order_of_first_appearance() {
+    let order = eur(
+        "20.00",
+        &[
+            ("a", "Espresso", "2.50"),
+            ("b", "Espresso", "3.00"),
+            ("c", "Tea", "2.00"),
+        ],
+    );
+    let response = answer(
+        &order,
+        &asked(
+            vec![
+                on_item("a", "20", "Happy hour: 20% off"),
+                on_item("c", "10", "Tea time"),
+                on_item("b", "20", "Happy hour: 20% off"),
+                bill("5", "Tea time"),
+            ],
+            None,
+        ),
+    );
+    // Every line keeps its description; the message says each one once.
+    assert_eq!(response.discounts.len(), 4);
+    assert_eq!(response.message, "Happy hour: 20% off; Tea time");
+}
+
+#[test]
 fn a_blank_policy_message_counts_as_none() {
     let order = eur("10.00", &[]);
     let response = answer(&order, &asked(vec![bill("10", "Ten off")], Some("  ")));

@@ -60,6 +60,15 @@ impl<'a> Fields<'a> {
         }
     }
 
+    /// [`Fields::id`] of at most `max` characters (an id the database indexes).
+    pub(super) fn bounded_id(&self, key: &str, max: usize) -> Result<String> {
+        let id = self.id(key)?;
+        match limits::id_too_long(&id, max) {
+            Some(problem) => Err(self.invalid(key, &problem)),
+            None => Ok(id),
+        }
+    }
+
     /// A JSON number, exactly. Quoted numbers (`"50.00"`) are refused like any string.
     pub(super) fn decimal(&self, key: &str) -> Result<Option<Decimal>> {
         match self.get(key) {

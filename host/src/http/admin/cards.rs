@@ -21,7 +21,7 @@ use crate::http::error::{ApiError, ApiResult};
 use crate::model::Card;
 use crate::server::AppState;
 use crate::service::Actor;
-use crate::store::{LedgerEntry, Page, UpsertedCard};
+use crate::store::{LedgerEntry, Page, ReleasedHolds, UpsertedCard};
 
 /// A card as the admin API shows it: the card, and the points its open orders hold.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -83,7 +83,7 @@ pub fn identity(fields: &Fields<'_>, card_id: Option<&str>) -> Result<Identity, 
         )));
     }
     Ok(Identity {
-        customer_id: fields.string("customerId", params::MAX_CARD_ID)?,
+        customer_id: fields.string("customerId", rabat_domain::limits::MAX_CUSTOMER_ID_CHARS)?,
         name: fields.string("name", MAX_TEXT)?,
         tier: fields.string("tier", MAX_TIER)?,
         tags: fields
@@ -229,20 +229,21 @@ pub async fn remove(
 }
 
 /// `GET /admin/v1/merchants/{m}/cards?limit=&cursor=` → `{items, nextCursor}` by card id;
-/// `?customerId=` → that customer's cards (at most two: more than one is ambiguous).
+/// with `customerId=` only that customer's cards, paged the same way.
 #[utoipa::path(
     get,
     path = "/admin/v1/merchants/{m}/cards",
+    operation_id = "listCards",
     tag = "cards",
     security(("apiKey" = [])),
     params(
         crate::http::openapi::MerchantPath,
-        ("customerId" = Option<String>, Query, description = "Only this customer's cards (at most two)"),
+        ("customerId" = Option<String>, Query, description = "Only this customer's cards (paged like the full list)"),
         ("limit" = Option<u32>, Query, description = "Rows per page, 1–500 (default 50)"),
-        ("cursor" = Option<String>, Query, description = "The previous page's nextCursor"),
+        ("cursor" = Option<String>, Query, description = "The previous page's nextCursor (of the same query)"),
     ),
     responses(
-        (status = 200, body = crate::store::Page<CardView>),
+        (status = 200, description = "One page of cards, by card id, each with its held points", body = crate::store::Page<CardView>),
         crate::http::openapi::BadInput,
         crate::http::openapi::Unauthorized,
         crate::http::openapi::Forbidden,
@@ -255,23 +256,15 @@ pub async fn list(
 ) -> ApiResult<Json<Page<CardView>>> {
     query.only(&["customerId", "limit", "cursor"])?;
     let store = state.store();
-    if let Some(customer) = query.get("customerId") {
-        // The cards of one customer (a lookup, so one page: the store returns at most
-        // two ids, which already tells "this card" from "ambiguous").
-        let mut items = Vec::new();
-        for card_id in store.cards_by_customer(&merchant.id, customer).await? {
-            if let Some(card) = store.card(&merchant.id, &card_id).await? {
-                items.push(CardView::of(&state, &merchant.id, card).await?);
-            }
+    let (limit, cursor) = (query.limit()?, query.cursor()?);
+    let page = match query.get("customerId") {
+        Some(customer) => {
+            store
+                .list_customer_cards(&merchant.id, customer, limit, cursor)
+                .await?
         }
-        return Ok(Json(Page {
-            items,
-            next_cursor: None,
-        }));
-    }
-    let page = store
-        .list_cards(&merchant.id, query.limit()?, query.cursor()?)
-        .await?;
+        None => store.list_cards(&merchant.id, limit, cursor).await?,
+    };
     // The page's held points in one query over its id range (cards come in id order).
     let held = match (page.items.first(), page.items.last()) {
         (Some(first), Some(last)) => store
@@ -342,4 +335,47 @@ pub async fn adjust(
         .adjust_points(&merchant.id, card_id, delta, &reason, audit)
         .await?;
     Ok((StatusCode::CREATED, Json(entry)))
+}
+
+/// `DELETE /admin/v1/merchants/{m}/cards/{cardId}/holds` → 200 `{orders, releasedPoints}`:
+/// releases every hold of the card (points offered at a till for orders that never
+/// completed), so they are available again now rather than when the holds expire. A bill
+/// completed afterwards for one of those orders redeems nothing. Audited as
+/// `card.holds_release`.
+#[utoipa::path(
+    delete,
+    path = "/admin/v1/merchants/{m}/cards/{cardId}/holds",
+    tag = "cards",
+    security(("apiKey" = [])),
+    params(
+        crate::http::openapi::MerchantPath,
+        ("cardId" = String, Path, description = "The card id"),
+    ),
+    responses(
+        (status = 200, description = "The holds released and the points they kept", body = ReleasedHolds),
+        crate::http::openapi::BadInput,
+        crate::http::openapi::Unauthorized,
+        crate::http::openapi::Forbidden,
+        crate::http::openapi::NotFound,
+    ),
+)]
+pub async fn release_holds(
+    State(state): State<AppState>,
+    MerchantAuth(merchant): MerchantAuth,
+    params: Params,
+) -> ApiResult<Json<ReleasedHolds>> {
+    let card_id = params.card_id()?;
+    let actor = Actor::merchant(&merchant.id);
+    let audit = |released: &ReleasedHolds| {
+        let detail = json!({
+            "cardId": card_id, "orders": released.orders,
+            "releasedPoints": released.released_points,
+        });
+        actor.did("card.holds_release", detail)
+    };
+    let released = state
+        .store()
+        .release_card_holds(&merchant.id, card_id, now_ms(), audit)
+        .await?;
+    Ok(Json(released))
 }

@@ -17,7 +17,7 @@ use crate::store::{Merchant, PosToken, credentials};
 
 /// The longest merchant id; ids are also limited to `A–Z a–z 0–9 . _ -`, so they are
 /// safe in paths, logs and file names.
-pub const MAX_ID: usize = 64;
+pub const MAX_ID: usize = rabat_domain::limits::MAX_MERCHANT_ID_CHARS;
 const MAX_NAME: usize = 200;
 
 /// The answer to a creation: the only time the secrets are shown.

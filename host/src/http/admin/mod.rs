@@ -68,6 +68,7 @@ pub fn routes(state: &AppState) -> OpenApiRouter<AppState> {
         .routes(routes!(cards::list))
         .routes(routes!(cards::show, cards::upsert, cards::remove))
         .routes(routes!(cards::adjust))
+        .routes(routes!(cards::release_holds))
         .routes(routes!(history::transactions))
         .routes(routes!(history::evaluations))
         .routes(routes!(audit::list))

@@ -5,6 +5,8 @@
 use axum::extract::{FromRequestParts, Path, Query};
 use axum::http::request::Parts;
 
+use rabat_domain::limits;
+
 use super::input::text_ok;
 use crate::http::error::ApiError;
 
@@ -28,6 +30,7 @@ impl<S: Send + Sync> FromRequestParts<S> for Params {
         match Path::<Vec<(String, String)>>::from_request_parts(parts, state).await {
             Ok(Path(params)) => {
                 no_control("path parameter", &params)?;
+                not_too_long(&params)?;
                 Ok(Params(params))
             }
             Err(rejection) => Err(invalid(format!(
@@ -66,7 +69,32 @@ impl Params {
 }
 
 /// The longest card id accepted.
-pub const MAX_CARD_ID: usize = 128;
+pub const MAX_CARD_ID: usize = limits::MAX_CARD_ID_CHARS;
+
+/// The longest value of each path or query parameter that is an indexed id
+/// ([`rabat_domain::limits`]): `{m}`, `{cardId}`, `{tokenId}`, `?cardId=`, `?customerId=`,
+/// `?orderId=`.
+fn id_limit(name: &str) -> Option<usize> {
+    match name {
+        "m" => Some(limits::MAX_MERCHANT_ID_CHARS),
+        "cardId" => Some(limits::MAX_CARD_ID_CHARS),
+        "tokenId" => Some(limits::MAX_TOKEN_ID_CHARS),
+        "customerId" => Some(limits::MAX_CUSTOMER_ID_CHARS),
+        "orderId" => Some(limits::MAX_ORDER_ID_CHARS),
+        _ => None,
+    }
+}
+
+/// Refuses an id parameter longer than its bound (400, id 7, naming it and the bound).
+fn not_too_long(pairs: &[(String, String)]) -> Result<(), ApiError> {
+    for (key, value) in pairs {
+        if let Some(problem) = id_limit(key).and_then(|max| limits::id_too_long(value, max)) {
+            let name = if key == "m" { "merchant id" } else { key };
+            return Err(invalid(format!("{name} {problem}")));
+        }
+    }
+    Ok(())
+}
 
 /// A listing's query string. Unknown and repeated parameters are refused by name.
 #[derive(Debug, Clone)]
@@ -79,6 +107,7 @@ impl<S: Send + Sync> FromRequestParts<S> for QueryParams {
         match Query::<Vec<(String, String)>>::from_request_parts(parts, state).await {
             Ok(Query(pairs)) => {
                 no_control("query parameter", &pairs)?;
+                not_too_long(&pairs)?;
                 Ok(QueryParams(pairs))
             }
             Err(rejection) => Err(invalid(format!(

@@ -30,12 +30,15 @@ pub struct Uploaded {
 }
 
 /// `POST /admin/v1/merchants/{m}/policies[?note=…]`, body: the component's bytes.
-/// → 201 `{version, sha256, sizeBytes, createdAt, note, active: false, imports, usesWasi}`;
+/// → 201 `{version, sha256, sizeBytes, createdAt, note, active: false, contract, imports,
+/// usesWasi}`;
 /// over the module limit 413 (id 5); not an acceptable policy 422 (id 11) with the reason.
 #[utoipa::path(
     post,
     path = "/admin/v1/merchants/{m}/policies",
+    operation_id = "uploadPolicy",
     tag = "policies",
+    description = "Stores the component as the merchant's next version, after validating and compiling it; not active until activated. The answer says which contract the component was built for (`contract`, as `rabat check` prints it) and what it imports.",
     security(("apiKey" = [])),
     params(
         crate::http::openapi::MerchantPath,
@@ -43,7 +46,7 @@ pub struct Uploaded {
     ),
     request_body(content = Vec<u8>, content_type = "application/wasm", description = "The policy component (.wasm)"),
     responses(
-        (status = 201, description = "Stored, validated and compiled; not active", body = Uploaded),
+        (status = 201, description = "Stored, validated and compiled; not active. `contract` is the policy contract it was built for", body = Uploaded),
         crate::http::openapi::Unauthorized,
         crate::http::openapi::Forbidden,
         crate::http::openapi::TooLarge,
@@ -89,11 +92,13 @@ pub struct PolicyList {
 #[utoipa::path(
     get,
     path = "/admin/v1/merchants/{m}/policies",
+    operation_id = "listPolicies",
     tag = "policies",
+    description = "The merchant's policy versions, newest first, each with its size, hash, note, whether it is active and the contract it was built for.",
     security(("apiKey" = [])),
     params(crate::http::openapi::MerchantPath),
     responses(
-        (status = 200, body = PolicyList),
+        (status = 200, description = "Every stored version, newest first", body = PolicyList),
         crate::http::openapi::Unauthorized,
         crate::http::openapi::Forbidden,
     ),
@@ -102,7 +107,7 @@ pub async fn list(
     State(state): State<AppState>,
     MerchantAuth(merchant): MerchantAuth,
 ) -> ApiResult<Json<PolicyList>> {
-    let items = state.store().list_policies(&merchant.id).await?;
+    let items = state.policies().list(&merchant.id).await?;
     let active_version = items.iter().find(|p| p.active).map(|p| p.version);
     Ok(Json(PolicyList {
         active_version,

@@ -11,7 +11,7 @@ use rabat_domain::model::{Card, Offer, Order};
 use rabat_domain::money::{self, DiscountResponse};
 use rabat_domain::points;
 use rabat_sandbox::sandbox::{LogLevel, LogLine};
-use rabat_sandbox::{CallReport, Failure};
+use rabat_sandbox::{CallReport, Contract, Failure};
 use rabat_store::Settlement;
 
 use super::{Accrued, LogEntry, Till, json_text, settlement};
@@ -33,8 +33,13 @@ impl Till {
         merchant: &str,
         order: Order,
         card: Card,
+        ledger_order_id: &str,
         live: &[&ActiveCampaign],
     ) -> ServiceResult<DiscountResponse> {
+        // As for one policy: only a 0.2 policy's `accrue` sees the order's offer.
+        let sees_offers = live
+            .iter()
+            .any(|campaign| campaign.policy.contract() == Contract::V0_2);
         // Every call starts at once (each on its own blocking thread once it has its slot).
         let calls: Vec<_> = live
             .iter()
@@ -130,19 +135,31 @@ impl Till {
                     logs_dropped: 0,
                 };
                 let (decision, at, dropped) = self
-                    .offer_points(merchant, &order, &card, combined.evaluation.clone(), report)
+                    .offer_points(
+                        merchant,
+                        ledger_order_id,
+                        &order,
+                        &card,
+                        combined.evaluation.clone(),
+                        report,
+                    )
                     .await?;
                 (decision.response, Some(at), dropped, decision.failure)
             } else {
-                match money::discount_response(&order, &combined.evaluation) {
-                    Ok(response) => (response, None, Vec::new(), None),
-                    Err(invalid) => (
-                        DiscountResponse::fail_safe(&order.currency),
-                        None,
-                        Vec::new(),
-                        Some(Failure::InvalidAnswer(invalid.to_string())),
-                    ),
+                let (response, failure) =
+                    match money::discount_response(&order, &combined.evaluation) {
+                        Ok(response) => (response, None),
+                        Err(invalid) => (
+                            DiscountResponse::fail_safe(&order.currency),
+                            Some(Failure::InvalidAnswer(invalid.to_string())),
+                        ),
+                    };
+                // The order's hold follows this answer, as for one policy.
+                if sees_offers {
+                    self.follow_free_answer(merchant, ledger_order_id, &card, &response)
+                        .await?;
                 }
+                (response, None, Vec::new(), failure)
             };
         let answered = ran.iter().any(|run| run.result.is_ok());
         let outcome = match (&failure, answered) {

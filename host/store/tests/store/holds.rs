@@ -17,6 +17,7 @@ on_both_engines!(
     card_changes_are_applied_noted_and_audited,
     concurrent_holds_never_offer_the_same_points_twice,
     concurrent_holds_and_bills_across_two_pools_never_overspend,
+    a_hold_of_nothing_records_the_latest_offer_and_releases_are_bounded,
 );
 
 const HOUR: i64 = 3_600_000;
@@ -240,13 +241,19 @@ async fn redemption_is_bounded_recorded_once_and_releases_the_hold(db: &TestDb) 
     assert_eq!(settled.burn, None);
     assert_eq!(assert_balance_is_the_ledger(s).await, 305);
 
-    // A POS whose ledger order id is not the one it held under (BIFIT: `bifit:<id>`).
-    try_hold(s, "77", 300, live(), HOUR).await;
+    // Holds are keyed by the ledger's order id (BIFIT's `bifit:<id>`): another POS's bill
+    // with the same number neither takes nor releases it.
+    try_hold(s, "bifit:77", 300, live(), HOUR).await;
     let settlement = Settlement {
         redeem: 300,
-        hold_order_id: Some("77".into()),
         ..Settlement::default()
     };
+    let (_, settled) = s
+        .record_bill("m1", &bill("77", "c1", "5.00", 0, NOW), &settlement)
+        .await
+        .unwrap();
+    assert_eq!(settled.burn, None);
+    assert!(s.hold("m1", "bifit:77").await.unwrap().is_some());
     let (_, settled) = s
         .record_bill("m1", &bill("bifit:77", "c1", "5.00", 0, NOW), &settlement)
         .await
@@ -255,7 +262,7 @@ async fn redemption_is_bounded_recorded_once_and_releases_the_hold(db: &TestDb) 
         settled.burn.map(|b| (b.order_id, b.points)),
         Some((Some("bifit:77".into()), -300))
     );
-    assert_eq!(s.hold("m1", "77").await.unwrap(), None);
+    assert_eq!(s.hold("m1", "bifit:77").await.unwrap(), None);
     assert_eq!(assert_balance_is_the_ledger(s).await, 5);
 }
 
@@ -365,4 +372,52 @@ async fn concurrent_holds_and_bills_across_two_pools_never_overspend(db: &TestDb
     assert!(balance >= 0);
     assert_eq!(db.store.held_points("m1", "c1", NOW).await.unwrap(), 0);
     other.close().await;
+}
+
+/// A hold of 0 points (an answer that reserves nothing) replaces the order's hold and
+/// records its offer, but writes nothing for an order without one; an order's hold and a
+/// card's holds are released under the card's lock, saying what they kept.
+async fn a_hold_of_nothing_records_the_latest_offer_and_releases_are_bounded(db: &TestDb) {
+    let s = &db.store;
+    merchant(s, "m1").await;
+    card_with(s, "m1", "c1", 1000).await;
+    let now = live();
+    let nothing = |offer: &str| {
+        let offer = offer.to_owned();
+        move |_: i64| (Some(NewHold { points: 0, offer }), ())
+    };
+    s.hold_points("m1", "c1", "free", now, HOUR, nothing("{\"free\":1}"))
+        .await
+        .unwrap();
+    assert_eq!(s.hold("m1", "free").await.unwrap(), None);
+    assert!(!s.has_hold("m1", "free").await.unwrap());
+
+    assert_eq!(try_hold(s, "a", 600, now, HOUR).await, 1000);
+    assert!(s.has_hold("m1", "a").await.unwrap());
+    s.hold_points("m1", "c1", "a", now + 1, HOUR, nothing("{\"later\":1}"))
+        .await
+        .unwrap();
+    let hold = s.hold("m1", "a").await.unwrap().unwrap();
+    assert_eq!((hold.points, hold.offer.as_str()), (0, "{\"later\":1}"));
+    assert_eq!(s.held_points("m1", "c1", now).await.unwrap(), 0);
+    // Redeeming from it takes nothing.
+    let (_, settled) = s
+        .record_bill("m1", &bill("a", "c1", "5.00", 0, now), &redeem(600))
+        .await
+        .unwrap();
+    assert_eq!(settled.burn, None);
+    assert_eq!(s.hold("m1", "a").await.unwrap(), None);
+
+    // Releasing one order's hold, then all of a card's.
+    try_hold(s, "b", 300, now, HOUR).await;
+    try_hold(s, "c", 200, now, HOUR).await;
+    assert_eq!(s.release_order_hold("m1", "b", now).await.unwrap(), 300);
+    assert_eq!(s.release_order_hold("m1", "b", now).await.unwrap(), 0);
+    try_hold(s, "d", 100, now, HOUR).await;
+    let released = s.release_card_holds("m1", "c1", now, audit).await.unwrap();
+    assert_eq!((released.orders, released.released_points), (2, 300));
+    assert_eq!(s.held_points("m1", "c1", now).await.unwrap(), 0);
+    let unknown = s.release_card_holds("m1", "nope", now, audit).await;
+    assert!(unknown.is_err());
+    assert_eq!(assert_balance_is_the_ledger(s).await, 1000);
 }
