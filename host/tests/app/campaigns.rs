@@ -29,6 +29,7 @@ app_on_both_engines!(
     policies_on_contracts_0_1_and_0_2_run_as_campaigns,
     the_admin_routes_check_audit_and_isolate,
     the_demo_merchant_runs_two_campaigns,
+    points_of_one_campaign_are_held_beside_the_others_discounts,
 );
 
 fn seed_bill(order_id: &str, card_id: &str) -> Value {
@@ -781,4 +782,75 @@ async fn the_demo_merchant_runs_two_campaigns(app: &TestApp) {
     );
     // A second setup leaves the merchant as it is.
     assert!(!rabat::demo::setup(&app.state).await.unwrap().created);
+}
+
+/// Paying with points as one of two campaigns: the points-costing coupon goes through the
+/// points gate with the other campaign's discount, the order's hold is written, the bill
+/// burns it once; a later answer of the order that costs nothing replaces the hold.
+async fn points_of_one_campaign_are_held_beside_the_others_discounts(app: &TestApp) {
+    let shop = app.merchant("points").await;
+    let mut card = Card::new("gold");
+    card.tier = Some("gold".into());
+    card.points = 1000;
+    app.card(&shop, card).await;
+    app.activate(
+        &shop,
+        &example("pay-with-points"),
+        json!({"pointsPerUnit": 100, "maxShare": 50}),
+    )
+    .await;
+    let tier = upload(app, &shop, &example("tier-discount")).await;
+    create(
+        app,
+        &shop,
+        json!({"name": "tier", "policyVersion": tier, "config": tiers(), "priority": 1}),
+    )
+    .await;
+    // 10 % of 50.00, and 1 000 points paying 10.00.
+    let answer = discount(app, &shop, "o1", "gold").await;
+    assert_eq!(answer["totalDiscount"].to_string(), "15.00", "{answer}");
+    let held = |app: &TestApp| {
+        let store = app.state.store().clone();
+        let id = shop.id.clone();
+        async move {
+            store
+                .held_points(&id, "gold", rabat::clock::now_ms())
+                .await
+                .unwrap()
+        }
+    };
+    assert_eq!(held(app).await, 1000);
+    let logs = logged(app, &shop, "o1").await.record.logs.to_string();
+    assert!(
+        logs.contains("'default' (v1) gave 'Paid with 1000 points': 10.00"),
+        "{logs}"
+    );
+    // The bill completes with the coupon on it: the points are burnt once.
+    let mut done = completed("o1", "gold");
+    done["total"] = json!(35.00);
+    done["orderItems"].as_array_mut().unwrap().push(json!({"id": "3", "productId": "POINTS",
+        "name": "POINTS", "quantity": 1, "unitPrice": -10.00, "totalPrice": -10.00, "vat": 0, "vatRate": 0}));
+    let reply = app.post_json(TRANSACTIONS, &shop.pos_token, &done).await;
+    assert_eq!(reply.status, 200, "{}", reply.text);
+    let stored = app
+        .state
+        .store()
+        .card(&shop.id, "gold")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(stored.points, 0);
+    assert_eq!(held(app).await, 0);
+    let reply = app.post_json(TRANSACTIONS, &shop.pos_token, &done).await;
+    assert_eq!(reply.status, 200, "{}", reply.text);
+    assert_eq!(
+        app.state
+            .store()
+            .card(&shop.id, "gold")
+            .await
+            .unwrap()
+            .unwrap()
+            .points,
+        0
+    );
 }
