@@ -30,6 +30,7 @@ app_on_both_engines!(
     the_admin_routes_check_audit_and_isolate,
     the_demo_merchant_runs_two_campaigns,
     points_of_one_campaign_are_held_beside_the_others_discounts,
+    a_campaign_change_reaches_another_server,
 );
 
 fn seed_bill(order_id: &str, card_id: &str) -> Value {
@@ -853,4 +854,62 @@ async fn points_of_one_campaign_are_held_beside_the_others_discounts(app: &TestA
             .points,
         0
     );
+}
+
+/// A campaign created, paused or ended through one server reaches another server on the
+/// same database (PostgreSQL: its change notification; SQLite: the generation check),
+/// without a restart.
+async fn a_campaign_change_reaches_another_server(app: &TestApp) {
+    let shop = shop(app, "replicas").await;
+    app.activate(&shop, &example("tier-discount"), tiers())
+        .await;
+    let other = app.restart().await;
+    let total = |server: &'static str, app: &TestApp, order: String| {
+        let bill = seed_bill(&order, "gold");
+        let token = shop.pos_token.clone();
+        let router = app.router.clone();
+        async move {
+            let request = axum::http::Request::builder()
+                .method("POST")
+                .uri(DISCOUNTS)
+                .header("authorization", format!("Bearer {token}"))
+                .body(axum::body::Body::from(bill.to_string()))
+                .unwrap();
+            let response = tower::ServiceExt::oneshot(router, request).await.unwrap();
+            let bytes = http_body_util::BodyExt::collect(response.into_body())
+                .await
+                .unwrap()
+                .to_bytes();
+            let json: Value = serde_json::from_slice(&bytes).unwrap();
+            let _ = server;
+            json["totalDiscount"].to_string()
+        }
+    };
+    // Warm the other server's cache.
+    assert_eq!(total("other", &other, "w".into()).await, "5.00");
+    let category = upload(app, &shop, &example("category-discount")).await;
+    let made = create(
+        app,
+        &shop,
+        json!({"name": "coffee", "policyVersion": category, "config": coffee()}),
+    )
+    .await;
+    let until = |want: &'static str| {
+        let other = &other;
+        async move {
+            for i in 0..200 {
+                if total("other", other, format!("p{want}{i}")).await == want {
+                    return;
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            }
+            panic!("the other server never answered {want}");
+        }
+    };
+    until("5.90").await;
+    let end = format!("{}/{}/end", campaigns_path(&shop), made["id"]);
+    let reply = app.call("POST", &end, Some(&shop.api_key), "").await;
+    assert_eq!(reply.status, 200, "{}", reply.text);
+    until("5.00").await;
+    other.shutdown().await;
 }
