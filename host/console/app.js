@@ -6,7 +6,7 @@ import { overview } from './overview.js';
 import { policies, tryIt, replay } from './policies.js';
 import { campaigns } from './campaigns.js';
 import { cards, card } from './cards.js';
-import { evaluations, audit } from './history.js';
+import { evaluations, evaluation, audit } from './history.js';
 import { config, tokens, bifit } from './settings.js';
 
 const main = document.getElementById('main');
@@ -24,6 +24,7 @@ const routes = [
   [/^cards$/, cards],
   [/^cards\/(.+)$/, card],
   [/^evaluations$/, evaluations],
+  [/^evaluations\/(\d+)$/, evaluation],
   [/^audit$/, audit],
   [/^tokens$/, tokens],
   [/^bifit$/, bifit],

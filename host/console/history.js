@@ -1,4 +1,5 @@
-// What happened: the evaluation log (each run openable) and the audit trail.
+// What happened: the evaluation log (each run openable, and linkable at
+// `#/evaluations/ID`) and the audit trail.
 import { call, m, query, OUTCOMES, pretty } from './api.js';
 import { count, micros, money, time } from './fmt.js';
 import { badge, clear, code, empty, errorBox, facts, field, h, loading, table, title, add } from './ui.js';
@@ -33,7 +34,7 @@ async function show(box, detail, outcome, cursor, ctx) {
   }
   add(box, table([
     ['When', (e) => time(e.at)],
-    ['Order', (e) => e.orderId],
+    ['Order', (e) => h('a', { href: `#/evaluations/${e.id}`, class: 'evaluation-link', title: `Run ${e.id}: its own page` }, e.orderId)],
     ['Card', (e) => e.cardId || '—'],
     ['Version', (e) => (e.policyVersion ? `v${e.policyVersion}` : '—')],
     ['Outcome', (e) => badge(e.outcome)],
@@ -50,10 +51,26 @@ async function show(box, detail, outcome, cursor, ctx) {
   }
 }
 
+// One run on a page of its own (`#/evaluations/ID`): what the list's "Open" shows, at an
+// address that can be kept and shared (a replay's changed orders link here).
+export async function evaluation(page, [id], ctx) {
+  const detail = h('section', { 'aria-label': 'Evaluation', class: 'detail', tabindex: '-1' }, loading());
+  add(page, title(`Run ${id}`, h('p', {}, h('a', { href: '#/evaluations' }, 'All evaluations'))), detail);
+  let e;
+  try {
+    e = await call('GET', m(`/evaluations/${encodeURIComponent(id)}`));
+  } catch (error) {
+    clear(detail, errorBox(error));
+    return;
+  }
+  open(detail, e, ctx);
+}
+
 function open(detail, e, ctx) {
   const currency = e.request && e.request.currency;
   clear(detail,
     h('h2', {}, `Run ${e.id}: order ${e.orderId}`),
+    h('p', {}, h('a', { href: `#/evaluations/${e.id}`, class: 'permalink' }, 'Link to this run')),
     facts([
       ['When', time(e.at)],
       ['Outcome', badge(e.outcome)],

@@ -327,7 +327,7 @@ function showReplay(out, report) {
       format: (n) => n.toFixed(2),
     }),
     table([
-      ['Order', (o) => o.orderId],
+      ['Order', (o) => h('a', { href: `#/evaluations/${o.evaluationId}`, class: 'evaluation-link', title: `The logged run ${o.evaluationId}` }, o.orderId)],
       ['Card', (o) => o.cardId],
       ['When', (o) => time(o.at)],
       ['Before', (o) => [money(o.before.totalDiscount, o.currency), ' ', badge(o.before.outcome), o.before.version ? ` v${o.before.version}` : '']],

@@ -25,8 +25,12 @@ pub struct FileSettings {
     pub max_body_bytes: Option<usize>,
     /// Largest policy module accepted at upload, in bytes.
     pub max_module_bytes: Option<usize>,
-    /// Evaluations kept per merchant in the evaluation log.
+    /// The evaluation log's row cap per merchant: a safety bound whatever the age.
     pub evaluation_log_retention: Option<u32>,
+    /// Days a merchant's evaluations are kept unless it set its own retention.
+    pub evaluation_log_retention_days: Option<u32>,
+    /// The longest retention in days a merchant may set (its setting is capped to it).
+    pub evaluation_log_max_retention_days: Option<u32>,
     /// Bytes the evaluation log's queue may hold before records are dropped (counted).
     pub evaluation_log_max_bytes: Option<usize>,
     /// Default per-call policy limits.
@@ -95,7 +99,12 @@ pub struct Settings {
     pub operator_token: Option<String>,
     pub max_body_bytes: usize,
     pub max_module_bytes: usize,
+    /// The evaluation log's row cap per merchant (a safety bound; age is the retention).
     pub evaluation_log_retention: u32,
+    /// Days a merchant's evaluations are kept unless it set its own retention.
+    pub evaluation_log_retention_days: u32,
+    /// The longest retention in days a merchant's own setting gets.
+    pub evaluation_log_max_retention_days: u32,
     /// Bytes of evaluation-log records queued but not yet written before more are dropped.
     pub evaluation_log_max_bytes: usize,
     pub policy_limits: Limits,
@@ -174,6 +183,17 @@ pub const MIN_OPERATOR_TOKEN_CHARS: usize = 16;
 pub const DEFAULT_BIND: &str = "127.0.0.1:8080";
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://rabat.db";
 
+impl Settings {
+    /// The evaluation log's retention as the store applies it.
+    pub fn evaluation_retention(&self) -> crate::store::EvaluationRetention {
+        crate::store::EvaluationRetention {
+            default_days: self.evaluation_log_retention_days,
+            max_days: self.evaluation_log_max_retention_days,
+            max_rows: u64::from(self.evaluation_log_retention),
+        }
+    }
+}
+
 impl Default for Settings {
     fn default() -> Self {
         Settings {
@@ -183,7 +203,9 @@ impl Default for Settings {
             operator_token: None,
             max_body_bytes: 256 << 10,
             max_module_bytes: 4 << 20,
-            evaluation_log_retention: 10_000,
+            evaluation_log_retention: 200_000,
+            evaluation_log_retention_days: 35,
+            evaluation_log_max_retention_days: 90,
             evaluation_log_max_bytes: crate::evaluation_log::DEFAULT_MAX_BYTES,
             policy_limits: Limits::default(),
             secrets_key: None,
@@ -315,6 +337,12 @@ pub struct SettingsArgs {
     /// [default: 67108864, 64 MiB]
     #[arg(long, env = "RABAT_EVALUATION_LOG_MAX_BYTES")]
     pub evaluation_log_max_bytes: Option<usize>,
+    /// Days a merchant's evaluations are kept unless it set its own retention [default: 35]
+    #[arg(long, env = "RABAT_EVALUATION_LOG_RETENTION_DAYS")]
+    pub evaluation_log_retention_days: Option<u32>,
+    /// The longest evaluation-log retention, in days, a merchant may have [default: 90]
+    #[arg(long, env = "RABAT_EVALUATION_LOG_MAX_RETENTION_DAYS")]
+    pub evaluation_log_max_retention_days: Option<u32>,
 }
 
 /// A secret read from a file: the file's text, trimmed.
@@ -419,6 +447,22 @@ impl SettingsArgs {
             !http.header_timeout.is_zero() && !http.body_timeout.is_zero(),
             "header-timeout-ms and body-timeout-ms must be above 0"
         );
+        let evaluation_log_retention_days = self
+            .evaluation_log_retention_days
+            .or(file.evaluation_log_retention_days)
+            .unwrap_or(defaults.evaluation_log_retention_days);
+        let evaluation_log_max_retention_days = self
+            .evaluation_log_max_retention_days
+            .or(file.evaluation_log_max_retention_days)
+            .unwrap_or(defaults.evaluation_log_max_retention_days);
+        anyhow::ensure!(
+            evaluation_log_retention_days >= 1 && evaluation_log_max_retention_days >= 1,
+            "evaluation-log-retention-days and evaluation-log-max-retention-days must be at least 1"
+        );
+        anyhow::ensure!(
+            evaluation_log_retention_days <= evaluation_log_max_retention_days,
+            "evaluation-log-retention-days ({evaluation_log_retention_days}) must not exceed evaluation-log-max-retention-days ({evaluation_log_max_retention_days})"
+        );
         let uploads = UploadLimits {
             max_concurrent_compiles: self
                 .max_concurrent_compiles
@@ -457,6 +501,8 @@ impl SettingsArgs {
                 .evaluation_log_max_bytes
                 .or(file.evaluation_log_max_bytes)
                 .unwrap_or(defaults.evaluation_log_max_bytes),
+            evaluation_log_retention_days,
+            evaluation_log_max_retention_days,
             policy_limits: file.policy_limits.unwrap_or(defaults.policy_limits),
             secrets_key,
             bifit,

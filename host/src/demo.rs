@@ -63,11 +63,14 @@ pub async fn setup(state: &AppState) -> anyhow::Result<DemoInfo> {
     store
         .upsert_card(MERCHANT, &new, None, |_: &_| demo("card.create"))
         .await?;
+    let contract = crate::policy::contract::read_contract(&wasm).ok();
     let version = store
-        .add_policy(
+        .add_policy_within(
             MERCHANT,
             &wasm,
             Some("demo: examples/tier-discount"),
+            contract.map(|c| c.name()),
+            None,
             |_: &_| demo("policy.upload"),
         )
         .await?;
@@ -79,11 +82,14 @@ pub async fn setup(state: &AppState) -> anyhow::Result<DemoInfo> {
     store
         .activate_policy(MERCHANT, version.version, |_: &_| demo("policy.activate"))
         .await?;
+    let contract = crate::policy::contract::read_contract(&happy_hour).ok();
     let version = store
-        .add_policy(
+        .add_policy_within(
             MERCHANT,
             &happy_hour,
             Some("demo: examples/happy-hour"),
+            contract.map(|c| c.name()),
+            None,
             |_: &_| demo("policy.upload"),
         )
         .await?;

@@ -1,7 +1,8 @@
 //! The evaluation log's writer: endpoint 1 hands each record to a bounded channel and
-//! moves on; a background task writes them in batches and prunes to the retention. When
-//! the database cannot keep up, records are dropped and counted rather than slowing
-//! the till.
+//! moves on; a background task compresses them (on a blocking thread) and writes them in
+//! batches. When the database cannot keep up, records are dropped and counted rather than
+//! slowing the till. Removing what retention no longer keeps is the housekeeper's job
+//! ([`Housekeeper`]), one replica at a time.
 //!
 //! The queue is bounded in bytes as well as in records (`evaluation-log-max-bytes`,
 //! [`DEFAULT_MAX_BYTES`]): a record's JSON is turned into text as it is queued (compact,
@@ -16,14 +17,18 @@ use std::time::Duration;
 use tokio::sync::mpsc;
 
 use crate::metrics::{Kind, Metrics};
-use crate::store::{PendingEvaluation, Store};
+use crate::store::{
+    EncodedEvaluation, EvaluationRetention, Housekeeping, HousekeepingOptions, PendingEvaluation,
+    Store,
+};
 
 /// The default bound on the bytes of records queued but not yet written: 64 MiB.
 pub const DEFAULT_MAX_BYTES: usize = 64 << 20;
 
 const CHANNEL_CAPACITY: usize = 8192;
 const BATCH: usize = 256;
-const PRUNE_EVERY: Duration = Duration::from_secs(60);
+/// How often each replica tries a housekeeping pass (only the lease's holder does it).
+pub const HOUSEKEEPING_EVERY: Duration = Duration::from_secs(60);
 
 #[derive(Debug, Clone)]
 pub struct EvaluationLog {
@@ -65,7 +70,7 @@ impl EvaluationLog {
     /// Records queued but not yet written hold at most `max_bytes`.
     pub fn start(
         store: Store,
-        retention: u32,
+        retention: EvaluationRetention,
         max_bytes: usize,
     ) -> (Self, tokio::task::JoinHandle<()>) {
         let (tx, rx) = mpsc::channel(CHANNEL_CAPACITY);
@@ -171,30 +176,58 @@ async fn write_loop(
     store: Store,
     mut rx: mpsc::Receiver<Queued>,
     counters: Arc<Counters>,
-    retention: u32,
+    retention: EvaluationRetention,
 ) {
     let mut batch = Vec::with_capacity(BATCH);
-    let mut last_prune = tokio::time::Instant::now();
     while rx.recv_many(&mut batch, BATCH).await > 0 {
         let bytes: usize = batch.iter().map(|queued| queued.bytes).sum();
         let records: Vec<PendingEvaluation> = batch.drain(..).map(|queued| queued.record).collect();
-        write_batch(&store, &records, &counters).await;
-        drop(records);
-        counters.queued_bytes.fetch_sub(bytes, Ordering::AcqRel);
-        if last_prune.elapsed() >= PRUNE_EVERY {
-            last_prune = tokio::time::Instant::now();
-            if let Err(error) = store.prune_all_evaluations(retention).await {
-                tracing::warn!(%error, "could not prune the evaluation log");
+        let count = records.len() as u64;
+        // zstd and the currency's read are CPU work: off the async threads serving tills.
+        let encoded = tokio::task::spawn_blocking(move || encode_all(&records)).await;
+        match encoded {
+            Ok((encoded, refused)) => {
+                if refused > 0 {
+                    counters.failed.fetch_add(refused, Ordering::Relaxed);
+                }
+                write_batch(&store, &encoded, &retention, &counters).await;
+            }
+            Err(error) => {
+                counters.failed.fetch_add(count, Ordering::Relaxed);
+                tracing::warn!(%error, count, "could not compress evaluation log records");
             }
         }
+        counters.queued_bytes.fetch_sub(bytes, Ordering::AcqRel);
     }
+}
+
+/// Compresses a batch; the records that cannot be are counted (and logged), not written.
+pub fn encode_all(records: &[PendingEvaluation]) -> (Vec<EncodedEvaluation>, u64) {
+    let mut refused = 0;
+    let encoded = records
+        .iter()
+        .filter_map(|record| match record.encode() {
+            Ok(encoded) => Some(encoded),
+            Err(error) => {
+                refused += 1;
+                tracing::warn!(%error, merchant = %record.merchant_id, "could not compress an evaluation log record; dropped");
+                None
+            }
+        })
+        .collect();
+    (encoded, refused)
 }
 
 /// Writes a batch in one transaction; when the database refuses it, writes its records one
 /// by one, so only the records it refuses are lost (counted as failed and logged). The
 /// writer's step, public so it can be tested on a batch of known make-up.
-pub async fn write_batch(store: &Store, records: &[PendingEvaluation], counters: &Counters) {
-    let error = match store.insert_pending_evaluations(records).await {
+pub async fn write_batch(
+    store: &Store,
+    records: &[EncodedEvaluation],
+    retention: &EvaluationRetention,
+    counters: &Counters,
+) {
+    let error = match store.insert_encoded_evaluations(records, retention).await {
         Ok(()) => {
             counters
                 .written
@@ -214,7 +247,7 @@ pub async fn write_batch(store: &Store, records: &[PendingEvaluation], counters:
     tracing::warn!(%error, count = records.len(), "an evaluation log batch was refused; writing its records one by one");
     for (done, record) in records.iter().enumerate() {
         match store
-            .insert_pending_evaluations(std::slice::from_ref(record))
+            .insert_encoded_evaluations(std::slice::from_ref(record), retention)
             .await
         {
             Ok(()) => {
@@ -231,5 +264,53 @@ pub async fn write_batch(store: &Store, records: &[PendingEvaluation], counters:
                 return;
             }
         }
+    }
+}
+
+/// The evaluation log's housekeeping task: every [`HOUSEKEEPING_EVERY`] it asks the store
+/// for a pass ([`Store::housekeep_evaluations`]), which only the replica holding the lease
+/// does. Stopping it mid-pass is safe: every step of a pass is its own transaction.
+#[derive(Debug)]
+pub struct Housekeeper {
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Housekeeper {
+    /// Starts the task; its first pass runs at once (it also creates the coming days'
+    /// partitions on PostgreSQL).
+    pub fn start(store: Store, retention: EvaluationRetention, every: Duration) -> Housekeeper {
+        let holder = format!(
+            "{}-{}-{:08x}",
+            std::process::id(),
+            crate::clock::now_ms(),
+            rand::random::<u32>()
+        );
+        let task = tokio::spawn(async move {
+            let options = HousekeepingOptions::default();
+            let mut ticks = tokio::time::interval(every);
+            ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                ticks.tick().await;
+                let now = crate::clock::now_ms();
+                match store
+                    .housekeep_evaluations(&holder, now, &retention, &options)
+                    .await
+                {
+                    Ok(Housekeeping::Done(report)) => {
+                        tracing::debug!(?report, "evaluation log housekeeping done");
+                    }
+                    Ok(Housekeeping::Skipped) => {}
+                    Err(error) => {
+                        tracing::warn!(%error, "evaluation log housekeeping failed; retried next time");
+                    }
+                }
+            }
+        });
+        Housekeeper { task }
+    }
+
+    /// Stops the task (a pass in progress is cut between or inside its transactions).
+    pub fn stop(self) {
+        self.task.abort();
     }
 }

@@ -10,7 +10,7 @@ use crate::active::{ActivePolicies, ArtifactCache, CacheOptions};
 use crate::admission::Admission;
 use crate::bifit::{Bifit, Follower};
 use crate::config::Settings;
-use crate::evaluation_log::EvaluationLog;
+use crate::evaluation_log::{EvaluationLog, Housekeeper};
 use crate::metrics::Metrics;
 use crate::policy::{Runtime, RuntimeConfig};
 use crate::service::{BifitSync, Campaigns, PolicyChanges, PolicyRunner, PosTokens, Till, WhatIf};
@@ -155,7 +155,7 @@ pub fn start_with(settings: Settings, store: Store) -> anyhow::Result<Started> {
         .context("could not set up the BIFIT client")?;
     let (evaluations, log_writer) = EvaluationLog::start(
         store.clone(),
-        settings.evaluation_log_retention,
+        settings.evaluation_retention(),
         settings.evaluation_log_max_bytes,
     );
     let mut metrics = Metrics::new();
@@ -313,11 +313,17 @@ pub async fn serve(
         println!("{}", info.instructions(local));
     }
     let store = state.store().clone();
+    let housekeeper = Housekeeper::start(
+        store.clone(),
+        state.settings().evaluation_retention(),
+        crate::evaluation_log::HOUSEKEEPING_EVERY,
+    );
     let follower = Follower::start(state.bifit_sync().clone());
     let limits = state.settings().http.clone();
     let served = serve_http(listener, app(state), &limits, shutdown_signal()).await;
     // Before the log writer: the follower holds a state clone, and so a log sender.
     follower.stop().await;
+    housekeeper.stop();
     served?;
     // Every handler (and so every log sender) is gone: the writer drains and stops.
     if let Err(error) = log_writer.await {

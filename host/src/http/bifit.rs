@@ -56,10 +56,11 @@ fn caller_card(raw: Raw, limit: usize) -> ApiResult<Option<String>> {
 #[utoipa::path(
     post,
     path = "/pos/bifit/v1/online-orders/{id}/discounts",
+    operation_id = "bifitDiscounts",
     tag = "pos",
     security(("posToken" = [])),
     params(("id" = i64, Path, description = "The BIFIT online order id")),
-    request_body(content = serde_json::Value, description = "Optional: {cardId} when the till knows the card"),
+    request_body(content = crate::http::openapi::BifitCallerCard, description = "Optional: {cardId} when the till knows the card"),
     responses(
         (status = 200, description = "The discounts (as Papaya's answer); the order is then followed to a final status", body = crate::http::openapi::DiscountResponseDoc),
         (status = 400, description = "Bad input (the message names the field); 3 when no card matches", body = crate::http::openapi::ErrorDoc),
@@ -89,10 +90,11 @@ pub async fn discounts(
 #[utoipa::path(
     post,
     path = "/pos/bifit/v1/online-orders/{id}/sync",
+    operation_id = "bifitSync",
     tag = "pos",
     security(("posToken" = [])),
     params(("id" = i64, Path, description = "The BIFIT online order id")),
-    request_body(content = serde_json::Value, description = "Optional: {cardId}"),
+    request_body(content = crate::http::openapi::BifitCallerCard, description = "Optional: {cardId}"),
     responses(
         (status = 200, description = "What the sync did: recorded, already_recorded, voided or pending", body = SyncReport),
         (status = 400, description = "Bad input (the message names the field); 3 when no card matches", body = crate::http::openapi::ErrorDoc),

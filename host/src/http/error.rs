@@ -33,6 +33,10 @@ pub enum ApiError {
     Conflict(String),
     #[error("not found: {0}")]
     NotFound(String),
+    /// A known path called with a method it does not take: 405, id 15 (axum adds the
+    /// `Allow` header).
+    #[error("method not allowed: {0}")]
+    MethodNotAllowed(String),
     #[error("forbidden: {0}")]
     Forbidden(&'static str),
     #[error("invalid policy module: {0}")]
@@ -65,6 +69,7 @@ impl ApiError {
             ApiError::BodyTimeout => StatusCode::REQUEST_TIMEOUT,
             ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
+            ApiError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
             ApiError::InvalidPolicy(_) => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::Upstream(_) => StatusCode::BAD_GATEWAY,
@@ -94,6 +99,9 @@ impl ApiError {
             ApiError::InvalidField(why) => ErrorBody::new(7, "Invalid field value", why.clone()),
             ApiError::Conflict(why) => ErrorBody::new(8, "Conflict", why.clone()),
             ApiError::NotFound(why) => ErrorBody::new(9, "Not found", why.clone()),
+            ApiError::MethodNotAllowed(why) => {
+                ErrorBody::new(15, "Method not allowed", why.clone())
+            }
             ApiError::Forbidden(why) => ErrorBody::new(10, "Forbidden", *why),
             ApiError::InvalidPolicy(why) => {
                 ErrorBody::new(11, "Invalid policy module", why.clone())

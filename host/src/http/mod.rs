@@ -38,9 +38,9 @@ pub fn app(state: AppState) -> Router {
     router
         // The console's page and assets: HTML, not API, so not in the OpenAPI document.
         .merge(console::router())
-        .layer(Extension(Arc::new(spec)))
+        .layer(Extension(Arc::new(openapi::finish(&spec))))
         .fallback(not_found)
-        .method_not_allowed_fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
         // Innermost first: metrics see the matched route; the request id is set before
         // the trace span opens (so every log line of the request carries it) and is
         // copied onto the response.
@@ -119,4 +119,12 @@ async fn track(State(state): State<AppState>, request: Request, next: Next) -> R
 
 async fn not_found(method: Method, uri: Uri) -> ApiError {
     ApiError::NotFound(format!("There is no {method} {}", uri.path()))
+}
+
+/// A known path with another method: 405, and axum sets `Allow` to the path's methods.
+async fn method_not_allowed(method: Method, uri: Uri) -> ApiError {
+    ApiError::MethodNotAllowed(format!(
+        "{} does not take {method}; the Allow header lists the methods it takes",
+        uri.path()
+    ))
 }

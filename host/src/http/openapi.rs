@@ -13,6 +13,7 @@ use axum::Json;
 use axum::extract::Extension;
 use rust_decimal::Decimal;
 use serde::Serialize;
+use serde_json::{Value, json};
 use utoipa::openapi::OpenApi as Spec;
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi, ToSchema};
@@ -22,7 +23,7 @@ use utoipa::{Modify, OpenApi, ToSchema};
 #[openapi(
     info(
         title = "rabat",
-        description = "A loyalty rules engine for point-of-sale systems. POS endpoints take the POS token; `/admin/v1/merchants/{m}/…` the merchant's API key; creating a merchant the operator token. Every error body is `{error, message, error_id}`.",
+        description = "A loyalty rules engine for point-of-sale systems. POS endpoints take the POS token; `/admin/v1/merchants/{m}/…` the merchant's API key; creating a merchant the operator token. Every error body is `{error, message, error_id}`. A path called with a method it does not take answers 405 (error_id 15) with `Allow` listing its methods.",
         license(name = "Apache-2.0")
     ),
     modifiers(&Security),
@@ -47,6 +48,7 @@ impl Modify for Security {
             ("posToken", "A POS token of the merchant (`pt_…`)"),
             ("apiKey", "The merchant's API key (`mk_…`)"),
             ("operator", "The operator token from the server's settings"),
+            ("metricsToken", "The metrics token (`--metrics-token`)"),
         ] {
             let mut http = Http::new(HttpAuthScheme::Bearer);
             http.description = Some(what.to_owned());
@@ -59,10 +61,11 @@ impl Modify for Security {
 #[utoipa::path(
     get,
     path = "/openapi.json",
+    operation_id = "getOpenApiDocument",
     tag = "ops",
     responses((status = 200, description = "This document", content_type = "application/json"))
 )]
-pub async fn document(Extension(spec): Extension<Arc<Spec>>) -> Json<Arc<Spec>> {
+pub async fn document(Extension(spec): Extension<Arc<Value>>) -> Json<Arc<Value>> {
     Json(spec)
 }
 
@@ -76,7 +79,8 @@ pub struct ErrorDoc {
     pub message: String,
     /// 1–3 Papaya's; 4 unauthorized, 5 too large, 6 malformed JSON, 7 invalid field,
     /// 8 conflicting repeat, 9 not found, 10 forbidden, 11 invalid policy module,
-    /// 12 upstream POS error.
+    /// 12 upstream POS error, 13 request body stalled, 14 quota exceeded, 15 method not
+    /// allowed; 500 and 503 for the server's own trouble.
     pub error_id: u16,
 }
 
@@ -132,78 +136,518 @@ pub enum DiscountLineDoc {
     },
 }
 
-/// One line of a Papaya bill.
-#[derive(Serialize, ToSchema)]
-#[schema(as = PapayaOrderItem)]
-#[serde(rename_all = "camelCase")]
-pub struct PapayaItemDoc {
-    pub id: String,
-    pub product_id: String,
-    pub name: String,
-    pub description: Option<String>,
-    pub quantity: Decimal,
-    pub unit_price: Decimal,
-    pub total_price: Decimal,
-    pub vat: Option<Decimal>,
-    pub vat_rate: Option<Decimal>,
-    pub category_id: Option<String>,
-    pub category_name: Option<String>,
-    pub ean: Option<String>,
-    pub note: Option<String>,
+/// Request bodies whose precise JSON Schema is written out in [`body_schemas`] (JSON
+/// Schema 2020-12, as OpenAPI 3.1 takes it: `null` where the server reads `null` as
+/// absent, patterns for ids and texts, bounds from the server's own constants). A handler
+/// names one with `request_body(content = crate::http::openapi::Name)`; utoipa puts a
+/// placeholder in `components.schemas`, which [`finish`] replaces. A marker without a
+/// definition fails the document's tests.
+macro_rules! body_markers {
+    ($($name:ident),* $(,)?) => {
+        $(
+            #[doc = concat!("The `", stringify!($name), "` request body (see `body_schemas`).")]
+            pub struct $name;
+            impl utoipa::PartialSchema for $name {
+                fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+                    utoipa::openapi::schema::Object::new().into()
+                }
+            }
+            impl ToSchema for $name {}
+        )*
+    };
 }
 
-/// Endpoint 1's request: the open bill (Papaya's page, section "Discount request").
-#[derive(Serialize, ToSchema)]
-#[schema(as = PapayaDiscountRequest)]
-#[serde(rename_all = "camelCase")]
-pub struct PapayaDiscountRequestDoc {
-    /// At most `rabat_domain::limits::MAX_ORDER_ID_CHARS` characters (a test checks the
-    /// literal against it).
-    #[schema(max_length = 128)]
-    pub order_id: String,
-    /// At most `rabat_domain::limits::MAX_CARD_ID_CHARS` characters.
-    #[schema(max_length = 128)]
-    pub card_id: String,
-    pub status: String,
-    pub total: Decimal,
-    pub total_without_vat: Option<Decimal>,
-    pub currency: String,
-    pub vat: Option<Decimal>,
-    /// ISO 8601.
-    pub created: Option<String>,
-    /// ISO 8601.
-    pub updated: Option<String>,
-    pub branch_id: Option<String>,
-    pub note: Option<String>,
-    pub order_items: Vec<PapayaItemDoc>,
+body_markers!(
+    PapayaDiscountRequest,
+    PapayaTransaction,
+    BifitCallerCard,
+    CreateMerchantRequest,
+    UpdateMerchantRequest,
+    CardRequest,
+    PointsAdjustment,
+    PolicyConfig,
+    PolicyModule,
+    DryRunRequest,
+    ReplayRequest,
+    BifitConnectorRequest,
+);
+
+/// No control character (Unicode `Cc`: what `char::is_control` refuses), not empty.
+const TEXT: &str = r"^[^\u0000-\u001F\u007F-\u009F]+$";
+/// No NUL (PostgreSQL's TEXT cannot hold it): Papaya's free texts.
+const NO_NUL: &str = r"^[^\u0000]*$";
+/// A Papaya id (`orderId`, `cardId`, `productId`): no control character and not blank
+/// (at least one character that is neither a control nor white space as Rust's `trim`
+/// sees it).
+const POS_ID: &str = r"^[^\u0000-\u001F\u007F-\u009F]*[^\u0000-\u0020\u007F-\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000][^\u0000-\u001F\u007F-\u009F]*$";
+/// A bearer token stored for BIFIT: no white space or control character.
+const TOKEN: &str =
+    r"^[^\u0000-\u0020\u007F-\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000]+$";
+/// An `https://` URL of a named host, as `bifit::egress` accepts it.
+const HTTPS_URL: &str = r"^https://[A-Za-z](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*(?::[1-9][0-9]{0,3})?(?:/[A-Za-z0-9._~!$&'()*+,;=:@/-]*)?$";
+/// A merchant id (`merchants::check_id`).
+const MERCHANT_ID: &str = r"^[A-Za-z0-9_-][A-Za-z0-9._-]*$";
+/// A POS token id as the store issues them.
+const TOKEN_ID: &str = r"^pt_[0-9a-f]{16}$";
+/// A cursor of the listings paged by row id: the hex of the id's decimal digits.
+const ID_CURSOR: &str = r"^(?:(?:2[bBdD])?(?:3[0-9]){1,18})?$";
+/// The cards' cursor: the hex of a card id's UTF-8 (no control character, at most 256
+/// hex digits).
+const TEXT_CURSOR: &str = concat!(
+    r"^(?:[2-6][0-9a-fA-F]|7[0-9a-eA-E]",
+    r"|[cC]2[abAB][0-9a-fA-F]|(?:[cC][3-9a-fA-F]|[dD][0-9a-fA-F])[89abAB][0-9a-fA-F]",
+    r"|[eE]0[abAB][0-9a-fA-F][89abAB][0-9a-fA-F]",
+    r"|(?:[eE][1-9a-cA-C]|[eE][eEfF])[89abAB][0-9a-fA-F][89abAB][0-9a-fA-F]",
+    r"|[eE][dD][89][0-9a-fA-F][89abAB][0-9a-fA-F]",
+    r"|[fF]0(?:9[0-9a-fA-F]|[abAB][0-9a-fA-F])[89abAB][0-9a-fA-F][89abAB][0-9a-fA-F]",
+    r"|[fF][1-3][89abAB][0-9a-fA-F][89abAB][0-9a-fA-F][89abAB][0-9a-fA-F][89abAB][0-9a-fA-F]",
+    r"|[fF]48[0-9a-fA-F][89abAB][0-9a-fA-F][89abAB][0-9a-fA-F])*$"
+);
+/// The longest id a POS may send in a Papaya body (`orderId`, `cardId`, `productId`).
+/// The id bounds of `rabat_domain::limits` are the server's; this is the document's copy.
+pub const MAX_POS_ID: usize = rabat_domain::limits::MAX_ORDER_ID_CHARS;
+/// The longest POS token id the document allows (the store issues 19 characters).
+pub const MAX_TOKEN_ID: usize = rabat_domain::limits::MAX_TOKEN_ID_CHARS;
+
+fn nullable(schema: Value) -> Value {
+    json!({"oneOf": [schema, {"type": "null"}]})
 }
 
-/// Endpoint 2's request: `order.completed` with the closed bill.
-#[derive(Serialize, ToSchema)]
-#[schema(as = PapayaTransaction)]
-#[serde(rename_all = "camelCase")]
-pub struct PapayaTransactionDoc {
-    /// Only `order.completed`.
-    pub event: String,
-    /// At most `rabat_domain::limits::MAX_ORDER_ID_CHARS` characters.
-    #[schema(max_length = 128)]
-    pub order_id: String,
-    /// At most `rabat_domain::limits::MAX_CARD_ID_CHARS` characters.
-    #[schema(max_length = 128)]
-    pub card_id: String,
-    /// 1 or 0.
-    pub paid: u8,
-    pub status: String,
-    pub total: Decimal,
-    pub total_without_vat: Option<Decimal>,
-    pub currency: String,
-    pub vat: Option<Decimal>,
-    /// ISO 8601.
-    pub created: Option<String>,
-    /// ISO 8601.
-    pub completed: Option<String>,
-    pub branch_id: Option<String>,
-    pub order_items: Vec<PapayaItemDoc>,
+/// A JSON number read as an exact decimal, within ±`limits::MAX_AMOUNT` (`minimum` 0 for
+/// the amounts that must not be negative).
+fn amount(non_negative: bool) -> Value {
+    use rust_decimal::prelude::ToPrimitive;
+    let max = rabat_domain::limits::MAX_AMOUNT
+        .to_i64()
+        .unwrap_or(i64::MAX);
+    json!({
+        "type": "number",
+        "minimum": if non_negative { 0 } else { -max },
+        "maximum": max,
+        "description": "An exact decimal (read from its text, never through floating point)",
+    })
+}
+
+/// Any JSON without a NUL character in a string or a key: what a Papaya body may carry in
+/// fields rabat keeps for the policy (`attributes`) or ignores.
+fn nul_free_json() -> Value {
+    let this = json!({"$ref": "#/components/schemas/NulFreeJson"});
+    json!({
+        "description": "Any JSON without a NUL character (nested at most 32 levels, with the body)",
+        "anyOf": [
+            {"type": ["null", "boolean", "number"]},
+            {"type": "string", "pattern": NO_NUL},
+            {"type": "array", "items": this},
+            {"type": "object", "propertyNames": {"pattern": NO_NUL}, "additionalProperties": this},
+        ],
+    })
+}
+
+fn papaya_item() -> Value {
+    let text = || nullable(json!({"type": "string", "pattern": NO_NUL}));
+    json!({
+        "type": "object",
+        "description": "One line of a Papaya bill. Unknown fields are ignored.",
+        "required": ["productId", "quantity", "unitPrice", "totalPrice"],
+        "propertyNames": {"pattern": NO_NUL},
+        "additionalProperties": {"$ref": "#/components/schemas/NulFreeJson"},
+        "properties": {
+            "id": text(),
+            "productId": {"type": "string", "minLength": 1, "maxLength": MAX_POS_ID, "pattern": POS_ID},
+            "name": text(),
+            "description": text(),
+            "quantity": amount(true),
+            "unitPrice": amount(false),
+            "totalPrice": amount(false),
+            "vat": nullable(amount(false)),
+            "vatRate": nullable(json!({"type": "number", "minimum": 0, "maximum": 100})),
+            "categoryId": text(),
+            "categoryName": text(),
+            "ean": text(),
+            "note": text(),
+        },
+    })
+}
+
+/// The fields both Papaya bodies share; `status` defaults to `open` or `closed`.
+fn papaya_bill() -> serde_json::Map<String, Value> {
+    let text = || nullable(json!({"type": "string", "pattern": NO_NUL}));
+    let time =
+        || nullable(json!({"type": "string", "format": "date-time", "description": "RFC 3339"}));
+    let id =
+        || json!({"type": "string", "minLength": 1, "maxLength": MAX_POS_ID, "pattern": POS_ID});
+    let properties = json!({
+        "orderId": id(),
+        "cardId": id(),
+        "status": text(),
+        "total": amount(true),
+        "totalWithoutVat": nullable(amount(true)),
+        "currency": nullable(json!({"type": "string", "pattern": "^[A-Za-z]{3}$", "description": "ISO 4217 (EUR when left out)"})),
+        "vat": nullable(amount(true)),
+        "created": time(),
+        "updated": time(),
+        "branchId": text(),
+        "note": text(),
+        "orderItems": nullable(json!({"type": "array", "items": {"$ref": "#/components/schemas/PapayaOrderItem"}})),
+    });
+    match properties {
+        Value::Object(map) => map,
+        _ => serde_json::Map::new(),
+    }
+}
+
+/// Any JSON object nested at most `limits::MAX_JSON_DEPTH` levels (the depth itself is
+/// not expressible in JSON Schema; the server refuses deeper with 400, id 7).
+fn config_object(description: &str) -> Value {
+    json!({
+        "type": "object",
+        "description": format!("{description} A JSON object of at most {} bytes, nested at most {} levels.", crate::policy_config::MAX_CONFIG_BYTES, rabat_domain::limits::MAX_JSON_DEPTH),
+    })
+}
+
+/// The precise schema of every body marker, by name.
+fn body_schemas() -> Vec<(&'static str, Value)> {
+    use super::admin::params::MAX_CARD_ID;
+    use rabat_domain::limits::{MAX_CARD_TAGS, MAX_TAG_CHARS, MAX_TIER_CHARS};
+    let text =
+        |max: usize| json!({"type": "string", "minLength": 1, "maxLength": max, "pattern": TEXT});
+    let optional = |max: usize| nullable(text(max));
+    let discount = papaya_bill();
+    let mut transaction = papaya_bill();
+    transaction.insert(
+        "event".into(),
+        json!({"type": "string", "enum": [crate::papaya::ORDER_COMPLETED], "description": "Only order.completed (anything else: 400, id 1)"}),
+    );
+    transaction.insert(
+        "paid".into(),
+        nullable(json!({"oneOf": [{"type": "boolean"}, {"type": "integer", "enum": [0, 1]}]})),
+    );
+    transaction.insert(
+        "completed".into(),
+        nullable(json!({"type": "string", "format": "date-time", "description": "RFC 3339"})),
+    );
+    let card_fields = json!({
+        "customerId": optional(MAX_CARD_ID),
+        "name": optional(super::admin::cards::MAX_TEXT),
+        "tier": optional(MAX_TIER_CHARS),
+        "tags": nullable(json!({"type": "array", "maxItems": MAX_CARD_TAGS, "items": text(MAX_TAG_CHARS)})),
+        "points": nullable(json!({"type": "integer", "minimum": 0, "maximum": super::admin::cards::MAX_POINTS, "description": "Sets the balance (through a ledger row); left out, the balance stays"})),
+    });
+    let mut inline_card = card_fields.clone();
+    if let Value::Object(map) = &mut inline_card {
+        map.insert("cardId".into(), optional(MAX_CARD_ID));
+        map.insert(
+            "visits".into(),
+            nullable(json!({"type": "integer", "minimum": 0, "maximum": u32::MAX})),
+        );
+        map.insert("totalSpent".into(), nullable(amount(true)));
+        map.insert("firstVisit".into(), nullable(json!({"type": "integer", "format": "int64", "minimum": i64::MIN, "maximum": i64::MAX, "description": "epoch ms"})));
+        map.insert("lastVisit".into(), nullable(json!({"type": "integer", "format": "int64", "minimum": i64::MIN, "maximum": i64::MAX, "description": "epoch ms"})));
+    }
+    let url = |what: &str| {
+        nullable(
+            json!({"type": "string", "format": "uri", "minLength": 1, "maxLength": super::admin::bifit::MAX_URL, "pattern": HTTPS_URL, "description": format!("{what}. https:// and a host name (an IP address only when public); no user:password@, ?query or #fragment")}),
+        )
+    };
+    let token = |what: &str| {
+        nullable(
+            json!({"type": "string", "minLength": 1, "maxLength": super::admin::bifit::MAX_TOKEN, "pattern": TOKEN, "description": what}),
+        )
+    };
+    vec![
+        ("NulFreeJson", nul_free_json()),
+        ("PapayaOrderItem", papaya_item()),
+        (
+            "PapayaDiscountRequest",
+            json!({
+                "type": "object",
+                "description": "Endpoint 1: the open bill (Papaya's page, \"Discount request\"). Other top-level fields are kept for the policy (`attributes`).",
+                "required": ["orderId", "cardId", "total"],
+                "propertyNames": {"pattern": NO_NUL},
+                "additionalProperties": {"$ref": "#/components/schemas/NulFreeJson"},
+                "properties": discount,
+            }),
+        ),
+        (
+            "PapayaTransaction",
+            json!({
+                "type": "object",
+                "description": "Endpoint 2: `order.completed` with the closed bill. Other top-level fields are kept for the policy.",
+                "required": ["event", "orderId", "cardId", "total"],
+                "propertyNames": {"pattern": NO_NUL},
+                "additionalProperties": {"$ref": "#/components/schemas/NulFreeJson"},
+                "properties": transaction,
+            }),
+        ),
+        (
+            "BifitCallerCard",
+            json!({
+                "type": "object",
+                "description": "Optional (an empty body is fine): the card the till knows",
+                "additionalProperties": false,
+                "properties": {"cardId": optional(MAX_CARD_ID)},
+            }),
+        ),
+        (
+            "CreateMerchantRequest",
+            json!({
+                "type": "object",
+                "additionalProperties": false,
+                "required": ["id", "name"],
+                "properties": {
+                    "id": {"type": "string", "minLength": 1, "maxLength": super::admin::merchants::MAX_ID, "pattern": MERCHANT_ID},
+                    "name": {"type": "string", "minLength": 1, "maxLength": super::admin::merchants::MAX_NAME, "pattern": POS_ID},
+                },
+            }),
+        ),
+        (
+            "UpdateMerchantRequest",
+            json!({
+                "type": "object",
+                "additionalProperties": false,
+                "required": ["disabled"],
+                "properties": {"disabled": {"type": "boolean"}},
+            }),
+        ),
+        (
+            "CardRequest",
+            json!({
+                "type": "object",
+                "additionalProperties": false,
+                "description": "Identity fields left out are cleared; points left out keep the balance. (A `cardId` equal to the path's is accepted and ignored; any other is 400.)",
+                "properties": card_fields,
+            }),
+        ),
+        (
+            "PointsAdjustment",
+            json!({
+                "type": "object",
+                "additionalProperties": false,
+                "required": ["delta", "reason"],
+                "properties": {
+                    "delta": {"type": "integer", "minimum": -super::admin::cards::MAX_POINTS, "maximum": super::admin::cards::MAX_POINTS, "not": {"const": 0}, "description": "Points to add (negative: take away); not zero"},
+                    "reason": text(super::admin::cards::MAX_REASON),
+                },
+            }),
+        ),
+        (
+            "PolicyConfig",
+            config_object("Handed to every run of the merchant's policy."),
+        ),
+        (
+            "PolicyModule",
+            json!({
+                "type": "string",
+                "format": "binary",
+                "contentMediaType": "application/wasm",
+                "description": "The policy's WebAssembly component, at most the server's module limit (`max-module-bytes`)",
+            }),
+        ),
+        (
+            "DryRunRequest",
+            json!({
+                "type": "object",
+                "additionalProperties": false,
+                "required": ["order"],
+                "properties": {
+                    "order": {"$ref": "#/components/schemas/PapayaDiscountRequest"},
+                    "card": nullable(json!({"type": "object", "additionalProperties": false, "properties": inline_card, "description": "An inline card (need not exist); without it the order's cardId is looked up"})),
+                    "config": nullable(config_object("Replaces the merchant's config for this run.")),
+                },
+            }),
+        ),
+        (
+            "ReplayRequest",
+            json!({
+                "type": "object",
+                "additionalProperties": false,
+                "description": "Optional (an empty body means every default)",
+                "properties": {
+                    "limit": nullable(json!({"type": "integer", "minimum": 1, "maximum": crate::replay::MAX_BILLS, "description": "How many of the newest orders (default 1000)"})),
+                    "since": nullable(json!({"oneOf": [
+                        {"type": "integer", "minimum": 0, "maximum": i64::MAX, "description": "epoch ms"},
+                        {"type": "string", "format": "date-time", "description": "RFC 3339"},
+                    ]})),
+                    "config": nullable(config_object("Replaces the merchant's config for this replay.")),
+                    "onlyChanged": nullable(json!({"type": "boolean"})),
+                },
+            }),
+        ),
+        (
+            "BifitConnectorRequest",
+            json!({
+                "type": "object",
+                "additionalProperties": false,
+                "description": "Tokens left out are kept, sent as null cleared; accessToken is required the first time",
+                "properties": {
+                    "baseUrl": url("BIFIT's API (https, a public host)"),
+                    "accessToken": token("The OAuth2 access token BIFIT issued"),
+                    "refreshToken": token("Goes with tokenUrl"),
+                    "tokenUrl": url("Goes with refreshToken"),
+                    "oauthClientId": optional(super::admin::bifit::MAX_CLIENT_ID),
+                    "oauthClientSecret": token("The OAuth2 client secret"),
+                    "cardLookup": nullable(json!({"type": "string", "enum": ["clientId", "caller"]})),
+                },
+            }),
+        ),
+    ]
+}
+
+/// The rules for parameters, by where they are and their name: every route taking a
+/// `limit` takes it 1–500, and so on, so routes added later are held to the same bounds.
+fn parameter_schema(path: &str, location: &str, name: &str) -> Option<Value> {
+    use super::admin::params::{MAX_CARD_ID, MAX_LIMIT};
+    let text = |max: usize, min: usize| json!({"type": "string", "minLength": min, "maxLength": max, "pattern": if min == 0 { r"^[^\u0000-\u001F\u007F-\u009F]*$" } else { TEXT }});
+    Some(match (location, name) {
+        ("path", "m") => {
+            json!({"type": "string", "minLength": 1, "maxLength": super::admin::merchants::MAX_ID, "pattern": MERCHANT_ID})
+        }
+        ("path", "cardId") => text(MAX_CARD_ID, 1),
+        ("path", "tokenId") => {
+            json!({"type": "string", "minLength": 1, "maxLength": MAX_TOKEN_ID, "pattern": TOKEN_ID})
+        }
+        ("path", "v") => {
+            json!({"type": "integer", "format": "int64", "minimum": 1, "maximum": i64::MAX})
+        }
+        ("path", "id") => {
+            json!({"type": "integer", "format": "int64", "minimum": 1, "maximum": i64::MAX})
+        }
+        ("query", "limit") => {
+            json!({"type": "integer", "minimum": 1, "maximum": MAX_LIMIT, "default": super::admin::params::DEFAULT_LIMIT})
+        }
+        ("query", "cursor") if path.ends_with("/cards") => {
+            json!({"type": "string", "maxLength": 256, "pattern": TEXT_CURSOR, "description": "The previous page's nextCursor, unchanged"})
+        }
+        ("query", "cursor") => {
+            json!({"type": "string", "maxLength": 38, "pattern": ID_CURSOR, "description": "The previous page's nextCursor, unchanged"})
+        }
+        ("query", "cardId" | "customerId") => text(MAX_CARD_ID, 0),
+        ("query", "note") => text(super::admin::policies::MAX_NOTE, 0),
+        ("query", "days") => {
+            json!({"type": "integer", "minimum": 1, "maximum": super::admin::stats::MAX_DAYS, "default": super::admin::stats::DEFAULT_DAYS})
+        }
+        // An empty filter (`?outcome=`) is the same as none, as for every query parameter.
+        ("query", "outcome") => {
+            json!({"type": "string", "enum": std::iter::once("").chain(super::admin::OUTCOMES.iter().copied()).collect::<Vec<_>>(), "description": "Only runs with this outcome (empty: all)"})
+        }
+        ("query", "state") => {
+            json!({"type": "string", "enum": std::iter::once("").chain(crate::store::TrackState::ALL.iter().map(|s| s.as_str())).collect::<Vec<_>>(), "description": "Only orders in this state (empty: all)"})
+        }
+        _ => return None,
+    })
+}
+
+/// The error body every 405 carries, and the statuses every route can answer whatever it
+/// does (named once in `components.responses`).
+fn shared_responses() -> Value {
+    let error = |description: &str| {
+        json!({
+            "description": description,
+            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
+        })
+    };
+    json!({
+        "MethodNotAllowed": {
+            "description": "The path exists, but not with this method (15); `Allow` lists the methods it takes",
+            "headers": {"Allow": {"description": "The methods the path takes", "schema": {"type": "string"}}},
+            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
+        },
+        "Timeout": error("The request body stopped arriving before it was complete (13)"),
+        "Unavailable": error("Storage unavailable, or the server is at a bound for this work (503)"),
+        "Internal": error("Something went wrong on our side; logged, never detailed (500)"),
+    })
+}
+
+/// The shared answers the handlers list by type ([`Unauthorized`], …), by name: each is
+/// written once in `components.responses` and referenced from every route.
+fn named_responses() -> Vec<(&'static str, Value)> {
+    fn one<T: utoipa::IntoResponses>(name: &'static str) -> (&'static str, Value) {
+        let value = T::responses()
+            .into_values()
+            .next()
+            .and_then(|response| serde_json::to_value(response).ok())
+            .unwrap_or(Value::Null);
+        (name, value)
+    }
+    vec![
+        one::<Unauthorized>("Unauthorized"),
+        one::<Forbidden>("Forbidden"),
+        one::<TooLarge>("TooLarge"),
+        one::<BadInput>("BadInput"),
+        one::<NotFound>("NotFound"),
+        one::<Conflict>("Conflict"),
+        one::<InvalidPolicy>("InvalidPolicy"),
+    ]
+}
+
+/// The document as served: utoipa's, with the body schemas, the parameter rules and the
+/// shared answers applied. Pure: the same routes give the same document.
+pub fn finish(spec: &Spec) -> Value {
+    let mut doc = serde_json::to_value(spec).unwrap_or_else(|_| json!({}));
+    let named = named_responses();
+    let stateless = ["/healthz", "/openapi.json"];
+    for (name, schema) in body_schemas() {
+        doc["components"]["schemas"][name] = schema;
+    }
+    doc["components"]["responses"] = shared_responses();
+    for (name, response) in &named {
+        doc["components"]["responses"][*name] = response.clone();
+    }
+    if let Some(paths) = doc["paths"].as_object_mut() {
+        for (path, item) in paths.iter_mut() {
+            let always_up = stateless.contains(&path.as_str());
+            let Some(item) = item.as_object_mut() else {
+                continue;
+            };
+            for operation in item.values_mut() {
+                let Some(operation) = operation.as_object_mut() else {
+                    continue;
+                };
+                if let Some(parameters) = operation
+                    .get_mut("parameters")
+                    .and_then(Value::as_array_mut)
+                {
+                    for parameter in parameters {
+                        let location = parameter["in"].as_str().unwrap_or_default().to_owned();
+                        let name = parameter["name"].as_str().unwrap_or_default().to_owned();
+                        if let Some(schema) = parameter_schema(path, &location, &name) {
+                            parameter["schema"] = schema;
+                        }
+                    }
+                }
+                let has_body = operation.contains_key("requestBody");
+                if let Some(responses) = operation
+                    .get_mut("responses")
+                    .and_then(Value::as_object_mut)
+                {
+                    for response in responses.values_mut() {
+                        if let Some((name, _)) = named.iter().find(|(_, shared)| shared == response)
+                        {
+                            *response = json!({"$ref": format!("#/components/responses/{name}")});
+                        }
+                    }
+                }
+                if let Some(responses) = operation
+                    .get_mut("responses")
+                    .and_then(Value::as_object_mut)
+                {
+                    let mut shared = Vec::new();
+                    if !always_up {
+                        shared.extend([("500", "Internal"), ("503", "Unavailable")]);
+                    }
+                    if has_body {
+                        shared.push(("408", "Timeout"));
+                    }
+                    for (status, name) in shared {
+                        responses.entry(status).or_insert_with(
+                            || json!({"$ref": format!("#/components/responses/{name}")}),
+                        );
+                    }
+                }
+            }
+        }
+    }
+    doc
 }
 
 /// The answers every authenticated route shares, named once and listed by name in each

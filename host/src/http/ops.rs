@@ -12,6 +12,7 @@ use crate::server::AppState;
 #[utoipa::path(
     get,
     path = "/healthz",
+    operation_id = "healthz",
     tag = "ops",
     responses(
         (status = 200, description = "The process is up", body = serde_json::Value),
@@ -25,6 +26,7 @@ pub async fn healthz() -> Json<Value> {
 #[utoipa::path(
     get,
     path = "/readyz",
+    operation_id = "readyz",
     tag = "ops",
     responses(
         (status = 200, description = "The database answers", body = serde_json::Value),
@@ -52,8 +54,9 @@ pub async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Value>) 
 #[utoipa::path(
     get,
     path = "/metrics",
+    operation_id = "getMetrics",
     tag = "ops",
-    security(("apiKey" = [])),
+    security(("metricsToken" = []), ("operator" = [])),
     responses(
         (status = 200, description = "Prometheus metrics (OpenMetrics text)", content_type = "application/openmetrics-text", body = String),
         crate::http::openapi::Unauthorized,

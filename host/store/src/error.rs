@@ -12,6 +12,7 @@ pub enum Entity {
     Card,
     Order,
     Campaign,
+    Evaluation,
 }
 
 impl fmt::Display for Entity {
@@ -23,6 +24,7 @@ impl fmt::Display for Entity {
             Entity::Card => "card",
             Entity::Order => "order",
             Entity::Campaign => "campaign",
+            Entity::Evaluation => "evaluation",
         })
     }
 }

@@ -1,16 +1,20 @@
 //! The evaluation log: what each policy run saw and did, failures included, so a merchant
 //! can see why a bill got (or did not get) a discount and replay bills against a new
-//! version. Bounded: pruning keeps the newest N rows per merchant.
+//! version. Kept for a number of days per merchant, with a row cap as a safety bound
+//! (`housekeeping.rs` removes what is older); the JSON of each run is kept zstd-compressed.
 
+use std::collections::BTreeMap;
+use std::io::Read;
 use std::str::FromStr;
 
 use rust_decimal::Decimal;
 use serde::Serialize;
 use serde_json::Value;
+use serde_json::value::RawValue;
 
 use super::engine::WritePool;
 use super::page::{self, Page};
-use super::{Result, Store, StoreError};
+use super::{Entity, Result, Store, StoreError};
 
 /// One policy run to log.
 #[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
@@ -114,6 +118,158 @@ pub struct EvaluationQuery<'a> {
     pub outcome: Option<&'a str>,
 }
 
+/// How long the log keeps what it is given, set by the operator: each merchant's
+/// retention in days (its own setting, else `default_days`, never above `max_days`), and
+/// `max_rows` per merchant as a safety bound whatever the age.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EvaluationRetention {
+    pub default_days: u32,
+    pub max_days: u32,
+    pub max_rows: u64,
+}
+
+impl Default for EvaluationRetention {
+    fn default() -> Self {
+        EvaluationRetention {
+            default_days: 35,
+            max_days: 90,
+            max_rows: 200_000,
+        }
+    }
+}
+
+/// A run ready to be written: its JSON compressed into the stored payload (see
+/// [`PendingEvaluation::encode`]), and the two facts the queries need from the JSON.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EncodedEvaluation {
+    pub merchant_id: String,
+    pub at: i64,
+    pub order_id: String,
+    pub card_id: Option<String>,
+    pub policy_version: Option<i64>,
+    pub outcome: String,
+    pub total_discount: Option<Decimal>,
+    pub fuel: Option<u64>,
+    pub duration_us: u64,
+    pub error: Option<String>,
+    /// The bill's currency, as the stats group by it.
+    pub currency: Option<String>,
+    /// A response was logged (what the offer lookup asks for).
+    pub answered: bool,
+    pub payload: Vec<u8>,
+}
+
+/// zstd's level for the payload: 3 (its default) took a 47 kB 200-item bill to 3.4 kB;
+/// higher levels gain little on JSON and cost the writer more.
+const ZSTD_LEVEL: i32 = 3;
+/// zstd's frame magic number: a payload starting with it is compressed; one starting with
+/// `{` is plain JSON text (rows migrated from before compression).
+const ZSTD_MAGIC: [u8; 4] = [0x28, 0xb5, 0x2f, 0xfd];
+/// The largest payload read back: far above anything the writer is given (a bill is
+/// bounded by the body limit), so only a corrupt row can reach it.
+const MAX_PAYLOAD_BYTES: u64 = 64 << 20;
+
+impl PendingEvaluation {
+    /// Compresses the run's JSON texts into one payload (a zstd frame of
+    /// `{"request":…,"card":…,"response":…,"logs":…}`, the texts spliced in as they are) and
+    /// reads the bill's currency. CPU work: the writer does it off the async threads.
+    pub fn encode(&self) -> Result<EncodedEvaluation> {
+        let null = "null";
+        let card = self.card.as_deref().unwrap_or(null);
+        let response = self.response.as_deref().unwrap_or(null);
+        let mut text = String::with_capacity(
+            48 + self.request.len() + card.len() + response.len() + self.logs.len(),
+        );
+        for (key, value) in [
+            ("{\"request\":", self.request.as_str()),
+            (",\"card\":", card),
+            (",\"response\":", response),
+            (",\"logs\":", self.logs.as_str()),
+        ] {
+            text.push_str(key);
+            text.push_str(value);
+        }
+        text.push('}');
+        let payload = zstd::bulk::compress(text.as_bytes(), ZSTD_LEVEL)
+            .map_err(|e| StoreError::Invalid(format!("could not compress an evaluation: {e}")))?;
+        #[derive(serde::Deserialize)]
+        struct Currency {
+            currency: Option<String>,
+        }
+        let currency = serde_json::from_str::<Currency>(&self.request)
+            .ok()
+            .and_then(|c| c.currency);
+        Ok(EncodedEvaluation {
+            merchant_id: self.merchant_id.clone(),
+            at: self.at,
+            order_id: self.order_id.clone(),
+            card_id: self.card_id.clone(),
+            policy_version: self.policy_version,
+            outcome: self.outcome.clone(),
+            total_discount: self.total_discount,
+            fuel: self.fuel,
+            duration_us: self.duration_us,
+            error: self.error.clone(),
+            currency,
+            answered: self.response.is_some(),
+            payload,
+        })
+    }
+}
+
+/// A stored payload's JSON texts, borrowed from the decompressed text.
+#[derive(serde::Deserialize)]
+struct PayloadTexts<'a> {
+    #[serde(borrow)]
+    request: &'a RawValue,
+    #[serde(borrow)]
+    card: Option<&'a RawValue>,
+    #[serde(borrow)]
+    response: Option<&'a RawValue>,
+    #[serde(borrow)]
+    logs: Option<&'a RawValue>,
+}
+
+/// A stored payload as text: decompressed (at most [`MAX_PAYLOAD_BYTES`]), or as it is
+/// when it was migrated uncompressed.
+fn payload_text(payload: &[u8]) -> Result<String> {
+    let bytes = if payload.starts_with(&ZSTD_MAGIC) {
+        let mut out = Vec::new();
+        zstd::stream::read::Decoder::new(payload)
+            .and_then(|decoder| decoder.take(MAX_PAYLOAD_BYTES + 1).read_to_end(&mut out))
+            .map_err(StoreError::corrupt)?;
+        if out.len() as u64 > MAX_PAYLOAD_BYTES {
+            return Err(StoreError::corrupt("an evaluation payload beyond 64 MiB"));
+        }
+        out
+    } else {
+        payload.to_vec()
+    };
+    String::from_utf8(bytes).map_err(StoreError::corrupt)
+}
+
+/// The JSON texts of a stored payload: request, card, response (`None` for JSON null) and
+/// logs.
+type Texts = (String, Option<String>, Option<String>, String);
+
+fn payload_texts(payload: &[u8]) -> Result<Texts> {
+    let text = payload_text(payload)?;
+    let texts: PayloadTexts<'_> = serde_json::from_str(&text).map_err(StoreError::corrupt)?;
+    let present = |raw: Option<&RawValue>| {
+        raw.map(RawValue::get)
+            .filter(|t| *t != "null")
+            .map(str::to_owned)
+    };
+    Ok((
+        texts.request.get().to_owned(),
+        present(texts.card),
+        present(texts.response),
+        texts
+            .logs
+            .map_or_else(|| "[]".to_owned(), |l| l.get().to_owned()),
+    ))
+}
+
 #[derive(sqlx::FromRow)]
 struct EvaluationRow {
     id: i64,
@@ -126,11 +282,8 @@ struct EvaluationRow {
     total_discount: Option<String>,
     fuel: Option<i64>,
     duration_us: i64,
-    request: String,
-    card: Option<String>,
-    response: Option<String>,
-    logs: String,
     error: Option<String>,
+    payload: Vec<u8>,
 }
 
 fn json(text: &str) -> Result<Value> {
@@ -140,6 +293,7 @@ fn json(text: &str) -> Result<Value> {
 impl EvaluationRow {
     fn into_stored(self) -> Result<StoredEvaluation> {
         let total_discount = self.total_discount.as_deref().map(Decimal::from_str);
+        let (request, card, response, logs) = payload_texts(&self.payload)?;
         Ok(StoredEvaluation {
             id: self.id,
             record: EvaluationRecord {
@@ -156,10 +310,10 @@ impl EvaluationRow {
                     .transpose()
                     .map_err(StoreError::corrupt)?,
                 duration_us: u64::try_from(self.duration_us).map_err(StoreError::corrupt)?,
-                request: json(&self.request)?,
-                card: self.card.as_deref().map(json).transpose()?,
-                response: self.response.as_deref().map(json).transpose()?,
-                logs: json(&self.logs)?,
+                request: json(&request)?,
+                card: card.as_deref().map(json).transpose()?,
+                response: response.as_deref().map(json).transpose()?,
+                logs: json(&logs)?,
                 error: self.error,
             },
         })
@@ -170,12 +324,16 @@ fn saturating_i64(n: u64) -> i64 {
     i64::try_from(n).unwrap_or(i64::MAX)
 }
 
+const COLUMNS: &str = "id, merchant_id, at, order_id, card_id, policy_version, outcome,
+            total_discount, fuel, duration_us, error, payload";
+
+// Both walk `evaluations_by_merchant` / `evaluations_by_outcome` backwards from the cursor.
 const LIST_ALL: &str = "SELECT id, merchant_id, at, order_id, card_id, policy_version, outcome,
-            total_discount, fuel, duration_us, request, card, response, logs, error
+            total_discount, fuel, duration_us, error, payload
      FROM evaluations WHERE merchant_id = $1 AND id < $2 ORDER BY id DESC LIMIT $3";
 
 const LIST_BY_OUTCOME: &str = "SELECT id, merchant_id, at, order_id, card_id, policy_version,
-            outcome, total_discount, fuel, duration_us, request, card, response, logs, error
+            outcome, total_discount, fuel, duration_us, error, payload
      FROM evaluations WHERE merchant_id = $1 AND id < $2 AND outcome = $4
      ORDER BY id DESC LIMIT $3";
 
@@ -203,17 +361,16 @@ struct ReplayRow {
     policy_version: Option<i64>,
     outcome: String,
     total_discount: Option<String>,
-    request: String,
-    card: Option<String>,
-    response: Option<String>,
+    payload: Vec<u8>,
 }
 
 // The newest run of each order (a till may ask again as a bill grows; its last answer is
-// what the customer got), newest orders first, one page below a row id.
-const REPLAY: &str = "SELECT id, at, order_id, policy_version, outcome, total_discount, request,
-            card, response
+// what the customer got), newest orders first, one page below a row id. The inner query
+// reads `evaluations_by_time` for the period, the outer one the primary key.
+const REPLAY: &str = "SELECT id, at, order_id, policy_version, outcome, total_discount, payload
      FROM evaluations
-     WHERE id IN (SELECT MAX(id) FROM evaluations
+     WHERE merchant_id = $1
+       AND id IN (SELECT MAX(id) FROM evaluations
                   WHERE merchant_id = $1 AND at >= $2 GROUP BY order_id)
        AND id < $4
      ORDER BY id DESC LIMIT $3";
@@ -239,6 +396,7 @@ impl Store {
             .await)?;
         rows.into_iter()
             .map(|row| {
+                let (request, card, response, _) = payload_texts(&row.payload)?;
                 Ok(ReplaySource {
                     id: row.id,
                     at: row.at,
@@ -251,34 +409,106 @@ impl Store {
                         .map(Decimal::from_str)
                         .transpose()
                         .map_err(StoreError::corrupt)?,
-                    request: row.request,
-                    card: row.card,
-                    response: row.response,
+                    request,
+                    card,
+                    response,
                 })
             })
             .collect()
     }
 
-    /// Appends a batch of runs (any merchants) in one transaction: one disk sync for the
-    /// lot, which is why the hot path hands these to a background writer.
-    pub async fn insert_evaluations(&self, records: &[EvaluationRecord]) -> Result<()> {
-        let pending: Vec<PendingEvaluation> = records.iter().map(PendingEvaluation::from).collect();
-        self.insert_pending_evaluations(&pending).await
+    /// The order's latest logged endpoint-1 answer, as the till got it: when, and the
+    /// answer as JSON text. `None` when no answer for the order is logged (yet). The till
+    /// no longer reads it (the order's hold row carries its latest offer, written in the
+    /// request); it is the log's by-order lookup, kept for tools and measured in the
+    /// housekeeping bench.
+    pub async fn latest_answer(
+        &self,
+        merchant: &str,
+        order_id: &str,
+    ) -> Result<Option<(i64, String)>> {
+        // `evaluations_by_order`, newest first: one index probe (per partition on PostgreSQL).
+        let row: Option<(i64, Vec<u8>)> = with_pool!(self, pool => sqlx::query_as(
+            "SELECT at, payload FROM evaluations
+             WHERE merchant_id = $1 AND order_id = $2 AND answered
+             ORDER BY id DESC LIMIT 1",
+        )
+        .bind(merchant)
+        .bind(order_id)
+        .fetch_optional(pool)
+        .await)?;
+        let Some((at, payload)) = row else {
+            return Ok(None);
+        };
+        let (_, _, response, _) = payload_texts(&payload)?;
+        Ok(response.map(|response| (at, response)))
     }
 
-    /// [`Store::insert_evaluations`] for runs whose JSON is already text.
-    pub async fn insert_pending_evaluations(&self, records: &[PendingEvaluation]) -> Result<()> {
+    /// Appends a batch of runs (any merchants) in one transaction, kept as long as the
+    /// default [`EvaluationRetention`] says (tests and tools; the server's writer passes
+    /// the operator's settings to [`Store::insert_encoded_evaluations`]).
+    pub async fn insert_evaluations(&self, records: &[EvaluationRecord]) -> Result<()> {
+        let pending: Vec<PendingEvaluation> = records.iter().map(PendingEvaluation::from).collect();
+        self.insert_pending_evaluations(&pending, &EvaluationRetention::default())
+            .await
+    }
+
+    /// [`Store::insert_evaluations`] for runs whose JSON is already text, compressed here.
+    pub async fn insert_pending_evaluations(
+        &self,
+        records: &[PendingEvaluation],
+        retention: &EvaluationRetention,
+    ) -> Result<()> {
+        let encoded = records
+            .iter()
+            .map(PendingEvaluation::encode)
+            .collect::<Result<Vec<_>>>()?;
+        self.insert_encoded_evaluations(&encoded, retention).await
+    }
+
+    /// Appends a batch of compressed runs (any merchants) in one transaction: one disk sync
+    /// for the lot, which is why the hot path hands these to a background writer. Each row
+    /// expires its merchant's retention (its own setting or `retention.default_days`, at
+    /// most `retention.max_days`) after it ran; each merchant's row count goes up in the
+    /// same transaction (merchants in id order, so concurrent writers on PostgreSQL take
+    /// the count rows' locks in one order and never deadlock).
+    pub async fn insert_encoded_evaluations(
+        &self,
+        records: &[EncodedEvaluation],
+        retention: &EvaluationRetention,
+    ) -> Result<()> {
         if records.is_empty() {
             return Ok(());
         }
+        let mut per_merchant: BTreeMap<&str, i64> = BTreeMap::new();
+        for r in records {
+            *per_merchant.entry(r.merchant_id.as_str()).or_default() += 1;
+        }
+        let default_days = i64::from(retention.default_days.max(1));
+        let max_days = i64::from(retention.max_days.max(1));
         with_pool!(self, pool => {
             let mut tx = pool.begin_write().await?;
+            for (merchant, n) in &per_merchant {
+                sqlx::query(
+                    "INSERT INTO evaluation_counts (merchant_id, logged) VALUES ($1, $2)
+                     ON CONFLICT (merchant_id)
+                     DO UPDATE SET logged = evaluation_counts.logged + excluded.logged",
+                )
+                .bind(*merchant)
+                .bind(*n)
+                .execute(&mut *tx)
+                .await?;
+            }
             for r in records {
                 sqlx::query(
-                    "INSERT INTO evaluations (merchant_id, at, order_id, card_id, policy_version,
-                        outcome, total_discount, fuel, duration_us, request, card, response,
-                        logs, error)
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
+                    "INSERT INTO evaluations (merchant_id, at, expires_at, order_id, card_id,
+                        policy_version, outcome, total_discount, currency, fuel, duration_us,
+                        answered, error, payload)
+                     VALUES ($1, $2, $2 + 86400000 * (
+                            SELECT CASE WHEN d > $15 THEN $15 ELSE d END FROM (
+                                SELECT COALESCE((SELECT evaluation_retention_days
+                                                 FROM merchants WHERE id = $1), $14) AS d) r),
+                        $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
                 )
                 .bind(&r.merchant_id)
                 .bind(r.at)
@@ -287,19 +517,34 @@ impl Store {
                 .bind(r.policy_version)
                 .bind(&r.outcome)
                 .bind(r.total_discount.map(|d| d.to_string()))
+                .bind(&r.currency)
                 .bind(r.fuel.map(saturating_i64))
                 .bind(saturating_i64(r.duration_us))
-                .bind(&r.request)
-                .bind(&r.card)
-                .bind(&r.response)
-                .bind(&r.logs)
+                .bind(r.answered)
                 .bind(&r.error)
+                .bind(&r.payload)
+                .bind(default_days)
+                .bind(max_days)
                 .execute(&mut *tx)
                 .await?;
             }
             tx.commit().await?;
         });
         Ok(())
+    }
+
+    /// One of the merchant's logged runs, by its id.
+    pub async fn evaluation(&self, merchant: &str, id: i64) -> Result<StoredEvaluation> {
+        let sql = format!("SELECT {COLUMNS} FROM evaluations WHERE merchant_id = $1 AND id = $2");
+        let row: Option<EvaluationRow> = with_pool!(self, pool => {
+            sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str()))
+                .bind(merchant)
+                .bind(id)
+                .fetch_optional(pool)
+                .await
+        })?;
+        row.ok_or_else(|| StoreError::not_found(Entity::Evaluation, id.to_string()))?
+            .into_stored()
     }
 
     /// The merchant's logged runs, newest first.
@@ -330,43 +575,5 @@ impl Store {
             .map(EvaluationRow::into_stored)
             .collect::<Result<Vec<_>>>()?;
         Ok(page::finish(items, query.limit, |e| e.id.to_string()))
-    }
-
-    /// Deletes all but the merchant's newest `keep` runs; returns how many went.
-    pub async fn prune_evaluations(&self, merchant: &str, keep: u32) -> Result<u64> {
-        // The cut-off is the id of the (keep+1)-th newest row; with fewer rows the
-        // subquery is NULL and nothing matches.
-        let done = with_pool!(self, pool => {
-            sqlx::query(
-                "DELETE FROM evaluations WHERE merchant_id = $1 AND id <= (
-                    SELECT id FROM evaluations WHERE merchant_id = $1
-                    ORDER BY id DESC LIMIT 1 OFFSET $2)",
-            )
-            .bind(merchant)
-            .bind(i64::from(keep))
-            .execute(pool)
-            .await
-            .map(|done| done.rows_affected())
-        })?;
-        Ok(done)
-    }
-
-    /// Retention for every merchant at once (a periodic job): keeps the newest `keep` runs
-    /// per merchant; returns how many went.
-    pub async fn prune_all_evaluations(&self, keep: u32) -> Result<u64> {
-        let done = with_pool!(self, pool => {
-            sqlx::query(
-                "DELETE FROM evaluations WHERE id IN (
-                    SELECT id FROM (
-                        SELECT id, ROW_NUMBER() OVER (PARTITION BY merchant_id ORDER BY id DESC) AS n
-                        FROM evaluations) ranked
-                    WHERE n > $1)",
-            )
-            .bind(i64::from(keep))
-            .execute(pool)
-            .await
-            .map(|done| done.rows_affected())
-        })?;
-        Ok(done)
     }
 }

@@ -64,6 +64,7 @@ mod error;
 mod evaluations;
 mod group_commit;
 mod holds;
+mod housekeeping;
 mod ledger;
 mod merchants;
 mod notify;
@@ -83,10 +84,12 @@ pub use compiled::CompiledArtifact;
 pub use engine::{EngineKind, StoreOptions};
 pub use error::{Entity, StoreError};
 pub use evaluations::{
-    EvaluationQuery, EvaluationRecord, PendingEvaluation, ReplaySource, StoredEvaluation,
+    EncodedEvaluation, EvaluationQuery, EvaluationRecord, EvaluationRetention, PendingEvaluation,
+    ReplaySource, StoredEvaluation,
 };
 pub use group_commit::GroupCommit;
 pub use holds::{Hold, NewHold, ReleasedHolds};
+pub use housekeeping::{Housekeeping, HousekeepingOptions, HousekeepingReport};
 pub use ledger::{EntryKind, LedgerEntry, LedgerQuery, Recorded, TransactionRecord};
 pub use merchants::{Merchant, PosToken};
 pub use notify::{Change, ChangeListener};

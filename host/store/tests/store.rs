@@ -69,7 +69,7 @@ on_both_engines!(
     group_commit_records_each_bill_once,
     transactions_listing_pagination_and_card_filter,
     cross_merchant_isolation,
-    evaluation_log_insert_list_filter_prune,
+    evaluation_log_insert_list_filter,
     audit_trail,
     restart_keeps_everything,
 );
@@ -1132,7 +1132,7 @@ async fn cross_merchant_isolation(db: &TestDb) {
     );
 }
 
-async fn evaluation_log_insert_list_filter_prune(db: &TestDb) {
+async fn evaluation_log_insert_list_filter(db: &TestDb) {
     let s = &db.store;
     merchant(s, "m1").await;
     merchant(s, "m2").await;
@@ -1217,73 +1217,7 @@ async fn evaluation_log_insert_list_filter_prune(db: &TestDb) {
     );
     assert_eq!(rest.next_cursor, None);
 
-    // Retention keeps the newest rows of that merchant only.
-    assert_eq!(s.prune_evaluations("m1", 2).await.unwrap(), 4);
-    assert_eq!(s.prune_evaluations("m1", 2).await.unwrap(), 0);
-    let kept = s
-        .list_evaluations(
-            "m1",
-            &EvaluationQuery {
-                limit: 10,
-                ..Default::default()
-            },
-        )
-        .await
-        .unwrap();
-    assert_eq!(
-        kept.items
-            .iter()
-            .map(|e| e.record.order_id.as_str())
-            .collect::<Vec<_>>(),
-        vec!["o5", "o4"]
-    );
-    let m2 = s
-        .list_evaluations(
-            "m2",
-            &EvaluationQuery {
-                limit: 10,
-                ..Default::default()
-            },
-        )
-        .await
-        .unwrap();
-    assert_eq!(m2.items.len(), 2);
-
-    assert_eq!(s.prune_all_evaluations(1).await.unwrap(), 2);
-    let m1 = s
-        .list_evaluations(
-            "m1",
-            &EvaluationQuery {
-                limit: 10,
-                ..Default::default()
-            },
-        )
-        .await
-        .unwrap();
-    assert_eq!(
-        m1.items
-            .iter()
-            .map(|e| e.record.order_id.as_str())
-            .collect::<Vec<_>>(),
-        vec!["o5"]
-    );
-    let m2 = s
-        .list_evaluations(
-            "m2",
-            &EvaluationQuery {
-                limit: 10,
-                ..Default::default()
-            },
-        )
-        .await
-        .unwrap();
-    assert_eq!(
-        m2.items
-            .iter()
-            .map(|e| e.record.order_id.as_str())
-            .collect::<Vec<_>>(),
-        vec!["x1"]
-    );
+    // Retention (by age, and the row cap) is housekeeping's: see store/evaluation_log.rs.
 }
 
 async fn audit_trail(db: &TestDb) {
@@ -1439,6 +1373,10 @@ async fn postgres_schema_name_is_validated() {
     let err = Store::connect_with(&options).await.unwrap_err();
     assert!(matches!(err, StoreError::Invalid(_)), "{err:?}");
 }
+
+// The evaluation log's retention, housekeeping, compression and migration.
+#[path = "store/evaluation_log.rs"]
+mod evaluation_log;
 
 // Paying with points: holds, redemptions and card changes.
 #[path = "store/campaigns.rs"]

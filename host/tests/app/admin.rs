@@ -24,6 +24,7 @@ app_on_both_engines!(
     points_adjustments,
     transactions_are_listed_newest_first,
     evaluations_are_listed_and_filtered,
+    evaluation_retention_is_the_merchants_within_the_operators_maximum,
     dry_run_records_nothing,
     dry_run_input_errors,
     auth_matrix,
@@ -861,6 +862,82 @@ async fn evaluations_are_listed_and_filtered(app: &TestApp) {
     assert_names(&reply, 400, 7, "limit");
     let reply = get(app, &format!("{path}?cursor=q"), &shop.api_key).await;
     assert_names(&reply, 400, 7, "cursor");
+
+    // One run by its id: the same object the list shows.
+    let id = items[0]["id"].as_i64().unwrap();
+    let one = get(app, &format!("{path}/{id}"), &shop.api_key).await;
+    assert_status(&one, 200);
+    assert_eq!(one.json, items[0]);
+    assert_eq!(one.json["request"]["orderId"], items[0]["orderId"]);
+    // Not in the log: 404, id 9, naming it; not a run id: 400, id 7.
+    let missing = get(app, &format!("{path}/{}", id + 1000), &shop.api_key).await;
+    assert_names(
+        &missing,
+        404,
+        9,
+        &format!("evaluation '{}' not found", id + 1000),
+    );
+    for bad in ["abc", "0", "-3", "99999999999999999999"] {
+        let reply = get(app, &format!("{path}/{bad}"), &shop.api_key).await;
+        assert_names(&reply, 400, 7, "evaluation id");
+    }
+    // Another merchant's run is not found for this one.
+    let other = create(app, "evals-other").await;
+    let theirs = get(
+        app,
+        &format!("{}/evaluations/{id}", base(&other)),
+        &other.api_key,
+    )
+    .await;
+    assert_names(&theirs, 404, 9, &format!("evaluation '{id}'"));
+}
+
+async fn evaluation_retention_is_the_merchants_within_the_operators_maximum(app: &TestApp) {
+    let shop = create(app, "keeps").await;
+    let path = format!("{}/evaluation-retention", base(&shop));
+    let defaults = get(app, &path, &shop.api_key).await;
+    assert_status(&defaults, 200);
+    assert_eq!(
+        defaults.json,
+        json!({"days": null, "effectiveDays": 35, "defaultDays": 35, "maxDays": 90,
+               "maxRows": 200000})
+    );
+    let set = send(app, "PUT", &path, &shop.api_key, &json!({"days": 7})).await;
+    assert_status(&set, 200);
+    assert_eq!(set.json["days"], 7);
+    assert_eq!(set.json["effectiveDays"], 7);
+    assert_eq!(get(app, &path, &shop.api_key).await.json["days"], 7);
+    for (body, word) in [
+        (json!({"days": 91}), "from 1 to 90"),
+        (json!({"days": 0}), "from 1 to 90"),
+        (json!({"days": 2.5}), "days"),
+        (json!({"days": "7"}), "days"),
+        (json!({}), "days is required"),
+        (json!({"days": 7, "weeks": 1}), "weeks"),
+    ] {
+        let reply = send(app, "PUT", &path, &shop.api_key, &body).await;
+        assert_names(&reply, 400, 7, word);
+    }
+    assert_eq!(get(app, &path, &shop.api_key).await.json["days"], 7);
+    let back = send(app, "PUT", &path, &shop.api_key, &json!({"days": null})).await;
+    assert_status(&back, 200);
+    assert_eq!(back.json["effectiveDays"], 35);
+    // Audited.
+    let audit = get(app, &format!("{}/audit", base(&shop)), &shop.api_key).await;
+    let actions: Vec<&str> = audit.json["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|e| e["action"].as_str())
+        .collect();
+    assert_eq!(
+        actions
+            .iter()
+            .filter(|a| **a == "evaluation_retention.set")
+            .count(),
+        2,
+        "{actions:?}"
+    );
 }
 
 // ---------------------------------------------------------------------------------------
@@ -1056,6 +1133,13 @@ fn merchant_routes(m: &str) -> Vec<(&'static str, String, Value)> {
         ),
         ("GET", format!("{b}/transactions"), none.clone()),
         ("GET", format!("{b}/evaluations"), none.clone()),
+        ("GET", format!("{b}/evaluations/1"), none.clone()),
+        ("GET", format!("{b}/evaluation-retention"), none.clone()),
+        (
+            "PUT",
+            format!("{b}/evaluation-retention"),
+            json!({"days": 3}),
+        ),
         ("GET", format!("{b}/audit"), none),
     ]
 }

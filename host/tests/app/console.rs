@@ -20,10 +20,19 @@ use crate::common::db::{Target, TestDb};
 use crate::common::process::{OPERATOR, Server};
 use crate::common::wasm::{data, example, fixture};
 use fantoccini::{Client, ClientBuilder, Locator};
+use rabat::store::EvaluationRecord;
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 const WAIT: Duration = Duration::from_secs(30);
+
+/// Collects any CSP violation and script error of the tab's document in `window.problems`.
+const WATCH_PROBLEMS: &str = "window.problems = [];
+     document.addEventListener('securitypolicyviolation',
+       (e) => window.problems.push('CSP ' + e.violatedDirective + ' ' + e.blockedURI));
+     window.addEventListener('error', (e) => window.problems.push('error ' + e.message));
+     window.addEventListener('unhandledrejection',
+       (e) => window.problems.push('rejection ' + e.reason));";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sqlite_console_in_a_real_browser() {
@@ -345,23 +354,35 @@ async fn seed_history(db: &TestDb) -> Vec<(usize, u64, u64, String)> {
         let traps = (back % 3) as u64;
         let at = today - back as i64 * DAY + 9 * 3_600_000;
         let mut n = 0;
-        let mut row = |outcome: &str, discount: &str| {
+        let mut row = |outcome: &str, discount: Option<&str>| {
             n += 1;
-            let request = json!({"orderId": format!("H-{back}-{n}"), "currency": "EUR"});
-            rows.push(format!(
-                "('shop', {at}, 'H-{back}-{n}', 'memberCardId', 1, '{outcome}', {discount}, 1000, 900, '{request}', NULL, NULL, '[]', NULL)",
-                at = at + n * 60_000,
-            ));
+            let order_id = format!("H-{back}-{n}");
+            rows.push(EvaluationRecord {
+                merchant_id: "shop".into(),
+                at: at + n * 60_000,
+                order_id: order_id.clone(),
+                card_id: Some("memberCardId".into()),
+                policy_version: Some(1),
+                outcome: outcome.into(),
+                total_discount: discount.map(|d| d.parse().unwrap()),
+                fuel: Some(1000),
+                duration_us: 900,
+                request: json!({"orderId": order_id, "currency": "EUR"}),
+                card: None,
+                response: None,
+                logs: json!([]),
+                error: None,
+            });
         };
         for _ in 0..fives {
-            row("answer", "'5.00'");
+            row("answer", Some("5.00"));
         }
         for _ in 0..halves {
-            row("answer", "'2.50'");
+            row("answer", Some("2.50"));
         }
-        row("answer", "'0.00'");
+        row("answer", Some("0.00"));
         for _ in 0..traps {
-            row("trap", "NULL");
+            row("trap", None);
         }
         let cents = fives * 500 + halves * 250;
         seeded.push((
@@ -371,13 +392,8 @@ async fn seed_history(db: &TestDb) -> Vec<(usize, u64, u64, String)> {
             format!("{}.{:02}", cents / 100, cents % 100),
         ));
     }
-    db.execute(&format!(
-        "INSERT INTO evaluations (merchant_id, at, order_id, card_id, policy_version, outcome,
-            total_discount, fuel, duration_us, request, card, response, logs, error)
-         VALUES {}",
-        rows.join(", ")
-    ))
-    .await;
+    // Through the store, as the evaluation writer would have (compressed, with expiry).
+    db.store.insert_evaluations(&rows).await.unwrap();
     seeded
 }
 
@@ -492,17 +508,9 @@ async fn scenario(db: &TestDb, database_url: &str, schema: Option<&str>, save: b
     wait_text(&c, "#who", "Merchant shop").await;
     // From here on the tab stays one document (only the hash changes): collect any CSP
     // violation and any script error until sign-out.
-    c.execute(
-        "window.problems = [];
-         document.addEventListener('securitypolicyviolation',
-           (e) => window.problems.push('CSP ' + e.violatedDirective + ' ' + e.blockedURI));
-         window.addEventListener('error', (e) => window.problems.push('error ' + e.message));
-         window.addEventListener('unhandledrejection',
-           (e) => window.problems.push('rejection ' + e.reason));",
-        vec![],
-    )
-    .await
-    .unwrap();
+    // (One reload below, of a run's own page, starts a new document: the problems so far
+    // are checked then, and collecting starts again.)
+    c.execute(WATCH_PROBLEMS, vec![]).await.unwrap();
     let url = c.current_url().await.unwrap().to_string();
     assert!(!url.contains(&key), "the key is in the URL: {url}");
     let cookies = c.execute("return document.cookie", vec![]).await.unwrap();
@@ -638,6 +646,26 @@ async fn scenario(db: &TestDb, database_url: &str, schema: Option<&str>, save: b
     wait_find(&c, ".replay-result svg.chart").await;
     wait_text(&c, ".replay-result table", "A-1001").await;
     shot(&c, save, "replay", Some(".replay-result")).await;
+    // Each changed order links to its logged run, which opens on a page of its own.
+    let link = wait_find(&c, ".replay-result a.evaluation-link").await;
+    let href = link.attr("href").await.unwrap().unwrap_or_default();
+    assert!(href.starts_with("#/evaluations/"), "{href}");
+    let order = link.text().await.unwrap();
+    link.click().await.unwrap();
+    wait_text(&c, "h1", "Run ").await;
+    wait_text(&c, ".detail h2", &format!("order {order}")).await;
+    wait_text(&c, ".detail", "Bill (as the policy saw it)").await;
+    // A run that is not in the log: the API's own words, no page of nothing.
+    go(&c, &base, "evaluations/999999999").await;
+    wait_text(
+        &c,
+        ".error .api-message",
+        "evaluation '999999999' not found",
+    )
+    .await;
+    wait_text(&c, ".error", "error 9").await;
+    go(&c, &base, "policies/2/replay").await;
+    wait_text(&c, "h1", "Replay version 2").await;
     // Since a day: today has the three bills, tomorrow none (an empty state, not an error).
     let today = time::OffsetDateTime::now_utc().date();
     wait_find(&c, "select[name=mode]")
@@ -704,6 +732,28 @@ async fn scenario(db: &TestDb, database_url: &str, schema: Option<&str>, save: b
     assert!(!error.is_empty());
     wait_text(&c, ".detail", "Bill (as the policy saw it)").await;
     shot(&c, save, "evaluations", Some(".toolbar")).await;
+    // The order in the list links to the run's own page, which can be reloaded as it is.
+    wait_find(&c, "table a.evaluation-link")
+        .await
+        .click()
+        .await
+        .unwrap();
+    wait_text(&c, "h1", "Run ").await;
+    wait_text(&c, ".detail h2", "order A-2001").await;
+    let address = c.current_url().await.unwrap();
+    assert!(
+        address
+            .fragment()
+            .unwrap_or("")
+            .starts_with("/evaluations/"),
+        "{address}"
+    );
+    let problems = c.execute("return window.problems", vec![]).await.unwrap();
+    assert_eq!(problems, json!([]), "CSP violations or script errors");
+    c.refresh().await.unwrap();
+    c.execute(WATCH_PROBLEMS, vec![]).await.unwrap();
+    wait_text(&c, ".detail h2", "order A-2001").await;
+    wait_text(&c, ".evaluation-error", "").await;
 
     // Roll back to version 1.
     go(&c, &base, "policies").await;

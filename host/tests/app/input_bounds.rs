@@ -8,7 +8,7 @@ use crate::common::app::{Reply, TestApp, TestMerchant, settings};
 use crate::common::bifit::{CLIENT_ID, FakeBifit, ORDER_ID, order};
 use crate::common::db::{Target, TestDb};
 use crate::common::wasm::example;
-use rabat::evaluation_log::{Counters, write_batch};
+use rabat::evaluation_log::{Counters, encode_all, write_batch};
 use rabat::model::Card;
 use rabat::store::{EvaluationQuery, EvaluationRecord, LedgerQuery, PendingEvaluation};
 use serde_json::{Value, json};
@@ -510,7 +510,10 @@ async fn one_bad_evaluation_record_costs_only_itself(app: &TestApp) {
     .map(PendingEvaluation::from)
     .collect();
     let counters = Counters::default();
-    write_batch(app.state.store(), &batch, &counters).await;
+    let (batch, refused) = encode_all(&batch);
+    assert_eq!(refused, 0);
+    let retention = app.state.settings().evaluation_retention();
+    write_batch(app.state.store(), &batch, &retention, &counters).await;
     assert_eq!(counters.written.load(Relaxed), 3);
     assert_eq!(counters.failed.load(Relaxed), 1);
     let mut a = logged(app, "a").await;

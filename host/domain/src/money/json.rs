@@ -29,6 +29,53 @@ pub fn from_number(number: &Number) -> Option<Decimal> {
     Some(value)
 }
 
+/// The decimal a JSON number from a POS stands for, to the 28 decimal places a `Decimal`
+/// holds: exactly when it can be held ([`from_number`]), else rounded there (`5e-324` is
+/// 0, `0.12345678901234567890123456789` ends in …679). `None` only beyond a `Decimal`'s
+/// range. A JSON Schema `number` cannot say "at most 28 places", so rabat does not refuse
+/// a bill for digits far below any currency's minor unit (the OpenAPI document's promise).
+pub fn from_number_rounded(number: &Number) -> Option<Decimal> {
+    if let Some(value) = from_number(number) {
+        return Some(value);
+    }
+    let text = number.as_str();
+    let (mantissa, exponent) = match text.split_once(['e', 'E']) {
+        Some((mantissa, exponent)) => (mantissa, exponent.parse::<i64>().ok()?),
+        None => (text, 0),
+    };
+    let (negative, mantissa) = match mantissa.strip_prefix('-') {
+        Some(rest) => (true, rest),
+        None => (false, mantissa),
+    };
+    let (whole, fraction) = mantissa.split_once('.').unwrap_or((mantissa, ""));
+    let digits = format!("{whole}{fraction}");
+    let significant = digits.trim_start_matches('0');
+    if significant.is_empty() {
+        return Some(Decimal::ZERO);
+    }
+    // value = digits × 10^(exponent − fraction.len()); the point sits `point` digits into
+    // `digits` (negative: that many zeros before them).
+    let point = i64::try_from(whole.len()).ok()?.checked_add(exponent)?;
+    let places = Decimal::MAX_SCALE as i64 + 2;
+    let plain = if point <= 0 {
+        if -point > places {
+            // Below 10⁻³⁰: zero at 28 places.
+            return Some(Decimal::ZERO);
+        }
+        format!("0.{}{digits}", "0".repeat(usize::try_from(-point).ok()?))
+    } else {
+        let point = usize::try_from(point).ok()?;
+        if point > digits.len() {
+            // A whole number longer than a Decimal: from_number already said no.
+            return None;
+        }
+        format!("{}.{}", &digits[..point], &digits[point..])
+    };
+    let mut value = Decimal::from_str(&plain).ok()?;
+    value.set_sign_negative(negative && !value.is_zero());
+    Some(value)
+}
+
 /// Serializes a decimal as a JSON number (rather than rust_decimal's default string).
 pub struct AsNumber<'a>(pub &'a Decimal);
 
@@ -108,6 +155,25 @@ mod tests {
         let zero = from_number(&number("-0.00")).unwrap();
         assert!(zero.is_sign_positive());
         assert_eq!(zero.to_string(), "0.00");
+    }
+
+    #[test]
+    fn pos_numbers_round_at_28_places_and_refuse_only_beyond_range() {
+        let rounded = |text: &str| from_number_rounded(&number(text)).map(|d| d.to_string());
+        assert_eq!(rounded("5.00").as_deref(), Some("5.00"));
+        assert_eq!(rounded("5e-324").as_deref(), Some("0"));
+        assert_eq!(rounded("-2.2250738585072014e-308").as_deref(), Some("0"));
+        assert_eq!(
+            rounded("3.785649724300453e-22").as_deref(),
+            Some("0.0000000000000000000003785650")
+        );
+        assert_eq!(
+            rounded("0.12345678901234567890123456789").as_deref(),
+            Some("0.1234567890123456789012345679")
+        );
+        assert_eq!(rounded("-1.5e-30").as_deref(), Some("0"));
+        assert_eq!(rounded("1e400"), None);
+        assert_eq!(rounded("100000000000000000000000000000"), None);
     }
 
     #[test]

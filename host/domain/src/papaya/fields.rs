@@ -8,7 +8,7 @@ use time::{OffsetDateTime, format_description::well_known::Rfc3339};
 
 use super::PapayaError;
 use crate::limits;
-use crate::money::json::from_number;
+use crate::money::json::from_number_rounded;
 
 type Result<T> = std::result::Result<T, PapayaError>;
 
@@ -73,7 +73,9 @@ impl<'a> Fields<'a> {
     pub(super) fn decimal(&self, key: &str) -> Result<Option<Decimal>> {
         match self.get(key) {
             None => Ok(None),
-            Some(Value::Number(number)) => match from_number(number) {
+            // Digits beyond a Decimal's 28 places are rounded, not refused: no schema can
+            // say "at most 28 places", and no currency has a minor unit near them.
+            Some(Value::Number(number)) => match from_number_rounded(number) {
                 Some(value) if limits::amount_in_range(value) => Ok(Some(value)),
                 Some(_) => Err(self.invalid(key, &limits::amount_problem())),
                 None => Err(self.invalid(key, "is too large or too precise for an amount")),

@@ -14,6 +14,7 @@ use crate::store::{AuditEntry, Page};
 #[utoipa::path(
     get,
     path = "/admin/v1/merchants/{m}/audit",
+    operation_id = "listAudit",
     tag = "history",
     security(("apiKey" = [])),
     params(

@@ -33,9 +33,9 @@ const FIELDS: &[&str] = &[
     "oauthClientSecret",
     "cardLookup",
 ];
-const MAX_URL: usize = 2048;
-const MAX_TOKEN: usize = 8192;
-const MAX_CLIENT_ID: usize = 256;
+pub(crate) const MAX_URL: usize = 2048;
+pub(crate) const MAX_TOKEN: usize = 8192;
+pub(crate) const MAX_CLIENT_ID: usize = 256;
 
 /// The connector as the merchant sees it: no secret, only whether each is set.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
@@ -112,16 +112,18 @@ fn token(
 #[utoipa::path(
     put,
     path = "/admin/v1/merchants/{m}/connectors/bifit",
+    operation_id = "putBifitConnector",
     tag = "merchants",
     security(("apiKey" = [])),
     params(crate::http::openapi::MerchantPath),
-    request_body(content = serde_json::Value, description = "{baseUrl?, accessToken, refreshToken?, tokenUrl?, oauthClientId?, oauthClientSecret?, cardLookup?}"),
+    request_body(content = crate::http::openapi::BifitConnectorRequest, description = "{baseUrl?, accessToken, refreshToken?, tokenUrl?, oauthClientId?, oauthClientSecret?, cardLookup?}"),
     responses(
         (status = 200, description = "Updated; secrets are never shown", body = ConnectorView),
         (status = 201, description = "Created", body = ConnectorView),
         (status = 400, description = "Bad input (the message names the field); 3 when no card matches", body = crate::http::openapi::ErrorDoc),
         crate::http::openapi::Unauthorized,
         (status = 403, description = "Another merchant's key, or no secrets key on the server (10)", body = crate::http::openapi::ErrorDoc),
+        crate::http::openapi::TooLarge,
     ),
 )]
 pub async fn put(
@@ -231,11 +233,12 @@ pub async fn put(
 #[utoipa::path(
     get,
     path = "/admin/v1/merchants/{m}/connectors/bifit",
+    operation_id = "getBifitConnector",
     tag = "merchants",
     security(("apiKey" = [])),
     params(crate::http::openapi::MerchantPath),
     responses(
-        (status = 200, body = ConnectorView),
+        (status = 200, description = "The connector; secrets are never shown", body = ConnectorView),
         crate::http::openapi::Unauthorized,
         (status = 403, description = "Another merchant's key, or no secrets key on the server (10)", body = crate::http::openapi::ErrorDoc),
         (status = 404, description = "Not found: no connector, or BIFIT has no such order (9)", body = crate::http::openapi::ErrorDoc),
@@ -258,6 +261,7 @@ pub async fn show(
 #[utoipa::path(
     get,
     path = "/admin/v1/merchants/{m}/connectors/bifit/orders",
+    operation_id = "listBifitOrders",
     tag = "merchants",
     security(("apiKey" = [])),
     params(

@@ -49,11 +49,15 @@ impl CardView {
 pub const SETTABLE: &[&str] = &["cardId", "customerId", "name", "tier", "tags", "points"];
 /// Fields kept by the ledger.
 pub const READ_ONLY: &[&str] = &["visits", "totalSpent", "firstVisit", "lastVisit"];
-const MAX_TEXT: usize = 200;
+pub(crate) const MAX_TEXT: usize = 200;
 // The same bounds a policy's card changes are held to (`service::till`).
 const MAX_TIER: usize = rabat_domain::limits::MAX_TIER_CHARS;
 const MAX_TAGS: usize = rabat_domain::limits::MAX_CARD_TAGS;
-const MAX_REASON: usize = 500;
+pub(crate) const MAX_REASON: usize = 500;
+/// The largest balance a merchant may set and the largest adjustment it may make at once
+/// (10¹²): far beyond any real loyalty balance, and far enough from `i64::MAX` that no
+/// sequence of adjustments a merchant could make overflows a balance.
+pub const MAX_POINTS: i64 = 1_000_000_000_000;
 
 /// What a card body sets (read by [`identity`], shared with the dry-run's inline card).
 pub struct Identity {
@@ -82,6 +86,12 @@ pub fn identity(fields: &Fields<'_>, card_id: Option<&str>) -> Result<Identity, 
             fields.name("points")
         )));
     }
+    if points.is_some_and(|p| p > MAX_POINTS) {
+        return Err(ApiError::InvalidField(format!(
+            "{} must be at most {MAX_POINTS}",
+            fields.name("points")
+        )));
+    }
     Ok(Identity {
         customer_id: fields.string("customerId", rabat_domain::limits::MAX_CUSTOMER_ID_CHARS)?,
         name: fields.string("name", MAX_TEXT)?,
@@ -98,19 +108,21 @@ pub fn identity(fields: &Fields<'_>, card_id: Option<&str>) -> Result<Identity, 
 #[utoipa::path(
     put,
     path = "/admin/v1/merchants/{m}/cards/{cardId}",
+    operation_id = "putCard",
     tag = "cards",
     security(("apiKey" = [])),
     params(
         crate::http::openapi::MerchantPath,
         ("cardId" = String, Path, description = "The card id"),
     ),
-    request_body(content = serde_json::Value, description = "{customerId?, name?, tier?, tags?, points?}; points are set through a ledger row"),
+    request_body(content = crate::http::openapi::CardRequest, description = "{customerId?, name?, tier?, tags?, points?}; points are set through a ledger row"),
     responses(
         (status = 200, description = "Updated", body = CardView),
         (status = 201, description = "Created", body = CardView),
         crate::http::openapi::BadInput,
         crate::http::openapi::Unauthorized,
         crate::http::openapi::Forbidden,
+        crate::http::openapi::TooLarge,
     ),
 )]
 pub async fn upsert(
@@ -169,6 +181,7 @@ pub async fn upsert(
 #[utoipa::path(
     get,
     path = "/admin/v1/merchants/{m}/cards/{cardId}",
+    operation_id = "getCard",
     tag = "cards",
     security(("apiKey" = [])),
     params(
@@ -176,10 +189,11 @@ pub async fn upsert(
         ("cardId" = String, Path, description = "The card id"),
     ),
     responses(
-        (status = 200, body = CardView),
+        (status = 200, description = "The card", body = CardView),
         crate::http::openapi::Unauthorized,
         crate::http::openapi::Forbidden,
         crate::http::openapi::NotFound,
+        crate::http::openapi::BadInput,
     ),
 )]
 pub async fn show(
@@ -200,6 +214,7 @@ pub async fn show(
 #[utoipa::path(
     delete,
     path = "/admin/v1/merchants/{m}/cards/{cardId}",
+    operation_id = "deleteCard",
     tag = "cards",
     security(("apiKey" = [])),
     params(
@@ -211,6 +226,7 @@ pub async fn show(
         crate::http::openapi::Unauthorized,
         crate::http::openapi::Forbidden,
         crate::http::openapi::NotFound,
+        crate::http::openapi::BadInput,
     ),
 )]
 pub async fn remove(
@@ -257,7 +273,7 @@ pub async fn list(
     query.only(&["customerId", "limit", "cursor"])?;
     let store = state.store();
     let (limit, cursor) = (query.limit()?, query.cursor()?);
-    let page = match query.get("customerId") {
+    let page = match query.card_id("customerId")? {
         Some(customer) => {
             store
                 .list_customer_cards(&merchant.id, customer, limit, cursor)
@@ -292,19 +308,21 @@ pub async fn list(
 #[utoipa::path(
     post,
     path = "/admin/v1/merchants/{m}/cards/{cardId}/points",
+    operation_id = "adjustPoints",
     tag = "cards",
     security(("apiKey" = [])),
     params(
         crate::http::openapi::MerchantPath,
         ("cardId" = String, Path, description = "The card id"),
     ),
-    request_body(content = serde_json::Value, description = "{delta, reason}"),
+    request_body(content = crate::http::openapi::PointsAdjustment, description = "{delta, reason}"),
     responses(
         (status = 201, description = "The ledger row; pointsBalance is the balance after it", body = crate::store::LedgerEntry),
         crate::http::openapi::BadInput,
         crate::http::openapi::Unauthorized,
         crate::http::openapi::Forbidden,
         crate::http::openapi::NotFound,
+        crate::http::openapi::TooLarge,
     ),
 )]
 pub async fn adjust(
@@ -320,6 +338,11 @@ pub async fn adjust(
     let delta = fields.required_integer("delta")?;
     if delta == 0 {
         return Err(ApiError::InvalidField("delta must not be zero".into()));
+    }
+    if delta.unsigned_abs() > MAX_POINTS.unsigned_abs() {
+        return Err(ApiError::InvalidField(format!(
+            "delta must be between -{MAX_POINTS} and {MAX_POINTS}"
+        )));
     }
     let reason = fields.required_string("reason", MAX_REASON)?;
     let actor = Actor::merchant(&merchant.id);

@@ -18,10 +18,11 @@ use crate::service::Actor;
 #[utoipa::path(
     put,
     path = "/admin/v1/merchants/{m}/policy-config",
+    operation_id = "replacePolicyConfig",
     tag = "policies",
     security(("apiKey" = [])),
     params(crate::http::openapi::MerchantPath),
-    request_body(content = serde_json::Value, description = "A JSON object, at most 64 KiB"),
+    request_body(content = crate::http::openapi::PolicyConfig, description = "A JSON object, at most 64 KiB"),
     responses(
         (status = 200, description = "The stored config", body = serde_json::Value),
         crate::http::openapi::BadInput,
@@ -48,6 +49,7 @@ pub async fn replace(
 #[utoipa::path(
     get,
     path = "/admin/v1/merchants/{m}/policy-config",
+    operation_id = "getPolicyConfig",
     tag = "policies",
     security(("apiKey" = [])),
     params(crate::http::openapi::MerchantPath),

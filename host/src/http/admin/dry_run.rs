@@ -59,13 +59,14 @@ pub struct DryRun {
 #[utoipa::path(
     post,
     path = "/admin/v1/merchants/{m}/policies/{v}/dry-run",
+    operation_id = "dryRunPolicy",
     tag = "policies",
     security(("apiKey" = [])),
     params(
         crate::http::openapi::MerchantPath,
         ("v" = i64, Path, description = "The policy version"),
     ),
-    request_body(content = serde_json::Value, description = "{order (a Papaya discount request), card?, config?}"),
+    request_body(content = crate::http::openapi::DryRunRequest, description = "{order (a Papaya discount request), card?, config?}"),
     responses(
         (status = 200, description = "What the till would get, and what the run cost; nothing recorded", body = DryRun),
         crate::http::openapi::BadInput,
@@ -73,6 +74,7 @@ pub struct DryRun {
         crate::http::openapi::Forbidden,
         crate::http::openapi::NotFound,
         crate::http::openapi::InvalidPolicy,
+        crate::http::openapi::TooLarge,
     ),
 )]
 pub async fn dry_run(
@@ -86,6 +88,7 @@ pub async fn dry_run(
     let fields = Fields::new(&body, "");
     fields.only(&["order", "card", "config"])?;
     let query = order(fields.get("order"))?;
+    crate::http::papaya::ids_within_bounds("order.", &query.card_id, &query.order)?;
     let config = run_config(&fields)?;
     let card = match fields.get("card") {
         Some(Value::Object(map)) => DryRunCard::Inline(inline_card(map, &query.card_id)?),
@@ -184,6 +187,12 @@ fn inline_card(map: &Map<String, Value>, order_card: &str) -> Result<Card, ApiEr
         return Err(ApiError::InvalidField(
             "card.totalSpent must not be negative".into(),
         ));
+    }
+    if !rabat_domain::limits::amount_in_range(total_spent) {
+        return Err(ApiError::InvalidField(format!(
+            "card.totalSpent {}",
+            rabat_domain::limits::amount_problem()
+        )));
     }
     Ok(Card {
         customer_id: identity.customer_id,

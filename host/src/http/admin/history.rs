@@ -4,7 +4,7 @@
 use axum::Json;
 use axum::extract::State;
 
-use super::params::QueryParams;
+use super::params::{Params, QueryParams};
 use crate::http::auth::MerchantAuth;
 use crate::http::error::{ApiError, ApiResult};
 use crate::server::AppState;
@@ -28,6 +28,7 @@ pub const OUTCOMES: &[&str] = &[
 #[utoipa::path(
     get,
     path = "/admin/v1/merchants/{m}/transactions",
+    operation_id = "listTransactions",
     tag = "cards",
     security(("apiKey" = [])),
     params(
@@ -50,7 +51,7 @@ pub async fn transactions(
 ) -> ApiResult<Json<Page<LedgerEntry>>> {
     query.only(&["cardId", "limit", "cursor"])?;
     let ledger = LedgerQuery {
-        card_id: query.get("cardId"),
+        card_id: query.card_id("cardId")?,
         limit: query.limit()?,
         cursor: query.cursor()?,
     };
@@ -65,6 +66,7 @@ pub async fn transactions(
 #[utoipa::path(
     get,
     path = "/admin/v1/merchants/{m}/evaluations",
+    operation_id = "listEvaluations",
     tag = "history",
     security(("apiKey" = [])),
     params(
@@ -103,4 +105,38 @@ pub async fn evaluations(
         .list_evaluations(&merchant.id, &evaluations)
         .await?;
     Ok(Json(page))
+}
+
+/// One logged policy run, by its id.
+///
+/// `GET /admin/v1/merchants/{m}/evaluations/{id}` → the run as the evaluation list shows
+/// it: the bill and card the policy saw, its answer, fuel, time, logs and error. The id is
+/// the list's `id` (and a replay's `evaluationId`). A run the merchant does not have (never
+/// logged, another merchant's, or removed by retention) is 404, error 9, naming the id.
+#[utoipa::path(
+    get,
+    path = "/admin/v1/merchants/{m}/evaluations/{id}",
+    operation_id = "getEvaluation",
+    tag = "history",
+    security(("apiKey" = [])),
+    params(
+        crate::http::openapi::MerchantPath,
+        ("id" = i64, Path, description = "The evaluation's id, from the evaluation list or a replay"),
+    ),
+    responses(
+        (status = 200, description = "The logged run", body = crate::store::StoredEvaluation),
+        crate::http::openapi::BadInput,
+        crate::http::openapi::Unauthorized,
+        crate::http::openapi::Forbidden,
+        crate::http::openapi::NotFound,
+    ),
+)]
+pub async fn evaluation(
+    State(state): State<AppState>,
+    MerchantAuth(merchant): MerchantAuth,
+    params: Params,
+) -> ApiResult<Json<StoredEvaluation>> {
+    let id = params.evaluation_id()?;
+    let evaluation = state.store().evaluation(&merchant.id, id).await?;
+    Ok(Json(evaluation))
 }

@@ -1,8 +1,6 @@
 //! Reading admin request bodies: a JSON object, field by field, so every error names its
 //! field by its path (`card.tags[1] must be a string`).
 
-use std::str::FromStr;
-
 use axum::extract::rejection::BytesRejection;
 use bytes::Bytes;
 use rabat_domain::limits;
@@ -131,7 +129,9 @@ impl<'a> Fields<'a> {
             return Ok(None);
         };
         match value {
-            Value::Number(n) => n.as_i64().map(Some).ok_or_else(|| {
+            // JSON Schema's `integer` is any number without a fraction: `5.0` and `5e3`
+            // are whole numbers too.
+            Value::Number(n) => n.as_i64().or_else(|| whole(n)).map(Some).ok_or_else(|| {
                 invalid(format!(
                     "{} must be a whole number between {} and {}, not {n}",
                     self.name(key),
@@ -164,11 +164,9 @@ impl<'a> Fields<'a> {
                 kind(value)
             )));
         };
-        let text = n.to_string();
-        Decimal::from_str(&text)
-            .or_else(|_| Decimal::from_scientific(&text))
+        rabat_domain::money::json::from_number_rounded(n)
             .map(Some)
-            .map_err(|_| {
+            .ok_or_else(|| {
                 invalid(format!(
                     "{} is not a number rabat can hold exactly",
                     self.name(key)
@@ -214,6 +212,15 @@ impl<'a> Fields<'a> {
             .collect::<Result<Vec<_>, _>>()
             .map(Some)
     }
+}
+
+/// A number written with a fraction or an exponent that is still a whole number (`5.0`,
+/// `-2e3`), read exactly.
+pub fn whole(number: &serde_json::Number) -> Option<i64> {
+    use rust_decimal::prelude::ToPrimitive;
+    rabat_domain::money::json::from_number(number)
+        .filter(|value| value.fract().is_zero())
+        .and_then(|value| value.to_i64())
 }
 
 /// Text a merchant may store: not empty, not too long, no control characters.

@@ -18,7 +18,7 @@ use crate::store::{Merchant, PosToken, credentials};
 /// The longest merchant id; ids are also limited to `A–Z a–z 0–9 . _ -`, so they are
 /// safe in paths, logs and file names.
 pub const MAX_ID: usize = rabat_domain::limits::MAX_MERCHANT_ID_CHARS;
-const MAX_NAME: usize = 200;
+pub(crate) const MAX_NAME: usize = 200;
 
 /// The answer to a creation: the only time the secrets are shown.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -37,15 +37,17 @@ pub struct CreatedMerchant {
 #[utoipa::path(
     post,
     path = "/admin/v1/merchants",
+    operation_id = "createMerchant",
     tag = "merchants",
     security(("operator" = [])),
-    request_body(content = serde_json::Value, description = "{id, name}"),
+    request_body(content = crate::http::openapi::CreateMerchantRequest, description = "{id, name}"),
     responses(
         (status = 201, description = "Created; the only time the secrets are shown", body = CreatedMerchant),
         crate::http::openapi::BadInput,
         crate::http::openapi::Unauthorized,
         crate::http::openapi::Forbidden,
         crate::http::openapi::Conflict,
+        crate::http::openapi::TooLarge,
     ),
 )]
 pub async fn create(
@@ -113,11 +115,12 @@ pub struct MerchantSummary {
 #[utoipa::path(
     get,
     path = "/admin/v1/merchants/{m}",
+    operation_id = "getMerchant",
     tag = "merchants",
     security(("apiKey" = [])),
     params(crate::http::openapi::MerchantPath),
     responses(
-        (status = 200, body = MerchantSummary),
+        (status = 200, description = "The merchant, and its active policy version", body = MerchantSummary),
         crate::http::openapi::Unauthorized,
         crate::http::openapi::Forbidden,
     ),
@@ -149,6 +152,7 @@ pub struct NewApiKey {
 #[utoipa::path(
     post,
     path = "/admin/v1/merchants/{m}/api-key",
+    operation_id = "rotateApiKey",
     tag = "merchants",
     security(("apiKey" = []), ("operator" = [])),
     params(crate::http::openapi::MerchantPath),
@@ -205,16 +209,18 @@ pub struct MerchantStatus {
 #[utoipa::path(
     patch,
     path = "/admin/v1/merchants/{m}",
+    operation_id = "updateMerchant",
     tag = "merchants",
     security(("operator" = [])),
     params(crate::http::openapi::MerchantPath),
-    request_body(content = serde_json::Value, description = "{disabled: true|false}"),
+    request_body(content = crate::http::openapi::UpdateMerchantRequest, description = "{disabled: true|false}"),
     responses(
-        (status = 200, body = MerchantStatus),
+        (status = 200, description = "The merchant's state after the change", body = MerchantStatus),
         crate::http::openapi::BadInput,
         crate::http::openapi::Unauthorized,
         crate::http::openapi::Forbidden,
         crate::http::openapi::NotFound,
+        crate::http::openapi::TooLarge,
     ),
 )]
 pub async fn update(

@@ -16,22 +16,24 @@
 //!   never silently clamped) and `cursor` (the previous page's `nextCursor`; anything else
 //!   is 400 id 7) and answer `{items, nextCursor}`, newest first where rows are events.
 //!   Unknown or repeated query parameters are 400 id 7.
-//! - A path that exists with another method is 404 (id 9), like an unknown path.
+//! - A path that exists with another method is 405 (id 15) with `Allow` naming the
+//!   methods it takes; an unknown path is 404 (id 9).
 //! - Every change is appended to the audit trail (see [`audit`]).
 
 mod audit;
-mod bifit;
+pub(crate) mod bifit;
 mod campaigns;
-mod cards;
+pub(crate) mod cards;
 mod config;
 mod dry_run;
 mod history;
 pub(crate) mod input;
-mod merchants;
+pub(crate) mod merchants;
 pub(crate) mod params;
-mod policies;
+pub(crate) mod policies;
 mod replay;
-mod stats;
+mod retention;
+pub(crate) mod stats;
 mod tokens;
 
 use axum::extract::DefaultBodyLimit;
@@ -40,7 +42,9 @@ use utoipa_axum::routes;
 
 use crate::server::AppState;
 
-pub use params::{DEFAULT_LIMIT, MAX_LIMIT};
+pub use cards::MAX_POINTS;
+pub(crate) use history::OUTCOMES;
+pub use params::{DEFAULT_LIMIT, MAX_CARD_ID, MAX_LIMIT};
 
 /// The admin routes; [`crate::http::app`] merges them in.
 pub fn routes(state: &AppState) -> OpenApiRouter<AppState> {
@@ -71,6 +75,8 @@ pub fn routes(state: &AppState) -> OpenApiRouter<AppState> {
         .routes(routes!(cards::release_holds))
         .routes(routes!(history::transactions))
         .routes(routes!(history::evaluations))
+        .routes(routes!(history::evaluation))
+        .routes(routes!(retention::show, retention::replace))
         .routes(routes!(audit::list))
         .routes(routes!(stats::stats))
         .routes(routes!(bifit::show, bifit::put))

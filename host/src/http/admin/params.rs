@@ -60,6 +60,19 @@ impl Params {
         })
     }
 
+    /// The `{id}` of an evaluation route: a logged run's id.
+    pub fn evaluation_id(&self) -> Result<i64, ApiError> {
+        let text = self.get("id");
+        text.parse::<i64>()
+            .ok()
+            .filter(|id| *id > 0)
+            .ok_or_else(|| {
+                invalid(format!(
+                    "evaluation id must be a positive whole number, not '{text}'"
+                ))
+            })
+    }
+
     /// The `{cardId}` of a card route: what a POS sends as `cardId`.
     pub fn card_id(&self) -> Result<&str, ApiError> {
         let id = self.get("cardId");
@@ -134,7 +147,8 @@ impl QueryParams {
         Ok(())
     }
 
-    /// A parameter's value; an empty one (`?cardId=`) counts as absent.
+    /// A parameter's value; an empty one (`?cardId=`) counts as absent (numbers excepted:
+    /// see [`QueryParams::raw`]).
     pub fn get(&self, name: &str) -> Option<&str> {
         self.0
             .iter()
@@ -143,9 +157,29 @@ impl QueryParams {
             .filter(|value| !value.is_empty())
     }
 
-    /// `limit`: 1..=[`MAX_LIMIT`], [`DEFAULT_LIMIT`] when absent.
+    /// A card id filter (`cardId`, `customerId`): absent when empty, else at most
+    /// [`MAX_CARD_ID`] characters (no card has a longer one).
+    pub fn card_id(&self, name: &str) -> Result<Option<&str>, ApiError> {
+        match self.get(name) {
+            Some(id) if id.chars().count() > MAX_CARD_ID => Err(invalid(format!(
+                "{name} must be at most {MAX_CARD_ID} characters"
+            ))),
+            other => Ok(other),
+        }
+    }
+
+    /// A parameter's value as sent, even empty: for numbers, where `?limit=` is not one.
+    pub fn raw(&self, name: &str) -> Option<&str> {
+        self.0
+            .iter()
+            .find(|(key, _)| key == name)
+            .map(|(_, value)| value.as_str())
+    }
+
+    /// `limit`: 1..=[`MAX_LIMIT`], [`DEFAULT_LIMIT`] when absent (an empty `limit=` is
+    /// not a number, so it is refused like any other).
     pub fn limit(&self) -> Result<u32, ApiError> {
-        let Some(text) = self.get("limit") else {
+        let Some(text) = self.raw("limit") else {
             return Ok(DEFAULT_LIMIT);
         };
         text.parse::<u32>()

@@ -16,7 +16,7 @@ use crate::server::AppState;
 use crate::service::Actor;
 use crate::store::PolicyVersion;
 
-const MAX_NOTE: usize = 200;
+pub(crate) const MAX_NOTE: usize = 200;
 
 /// An accepted upload: the stored version and what validation found.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -44,13 +44,14 @@ pub struct Uploaded {
         crate::http::openapi::MerchantPath,
         ("note" = Option<String>, Query, description = "A note kept with the version"),
     ),
-    request_body(content = Vec<u8>, content_type = "application/wasm", description = "The policy component (.wasm)"),
+    request_body(content = crate::http::openapi::PolicyModule, content_type = "application/wasm", description = "The policy component (.wasm)"),
     responses(
         (status = 201, description = "Stored, validated and compiled; not active. `contract` is the policy contract it was built for", body = Uploaded),
         crate::http::openapi::Unauthorized,
         crate::http::openapi::Forbidden,
-        crate::http::openapi::TooLarge,
+        (status = 413, description = "Over the module limit (5), or the merchant's stored versions at the operator's quota (14)", body = crate::http::openapi::ErrorDoc),
         crate::http::openapi::InvalidPolicy,
+        crate::http::openapi::BadInput,
     ),
 )]
 pub async fn upload(
@@ -128,6 +129,7 @@ pub struct Activated {
 #[utoipa::path(
     post,
     path = "/admin/v1/merchants/{m}/policies/{v}/activate",
+    operation_id = "activatePolicy",
     tag = "policies",
     security(("apiKey" = [])),
     params(
@@ -135,10 +137,11 @@ pub struct Activated {
         ("v" = i64, Path, description = "The policy version"),
     ),
     responses(
-        (status = 200, body = Activated),
+        (status = 200, description = "Active now, on every replica within a second", body = Activated),
         crate::http::openapi::Unauthorized,
         crate::http::openapi::Forbidden,
         crate::http::openapi::NotFound,
+        (status = 400, description = "The version is not a positive whole number (7)", body = crate::http::openapi::ErrorDoc),
     ),
 )]
 pub async fn activate(

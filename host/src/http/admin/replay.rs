@@ -29,13 +29,14 @@ use crate::service::whatif::ReplayRequest;
 #[utoipa::path(
     post,
     path = "/admin/v1/merchants/{m}/policies/{v}/replay",
+    operation_id = "replayPolicy",
     tag = "policies",
     security(("apiKey" = [])),
     params(
         crate::http::openapi::MerchantPath,
         ("v" = i64, Path, description = "The policy version"),
     ),
-    request_body(content = serde_json::Value, description = "{limit?, since?, config?, onlyChanged?}"),
+    request_body(content = crate::http::openapi::ReplayRequest, description = "{limit?, since?, config?, onlyChanged?}"),
     responses(
         (status = 200, description = "Recorded vs new answers per order, and a summary; nothing recorded", body = crate::replay::Report),
         crate::http::openapi::BadInput,
@@ -43,6 +44,7 @@ use crate::service::whatif::ReplayRequest;
         crate::http::openapi::Forbidden,
         crate::http::openapi::NotFound,
         crate::http::openapi::InvalidPolicy,
+        crate::http::openapi::TooLarge,
     ),
 )]
 pub async fn replay(
@@ -101,7 +103,11 @@ fn since(value: Option<&Value>) -> ApiResult<i64> {
     };
     match value {
         None => Ok(i64::MIN),
-        Some(Value::Number(n)) => n.as_i64().filter(|ms| *ms >= 0).ok_or_else(problem),
+        Some(Value::Number(n)) => n
+            .as_i64()
+            .or_else(|| input::whole(n))
+            .filter(|ms| *ms >= 0)
+            .ok_or_else(problem),
         Some(Value::String(text)) => {
             let at = OffsetDateTime::parse(text, &Rfc3339).map_err(|_| problem())?;
             i64::try_from(at.unix_timestamp_nanos() / 1_000_000).map_err(|_| problem())

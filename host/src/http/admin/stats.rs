@@ -61,6 +61,7 @@ pub struct DayDiscount {
 #[utoipa::path(
     get,
     path = "/admin/v1/merchants/{m}/stats",
+    operation_id = "getStats",
     tag = "history",
     security(("apiKey" = [])),
     params(
@@ -80,7 +81,7 @@ pub async fn stats(
     query: QueryParams,
 ) -> ApiResult<Json<Stats>> {
     query.only(&["days"])?;
-    let days = match query.get("days") {
+    let days = match query.raw("days") {
         None => DEFAULT_DAYS,
         Some(text) => text
             .parse::<i64>()

@@ -34,6 +34,7 @@ pub struct TokenList {
 #[utoipa::path(
     post,
     path = "/admin/v1/merchants/{m}/pos-tokens",
+    operation_id = "createPosToken",
     tag = "merchants",
     security(("apiKey" = [])),
     params(crate::http::openapi::MerchantPath),
@@ -69,11 +70,12 @@ pub async fn create(
 #[utoipa::path(
     get,
     path = "/admin/v1/merchants/{m}/pos-tokens",
+    operation_id = "listPosTokens",
     tag = "merchants",
     security(("apiKey" = [])),
     params(crate::http::openapi::MerchantPath),
     responses(
-        (status = 200, body = TokenList),
+        (status = 200, description = "The merchant's POS tokens, without secrets", body = TokenList),
         crate::http::openapi::Unauthorized,
         crate::http::openapi::Forbidden,
     ),
@@ -91,6 +93,7 @@ pub async fn list(
 #[utoipa::path(
     delete,
     path = "/admin/v1/merchants/{m}/pos-tokens/{tokenId}",
+    operation_id = "revokePosToken",
     tag = "merchants",
     security(("apiKey" = [])),
     params(
@@ -102,6 +105,7 @@ pub async fn list(
         crate::http::openapi::Unauthorized,
         crate::http::openapi::Forbidden,
         crate::http::openapi::NotFound,
+        crate::http::openapi::BadInput,
     ),
 )]
 pub async fn revoke(
