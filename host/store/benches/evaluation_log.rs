@@ -11,7 +11,8 @@
 //! * one housekeeping pass with nothing to remove;
 //! * one pass that removes a day (a dropped partition on PostgreSQL, a batched range delete
 //!   on SQLite), with endpoint 2's bills (the group commit, one bill at a time per
-//!   till, 4 tills) recorded meanwhile: their p50 / p99 / max latency, against the same
+//!   till, 4 tills, each first reading the order's hold and latest logged answer as
+//!   endpoint 2 does) recorded meanwhile: their p50 / p99 / max latency, against the same
 //!   without housekeeping;
 //! * the console's list (all, by outcome, one run by id), its stats over 14 and 30 days,
 //!   a replay page and the offer lookup, for a typical and for the busy merchant;
@@ -101,7 +102,7 @@ const FILL: &str =
     "WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i + 1 < $4)
     INSERT INTO evaluations (merchant_id, at, expires_at, order_id, card_id, policy_version,
         outcome, total_discount, currency, fuel, duration_us, answered, error, payload)
-    SELECT $1, $2 + i * $3, $2 + i * $3 + 35 * 86400000, 'o-' || i, 'card-1', 1,
+    SELECT $1, $2 + i * $3, $2 + i * $3 + 35 * CAST(86400000 AS BIGINT), 'o-' || i, 'card-1', 1,
            CASE WHEN i % 20 = 0 THEN 'trap' ELSE 'answer' END,
            CASE WHEN i % 20 = 0 THEN NULL ELSE '5.00' END, 'EUR', 40000, 30,
            i % 20 <> 0, NULL, $5
@@ -218,7 +219,7 @@ async fn main() {
 
     // Endpoint 2's bills, without housekeeping.
     let commit = GroupCommit::start(store.clone());
-    let baseline = bills(&commit, Duration::from_secs(5), None).await;
+    let baseline = bills(&store, &commit, Duration::from_secs(5), None).await;
     println!(
         "| endpoint-2 bills, no housekeeping: p50 / p99 / max | {} |",
         baseline.show()
@@ -238,7 +239,7 @@ async fn main() {
             (done, t.elapsed())
         })
     };
-    let during = bills(&commit, Duration::from_secs(3600), Some(&pass)).await;
+    let during = bills(&store, &commit, Duration::from_secs(3600), Some(&pass)).await;
     let (done, took) = pass.await.unwrap();
     let Housekeeping::Done(report) = done else {
         panic!("skipped")
@@ -456,6 +457,7 @@ impl Latencies {
 /// Four tills recording bills one after another on the busy merchant's cards, for `for_at_most`
 /// or until `until` finishes.
 async fn bills(
+    store: &Store,
     commit: &GroupCommit,
     for_at_most: Duration,
     until: Option<&tokio::task::JoinHandle<(Housekeeping, Duration)>>,
@@ -466,6 +468,7 @@ async fn bills(
     let mut tills = Vec::new();
     for till in 0..4 {
         let commit = commit.clone();
+        let store = store.clone();
         let stop = stop.clone();
         tills.push(tokio::spawn(async move {
             let mut out = Vec::new();
@@ -485,7 +488,11 @@ async fn bills(
                     accrual_error: None,
                     settlement: Default::default(),
                 };
+                // Endpoint 2's storage work: the order's offer (its hold, its latest logged
+                // answer, which reads the log), then the bill through the group commit.
                 let t = Instant::now();
+                store.hold("busy", &order).await.unwrap();
+                store.latest_answer("busy", &order).await.unwrap();
                 commit.record("busy", record).await.unwrap();
                 out.push(ms(t.elapsed()));
             }

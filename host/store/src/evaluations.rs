@@ -470,8 +470,9 @@ impl Store {
     /// for the lot, which is why the hot path hands these to a background writer. Each row
     /// expires its merchant's retention (its own setting or `retention.default_days`, at
     /// most `retention.max_days`) after it ran; each merchant's row count goes up in the
-    /// same transaction (merchants in id order, so concurrent writers on PostgreSQL take
-    /// the count rows' locks in one order and never deadlock).
+    /// same transaction, after the rows (the table's lock before the count rows', as
+    /// housekeeping takes them, and merchants in id order, so concurrent writers and a
+    /// pass never deadlock on PostgreSQL).
     pub async fn insert_encoded_evaluations(
         &self,
         records: &[EncodedEvaluation],
@@ -488,17 +489,6 @@ impl Store {
         let max_days = i64::from(retention.max_days.max(1));
         with_pool!(self, pool => {
             let mut tx = pool.begin_write().await?;
-            for (merchant, n) in &per_merchant {
-                sqlx::query(
-                    "INSERT INTO evaluation_counts (merchant_id, logged) VALUES ($1, $2)
-                     ON CONFLICT (merchant_id)
-                     DO UPDATE SET logged = evaluation_counts.logged + excluded.logged",
-                )
-                .bind(*merchant)
-                .bind(*n)
-                .execute(&mut *tx)
-                .await?;
-            }
             for r in records {
                 sqlx::query(
                     "INSERT INTO evaluations (merchant_id, at, expires_at, order_id, card_id,
@@ -525,6 +515,17 @@ impl Store {
                 .bind(&r.payload)
                 .bind(default_days)
                 .bind(max_days)
+                .execute(&mut *tx)
+                .await?;
+            }
+            for (merchant, n) in &per_merchant {
+                sqlx::query(
+                    "INSERT INTO evaluation_counts (merchant_id, logged) VALUES ($1, $2)
+                     ON CONFLICT (merchant_id)
+                     DO UPDATE SET logged = evaluation_counts.logged + excluded.logged",
+                )
+                .bind(*merchant)
+                .bind(*n)
                 .execute(&mut *tx)
                 .await?;
             }

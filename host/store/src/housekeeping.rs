@@ -438,9 +438,10 @@ impl Store {
             sqlx::query(sqlx::AssertSqlSafe(lock_timeout.as_str()))
                 .execute(&mut *tx)
                 .await?;
-            // The counts first (this reads only the partition), then the drop, which must
-            // lock the whole table: taking it before any count row keeps the lock order of
-            // the log's writer (table, then counts), so the two never deadlock.
+            // The counts first (this reads only the partition, locking nothing the tills
+            // need), then the drop, which must lock the whole table, then the count rows:
+            // the log's writer takes the table before the count rows too, so the two never
+            // deadlock.
             let counts: Vec<(String, i64)> = match sqlx::query_as(sqlx::AssertSqlSafe(format!(
                 "SELECT merchant_id, COUNT(*) FROM \"{name}\" GROUP BY merchant_id ORDER BY merchant_id"
             )))
@@ -464,9 +465,21 @@ impl Store {
                 }
                 Err(error) => return Err(error.into()),
             }
-            let removed: BTreeMap<String, i64> = counts.into_iter().collect();
-            lower_counts!(tx, &removed)?;
+            // One statement: the table stays locked until the commit, so no round trip per
+            // merchant while tills wait.
+            let (merchants, numbers): (Vec<String>, Vec<i64>) = counts.into_iter().unzip();
+            sqlx::query(
+                "UPDATE evaluation_counts c
+                 SET logged = CASE WHEN c.logged > d.n THEN c.logged - d.n ELSE 0 END
+                 FROM unnest($1::TEXT[], $2::BIGINT[]) AS d(merchant_id, n)
+                 WHERE c.merchant_id = d.merchant_id",
+            )
+            .bind(&merchants)
+            .bind(&numbers)
+            .execute(&mut *tx)
+            .await?;
             tx.commit().await?;
+            let removed: BTreeMap<String, i64> = merchants.into_iter().zip(numbers).collect();
             report.partitions_dropped += 1;
             report.expired += removed
                 .values()

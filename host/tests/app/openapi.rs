@@ -1155,6 +1155,14 @@ async fn what_the_server_refuses_the_document_refuses(app: &TestApp) {
             json!(""),
             true,
         ),
+        (
+            "GET",
+            shop(&format!("/cards?customerId=x&cursor={}", "F".repeat(258))),
+            m("/cards"),
+            "cursor",
+            json!("F".repeat(258)),
+            false,
+        ),
     ] {
         let schema = parameter(&spec, &method.to_lowercase(), &template, name);
         let valid = jsonschema::validator_for(schema).unwrap().is_valid(&value);

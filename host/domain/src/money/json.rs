@@ -72,7 +72,11 @@ pub fn from_number_rounded(number: &Number) -> Option<Decimal> {
         format!("{}.{}", &digits[..point], &digits[point..])
     };
     let mut value = Decimal::from_str(&plain).ok()?;
-    value.set_sign_negative(negative && !value.is_zero());
+    if value.is_zero() {
+        // Nothing left at 28 places: plain 0, neither -0 nor 0.000…0.
+        return Some(Decimal::ZERO);
+    }
+    value.set_sign_negative(negative);
     Some(value)
 }
 

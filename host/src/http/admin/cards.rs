@@ -271,8 +271,9 @@ pub async fn list(
     query: QueryParams,
 ) -> ApiResult<Json<Page<CardView>>> {
     query.only(&["customerId", "limit", "cursor"])?;
-    let store = state.store();
+    // Checked before anything is read: what is sent is valid or refused, on either listing.
     let (limit, cursor) = (query.limit()?, query.cursor()?);
+    let store = state.store();
     let page = match query.card_id("customerId")? {
         Some(customer) => {
             store
