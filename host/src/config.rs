@@ -115,6 +115,10 @@ pub struct Settings {
     pub compiled_cache: bool,
     pub merchant_concurrency: usize,
     pub merchant_queue: Duration,
+    /// A till's policy call first runs inline on the tokio worker with its deadline cut to
+    /// this; past it, it runs again on the blocking pool with the full limits (see
+    /// `service::runner`). Zero: every call on the blocking pool.
+    pub inline_deadline: Duration,
     pub policy_revalidate: Duration,
     /// How long points offered for an open order stay held before others may be offered
     /// them (default 24 h).
@@ -214,6 +218,7 @@ impl Default for Settings {
             compiled_cache: true,
             merchant_concurrency: default_merchant_concurrency(),
             merchant_queue: Duration::from_millis(25),
+            inline_deadline: crate::service::runner::INLINE_DEADLINE,
             policy_revalidate: crate::active::REVALIDATE_AFTER,
             hold_ttl: crate::service::DEFAULT_HOLD_TTL,
             metrics_token: None,
@@ -523,6 +528,7 @@ impl SettingsArgs {
                 .merchant_queue_ms
                 .or(file.merchant_queue_ms)
                 .map_or(defaults.merchant_queue, Duration::from_millis),
+            inline_deadline: defaults.inline_deadline,
             policy_revalidate: self
                 .policy_revalidate_ms
                 .or(file.policy_revalidate_ms)

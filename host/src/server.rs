@@ -208,6 +208,7 @@ pub fn start_with(settings: Settings, store: Store) -> anyhow::Result<Started> {
         runtime.clone(),
         active.clone(),
         settings.policy_limits.clone(),
+        settings.inline_deadline,
     );
     let till = Till::new(
         store.clone(),

@@ -32,6 +32,7 @@
 //! - The first problem found is reported, in the order the seed lists the fields.
 
 mod error;
+mod fast;
 mod fields;
 
 #[cfg(test)]
@@ -115,14 +116,51 @@ const ORDER_FIELDS: &[&str] = &[
 ];
 
 /// Parses endpoint 1's body (read the discount for a card).
+///
+/// A well-formed body is read in one pass straight into the order; any other goes through
+/// the slow path, which names the problem (the same answers either way).
 pub fn parse_discount_query(body: &[u8]) -> Result<DiscountQuery, PapayaError> {
+    if let Some(fast) = fast::body(body, "open") {
+        let mut order = fast.order;
+        order.attributes = fast::attributes(&fast.extra, &[]);
+        return Ok(DiscountQuery {
+            card_id: fast.card_id,
+            order,
+        });
+    }
+    parse_discount_query_slowly(body)
+}
+
+/// [`parse_discount_query`] through a `serde_json::Value` tree, field by field: every
+/// problem named exactly.
+pub fn parse_discount_query_slowly(body: &[u8]) -> Result<DiscountQuery, PapayaError> {
     let map = object(body)?;
     let (card_id, order) = order(&map, "open", &[])?;
     Ok(DiscountQuery { card_id, order })
 }
 
 /// Parses endpoint 2's body (record a completed bill on the card).
+///
+/// Like [`parse_discount_query`]: one pass for a well-formed body, the slow path otherwise.
 pub fn parse_order_completed(body: &[u8]) -> Result<OrderCompleted, PapayaError> {
+    if let Some(fast) = fast::body(body, "closed")
+        && let Some((paid, completed)) = fast::completed_fields(&fast.extra)
+    {
+        let mut order = fast.order;
+        order.attributes = fast::attributes(&fast.extra, &["event"]);
+        return Ok(OrderCompleted {
+            event: ORDER_COMPLETED.to_owned(),
+            card_id: fast.card_id,
+            paid,
+            completed,
+            order,
+        });
+    }
+    parse_order_completed_slowly(body)
+}
+
+/// [`parse_order_completed`] through a `serde_json::Value` tree, field by field.
+pub fn parse_order_completed_slowly(body: &[u8]) -> Result<OrderCompleted, PapayaError> {
     let map = object(body)?;
     let top = Fields::new(&map, String::new());
     let event = top
@@ -134,16 +172,7 @@ pub fn parse_order_completed(body: &[u8]) -> Result<OrderCompleted, PapayaError>
         });
     }
     let (card_id, order) = order(&map, "closed", &["event"])?;
-    let paid = match top.get("paid") {
-        None => true,
-        Some(Value::Bool(paid)) => *paid,
-        Some(Value::Number(number)) => match crate::money::json::from_number(number) {
-            Some(flag) if flag == Decimal::ONE => true,
-            Some(flag) if flag.is_zero() => false,
-            _ => return Err(top.invalid("paid", "must be 0 or 1")),
-        },
-        Some(_) => return Err(top.invalid("paid", "must be 0 or 1")),
-    };
+    let paid = paid(&top)?;
     let completed = top.time("completed")?;
     Ok(OrderCompleted {
         event: event.to_owned(),
@@ -152,6 +181,20 @@ pub fn parse_order_completed(body: &[u8]) -> Result<OrderCompleted, PapayaError>
         completed,
         order,
     })
+}
+
+/// Papaya's `paid` flag: absent is `true`; `0`, `1`, `false`, `true`.
+fn paid(top: &Fields) -> Result<bool, PapayaError> {
+    match top.get("paid") {
+        None => Ok(true),
+        Some(Value::Bool(paid)) => Ok(*paid),
+        Some(Value::Number(number)) => match crate::money::json::from_number(number) {
+            Some(flag) if flag == Decimal::ONE => Ok(true),
+            Some(flag) if flag.is_zero() => Ok(false),
+            _ => Err(top.invalid("paid", "must be 0 or 1")),
+        },
+        Some(_) => Err(top.invalid("paid", "must be 0 or 1")),
+    }
 }
 
 fn object(body: &[u8]) -> Result<Map<String, Value>, PapayaError> {

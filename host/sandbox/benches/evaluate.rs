@@ -115,6 +115,8 @@ fn evaluate(c: &mut Criterion) {
     if let Some(on) = flag("RABAT_BENCH_COW") {
         config.memory_init_cow = on;
     }
+    // RABAT_BENCH_PERF_MAP=1: name the policies' functions for `perf` (bench/profile-evaluate.sh).
+    config.perf_map = flag("RABAT_BENCH_PERF_MAP").unwrap_or(false);
     let runtime = Runtime::new(config).expect("engine");
     let policy_path = build_example("tier-category")
         .expect("build the tier-category example")

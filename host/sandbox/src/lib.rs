@@ -54,6 +54,9 @@ pub struct RuntimeConfig {
     pub memory_init_cow: bool,
     /// What an upload may ask the compiler for (checked before compiling).
     pub module_limits: ModuleLimits,
+    /// Write `/tmp/perf-PID.map` so `perf` names the policies' compiled functions (for
+    /// profiling the benchmarks; off by default).
+    pub perf_map: bool,
 }
 
 impl Default for RuntimeConfig {
@@ -68,6 +71,7 @@ impl Default for RuntimeConfig {
             pagemap_scan: true,
             memory_init_cow: true,
             module_limits: ModuleLimits::default(),
+            perf_map: false,
         }
     }
 }
@@ -295,6 +299,9 @@ impl Runtime {
             .max_wasm_stack(512 << 10)
             .memory_init_cow(config.memory_init_cow)
             .allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
+        if config.perf_map {
+            wasm.profiler(wasmtime::ProfilingStrategy::PerfMap);
+        }
         let engine = Engine::new(&wasm)?;
         let engine_key = engine_key(&engine);
 

@@ -1,7 +1,20 @@
-//! Running a policy from async code: the one place that hands a call to a blocking thread,
-//! so every flow (the till, dry-runs, accruals) runs policies the same way.
+//! Running a policy from async code: the one place that decides where a call runs, so
+//! every flow (the till, dry-runs, accruals) runs policies the same way.
+//!
+//! A policy call is short (≈ 10–200 µs) next to what handing it to the blocking pool costs
+//! on a busy machine (two thread wake-ups and context switches), so it first runs inline,
+//! on the calling tokio worker, with its deadline cut to [`INLINE_DEADLINE`] by default: the
+//! worst a call can hold a worker (and the other requests queued on it) is that. A call
+//! that runs into the cut deadline is run again from the start on the blocking pool with
+//! the merchant's full limits (a call has no effects: only its answer counts), and that
+//! merchant's calls go straight to the pool for [`SLOW_FOR`] or until its policy or config
+//! changes — so a merchant with a slow policy costs other requests one short stall now and
+//! then, never one per call (and a fast policy that was once descheduled past the cut
+//! deadline on a busy machine gets inline again).
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use rabat_domain::model::{Accrual, Card, Evaluation, Offer, Order};
 use rabat_domain::money::{self, DiscountResponse};
@@ -15,6 +28,14 @@ use super::{ServiceError, ServiceResult};
 use crate::active::{Active, ActivePolicies, LoadError};
 use crate::admission::Slot;
 
+/// The deadline of a call run inline on a tokio worker by default (the epoch ticks every
+/// millisecond, so it stops within 1–2 ms).
+pub const INLINE_DEADLINE: Duration = Duration::from_millis(2);
+
+/// How long a merchant whose call ran past [`INLINE_DEADLINE`] inline has its calls run
+/// on the blocking pool (unless its policy state changes first).
+pub const SLOW_FOR: Duration = Duration::from_secs(10);
+
 /// The engine, the per-merchant policy caches and the live limits: what a service needs
 /// to load and run a merchant's policy.
 #[derive(Debug, Clone)]
@@ -23,12 +44,22 @@ pub struct PolicyRunner {
     runtime: Arc<Runtime>,
     active: Arc<ActivePolicies>,
     limits: Limits,
+    /// The deadline of a call run inline, in milliseconds (0: none runs inline).
+    inline_deadline_ms: u64,
+    /// Merchants whose policy ran past [`INLINE_DEADLINE`] inline, with the generation
+    /// of their policy state and when: their calls go to the blocking pool for [`SLOW_FOR`]
+    /// or until the generation changes.
+    slow: Arc<Mutex<HashMap<String, (i64, Instant)>>>,
 }
 
 /// One policy call's inputs, owned so they can move to a blocking thread and back.
 #[derive(Debug)]
 pub struct Call {
     pub policy: CompiledPolicy,
+    /// For a call that may run inline: whose it is and the generation of their policy
+    /// state ([`Active::generation`]), by which a slow policy is remembered. `None`: the
+    /// blocking pool (dry-runs, whose version and config vary per call).
+    pub inline: Option<(String, i64)>,
     pub config: Arc<str>,
     pub limits: Limits,
     pub order: Order,
@@ -45,12 +76,15 @@ impl PolicyRunner {
         runtime: Arc<Runtime>,
         active: Arc<ActivePolicies>,
         limits: Limits,
+        inline_deadline: Duration,
     ) -> Self {
         PolicyRunner {
             store,
             runtime,
             active,
             limits,
+            inline_deadline_ms: u64::try_from(inline_deadline.as_millis()).unwrap_or(u64::MAX),
+            slow: Arc::default(),
         }
     }
 
@@ -90,71 +124,116 @@ impl PolicyRunner {
             })
     }
 
-    /// `evaluate` and the money rules ([`decide`]) on a blocking thread; the call's
-    /// order and card come back with the decision.
+    /// `evaluate` and the money rules ([`decide`]); the call's order and card come back
+    /// with the decision.
     pub async fn decide(&self, call: Call) -> ServiceResult<(Decision, Order, Card)> {
-        self.off_thread(call, |runtime, policy, input| {
-            decide(runtime, policy, input)
-        })
+        self.run(
+            call,
+            |runtime, policy, input| decide(runtime, policy, input),
+            |decision| matches!(decision.failure, Some(Failure::Timeout)),
+        )
         .await
     }
 
-    /// Endpoint 1's run on a blocking thread: like [`PolicyRunner::decide`], except that
+    /// Endpoint 1's run: like [`PolicyRunner::decide`], except that
     /// an answer with a discount that costs points comes back before the money rules
     /// ([`Decided::CostsPoints`]): which of those the card can afford is only known under
     /// its lock, in the till's hold transaction.
     pub async fn decide_at_till(&self, call: Call) -> ServiceResult<(Decided, Order, Card)> {
-        self.off_thread(call, |runtime, policy, input| {
-            let CallReport {
-                result,
-                fuel_used,
-                peak_memory_bytes,
-                duration,
-                logs,
-                logs_dropped,
-            } = runtime.evaluate(policy, input);
-            let report = CallReport {
-                result: Ok(()),
-                fuel_used,
-                peak_memory_bytes,
-                duration,
-                logs,
-                logs_dropped,
-            };
-            match result {
-                Ok(evaluation) if points::costs_points(&evaluation.discounts) => {
-                    Decided::CostsPoints { evaluation, report }
-                }
-                result => Decided::Done(money_decision(
-                    input.order,
-                    result.and_then(|evaluation| {
-                        money::discount_response(input.order, &evaluation)
-                            .map_err(|e| Failure::InvalidAnswer(e.to_string()))
-                    }),
-                    report,
-                )),
-            }
+        self.run(call, decide_at_till, |decided| {
+            matches!(
+                decided,
+                Decided::Done(Decision {
+                    failure: Some(Failure::Timeout),
+                    ..
+                })
+            )
         })
         .await
     }
 
-    /// `evaluate` alone on a blocking thread: the policy's answer before any money rule
-    /// (what the till combines across campaigns).
+    /// `evaluate` alone: the policy's answer before any money rule (what the till
+    /// combines across campaigns).
     pub async fn evaluate(&self, call: Call) -> ServiceResult<CallReport<Evaluation>> {
         let (report, _, _) = self
-            .off_thread(call, |runtime, policy, input| {
-                runtime.evaluate(policy, input)
-            })
+            .run(
+                call,
+                |runtime, policy, input| runtime.evaluate(policy, input),
+                |report| matches!(report.result, Err(Failure::Timeout)),
+            )
             .await?;
         Ok(report)
     }
 
-    /// `accrue` on a blocking thread.
+    /// `accrue`.
     pub async fn accrue(&self, call: Call) -> ServiceResult<CallReport<Accrual>> {
         let (report, _, _) = self
-            .off_thread(call, |runtime, policy, input| runtime.accrue(policy, input))
+            .run(
+                call,
+                |runtime, policy, input| runtime.accrue(policy, input),
+                |report| matches!(report.result, Err(Failure::Timeout)),
+            )
             .await?;
         Ok(report)
+    }
+
+    /// Runs `run` with the call's inputs: inline with the deadline cut to
+    /// [`INLINE_DEADLINE`] unless the merchant's policy is known to be slow, and on the
+    /// blocking pool with the full limits when it is or when the inline run `timed_out`.
+    /// The call's slot is held until the call is over even if the caller stops waiting;
+    /// the order and card come back.
+    async fn run<T: Send + 'static>(
+        &self,
+        call: Call,
+        run: fn(&Runtime, &CompiledPolicy, CallInput<'_>) -> T,
+        timed_out: fn(&T) -> bool,
+    ) -> ServiceResult<(T, Order, Card)> {
+        let inline = self.inline_deadline_ms > 0
+            && call.limits.deadline_ms > self.inline_deadline_ms
+            && call.inline.as_ref().is_some_and(|key| !self.is_slow(key));
+        if inline {
+            let limits = Limits {
+                deadline_ms: self.inline_deadline_ms,
+                ..call.limits.clone()
+            };
+            let input = CallInput {
+                order: &call.order,
+                card: Some(&call.card),
+                config: &call.config,
+                offer: call.offer.as_ref(),
+                limits: &limits,
+            };
+            let out = run(&self.runtime, &call.policy, input);
+            if !timed_out(&out) {
+                return Ok((out, call.order, call.card));
+            }
+            if let Some(key) = &call.inline {
+                self.mark_slow(key);
+            }
+            tracing::info!(
+                merchant = call.inline.as_ref().map(|(merchant, _)| merchant.as_str()),
+                "the policy ran past the inline deadline: its calls run on the blocking pool until it changes"
+            );
+        }
+        self.off_thread(call, run).await
+    }
+
+    fn is_slow(&self, (merchant, generation): &(String, i64)) -> bool {
+        let slow = self
+            .slow
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        slow.get(merchant)
+            .is_some_and(|(slow, since)| slow == generation && since.elapsed() < SLOW_FOR)
+    }
+
+    fn mark_slow(&self, (merchant, generation): &(String, i64)) {
+        let mut slow = self
+            .slow
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        slow.retain(|_, (_, since)| since.elapsed() < SLOW_FOR);
+        slow.insert(merchant.clone(), (*generation, Instant::now()));
     }
 
     /// Runs `run` with the call's inputs on a blocking thread, holding the call's slot
@@ -162,7 +241,7 @@ impl PolicyRunner {
     async fn off_thread<T: Send + 'static>(
         &self,
         call: Call,
-        run: impl FnOnce(&Runtime, &CompiledPolicy, CallInput<'_>) -> T + Send + 'static,
+        run: fn(&Runtime, &CompiledPolicy, CallInput<'_>) -> T,
     ) -> ServiceResult<(T, Order, Card)> {
         let runtime = self.runtime.clone();
         Ok(tokio::task::spawn_blocking(move || {
@@ -178,6 +257,39 @@ impl PolicyRunner {
             (out, call.order, call.card)
         })
         .await?)
+    }
+}
+
+/// Endpoint 1's policy call and, unless a discount costs points, its money rules.
+fn decide_at_till(runtime: &Runtime, policy: &CompiledPolicy, input: CallInput<'_>) -> Decided {
+    let CallReport {
+        result,
+        fuel_used,
+        peak_memory_bytes,
+        duration,
+        logs,
+        logs_dropped,
+    } = runtime.evaluate(policy, input);
+    let report = CallReport {
+        result: Ok(()),
+        fuel_used,
+        peak_memory_bytes,
+        duration,
+        logs,
+        logs_dropped,
+    };
+    match result {
+        Ok(evaluation) if points::costs_points(&evaluation.discounts) => {
+            Decided::CostsPoints { evaluation, report }
+        }
+        result => Decided::Done(money_decision(
+            input.order,
+            result.and_then(|evaluation| {
+                money::discount_response(input.order, &evaluation)
+                    .map_err(|e| Failure::InvalidAnswer(e.to_string()))
+            }),
+            report,
+        )),
     }
 }
 

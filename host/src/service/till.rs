@@ -229,6 +229,7 @@ impl Till {
         };
         let call = Call {
             policy,
+            inline: Some((merchant.to_owned(), active.generation)),
             config,
             limits: self.runner.limits().clone(),
             order,
@@ -544,6 +545,7 @@ impl Till {
         };
         let call = Call {
             policy,
+            inline: Some((merchant.to_owned(), active.generation)),
             config,
             limits: self.runner.limits().clone(),
             order: order.clone(),

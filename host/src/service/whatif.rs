@@ -152,6 +152,7 @@ impl WhatIf {
             .map_err(|busy| ServiceError::Busy(busy.to_string()))?;
         let call = Call {
             policy,
+            inline: None,
             config: config.into(),
             limits: self.runner.limits().clone(),
             order,

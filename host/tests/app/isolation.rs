@@ -227,3 +227,85 @@ async fn one_merchants_dry_runs_do_not_take_the_instance_pool(setup: &TestApp) {
     assert!(busy > 0, "the burst was never turned away");
     Arc::into_inner(app).unwrap().shutdown().await;
 }
+
+/// Endpoint 1's policy call runs inline on the tokio worker, not on the blocking pool: with
+/// the runtime's only blocking thread taken, a till is still answered, correctly. (The
+/// inline deadline is raised so a slow debug build cannot push the call back to the pool;
+/// the 60 s bound only turns a hang into a failure.) A policy that runs past the inline
+/// deadline is run again on the pool with the full limits: its answer once the pool is free
+/// is the same as the pool alone gives (the `loop` fixture: timed out, no discount).
+#[test]
+fn a_short_policy_call_does_not_wait_for_the_blocking_pool() {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .max_blocking_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let mut settings = crate::common::app::settings();
+        settings.inline_deadline = Duration::from_millis(1_000);
+        settings.policy_limits.fuel = u64::MAX / 2;
+        settings.policy_limits.deadline_ms = 1_500;
+        let app = TestApp::with_settings(TestDb::sqlite().await, settings).await;
+        let calm = app.merchant("calm").await;
+        gold(&app, &calm).await;
+        app.activate(
+            &calm,
+            &example("tier-discount"),
+            json!({"tiers": {"gold": 10}}),
+        )
+        .await;
+        let hog = app.merchant("hog").await;
+        gold(&app, &hog).await;
+        app.activate(&hog, &fixture("loop"), json!({})).await;
+        // Loading a policy into memory uses the pool: once each, before it is taken.
+        let warm = app.post_json(DISCOUNTS, &calm.pos_token, &bill()).await;
+        assert_eq!(
+            warm.json["totalDiscount"].to_string(),
+            "5.00",
+            "{}",
+            warm.text
+        );
+
+        let (release, released) = std::sync::mpsc::channel::<()>();
+        let (taken, is_taken) = tokio::sync::oneshot::channel::<()>();
+        let blocker = tokio::task::spawn_blocking(move || {
+            let _ = taken.send(());
+            let _ = released.recv();
+        });
+        is_taken.await.unwrap();
+        for _ in 0..3 {
+            let reply = tokio::time::timeout(
+                Duration::from_secs(60),
+                app.post_json(DISCOUNTS, &calm.pos_token, &bill()),
+            )
+            .await
+            .expect("answered while the blocking pool is taken");
+            assert_eq!(reply.status, 200, "{}", reply.text);
+            assert_eq!(
+                reply.json["totalDiscount"].to_string(),
+                "5.00",
+                "{}",
+                reply.text
+            );
+        }
+        release.send(()).unwrap();
+        blocker.await.unwrap();
+
+        // The hog's call runs past the inline deadline, then again on the pool, to its
+        // full deadline: the fail-safe answer, logged as a timeout.
+        let reply = app.post_json(DISCOUNTS, &hog.pos_token, &bill()).await;
+        assert_eq!(reply.status, 200, "{}", reply.text);
+        assert_eq!(
+            reply.json["totalDiscount"].to_string(),
+            "0.00",
+            "{}",
+            reply.text
+        );
+        app.flush_evaluations().await;
+        assert_eq!(outcomes(&app, "hog", "timeout").await, 1);
+        assert_eq!(outcomes(&app, "calm", "answer").await, 4);
+        app.shutdown().await;
+    });
+}

@@ -325,3 +325,21 @@ fn every_papaya_error_maps_to_its_status_id_and_title() {
         assert_eq!(error.body(), ErrorBody::new(id, title, error.to_string()));
     }
 }
+
+#[test]
+fn well_formed_bodies_are_read_in_one_pass() {
+    let big = include_bytes!("../../../../examples/data/bills/big-200.json");
+    for body in [SEED_DISCOUNT_REQUEST.as_bytes(), big] {
+        assert!(fast::body(body, "open").is_some());
+        assert_eq!(
+            parse_discount_query(body),
+            parse_discount_query_slowly(body)
+        );
+    }
+    let fast = fast::body(SEED_ORDER_COMPLETED.as_bytes(), "closed").unwrap();
+    assert!(fast::completed_fields(&fast.extra).is_some());
+    assert_eq!(
+        parse_order_completed(SEED_ORDER_COMPLETED.as_bytes()),
+        parse_order_completed_slowly(SEED_ORDER_COMPLETED.as_bytes())
+    );
+}

@@ -58,8 +58,10 @@ impl Till {
                             }));
                         }
                     };
+                    // On the blocking pool: the campaigns' calls run side by side.
                     let call = Call {
                         policy,
+                        inline: None,
                         config,
                         limits: till.runner.limits().clone(),
                         order,
@@ -242,8 +244,10 @@ impl Till {
                             return Ok(Err(busy.to_string()));
                         }
                     };
+                    // On the blocking pool: the campaigns' calls run side by side.
                     let call = Call {
                         policy,
+                        inline: None,
                         config,
                         limits: till.runner.limits().clone(),
                         order,
