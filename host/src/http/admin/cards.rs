@@ -369,6 +369,7 @@ pub async fn adjust(
 #[utoipa::path(
     delete,
     path = "/admin/v1/merchants/{m}/cards/{cardId}/holds",
+    operation_id = "releaseCardHolds",
     tag = "cards",
     security(("apiKey" = [])),
     params(

@@ -14,6 +14,17 @@ use crate::http::error::{ApiError, ApiResult};
 use crate::server::AppState;
 use crate::service::Actor;
 
+/// A change of the merchant's retention: `days` from 1 to the operator's maximum, or
+/// `null` for the operator's default.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[allow(dead_code)]
+pub struct RetentionChange {
+    /// Days to keep the merchant's evaluations; `null`: the operator's default.
+    #[schema(minimum = 1, maximum = 36_500)]
+    days: Option<u32>,
+}
+
 /// The merchant's evaluation-log retention.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
@@ -55,7 +66,7 @@ async fn answer(state: &AppState, merchant: &str) -> ApiResult<EvaluationRetenti
     security(("apiKey" = [])),
     params(crate::http::openapi::MerchantPath),
     responses(
-        (status = 200, body = EvaluationRetention),
+        (status = 200, description = "The merchant's retention and the operator's bounds", body = EvaluationRetention),
         crate::http::openapi::Unauthorized,
         crate::http::openapi::Forbidden,
     ),
@@ -80,9 +91,9 @@ pub async fn show(
     tag = "history",
     security(("apiKey" = [])),
     params(crate::http::openapi::MerchantPath),
-    request_body(content = serde_json::Value, description = "{days: N | null}"),
+    request_body(content = RetentionChange, description = "{days: N | null}"),
     responses(
-        (status = 200, body = EvaluationRetention),
+        (status = 200, description = "Set; the retention as it applies now", body = EvaluationRetention),
         crate::http::openapi::BadInput,
         crate::http::openapi::Unauthorized,
         crate::http::openapi::Forbidden,
