@@ -127,11 +127,9 @@ impl PolicyRunner {
     /// `evaluate` and the money rules ([`decide`]); the call's order and card come back
     /// with the decision.
     pub async fn decide(&self, call: Call) -> ServiceResult<(Decision, Order, Card)> {
-        self.run(
-            call,
-            |runtime, policy, input| decide(runtime, policy, input),
-            |decision| matches!(decision.failure, Some(Failure::Timeout)),
-        )
+        self.run(call, decide, |decision| {
+            matches!(decision.failure, Some(Failure::Timeout))
+        })
         .await
     }
 
