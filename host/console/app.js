@@ -4,6 +4,7 @@ import { ApiError, call, clearSession, currentSession, loadSession, m, saveSessi
 import { clear, errorBox, field, form, h, busy, title, facts, add } from './ui.js';
 import { overview } from './overview.js';
 import { policies, tryIt, replay } from './policies.js';
+import { campaigns } from './campaigns.js';
 import { cards, card } from './cards.js';
 import { evaluations, evaluation, audit } from './history.js';
 import { config, tokens, bifit } from './settings.js';
@@ -18,6 +19,7 @@ const routes = [
   [/^policies$/, policies],
   [/^policies\/(\d+)\/try$/, tryIt],
   [/^policies\/(\d+)\/replay$/, replay],
+  [/^campaigns$/, campaigns],
   [/^config$/, config],
   [/^cards$/, cards],
   [/^cards\/(.+)$/, card],

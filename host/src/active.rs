@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 
 use crate::policy::{CompiledPolicy, Rejection, Runtime};
 use crate::secrets::ArtifactKey;
-use crate::store::{CompiledArtifact, PolicyState, Store, StoreError};
+use crate::store::{Campaign, CompiledArtifact, PolicyState, Store, StoreError};
 
 /// How stale a cached entry may get by default before it is checked against the
 /// database: the bound on how long a change made on another replica takes to reach this
@@ -33,10 +33,40 @@ pub const MAX_LOADED: usize = 1_000;
 /// What one merchant runs right now.
 #[derive(Debug, Clone)]
 pub struct Active {
+    /// The default campaign's version (the one activation sets), its module and the
+    /// merchant's policy config: what dry-runs default to.
     pub version: Option<i64>,
     pub generation: i64,
     pub policy: Option<CompiledPolicy>,
     pub config: Arc<str>,
+    /// The campaigns that may run (state active, whatever their schedule), in run order.
+    pub campaigns: Vec<ActiveCampaign>,
+}
+
+/// A campaign ready to run: its row, its compiled module and its config's text.
+#[derive(Debug, Clone)]
+pub struct ActiveCampaign {
+    pub campaign: Arc<Campaign>,
+    pub policy: CompiledPolicy,
+    pub config: Arc<str>,
+}
+
+impl Active {
+    /// The campaigns live at `now` (epoch ms), in run order.
+    pub fn live(&self, now: i64) -> Vec<&ActiveCampaign> {
+        self.campaigns
+            .iter()
+            .filter(|c| c.campaign.is_live(now))
+            .collect()
+    }
+}
+
+/// A cached campaign; its module lives in the shared LRU.
+#[derive(Debug, Clone)]
+struct CampaignEntry {
+    campaign: Arc<Campaign>,
+    sha256: Arc<str>,
+    config: Arc<str>,
 }
 
 /// A merchant's cached state; the compiled policy itself lives in the shared LRU.
@@ -46,6 +76,7 @@ struct Entry {
     generation: i64,
     sha256: Option<Arc<str>>,
     config: Arc<str>,
+    campaigns: Arc<[CampaignEntry]>,
     checked: Instant,
 }
 
@@ -334,11 +365,33 @@ impl ActivePolicies {
             }
             _ => None,
         };
+        let mut campaigns = Vec::with_capacity(entry.campaigns.len());
+        for cached in entry.campaigns.iter() {
+            // The default campaign runs the module just looked up: no second lookup.
+            let policy = match &policy {
+                Some(policy) if entry.sha256.as_deref() == Some(&*cached.sha256) => policy.clone(),
+                _ => match self.lookup(&cached.sha256) {
+                    Some(policy) => policy,
+                    None => {
+                        let version = cached.campaign.policy_version;
+                        let wasm = store.policy_wasm(merchant, version).await?;
+                        self.compiled(runtime, version, &cached.sha256, wasm)
+                            .await?
+                    }
+                },
+            };
+            campaigns.push(ActiveCampaign {
+                campaign: cached.campaign.clone(),
+                policy,
+                config: cached.config.clone(),
+            });
+        }
         Ok(Arc::new(Active {
             version: entry.version,
             generation: entry.generation,
             policy,
             config: entry.config,
+            campaigns,
         }))
     }
 
@@ -367,11 +420,28 @@ impl ActivePolicies {
                 }
             },
         };
+        let mut campaigns = Vec::new();
+        for runnable in store.runnable_campaigns(merchant).await? {
+            if sha256.as_deref() != Some(runnable.sha256.as_str())
+                && self.lookup(&runnable.sha256).is_none()
+            {
+                let version = runnable.campaign.policy_version;
+                let wasm = store.policy_wasm(merchant, version).await?;
+                self.compiled(runtime, version, &runnable.sha256, wasm)
+                    .await?;
+            }
+            campaigns.push(CampaignEntry {
+                campaign: Arc::new(runnable.campaign),
+                sha256: Arc::from(runnable.sha256),
+                config: Arc::from(runnable.config_text),
+            });
+        }
         let entry = Entry {
             version,
             generation: state.generation,
             sha256,
             config: Arc::from(state.config),
+            campaigns: campaigns.into(),
             checked: Instant::now(),
         };
         self.insert(merchant, entry.clone(), epoch);

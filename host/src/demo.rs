@@ -1,6 +1,7 @@
-//! `rabat serve --demo`: a demo merchant with well-known tokens, two cards and the example
-//! policy, so the first run answers the README's curl lines. Idempotent: an existing
-//! demo merchant is left as it is.
+//! `rabat serve --demo`: a demo merchant with well-known tokens, two cards and two
+//! campaigns — the tier discount (the default campaign) and a happy hour stacked on it —
+//! so the first run answers the README's curl lines. Idempotent: an existing demo
+//! merchant is left as it is.
 
 use std::net::SocketAddr;
 
@@ -10,6 +11,7 @@ use crate::model::Card;
 use crate::policy::build::{build_example, examples_dir};
 use crate::server::AppState;
 use crate::store::credentials::TokenHash;
+use crate::store::{NewCampaign, StackingMode};
 
 pub const MERCHANT: &str = "demo";
 pub const API_KEY: &str = "demo-api-key";
@@ -17,6 +19,11 @@ pub const POS_TOKEN: &str = "demo-pos-token";
 /// The example policy the demo runs, and its config.
 pub const POLICY: &str = "tier-discount";
 pub const CONFIG: &str = r#"{"tiers":{"gold":10,"silver":5}}"#;
+/// The second campaign's example policy, and its config (15 % off, 16:00–18:00 in
+/// Bratislava: the sample bill `papaya-happy-hour.json` is inside, the seed's bill not).
+pub const HAPPY_HOUR: &str = "happy-hour";
+pub const HAPPY_HOUR_CONFIG: &str =
+    r#"{"timeZone":"Europe/Bratislava","from":"16:00","to":"18:00","percentage":15}"#;
 
 #[derive(Debug)]
 pub struct DemoInfo {
@@ -32,22 +39,8 @@ pub async fn setup(state: &AppState) -> anyhow::Result<DemoInfo> {
         policy = POLICY,
         "setting up the demo merchant: building the example policy (the first build takes a minute)"
     );
-    let built = tokio::task::spawn_blocking(|| build_example(POLICY))
-        .await
-        .context("the policy build panicked")?
-        .with_context(|| {
-            format!(
-                "could not build the demo policy from {}",
-                examples_dir().join(POLICY).display()
-            )
-        })?;
-    let wasm = std::fs::read(&built.path)
-        .with_context(|| format!("could not read {}", built.path.display()))?;
-    let compiled = state
-        .runtime()
-        .compile(&wasm)
-        .with_context(|| format!("the demo policy {} was rejected", built.path.display()))?;
-    state.active().remember(compiled);
+    let wasm = built_example(state, POLICY).await?;
+    let happy_hour = built_example(state, HAPPY_HOUR).await?;
 
     store
         .create_merchant(
@@ -89,6 +82,31 @@ pub async fn setup(state: &AppState) -> anyhow::Result<DemoInfo> {
     store
         .activate_policy(MERCHANT, version.version, |_: &_| demo("policy.activate"))
         .await?;
+    let contract = crate::policy::contract::read_contract(&happy_hour).ok();
+    let version = store
+        .add_policy_within(
+            MERCHANT,
+            &happy_hour,
+            Some("demo: examples/happy-hour"),
+            contract.map(|c| c.name()),
+            None,
+            |_: &_| demo("policy.upload"),
+        )
+        .await?;
+    let campaign = NewCampaign {
+        name: "happy hour".into(),
+        policy_version: version.version,
+        config: serde_json::from_str(HAPPY_HOUR_CONFIG)
+            .context("the demo's happy-hour config is not JSON")?,
+        starts_at: None,
+        ends_at: None,
+        priority: -1,
+        mode: StackingMode::Stackable,
+        group: None,
+    };
+    store
+        .create_campaign(MERCHANT, &campaign, |_: &_| demo("campaign.create"))
+        .await?;
     state.active().invalidate(MERCHANT);
     Ok(DemoInfo { created: true })
 }
@@ -100,7 +118,8 @@ impl DemoInfo {
         let bills = bills.canonicalize().unwrap_or(bills);
         format!(
             "\nrabat demo {state}: merchant `{MERCHANT}` (API key `{API_KEY}`), POS token `{POS_TOKEN}`,\n\
-             cards `memberCardId` (gold) and `newCardId`, policy examples/{POLICY} with config {CONFIG}.\n\n\
+             cards `memberCardId` (gold) and `newCardId`, campaigns `default` (examples/{POLICY}, config {CONFIG})\n\
+             and `happy hour` (examples/{HAPPY_HOUR}, config {HAPPY_HOUR_CONFIG}).\n\n\
              The console: http://{address}/console/ (merchant `{MERCHANT}`, API key `{API_KEY}`).\n\n\
              Ask for the discount on Papaya's sample bill (gold card: 10% of 50.00 = 5.00):\n\n  \
              curl -s -X POST http://{address}/pos/papaya/v1/discounts -H 'Authorization: Bearer {POS_TOKEN}' --data @{bills}/papaya-discount-request.json\n\n\
@@ -111,6 +130,27 @@ impl DemoInfo {
             bills = bills.display(),
         )
     }
+}
+
+/// An example built (`rabat build`) and compiled, kept compiled for the first requests.
+async fn built_example(state: &AppState, name: &'static str) -> anyhow::Result<Vec<u8>> {
+    let built = tokio::task::spawn_blocking(move || build_example(name))
+        .await
+        .context("the policy build panicked")?
+        .with_context(|| {
+            format!(
+                "could not build the demo policy from {}",
+                examples_dir().join(name).display()
+            )
+        })?;
+    let wasm = std::fs::read(&built.path)
+        .with_context(|| format!("could not read {}", built.path.display()))?;
+    let compiled = state
+        .runtime()
+        .compile(&wasm)
+        .with_context(|| format!("the demo policy {} was rejected", built.path.display()))?;
+    state.active().remember(compiled);
+    Ok(wasm)
 }
 
 /// The audit row of a demo setup step.

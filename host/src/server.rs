@@ -13,7 +13,7 @@ use crate::config::Settings;
 use crate::evaluation_log::{EvaluationLog, Housekeeper};
 use crate::metrics::Metrics;
 use crate::policy::{Runtime, RuntimeConfig};
-use crate::service::{BifitSync, PolicyChanges, PolicyRunner, PosTokens, Till, WhatIf};
+use crate::service::{BifitSync, Campaigns, PolicyChanges, PolicyRunner, PosTokens, Till, WhatIf};
 use crate::store::credentials::TokenHash;
 use crate::store::{Change, GroupCommit, Store, StoreError, StoreOptions};
 
@@ -34,6 +34,7 @@ struct Inner {
     bifit: BifitSync,
     policies: PolicyChanges,
     whatif: WhatIf,
+    campaigns: Campaigns,
     pos_tokens: Arc<PosTokens>,
     /// The PostgreSQL change listener, stopped with the state.
     listener: Option<tokio::task::AbortHandle>,
@@ -95,6 +96,11 @@ impl AppState {
     /// Policy uploads, activations and config changes.
     pub fn policies(&self) -> &PolicyChanges {
         &self.0.policies
+    }
+
+    /// A merchant's campaigns.
+    pub fn campaigns(&self) -> &Campaigns {
+        &self.0.campaigns
     }
 
     /// Dry-runs and replays.
@@ -224,6 +230,7 @@ pub fn start_with(settings: Settings, store: Store) -> anyhow::Result<Started> {
         ),
         whatif: WhatIf::new(store.clone(), runner, admission.clone(), metrics.clone()),
         pos_tokens,
+        campaigns: Campaigns::new(store.clone(), active.clone()),
         till,
         store,
         runtime,

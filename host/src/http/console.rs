@@ -58,6 +58,11 @@ const ASSETS: &[(&str, &str, &str)] = &[
     ("chart.js", JS, include_str!("../../console/chart.js")),
     ("overview.js", JS, include_str!("../../console/overview.js")),
     ("policies.js", JS, include_str!("../../console/policies.js")),
+    (
+        "campaigns.js",
+        JS,
+        include_str!("../../console/campaigns.js"),
+    ),
     ("cards.js", JS, include_str!("../../console/cards.js")),
     ("history.js", JS, include_str!("../../console/history.js")),
     ("settings.js", JS, include_str!("../../console/settings.js")),

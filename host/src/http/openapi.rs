@@ -31,6 +31,7 @@ use utoipa::{Modify, OpenApi, ToSchema};
         (name = "pos", description = "Called by the till (Papaya POS, BIFIT Kassa)"),
         (name = "merchants", description = "Merchants and their POS tokens"),
         (name = "policies", description = "Policy versions, config, dry-runs and what-if replays"),
+        (name = "campaigns", description = "Several policies live at once: schedules, priorities, stacking"),
         (name = "cards", description = "Loyalty cards and the ledger"),
         (name = "history", description = "Evaluation log and audit trail"),
         (name = "ops", description = "Health, readiness, metrics, this document")
@@ -170,6 +171,8 @@ body_markers!(
     ReplayRequest,
     BifitConnectorRequest,
     EvaluationRetentionRequest,
+    CampaignRequest,
+    CampaignChangesRequest,
 );
 
 /// No control character (Unicode `Cc`: what `char::is_control` refuses), not empty.
@@ -303,6 +306,53 @@ fn config_object(description: &str) -> Value {
         "type": "object",
         "description": format!("{description} A JSON object of at most {} bytes, nested at most {} levels.", crate::policy_config::MAX_CONFIG_BYTES, rabat_domain::limits::MAX_JSON_DEPTH),
     })
+}
+
+/// A campaign body: to create (`name` and `policyVersion` required) or to edit (every
+/// field optional). `null` reads as absent, except that `startsAt`/`endsAt` null clears
+/// them in an edit; `group` goes with `mode: bestOf` and with no other mode. (That
+/// `endsAt` follows `startsAt` cannot be said in JSON Schema: 400, id 7.)
+fn campaign(create: bool) -> Value {
+    use crate::service::campaigns::{MAX_INSTANT_MS, MAX_NAME_CHARS, MAX_PRIORITY};
+    let name = |what: &str| json!({"type": "string", "minLength": 1, "maxLength": MAX_NAME_CHARS, "pattern": POS_ID, "description": what});
+    let mut campaign_name =
+        name("Unique among the merchant's campaigns; `default` is the default campaign's");
+    campaign_name["not"] = json!({"const": crate::store::DEFAULT_CAMPAIGN});
+    let instant = |what: &str| {
+        nullable(
+            json!({"type": "integer", "minimum": 0, "maximum": MAX_INSTANT_MS, "description": what}),
+        )
+    };
+    let mut properties = json!({
+        "name": campaign_name,
+        "policyVersion": {"type": "integer", "minimum": 1, "maximum": i64::MAX, "description": "One of the merchant's policy versions (another: 404)"},
+        "config": nullable(config_object(if create { "Handed to each of its runs (default `{}`)." } else { "Replaces the campaign's config." })),
+        "startsAt": instant("Epoch ms from which it runs (included); null: from now"),
+        "endsAt": instant("Epoch ms at which it stops (excluded), after startsAt; null: never"),
+        "priority": nullable(json!({"type": "integer", "minimum": -MAX_PRIORITY, "maximum": MAX_PRIORITY, "description": "Higher runs and applies first (default 0)"})),
+        "mode": nullable(json!({"type": "string", "enum": ["stackable", "exclusive", "bestOf"], "description": "How its discounts combine with the others' (default stackable)"})),
+        "group": nullable(name("The group of a bestOf campaign: required with bestOf, refused with any other mode")),
+    });
+    if !create && let Value::Object(map) = &mut properties {
+        map.insert("name".into(), nullable(map["name"].clone()));
+        map.insert(
+            "policyVersion".into(),
+            nullable(map["policyVersion"].clone()),
+        );
+    }
+    let mut schema = json!({
+        "type": "object",
+        "additionalProperties": false,
+        "description": if create { "A campaign; `name` and `policyVersion` are required" } else { "The fields to change, each optional; `group` only together with `mode`" },
+        "properties": properties,
+        "if": {"required": ["mode"], "properties": {"mode": {"const": "bestOf"}}},
+        "then": {"required": ["group"], "properties": {"group": {"type": "string"}}},
+        "else": {"properties": {"group": {"type": "null"}}},
+    });
+    if create {
+        schema["required"] = json!(["name", "policyVersion"]);
+    }
+    schema
 }
 
 /// The precise schema of every body marker, by name. `max_retention_days` is the
@@ -491,6 +541,8 @@ fn body_schemas(max_retention_days: u32) -> Vec<(&'static str, Value)> {
                 },
             }),
         ),
+        ("CampaignRequest", campaign(true)),
+        ("CampaignChangesRequest", campaign(false)),
         (
             "EvaluationRetentionRequest",
             json!({

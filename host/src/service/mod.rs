@@ -8,6 +8,8 @@
 //!   bill once), for every POS;
 //! - [`bifit`]: BIFIT Kassa's discount and sync;
 //! - [`policies`]: upload, activate, set config (write, invalidate, audit);
+//! - [`campaigns`]: a merchant's campaigns (create, edit, pause, resume, end), and the
+//!   till's clock; [`stacking`]: how several live campaigns' answers combine;
 //! - [`whatif`]: dry-run and replay;
 //! - [`audit`]: the audit trail's writer;
 //! - [`pos_tokens`]: POS tokens checked from memory, revocations seen at once;
@@ -15,15 +17,18 @@
 
 pub mod audit;
 pub mod bifit;
+pub mod campaigns;
 mod error;
 pub mod policies;
 pub mod pos_tokens;
 pub mod runner;
+pub mod stacking;
 pub mod till;
 pub mod whatif;
 
 pub use audit::Actor;
 pub use bifit::{BifitSync, SyncOutcome, SyncReport};
+pub use campaigns::{Campaigns, Clock};
 pub use error::{ServiceError, ServiceResult};
 pub use policies::PolicyChanges;
 pub use pos_tokens::PosTokens;

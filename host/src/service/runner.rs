@@ -150,6 +150,19 @@ impl PolicyRunner {
         .await
     }
 
+    /// `evaluate` alone: the policy's answer before any money rule (what the till
+    /// combines across campaigns).
+    pub async fn evaluate(&self, call: Call) -> ServiceResult<CallReport<Evaluation>> {
+        let (report, _, _) = self
+            .run(
+                call,
+                |runtime, policy, input| runtime.evaluate(policy, input),
+                |report| matches!(report.result, Err(Failure::Timeout)),
+            )
+            .await?;
+        Ok(report)
+    }
+
     /// `accrue`.
     pub async fn accrue(&self, call: Call) -> ServiceResult<CallReport<Accrual>> {
         let (report, _, _) = self

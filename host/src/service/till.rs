@@ -37,6 +37,7 @@ use rabat_store::{
 };
 use serde_json::Value;
 
+use super::campaigns::Clock;
 use super::runner::{Call, Decided, PolicyRunner, money_decision};
 use super::{ServiceError, ServiceResult};
 use crate::active::LoadError;
@@ -64,6 +65,8 @@ pub struct Till {
     hold_ttl: Duration,
     /// Completed bills arriving together share one commit.
     ledger: GroupCommit,
+    /// Which campaigns are live is decided by this clock (fixed by tests).
+    clock: Clock,
 }
 
 /// A completed bill as a POS reports it, ready to be recorded.
@@ -79,6 +82,18 @@ pub struct CompletedBill {
     pub request: Option<Value>,
     /// The ledger's order id; the POS's order id when `None`.
     pub ledger_order_id: Option<String>,
+}
+
+mod campaigns;
+
+/// The outcome logged when no campaign is live: the merchant has none that may run, or
+/// none within its schedule now.
+fn no_campaign_outcome(active: &crate::active::Active) -> &'static str {
+    if active.campaigns.is_empty() && active.version.is_none() {
+        "no_policy"
+    } else {
+        "no_live_campaign"
+    }
 }
 
 /// What `accrue` gave for a completed bill.
@@ -114,7 +129,13 @@ impl Till {
             metrics,
             evaluations,
             hold_ttl: DEFAULT_HOLD_TTL,
+            clock: Clock::real(),
         }
+    }
+
+    /// The clock that decides which campaigns are live (shared by the till's clones).
+    pub fn clock(&self) -> &Clock {
+        &self.clock
     }
 
     /// How long points offered for an open order stay held (default 24 h).
@@ -169,12 +190,25 @@ impl Till {
                 return Ok(response);
             }
         };
-        let Some(policy) = active.policy.clone() else {
+        // Every live campaign runs; one (the default campaign alone: today's path) is one call.
+        let live = active.live(self.clock.now());
+        if live.len() > 1 {
+            return self
+                .evaluate_campaigns(merchant, order, card, ledger_order_id, &live)
+                .await;
+        }
+        let Some(campaign) = live.first() else {
             let response = DiscountResponse::empty(&order.currency, NO_DISCOUNT_MESSAGE);
-            let entry = LogEntry::new(merchant, None, "no_policy", Some(&response));
+            let outcome = no_campaign_outcome(&active);
+            let entry = LogEntry::new(merchant, None, outcome, Some(&response));
             self.logged(entry.record(&order, &card));
             return Ok(response);
         };
+        let (policy, config, version) = (
+            campaign.policy.clone(),
+            campaign.config.clone(),
+            Some(campaign.campaign.policy_version),
+        );
         // Only a 0.2 policy's `accrue` sees the offer and redeems held points: for the
         // others an order's hold (left from an earlier policy) can never be taken, and the
         // bill releases it.
@@ -188,7 +222,7 @@ impl Till {
                     self.follow_free_answer(merchant, ledger_order_id, &card, &response)
                         .await?;
                 }
-                let entry = LogEntry::new(merchant, active.version, "busy", Some(&response));
+                let entry = LogEntry::new(merchant, version, "busy", Some(&response));
                 self.logged(entry.error(busy.to_string()).record(&order, &card));
                 return Ok(response);
             }
@@ -196,7 +230,7 @@ impl Till {
         let call = Call {
             policy,
             inline: Some((merchant.to_owned(), active.generation)),
-            config: active.config.clone(),
+            config,
             limits: self.runner.limits().clone(),
             order,
             card,
@@ -220,11 +254,11 @@ impl Till {
             }
         };
         if let Some(failure) = &decision.failure {
-            tracing::warn!(merchant, order_id = %order.order_id, version = active.version, %failure, "policy failed; answered with no discount");
+            tracing::warn!(merchant, order_id = %order.order_id, version = version, %failure, "policy failed; answered with no discount");
         }
         let mut entry = LogEntry::new(
             merchant,
-            active.version,
+            version,
             decision.outcome(),
             Some(&decision.response),
         );
@@ -399,11 +433,12 @@ impl Till {
             .unwrap_or_else(|| bill.order.order_id.clone());
         // Only a 0.2 policy sees the offer: for the others (and with no policy) the two
         // reads it costs are skipped. The bill's transaction releases any hold either way.
+        let now = self.clock.now();
         let sees_offers = match self.runner.active(merchant).await {
             Ok(active) => active
-                .policy
-                .as_ref()
-                .is_some_and(|policy| policy.contract() == Contract::V0_2),
+                .live(now)
+                .iter()
+                .any(|campaign| campaign.policy.contract() == Contract::V0_2),
             Err(_) => false,
         };
         let offer = if sees_offers {
@@ -476,9 +511,20 @@ impl Till {
                 });
             }
         };
-        let Some(policy) = active.policy.clone() else {
+        let live = active.live(self.clock.now());
+        if live.len() > 1 {
+            return self
+                .accrue_campaigns(merchant, order, card, offer, &live)
+                .await;
+        }
+        let Some(campaign) = live.first() else {
             return Ok(Accrued::default());
         };
+        let (policy, config, version) = (
+            campaign.policy.clone(),
+            campaign.config.clone(),
+            Some(campaign.campaign.policy_version),
+        );
         // A completed bill waits longer for a slot than a discount query: its points are at
         // stake. If the merchant stays saturated, the bill is still recorded, with 0 points
         // and the reason, like any other accrual failure.
@@ -500,7 +546,7 @@ impl Till {
         let call = Call {
             policy,
             inline: Some((merchant.to_owned(), active.generation)),
-            config: active.config.clone(),
+            config,
             limits: self.runner.limits().clone(),
             order: order.clone(),
             card: card.clone(),
@@ -530,7 +576,7 @@ impl Till {
                         "the policy granted {} points; at most {MAX_POINTS_PER_ACCRUAL} (or -{MAX_POINTS_PER_ACCRUAL}) per bill are allowed, so the bill is recorded with 0 points",
                         accrual.points
                     )),
-                    version: active.version,
+                    version,
                     ..Accrued::default()
                 }
             }
@@ -545,14 +591,14 @@ impl Till {
                     reason: accrual.reason.as_deref().map(without_nul),
                     error: None,
                     settlement,
-                    version: active.version,
+                    version,
                 }
             }
             Err(failure) => {
                 tracing::warn!(merchant, %failure, "accrue failed; recording the bill with 0 points");
                 Accrued {
                     error: Some(without_nul(&failure.to_string())),
-                    version: active.version,
+                    version,
                     ..Accrued::default()
                 }
             }

@@ -11,6 +11,7 @@ pub enum Entity {
     Policy,
     Card,
     Order,
+    Campaign,
     Evaluation,
 }
 
@@ -22,6 +23,7 @@ impl fmt::Display for Entity {
             Entity::Policy => "policy version",
             Entity::Card => "card",
             Entity::Order => "order",
+            Entity::Campaign => "campaign",
             Entity::Evaluation => "evaluation",
         })
     }

@@ -54,6 +54,8 @@ mod audit;
 mod bifit;
 #[macro_use]
 mod burn;
+#[macro_use]
+mod campaigns;
 mod cards;
 mod compiled;
 pub mod credentials;
@@ -73,6 +75,10 @@ pub mod stats;
 pub use audit::{AuditEntry, AuditOf, AuditRecord};
 pub use bifit::{BifitConnectorRow, ClaimedOrder, TrackState, TrackedOrder};
 pub use burn::{Settled, Settlement};
+pub use campaigns::{
+    Campaign, CampaignChange, CampaignEdit, CampaignState, DEFAULT_CAMPAIGN, NewCampaign,
+    RunnableCampaign, StackingMode,
+};
 pub use cards::UpsertedCard;
 pub use compiled::CompiledArtifact;
 pub use engine::{EngineKind, StoreOptions};

@@ -2,7 +2,8 @@
 //! merchant's policy config. Activation (and rollback, which is activating an older
 //! version) is a single UPDATE, so every replica sees the switch at once and whole.
 //! Each activation or config change bumps the merchant's `generation`, which caches
-//! compare to know they are stale.
+//! compare to know they are stale. The active version and the config are the merchant's
+//! default campaign's (see `campaigns.rs`): both changes write that campaign too.
 
 use serde::Serialize;
 use sha2::{Digest, Sha256};
@@ -268,6 +269,7 @@ impl Store {
             let Some((generation,)) = row else {
                 return Err(StoreError::not_found(Entity::Policy, version.to_string()));
             };
+            activate_default_campaign!(tx, merchant, version, now_ms())?;
             insert_audit!(tx, merchant, &audit(&generation))?;
             tx.commit().await?;
             Ok(generation)
@@ -346,6 +348,7 @@ impl Store {
             let Some((generation,)) = row else {
                 return Err(StoreError::not_found(Entity::Merchant, merchant));
             };
+            configure_default_campaign!(tx, merchant, &text, now_ms())?;
             insert_audit!(tx, merchant, &audit(&generation))?;
             tx.commit().await?;
             Ok(generation)

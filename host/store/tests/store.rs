@@ -1379,5 +1379,7 @@ async fn postgres_schema_name_is_validated() {
 mod evaluation_log;
 
 // Paying with points: holds, redemptions and card changes.
+#[path = "store/campaigns.rs"]
+mod campaigns;
 #[path = "store/holds.rs"]
 mod holds;

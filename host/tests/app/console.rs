@@ -58,7 +58,7 @@ async fn postgres_console_in_a_real_browser() {
 // ---------------------------------------------------------------------------------------
 // The browser
 
-struct Driver {
+pub(crate) struct Driver {
     child: Child,
     port: u16,
 }
@@ -124,7 +124,7 @@ fn free_port() -> u16 {
         .port()
 }
 
-async fn start_browser() -> (Driver, Client) {
+pub(crate) async fn start_browser() -> (Driver, Client) {
     let (chromium, chromedriver) = browser();
     let port = free_port();
     let child = Command::new(&chromedriver)
@@ -168,7 +168,7 @@ async fn start_browser() -> (Driver, Client) {
 // Small steps
 
 /// Waits until an element matching `css` has text containing `needle`; returns its text.
-async fn wait_text(c: &Client, css: &str, needle: &str) -> String {
+pub(crate) async fn wait_text(c: &Client, css: &str, needle: &str) -> String {
     let started = Instant::now();
     loop {
         if let Ok(elements) = c.find_all(Locator::Css(css)).await {
@@ -188,7 +188,7 @@ async fn wait_text(c: &Client, css: &str, needle: &str) -> String {
     }
 }
 
-async fn page_text(c: &Client) -> String {
+pub(crate) async fn page_text(c: &Client) -> String {
     c.execute("return document.body.innerText", vec![])
         .await
         .ok()
@@ -196,7 +196,7 @@ async fn page_text(c: &Client) -> String {
         .unwrap_or_default()
 }
 
-async fn wait_find(c: &Client, css: &str) -> fantoccini::elements::Element {
+pub(crate) async fn wait_find(c: &Client, css: &str) -> fantoccini::elements::Element {
     let started = Instant::now();
     loop {
         if let Ok(element) = c.find(Locator::Css(css)).await
@@ -212,7 +212,7 @@ async fn wait_find(c: &Client, css: &str) -> fantoccini::elements::Element {
     }
 }
 
-async fn click_button(c: &Client, text: &str) {
+pub(crate) async fn click_button(c: &Client, text: &str) {
     let xpath = format!("//button[normalize-space()='{text}'] | //a[normalize-space()='{text}']");
     let started = Instant::now();
     loop {
@@ -233,7 +233,7 @@ async fn click_button(c: &Client, text: &str) {
     }
 }
 
-async fn fill(c: &Client, css: &str, text: &str) {
+pub(crate) async fn fill(c: &Client, css: &str, text: &str) {
     let element = wait_find(c, css).await;
     element.clear().await.unwrap();
     element.send_keys(text).await.unwrap();
@@ -251,12 +251,12 @@ async fn paste(c: &Client, css: &str, text: &str) {
     .unwrap();
 }
 
-async fn go(c: &Client, base: &str, route: &str) {
+pub(crate) async fn go(c: &Client, base: &str, route: &str) {
     c.goto(&format!("{base}/console/#/{route}")).await.unwrap();
 }
 
 /// Saves a screenshot of the window, scrolled to `at` (a CSS selector) when given.
-async fn shot(c: &Client, save: bool, name: &str, at: Option<&str>) {
+pub(crate) async fn shot(c: &Client, save: bool, name: &str, at: Option<&str>) {
     if !save {
         return;
     }
@@ -284,7 +284,7 @@ async fn shot(c: &Client, save: bool, name: &str, at: Option<&str>) {
 }
 
 /// Confirms the open dialog after checking it says `says`.
-async fn confirm(c: &Client, says: &str) {
+pub(crate) async fn confirm(c: &Client, says: &str) {
     wait_text(c, "#confirm-body", says).await;
     c.find(Locator::Css("#confirm-ok"))
         .await
@@ -297,7 +297,13 @@ async fn confirm(c: &Client, says: &str) {
 // ---------------------------------------------------------------------------------------
 // HTTP, as the tills and the test's own checks
 
-async fn api(server: &Server, method: &str, path: &str, token: &str, body: &str) -> (u16, Value) {
+pub(crate) async fn api(
+    server: &Server,
+    method: &str,
+    path: &str,
+    token: &str,
+    body: &str,
+) -> (u16, Value) {
     let (status, text) = server.call(method, path, Some(token), body).await.unwrap();
     (status, serde_json::from_str(&text).unwrap_or(Value::Null))
 }

@@ -7,9 +7,11 @@ mod common;
 
 mod admin;
 mod bifit;
+mod campaigns;
 mod cli;
 mod compiled_cache;
 mod console;
+mod console_campaigns;
 mod contract_v0_1;
 mod crash;
 mod data;

@@ -1,6 +1,6 @@
 //! Merchant administration: merchants (operator token), and under
 //! `/admin/v1/merchants/{m}` (that merchant's API key only) POS tokens, policy versions,
-//! the policy config, dry-runs, cards, the ledger, the evaluation log, the audit trail and
+//! the policy config, campaigns, dry-runs, cards, the ledger, the evaluation log, the audit trail and
 //! the BIFIT Kassa connector (its settings and the orders it follows).
 //! One file per resource; JSON is camelCase; every error is an [`ApiError`] naming what
 //! was wrong.
@@ -22,6 +22,7 @@
 
 mod audit;
 pub(crate) mod bifit;
+mod campaigns;
 pub(crate) mod cards;
 mod config;
 mod dry_run;
@@ -60,6 +61,11 @@ pub fn routes(state: &AppState) -> OpenApiRouter<AppState> {
         .routes(routes!(tokens::list, tokens::create))
         .routes(routes!(tokens::revoke))
         .routes(routes!(policies::activate))
+        .routes(routes!(campaigns::list, campaigns::create))
+        .routes(routes!(campaigns::show, campaigns::edit))
+        .routes(routes!(campaigns::pause))
+        .routes(routes!(campaigns::resume))
+        .routes(routes!(campaigns::end))
         .routes(routes!(dry_run::dry_run))
         .routes(routes!(replay::replay))
         .routes(routes!(config::show, config::replace))

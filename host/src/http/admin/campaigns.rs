@@ -1,0 +1,382 @@
+//! Campaigns (issue 17): several policies live at once, each a policy version with its own
+//! config, schedule, priority and stacking mode. Every change goes through
+//! `service::Campaigns` (checked, written and audited in one transaction, dropped from the
+//! caches). The merchant's default campaign is the one `POST …/policies/{v}/activate` and
+//! `PUT …/policy-config` act on.
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use serde::Serialize;
+use serde_json::{Map, Value};
+
+use super::input::{self, Fields, Raw};
+use super::params::{Params, QueryParams};
+use crate::http::auth::MerchantAuth;
+use crate::http::error::{ApiError, ApiResult};
+use crate::policy_config::MAX_CONFIG_BYTES;
+use crate::server::AppState;
+use crate::service::Actor;
+use crate::service::campaigns::{MAX_INSTANT_MS, MAX_NAME_CHARS, MAX_PRIORITY};
+use crate::store::{Campaign, CampaignEdit, CampaignState, NewCampaign, StackingMode};
+
+/// The fields of a campaign body.
+const FIELDS: &[&str] = &[
+    "name",
+    "policyVersion",
+    "config",
+    "startsAt",
+    "endsAt",
+    "priority",
+    "mode",
+    "group",
+];
+
+/// The merchant's campaigns.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CampaignList {
+    /// Every campaign, ended ones included, in run order (priority, highest first, then id).
+    pub items: Vec<Campaign>,
+}
+
+fn invalid(message: String) -> ApiError {
+    ApiError::InvalidField(message)
+}
+
+fn config(fields: &Fields<'_>) -> ApiResult<Option<Value>> {
+    let Some(value) = fields.get("config") else {
+        return Ok(None);
+    };
+    if !value.is_object() {
+        return Err(invalid(format!(
+            "config must be a JSON object, not {}",
+            input::kind(value)
+        )));
+    }
+    let size = value.to_string().len();
+    if size > MAX_CONFIG_BYTES {
+        return Err(invalid(format!(
+            "config is {size} bytes as JSON; at most {MAX_CONFIG_BYTES} are allowed"
+        )));
+    }
+    Ok(Some(value.clone()))
+}
+
+fn mode(fields: &Fields<'_>) -> ApiResult<Option<StackingMode>> {
+    match fields.string("mode", 20)?.as_deref() {
+        None => Ok(None),
+        Some("stackable") => Ok(Some(StackingMode::Stackable)),
+        Some("exclusive") => Ok(Some(StackingMode::Exclusive)),
+        Some("bestOf") => Ok(Some(StackingMode::BestOf)),
+        Some(other) => Err(invalid(format!(
+            "mode must be one of stackable, exclusive, bestOf, not '{other}'"
+        ))),
+    }
+}
+
+/// An instant, or `Some(None)` for an explicit `null` (clears it in an edit).
+fn instant(
+    map: &Map<String, Value>,
+    fields: &Fields<'_>,
+    key: &str,
+) -> ApiResult<Option<Option<i64>>> {
+    match map.get(key) {
+        None => Ok(None),
+        Some(Value::Null) => Ok(Some(None)),
+        Some(_) => {
+            let at = fields.integer(key)?;
+            if let Some(at) = at
+                && !(0..=MAX_INSTANT_MS).contains(&at)
+            {
+                return Err(invalid(format!(
+                    "{key} must be epoch milliseconds between 0 and {MAX_INSTANT_MS}, not {at}"
+                )));
+            }
+            Ok(Some(at))
+        }
+    }
+}
+
+fn priority(fields: &Fields<'_>) -> ApiResult<Option<i64>> {
+    let priority = fields.integer("priority")?;
+    if let Some(p) = priority
+        && !(-MAX_PRIORITY..=MAX_PRIORITY).contains(&p)
+    {
+        return Err(invalid(format!(
+            "priority must be between -{MAX_PRIORITY} and {MAX_PRIORITY}, not {p}"
+        )));
+    }
+    Ok(priority)
+}
+
+fn campaign_id(params: &Params) -> ApiResult<i64> {
+    let text = params.get("id");
+    text.parse::<i64>()
+        .ok()
+        .filter(|id| *id > 0)
+        .ok_or_else(|| {
+            invalid(format!(
+                "campaign id must be a positive whole number, not '{text}'"
+            ))
+        })
+}
+
+/// `POST /admin/v1/merchants/{m}/campaigns` → 201 with the campaign (active).
+#[utoipa::path(
+    post,
+    path = "/admin/v1/merchants/{m}/campaigns",
+    operation_id = "createCampaign",
+    tag = "campaigns",
+    security(("apiKey" = [])),
+    params(crate::http::openapi::MerchantPath),
+    request_body(content = crate::http::openapi::CampaignRequest, description = "The campaign; `name` and `policyVersion` are required"),
+    responses(
+        (status = 201, description = "Created, active (it runs within its schedule)", body = Campaign),
+        crate::http::openapi::BadInput,
+        crate::http::openapi::Unauthorized,
+        crate::http::openapi::Forbidden,
+        (status = 404, description = "No such policy version (9)", body = crate::http::openapi::ErrorDoc),
+        (status = 409, description = "Another campaign has this name (8)", body = crate::http::openapi::ErrorDoc),
+        (status = 413, description = "Body too large (5), or 20 campaigns that have not ended already (14)", body = crate::http::openapi::ErrorDoc),
+    ),
+)]
+pub async fn create(
+    State(state): State<AppState>,
+    MerchantAuth(merchant): MerchantAuth,
+    query: QueryParams,
+    raw: Raw,
+) -> ApiResult<(StatusCode, Json<Campaign>)> {
+    query.only(&[])?;
+    let map = input::object(raw, state.settings().max_body_bytes)?;
+    let fields = Fields::new(&map, "");
+    fields.only(FIELDS)?;
+    let mode = mode(&fields)?.unwrap_or(StackingMode::Stackable);
+    let new = NewCampaign {
+        name: fields.required_string("name", MAX_NAME_CHARS)?,
+        policy_version: fields.required_integer("policyVersion")?,
+        config: config(&fields)?.unwrap_or_else(|| Value::Object(Map::new())),
+        starts_at: instant(&map, &fields, "startsAt")?.flatten(),
+        ends_at: instant(&map, &fields, "endsAt")?.flatten(),
+        priority: priority(&fields)?.unwrap_or(0),
+        mode,
+        group: fields.string("group", MAX_NAME_CHARS)?,
+    };
+    let actor = Actor::merchant(&merchant.id);
+    let created = state.campaigns().create(&merchant.id, &actor, new).await?;
+    Ok((StatusCode::CREATED, Json(created)))
+}
+
+/// `GET /admin/v1/merchants/{m}/campaigns` → `{items}`, every campaign in run order.
+#[utoipa::path(
+    get,
+    path = "/admin/v1/merchants/{m}/campaigns",
+    operation_id = "listCampaigns",
+    tag = "campaigns",
+    security(("apiKey" = [])),
+    params(crate::http::openapi::MerchantPath),
+    responses(
+        (status = 200, description = "Every campaign, in run order", body = CampaignList),
+        crate::http::openapi::BadInput,
+        crate::http::openapi::Unauthorized,
+        crate::http::openapi::Forbidden,
+    ),
+)]
+pub async fn list(
+    State(state): State<AppState>,
+    MerchantAuth(merchant): MerchantAuth,
+    query: QueryParams,
+) -> ApiResult<Json<CampaignList>> {
+    query.only(&[])?;
+    let items = state.campaigns().list(&merchant.id).await?;
+    Ok(Json(CampaignList { items }))
+}
+
+/// `GET /admin/v1/merchants/{m}/campaigns/{id}`
+#[utoipa::path(
+    get,
+    path = "/admin/v1/merchants/{m}/campaigns/{id}",
+    operation_id = "getCampaign",
+    tag = "campaigns",
+    security(("apiKey" = [])),
+    params(
+        crate::http::openapi::MerchantPath,
+        ("id" = i64, Path, description = "The campaign id", minimum = 1),
+    ),
+    responses(
+        (status = 200, description = "The campaign", body = Campaign),
+        crate::http::openapi::BadInput,
+        crate::http::openapi::Unauthorized,
+        crate::http::openapi::Forbidden,
+        crate::http::openapi::NotFound,
+    ),
+)]
+pub async fn show(
+    State(state): State<AppState>,
+    MerchantAuth(merchant): MerchantAuth,
+    params: Params,
+) -> ApiResult<Json<Campaign>> {
+    let id = campaign_id(&params)?;
+    Ok(Json(state.campaigns().get(&merchant.id, id).await?))
+}
+
+/// `PATCH /admin/v1/merchants/{m}/campaigns/{id}`: changes the fields given (`null`
+/// clears `startsAt` or `endsAt`); `group` goes with `mode`. Switching `policyVersion`
+/// is how a campaign moves to a new version (and back: a rollback).
+#[utoipa::path(
+    patch,
+    path = "/admin/v1/merchants/{m}/campaigns/{id}",
+    operation_id = "editCampaign",
+    tag = "campaigns",
+    security(("apiKey" = [])),
+    params(
+        crate::http::openapi::MerchantPath,
+        ("id" = i64, Path, description = "The campaign id", minimum = 1),
+    ),
+    request_body(content = crate::http::openapi::CampaignChangesRequest, description = "The fields to change, each optional"),
+    responses(
+        (status = 200, description = "The edited campaign", body = Campaign),
+        crate::http::openapi::BadInput,
+        crate::http::openapi::Unauthorized,
+        crate::http::openapi::Forbidden,
+        (status = 404, description = "No such campaign or policy version (9)", body = crate::http::openapi::ErrorDoc),
+        (status = 409, description = "The campaign has ended, or another has this name (8)", body = crate::http::openapi::ErrorDoc),
+        crate::http::openapi::TooLarge,
+    ),
+)]
+pub async fn edit(
+    State(state): State<AppState>,
+    MerchantAuth(merchant): MerchantAuth,
+    params: Params,
+    raw: Raw,
+) -> ApiResult<Json<Campaign>> {
+    let id = campaign_id(&params)?;
+    let map = input::object(raw, state.settings().max_body_bytes)?;
+    let fields = Fields::new(&map, "");
+    fields.only(FIELDS)?;
+    let group = fields.string("group", MAX_NAME_CHARS)?;
+    let mode = match (mode(&fields)?, group) {
+        (Some(mode), group) => Some((mode, group)),
+        (None, Some(_)) => {
+            return Err(invalid(
+                "group is set together with mode (e.g. {\"mode\": \"bestOf\", \"group\": \"…\"})"
+                    .to_owned(),
+            ));
+        }
+        (None, None) => None,
+    };
+    let edit = CampaignEdit {
+        name: fields.string("name", MAX_NAME_CHARS)?,
+        policy_version: fields.integer("policyVersion")?,
+        config: config(&fields)?,
+        starts_at: instant(&map, &fields, "startsAt")?,
+        ends_at: instant(&map, &fields, "endsAt")?,
+        priority: priority(&fields)?,
+        mode,
+    };
+    let actor = Actor::merchant(&merchant.id);
+    let edited = state
+        .campaigns()
+        .edit(&merchant.id, &actor, id, edit)
+        .await?;
+    Ok(Json(edited))
+}
+
+async fn set_state(
+    state: &AppState,
+    merchant: &str,
+    params: &Params,
+    to: CampaignState,
+) -> ApiResult<Json<Campaign>> {
+    let id = campaign_id(params)?;
+    let actor = Actor::merchant(merchant);
+    Ok(Json(
+        state
+            .campaigns()
+            .set_state(merchant, &actor, id, to)
+            .await?,
+    ))
+}
+
+/// `POST /admin/v1/merchants/{m}/campaigns/{id}/pause`: stops it running until resumed.
+#[utoipa::path(
+    post,
+    path = "/admin/v1/merchants/{m}/campaigns/{id}/pause",
+    operation_id = "pauseCampaign",
+    tag = "campaigns",
+    security(("apiKey" = [])),
+    params(
+        crate::http::openapi::MerchantPath,
+        ("id" = i64, Path, description = "The campaign id", minimum = 1),
+    ),
+    responses(
+        (status = 200, description = "Paused (pausing a paused campaign changes nothing)", body = Campaign),
+        crate::http::openapi::BadInput,
+        crate::http::openapi::Unauthorized,
+        crate::http::openapi::Forbidden,
+        crate::http::openapi::NotFound,
+        (status = 409, description = "The campaign has ended (8)", body = crate::http::openapi::ErrorDoc),
+    ),
+)]
+pub async fn pause(
+    State(state): State<AppState>,
+    MerchantAuth(merchant): MerchantAuth,
+    params: Params,
+) -> ApiResult<Json<Campaign>> {
+    set_state(&state, &merchant.id, &params, CampaignState::Paused).await
+}
+
+/// `POST /admin/v1/merchants/{m}/campaigns/{id}/resume`: runs it again (within its schedule).
+#[utoipa::path(
+    post,
+    path = "/admin/v1/merchants/{m}/campaigns/{id}/resume",
+    operation_id = "resumeCampaign",
+    tag = "campaigns",
+    security(("apiKey" = [])),
+    params(
+        crate::http::openapi::MerchantPath,
+        ("id" = i64, Path, description = "The campaign id", minimum = 1),
+    ),
+    responses(
+        (status = 200, description = "Active (resuming an active campaign changes nothing)", body = Campaign),
+        crate::http::openapi::BadInput,
+        crate::http::openapi::Unauthorized,
+        crate::http::openapi::Forbidden,
+        crate::http::openapi::NotFound,
+        (status = 409, description = "The campaign has ended (8)", body = crate::http::openapi::ErrorDoc),
+    ),
+)]
+pub async fn resume(
+    State(state): State<AppState>,
+    MerchantAuth(merchant): MerchantAuth,
+    params: Params,
+) -> ApiResult<Json<Campaign>> {
+    set_state(&state, &merchant.id, &params, CampaignState::Active).await
+}
+
+/// `POST /admin/v1/merchants/{m}/campaigns/{id}/end`: ends it for good.
+#[utoipa::path(
+    post,
+    path = "/admin/v1/merchants/{m}/campaigns/{id}/end",
+    operation_id = "endCampaign",
+    tag = "campaigns",
+    security(("apiKey" = [])),
+    params(
+        crate::http::openapi::MerchantPath,
+        ("id" = i64, Path, description = "The campaign id", minimum = 1),
+    ),
+    responses(
+        (status = 200, description = "Ended; it never runs again", body = Campaign),
+        crate::http::openapi::BadInput,
+        crate::http::openapi::Unauthorized,
+        crate::http::openapi::Forbidden,
+        crate::http::openapi::NotFound,
+    ),
+)]
+pub async fn end(
+    State(state): State<AppState>,
+    MerchantAuth(merchant): MerchantAuth,
+    params: Params,
+) -> ApiResult<Json<Campaign>> {
+    set_state(&state, &merchant.id, &params, CampaignState::Ended).await
+}
