@@ -143,8 +143,16 @@ const OPERATION_IDS: &[(&str, &str, &str)] = &[
         "setEvaluationRetention",
     ),
     ("get", "/admin/v1/merchants/{m}/stats", "getStats"),
-    ("post", "/admin/v1/merchants/{m}/campaigns", "createCampaign"),
-    ("patch", "/admin/v1/merchants/{m}/campaigns/{id}", "editCampaign"),
+    (
+        "post",
+        "/admin/v1/merchants/{m}/campaigns",
+        "createCampaign",
+    ),
+    (
+        "patch",
+        "/admin/v1/merchants/{m}/campaigns/{id}",
+        "editCampaign",
+    ),
     ("get", "/metrics", "getMetrics"),
 ];
 
@@ -1053,9 +1061,18 @@ async fn what_the_server_refuses_the_document_refuses(app: &TestApp) {
         (json!({"name": name, "policyVersion": 1}), false),
         (json!({"name": " ", "policyVersion": 1}), false),
         (json!({"name": "default", "policyVersion": 1}), false),
-        (json!({"name": "c", "policyVersion": 1, "group": "g"}), false),
-        (json!({"name": "c", "policyVersion": 1, "mode": "bestOf"}), false),
-        (json!({"name": "c", "policyVersion": 1, "priority": 1_000_001}), false),
+        (
+            json!({"name": "c", "policyVersion": 1, "group": "g"}),
+            false,
+        ),
+        (
+            json!({"name": "c", "policyVersion": 1, "mode": "bestOf"}),
+            false,
+        ),
+        (
+            json!({"name": "c", "policyVersion": 1, "priority": 1_000_001}),
+            false,
+        ),
         (json!({"name": "c", "policyVersion": 0}), false),
     ] {
         cases.push((
