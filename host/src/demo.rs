@@ -25,6 +25,9 @@ pub const HAPPY_HOUR: &str = "happy-hour";
 pub const HAPPY_HOUR_CONFIG: &str =
     r#"{"timeZone":"Europe/Bratislava","from":"16:00","to":"18:00","percentage":15}"#;
 
+/// The demo happy hour's budget and limit.
+const HAPPY_HOUR_LIMITS: &str = r#"{"timeZone":"Europe/Bratislava","budget":{"amount":"500.00","period":"month"},"perCard":{"redemptions":1,"period":"day"}}"#;
+
 #[derive(Debug)]
 pub struct DemoInfo {
     pub created: bool,
@@ -103,9 +106,19 @@ pub async fn setup(state: &AppState) -> anyhow::Result<DemoInfo> {
         priority: -1,
         mode: StackingMode::Stackable,
         group: None,
+        // Budgeted: 500.00 a month across all cards, once per card a day, in the shop's zone.
+        limits: Some(
+            serde_json::from_str(HAPPY_HOUR_LIMITS)
+                .context("the demo's happy-hour limits do not read")?,
+        ),
     };
     store
-        .create_campaign(MERCHANT, &campaign, |_: &_| demo("campaign.create"))
+        .create_campaign(
+            MERCHANT,
+            &campaign,
+            crate::service::campaigns::MAX_OPEN_CAMPAIGNS,
+            |_: &_| demo("campaign.create"),
+        )
         .await?;
     state.active().invalidate(MERCHANT);
     Ok(DemoInfo { created: true })

@@ -11,10 +11,12 @@
 //! - [`papaya`], [`bifit`]: the POS formats, parsed exactly, and their mapping to the
 //!   canonical order;
 //! - [`points`]: paying with points: which discounts a card affords, the offer held;
+//! - [`budget`]: campaign budgets and limits: periods in the shop's time zone, exact cuts;
 //! - [`limits`]: the bounds on amounts, points, JSON depth and text;
 //! - [`clock`]: the one wall-clock helper.
 
 pub mod bifit;
+pub mod budget;
 pub mod clock;
 pub mod currency;
 pub mod limits;

@@ -312,6 +312,44 @@ fn config_object(description: &str) -> Value {
 /// field optional). `null` reads as absent, except that `startsAt`/`endsAt` null clears
 /// them in an edit; `group` goes with `mode: bestOf` and with no other mode. (That
 /// `endsAt` follows `startsAt` cannot be said in JSON Schema: 400, id 7.)
+/// A campaign's `limits` (`rabat_domain::budget::Limits`), exactly as the server reads them.
+fn campaign_limits() -> Value {
+    use rabat_domain::budget::{AMOUNT_PATTERN, MAX_LIMIT_REDEMPTIONS, time_zone_names};
+    let period = json!({"type": "string", "enum": ["day", "week", "month", "lifetime"], "description": "Counted per local day, week (from Monday), month, or ever, in timeZone"});
+    let redemptions = |what: &str| json!({"type": "integer", "minimum": 1, "maximum": MAX_LIMIT_REDEMPTIONS, "description": what});
+    let count_limit = |what: &str| {
+        nullable(json!({
+            "type": "object",
+            "additionalProperties": false,
+            "required": ["redemptions", "period"],
+            "description": what,
+            "properties": {"redemptions": redemptions("The most redemptions per period"), "period": period},
+        }))
+    };
+    json!({
+        "type": "object",
+        "additionalProperties": false,
+        "description": "Kept by the host exactly, whatever the concurrency: a discount past a limit is dropped, or cut to the exact amount left of a budget. A redemption is a completed bill that took the campaign's discount.",
+        "properties": {
+            "timeZone": nullable(json!({"type": "string", "enum": time_zone_names(), "description": "The shop's IANA time zone the periods follow (default UTC)"})),
+            "budget": nullable(json!({
+                "type": "object",
+                "additionalProperties": false,
+                "required": ["period"],
+                "anyOf": [{"required": ["amount"], "properties": {"amount": {"type": "string"}}}, {"required": ["redemptions"], "properties": {"redemptions": {"type": "integer"}}}],
+                "description": "What the campaign may give away per period, across all cards: an amount, a number of redemptions, or both",
+                "properties": {
+                    "amount": nullable(json!({"type": "string", "pattern": AMOUNT_PATTERN, "description": "Discount money, in the merchant's currency, as a decimal string (\"500.00\")"})),
+                    "redemptions": nullable(redemptions("Completed bills that took its discount")),
+                    "period": period,
+                },
+            })),
+            "perCard": count_limit("Redemptions per card"),
+            "perBranch": count_limit("Redemptions per branch (branchId; a bill without one counts under the empty id)"),
+        },
+    })
+}
+
 fn campaign(create: bool) -> Value {
     use crate::service::campaigns::{MAX_INSTANT_MS, MAX_NAME_CHARS, MAX_PRIORITY};
     let name = |what: &str| json!({"type": "string", "minLength": 1, "maxLength": MAX_NAME_CHARS, "pattern": POS_ID, "description": what});
@@ -332,6 +370,7 @@ fn campaign(create: bool) -> Value {
         "priority": nullable(json!({"type": "integer", "minimum": -MAX_PRIORITY, "maximum": MAX_PRIORITY, "description": "Higher runs and applies first (default 0)"})),
         "mode": nullable(json!({"type": "string", "enum": ["stackable", "exclusive", "bestOf"], "description": "How its discounts combine with the others' (default stackable)"})),
         "group": nullable(name("The group of a bestOf campaign: required with bestOf, refused with any other mode")),
+        "limits": nullable(campaign_limits()),
     });
     if !create && let Value::Object(map) = &mut properties {
         map.insert("name".into(), nullable(map["name"].clone()));

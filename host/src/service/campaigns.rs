@@ -10,10 +10,12 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
 
+use rabat_domain::budget::{self, Limits, Period, Scope};
 use rabat_domain::clock::now_ms;
 use rabat_store::{
     Campaign, CampaignChange, CampaignEdit, CampaignState, DEFAULT_CAMPAIGN, NewCampaign, Store,
 };
+use serde::Serialize;
 use serde_json::{Value, json};
 
 use super::audit::Actor;
@@ -65,6 +67,42 @@ impl Clock {
     pub fn unfix(&self) {
         self.0.store(REAL_TIME, Ordering::Relaxed);
     }
+}
+
+/// A campaign budget's state in one period: what completed bills used, what open orders
+/// reserve, and what is left for new ones.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct BudgetUse {
+    pub period: Period,
+    /// When the period began (epoch ms).
+    pub period_start: i64,
+    /// The time zone the period follows.
+    pub time_zone: String,
+    /// The amount budget (decimal strings in the merchant's currency), if it has one.
+    pub amount: Option<AmountUse>,
+    /// The redemption budget, if it has one.
+    pub redemptions: Option<CountUse>,
+}
+
+/// An amount budget's use, as exact decimal strings.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AmountUse {
+    pub limit: String,
+    pub used: String,
+    pub reserved: String,
+    pub left: String,
+}
+
+/// A redemption budget's use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CountUse {
+    pub limit: i64,
+    pub used: i64,
+    pub reserved: i64,
+    pub left: i64,
 }
 
 /// The campaigns service. Cheap to clone.
@@ -126,6 +164,13 @@ fn check_version(version: i64) -> ServiceResult<()> {
     }
 }
 
+fn check_limits(limits: Option<&Limits>) -> ServiceResult<()> {
+    match limits.map(Limits::check) {
+        Some(Err(invalid)) => Err(ServiceError::Invalid(invalid.to_string())),
+        _ => Ok(()),
+    }
+}
+
 fn detail(campaign: &Campaign) -> Value {
     serde_json::to_value(campaign).unwrap_or(Value::Null)
 }
@@ -155,20 +200,13 @@ impl Campaigns {
         check_instant("startsAt", new.starts_at)?;
         check_instant("endsAt", new.ends_at)?;
         check_priority(new.priority)?;
-        let open = self
-            .store
-            .list_campaigns(merchant)
-            .await?
-            .iter()
-            .filter(|c| c.state != CampaignState::Ended)
-            .count();
-        if open >= MAX_OPEN_CAMPAIGNS {
-            return Err(ServiceError::QuotaExceeded(format!(
-                "the merchant already has {open} campaigns that have not ended; at most {MAX_OPEN_CAMPAIGNS} are allowed (end one first)"
-            )));
-        }
+        check_limits(new.limits.as_ref())?;
         let audit = |created: &Campaign| actor.did("campaign.create", detail(created));
-        let created = self.store.create_campaign(merchant, &new, audit).await?;
+        // The bound on open campaigns is counted inside the write, under the merchant's lock.
+        let created = self
+            .store
+            .create_campaign(merchant, &new, MAX_OPEN_CAMPAIGNS, audit)
+            .await?;
         self.active.invalidate(merchant);
         tracing::info!(merchant, campaign = created.id, "campaign created");
         Ok(created)
@@ -180,6 +218,87 @@ impl Campaigns {
 
     pub async fn get(&self, merchant: &str, id: i64) -> ServiceResult<Campaign> {
         Ok(self.store.campaign(merchant, id).await?)
+    }
+
+    /// What the campaign's budget has used, reserved and left in the period containing
+    /// `now` (`None` for a campaign without a budget).
+    pub async fn budget_use(
+        &self,
+        merchant: &str,
+        id: i64,
+        now: i64,
+    ) -> ServiceResult<Option<BudgetUse>> {
+        let campaign = self.store.campaign(merchant, id).await?;
+        Ok(match campaign.limits.as_ref() {
+            Some(limits) => self.budget_of(merchant, &campaign, limits, now).await?,
+            None => None,
+        })
+    }
+
+    /// [`Campaigns::budget_use`] of every campaign that has a budget and has not ended.
+    pub async fn budgets(
+        &self,
+        merchant: &str,
+        now: i64,
+    ) -> ServiceResult<Vec<(Campaign, BudgetUse)>> {
+        let mut out = Vec::new();
+        for campaign in self.store.list_campaigns(merchant).await? {
+            if campaign.state == CampaignState::Ended {
+                continue;
+            }
+            if let Some(limits) = campaign.limits.clone()
+                && let Some(used) = self.budget_of(merchant, &campaign, &limits, now).await?
+            {
+                out.push((campaign, used));
+            }
+        }
+        Ok(out)
+    }
+
+    async fn budget_of(
+        &self,
+        merchant: &str,
+        campaign: &Campaign,
+        limits: &Limits,
+        now: i64,
+    ) -> ServiceResult<Option<BudgetUse>> {
+        let Some(pool) = limits
+            .pools(campaign.id, "", None, now)
+            .into_iter()
+            .find(|pool| pool.key.scope == Scope::Budget)
+        else {
+            return Ok(None);
+        };
+        let Some((period, period_start)) = limits.budget_period(now) else {
+            return Ok(None);
+        };
+        let used = self.store.pool_use(merchant, &pool.key, now).await?;
+        let amount = |units: i64| budget::from_units(units, 2).to_string();
+        Ok(Some(BudgetUse {
+            period,
+            period_start,
+            time_zone: limits.time_zone.clone().unwrap_or_else(|| "UTC".to_owned()),
+            amount: pool.limit_amount.map(|limit| AmountUse {
+                limit: amount(limit),
+                used: amount(used.used_amount),
+                reserved: amount(used.reserved_amount),
+                left: amount(
+                    limit
+                        .saturating_sub(used.used_amount)
+                        .saturating_sub(used.reserved_amount)
+                        .max(0),
+                ),
+            }),
+            redemptions: pool.limit_count.map(|limit| CountUse {
+                limit,
+                used: used.used_count,
+                reserved: used.reserved_count,
+                left: limit
+                    .saturating_sub(used.used_count)
+                    .saturating_sub(used.reserved_count)
+                    .max(0),
+            }),
+        }))
     }
 
     /// Edits a campaign; an ended one cannot be edited (a conflict).
@@ -203,6 +322,9 @@ impl Campaigns {
         check_instant("endsAt", edit.ends_at.flatten())?;
         if let Some(priority) = edit.priority {
             check_priority(priority)?;
+        }
+        if let Some(limits) = &edit.limits {
+            check_limits(limits.as_ref())?;
         }
         let current = self.store.campaign(merchant, id).await?;
         if let Some(name) = &edit.name

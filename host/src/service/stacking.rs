@@ -225,6 +225,7 @@ mod tests {
             priority,
             mode,
             group: group.map(str::to_owned),
+            limits: None,
             state: CampaignState::Active,
             is_default: false,
             created_at: 0,

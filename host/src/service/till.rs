@@ -192,7 +192,8 @@ impl Till {
         };
         // Every live campaign runs; one (the default campaign alone: today's path) is one call.
         let live = active.live(self.clock.now());
-        if live.len() > 1 {
+        // Several campaigns, or one with limits (which the host keeps under its locks).
+        if live.len() > 1 || live.iter().any(|c| c.campaign.limits.is_some()) {
             return self
                 .evaluate_campaigns(merchant, order, card, ledger_order_id, &live)
                 .await;

@@ -115,7 +115,8 @@ pub(crate) fn redemption(asked: u64, held: i64, balance: i64) -> i64 {
 /// `$record` (a `TransactionRecord`), its `$settlement` (a [`Settlement`]), the locked
 /// card as it was (`$card`) and the time `$now`: takes the redemption as a `burn` row, releases the order's hold, applies the
 /// card changes and notes them on the bill's row, with their audit row. Evaluates to
-/// `Result<Settled>`.
+/// `Result<(Settled, Vec<Usage>)>`: the pools the bill used, for `add_usage` once every
+/// card of the transaction is locked.
 macro_rules! apply_burn_and_card_changes {
     ($tx:expr, $merchant:expr, $record:expr, $settlement:expr, $card:expr, $balance:expr,
      $row_id:expr, $now:expr) => {{
@@ -124,6 +125,16 @@ macro_rules! apply_burn_and_card_changes {
             let settlement: &$crate::Settlement = $settlement;
             let card: &rabat_domain::model::Card = $card;
             let mut balance: i64 = $balance;
+            // The order's campaign reservations become the bill's uses first (they are
+            // deleted with the header below).
+            let usage = $crate::reservations::take_reservations(
+                &mut $crate::engine::WriteConn::from(&mut *$tx),
+                $merchant,
+                &record.order_id,
+                &record.card_id,
+                $now,
+            )
+            .await?;
             let hold: Option<(String, i64, i64)> = sqlx::query_as(
                 "DELETE FROM holds WHERE merchant_id = $1 AND order_id = $2
                  RETURNING card_id, points, expires_at",
@@ -215,10 +226,10 @@ macro_rules! apply_burn_and_card_changes {
                     insert_audit!($tx, $merchant, &audit)?;
                 }
             }
-            Ok::<_, $crate::StoreError>($crate::burn::Settled {
+            Ok::<_, $crate::StoreError>(($crate::burn::Settled {
                 burn,
                 card_changes: after.note,
-            })
+            }, usage))
         }
         .await
     }};

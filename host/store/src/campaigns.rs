@@ -16,6 +16,8 @@
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use rabat_domain::budget::Limits;
+
 use super::engine::WritePool;
 use super::{AuditOf, Entity, Result, Store, StoreError, now_ms};
 
@@ -105,6 +107,9 @@ pub struct Campaign {
     pub mode: StackingMode,
     /// The `bestOf` group's name (`null` for the other modes).
     pub group: Option<String>,
+    /// Its budget and per-card / per-branch limits (`null`: unlimited), kept by the host
+    /// exactly under concurrency.
+    pub limits: Option<Limits>,
     pub state: CampaignState,
     /// The merchant's default campaign: the one activation and the policy config act on.
     pub is_default: bool,
@@ -132,6 +137,7 @@ pub struct NewCampaign {
     pub priority: i64,
     pub mode: StackingMode,
     pub group: Option<String>,
+    pub limits: Option<Limits>,
 }
 
 /// What an edit changes; `None` leaves a field as it is. For the schedule, `Some(None)`
@@ -146,6 +152,8 @@ pub struct CampaignEdit {
     pub priority: Option<i64>,
     /// The mode and, for `bestOf`, its group.
     pub mode: Option<(StackingMode, Option<String>)>,
+    /// `Some(None)` removes the limits.
+    pub limits: Option<Option<Limits>>,
 }
 
 /// A campaign with what it changed from, for an audit row.
@@ -168,63 +176,75 @@ pub struct RunnableCampaign {
 macro_rules! columns {
     () => {
         "c.id, c.name, c.policy_version, c.config, c.starts_at, c.ends_at, c.priority, \
-         c.mode, c.group_name, c.state, c.is_default, c.created_at, c.updated_at"
+         c.mode, c.group_name, c.limits, c.state, c.is_default, c.created_at, c.updated_at"
     };
 }
 
-type Row = (
-    i64,
-    String,
-    i64,
-    String,
-    Option<i64>,
-    Option<i64>,
-    i64,
-    String,
-    Option<String>,
-    String,
-    i64,
-    i64,
-    i64,
-);
+/// A campaign's row.
+#[derive(sqlx::FromRow)]
+struct Row {
+    id: i64,
+    name: String,
+    policy_version: i64,
+    config: String,
+    starts_at: Option<i64>,
+    ends_at: Option<i64>,
+    priority: i64,
+    mode: String,
+    group_name: Option<String>,
+    limits: Option<String>,
+    state: String,
+    is_default: i64,
+    created_at: i64,
+    updated_at: i64,
+}
 
 /// A campaign's row and its module's hash.
-type RunnableRow = (
-    i64,
-    String,
-    i64,
-    String,
-    Option<i64>,
-    Option<i64>,
-    i64,
-    String,
-    Option<String>,
-    String,
-    i64,
-    i64,
-    i64,
-    String,
-);
+#[derive(sqlx::FromRow)]
+struct RunnableRow {
+    #[sqlx(flatten)]
+    row: Row,
+    sha256: String,
+}
 
 fn from_row(row: Row) -> Result<Campaign> {
-    let (id, name, policy_version, config, starts_at, ends_at, priority, mode, group, state) = (
-        row.0, row.1, row.2, row.3, row.4, row.5, row.6, row.7, row.8, row.9,
-    );
     Ok(Campaign {
-        id,
-        name,
-        policy_version,
-        config: serde_json::from_str(&config).map_err(StoreError::corrupt)?,
-        starts_at,
-        ends_at,
-        priority,
-        mode: StackingMode::parse(&mode)?,
-        group,
-        state: CampaignState::parse(&state)?,
-        is_default: row.10 != 0,
-        created_at: row.11,
-        updated_at: row.12,
+        id: row.id,
+        name: row.name,
+        policy_version: row.policy_version,
+        config: serde_json::from_str(&row.config).map_err(StoreError::corrupt)?,
+        starts_at: row.starts_at,
+        ends_at: row.ends_at,
+        priority: row.priority,
+        mode: StackingMode::parse(&row.mode)?,
+        group: row.group_name,
+        limits: row
+            .limits
+            .as_deref()
+            .map(serde_json::from_str)
+            .transpose()
+            .map_err(StoreError::corrupt)?,
+        state: CampaignState::parse(&row.state)?,
+        is_default: row.is_default != 0,
+        created_at: row.created_at,
+        updated_at: row.updated_at,
     })
+}
+
+/// The limits as stored: checked, and NULL for none.
+fn limits_text(limits: Option<&Limits>) -> Result<Option<String>> {
+    match limits {
+        None => Ok(None),
+        Some(limits) if limits.is_empty() && limits.time_zone.is_none() => Ok(None),
+        Some(limits) => {
+            limits
+                .check()
+                .map_err(|invalid| StoreError::Invalid(invalid.to_string()))?;
+            serde_json::to_string(limits)
+                .map(Some)
+                .map_err(|e| StoreError::Invalid(e.to_string()))
+        }
+    }
 }
 
 fn object_text(config: &Value) -> Result<String> {
@@ -340,7 +360,7 @@ macro_rules! write_campaign {
         sqlx::query(
             "UPDATE campaigns SET name = $3, policy_version = $4, config = $5, starts_at = $6,
                     ends_at = $7, priority = $8, mode = $9, group_name = $10, state = $11,
-                    updated_at = $12
+                    updated_at = $12, limits = $13
              WHERE merchant_id = $1 AND id = $2",
         )
         .bind($merchant)
@@ -355,6 +375,7 @@ macro_rules! write_campaign {
         .bind(c.group.as_deref())
         .bind(c.state.as_str())
         .bind(c.updated_at)
+        .bind(limits_text(c.limits.as_ref())?)
         .execute(&mut *$tx)
         .await
     }};
@@ -363,26 +384,43 @@ macro_rules! write_campaign {
 impl Store {
     /// Creates a campaign (state `active`) and returns it. Its policy version must be the
     /// merchant's (else not found); its name must be new for the merchant (else a conflict).
+    /// The merchant may have at most `max_open` campaigns that have not ended (a quota
+    /// error past it), counted inside the write.
     pub async fn create_campaign(
         &self,
         merchant: &str,
         new: &NewCampaign,
+        max_open: usize,
         audit: impl AuditOf<Campaign>,
     ) -> Result<Campaign> {
         let config = object_text(&new.config)?;
         schedule_ok(new.starts_at, new.ends_at)?;
         mode_ok(new.mode, new.group.as_deref())?;
+        let limits = limits_text(new.limits.as_ref())?;
         let now = now_ms();
         with_pool!(self, pool => {
             let mut tx = pool.begin_write().await?;
             bump_generation!(tx, merchant)?;
             version_exists!(tx, merchant, new.policy_version)?;
             name_taken!(tx, merchant, new.name.as_str(), -1_i64)?;
+            // Counted under the generation row's lock taken above, so concurrent creates
+            // cannot pass the bound together.
+            let (open,): (i64,) = sqlx::query_as(
+                "SELECT COUNT(*) FROM campaigns WHERE merchant_id = $1 AND state <> 'ended'",
+            )
+            .bind(merchant)
+            .fetch_one(&mut *tx)
+            .await?;
+            if usize::try_from(open).unwrap_or(usize::MAX) >= max_open {
+                return Err(StoreError::QuotaExceeded(format!(
+                    "the merchant already has {open} campaigns that have not ended; at most {max_open} are allowed (end one first)"
+                )));
+            }
             let (id,): (i64,) = sqlx::query_as(
                 "INSERT INTO campaigns (merchant_id, name, policy_version, config, starts_at,
                         ends_at, priority, mode, group_name, state, is_default, created_at,
-                        updated_at)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'active', 0, $10, $10)
+                        updated_at, limits)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'active', 0, $10, $10, $11)
                  RETURNING id",
             )
             .bind(merchant)
@@ -395,6 +433,7 @@ impl Store {
             .bind(new.mode.as_str())
             .bind(new.group.as_deref())
             .bind(now)
+            .bind(limits)
             .fetch_one(&mut *tx)
             .await?;
             let created = campaign_in!(tx, merchant, id)?;
@@ -445,13 +484,10 @@ impl Store {
         })?;
         rows.into_iter()
             .map(|r| {
-                let config_text = r.3.clone();
-                let campaign = from_row((
-                    r.0, r.1, r.2, r.3, r.4, r.5, r.6, r.7, r.8, r.9, r.10, r.11, r.12,
-                ))?;
+                let config_text = r.row.config.clone();
                 Ok(RunnableCampaign {
-                    campaign,
-                    sha256: r.13,
+                    campaign: from_row(r.row)?,
+                    sha256: r.sha256,
                     config_text,
                 })
             })
@@ -507,6 +543,9 @@ impl Store {
             if let Some((mode, group)) = &edit.mode {
                 after.mode = *mode;
                 after.group = group.clone();
+            }
+            if let Some(limits) = &edit.limits {
+                after.limits = limits.clone();
             }
             schedule_ok(after.starts_at, after.ends_at)?;
             mode_ok(after.mode, after.group.as_deref())?;

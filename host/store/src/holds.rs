@@ -20,13 +20,8 @@ use serde::Serialize;
 
 use super::cards::{CardRow, LOCK_CARD};
 use super::engine::WritePool;
+use super::reservations::{HELD_ELSEWHERE, Reserved};
 use super::{AuditOf, Entity, Result, Store, StoreError};
-
-/// The points of a card's unexpired holds, except the hold of `$4` (an order id, or ''
-/// for none): $1 merchant, $2 card, $3 now. The CAST because PostgreSQL sums BIGINTs
-/// to NUMERIC (no overflow: each hold fits in the balance it was taken from).
-const HELD_ELSEWHERE: &str = "SELECT CAST(COALESCE(SUM(points), 0) AS BIGINT) FROM holds
-     WHERE merchant_id = $1 AND card_id = $2 AND expires_at > $3 AND order_id <> $4";
 
 /// A hold to write for an order.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -63,14 +58,8 @@ pub struct Hold {
 }
 
 impl Store {
-    /// Endpoint 1's check-and-hold for an answer that costs points, atomically: locks the
-    /// card, works out its available points (balance minus the unexpired holds of its
-    /// other orders; 0 when `order_id` is already recorded, since a completed bill
-    /// redeems nothing), hands them to `plan`, and writes what `plan` decides as the
-    /// order's hold — replacing any earlier one (a hold of 0 points only replaces one,
-    /// see [`NewHold::points`]), or deleting it when `plan` gives none — before
-    /// committing. The card's expired holds are deleted on the way. `order_id` is the
-    /// ledger's order id.
+    /// Endpoint 1's check-and-hold of points alone ([`Store::reserve`] with no pools):
+    /// `plan` gets the card's available points and decides the order's hold.
     /// Returns what `plan` returned besides. An unknown card is [`StoreError::NotFound`].
     pub async fn hold_points<T: Send>(
         &self,
@@ -81,90 +70,15 @@ impl Store {
         ttl_ms: i64,
         plan: impl FnOnce(i64) -> (Option<NewHold>, T) + Send,
     ) -> Result<T> {
-        let out = with_pool!(self, pool => {
-            let mut tx = pool.begin_write().await?;
-            let card: Option<CardRow> = sqlx::query_as(LOCK_CARD)
-                .bind(merchant)
-                .bind(card_id)
-                .bind(now)
-                .fetch_optional(&mut *tx)
-                .await?;
-            let card = card
-                .ok_or_else(|| StoreError::not_found(Entity::Card, card_id))?
-                .into_card()?;
-            sqlx::query("DELETE FROM holds WHERE merchant_id = $1 AND card_id = $2 AND expires_at <= $3")
-                .bind(merchant)
-                .bind(card_id)
-                .bind(now)
-                .execute(&mut *tx)
-                .await?;
-            let (held,): (i64,) = sqlx::query_as(HELD_ELSEWHERE)
-                .bind(merchant)
-                .bind(card_id)
-                .bind(now)
-                .bind(order_id)
-                .fetch_one(&mut *tx)
-                .await?;
-            let recorded: Option<(i64,)> = sqlx::query_as(
-                "SELECT id FROM ledger
-                 WHERE merchant_id = $1 AND order_id = $2 AND kind = 'transaction'",
-            )
-            .bind(merchant)
-            .bind(order_id)
-            .fetch_optional(&mut *tx)
-            .await?;
-            let available = if recorded.is_some() { 0 } else { card.points.saturating_sub(held) };
-            let (hold, out) = plan(available);
-            match hold {
-                Some(hold) if hold.points == 0 => {
-                    sqlx::query(
-                        "UPDATE holds SET card_id = $3, points = 0, offer = $4, created_at = $5,
-                            expires_at = $6
-                         WHERE merchant_id = $1 AND order_id = $2",
-                    )
-                    .bind(merchant)
-                    .bind(order_id)
-                    .bind(card_id)
-                    .bind(&hold.offer)
-                    .bind(now)
-                    .bind(now.saturating_add(ttl_ms))
-                    .execute(&mut *tx)
-                    .await?;
-                }
-                Some(hold) => {
-                    let points = i64::try_from(hold.points)
-                        .map_err(|_| StoreError::Invalid("held points are out of range".into()))?;
-                    sqlx::query(
-                        "INSERT INTO holds (merchant_id, order_id, card_id, points, offer,
-                            created_at, expires_at)
-                         VALUES ($1, $2, $3, $4, $5, $6, $7)
-                         ON CONFLICT (merchant_id, order_id) DO UPDATE
-                         SET card_id = excluded.card_id, points = excluded.points,
-                             offer = excluded.offer, created_at = excluded.created_at,
-                             expires_at = excluded.expires_at",
-                    )
-                    .bind(merchant)
-                    .bind(order_id)
-                    .bind(card_id)
-                    .bind(points)
-                    .bind(&hold.offer)
-                    .bind(now)
-                    .bind(now.saturating_add(ttl_ms))
-                    .execute(&mut *tx)
-                    .await?;
-                }
-                None => {
-                    sqlx::query("DELETE FROM holds WHERE merchant_id = $1 AND order_id = $2")
-                        .bind(merchant)
-                        .bind(order_id)
-                        .execute(&mut *tx)
-                        .await?;
-                }
+        self.reserve(merchant, card_id, order_id, now, ttl_ms, &[], |available| {
+            let (hold, out) = plan(available.points);
+            Reserved {
+                hold,
+                reservations: Vec::new(),
+                out,
             }
-            tx.commit().await?;
-            out
-        });
-        Ok(out)
+        })
+        .await
     }
 
     /// The points the card's unexpired holds keep from being offered again (what the

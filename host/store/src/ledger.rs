@@ -18,6 +18,7 @@ use super::burn::{Settled, Settlement};
 use super::cards::{CardRow, LOCK_CARD, UPDATE_TOTALS};
 use super::engine::{WriteConn, WritePool};
 use super::page::{self, Page};
+use super::reservations::{Usage, add_usage};
 use super::{AuditOf, Entity, Result, Store, StoreError, now_ms};
 use rabat_domain::model::Pos;
 
@@ -270,10 +271,12 @@ impl Store {
         let recorded_at = now_ms();
         with_pool!(self, pool => {
             let mut tx = pool.begin_write().await?;
-            let outcome = record_bill(&mut WriteConn::from(&mut *tx), merchant, record, recorded_at).await?;
+            let mut usage = Vec::new();
+            let outcome = record_bill(&mut WriteConn::from(&mut *tx), merchant, record, recorded_at, &mut usage).await?;
             match outcome {
                 Bill::Done(recorded) => {
                     if matches!(recorded, Recorded::New(_)) {
+                        add_usage(&mut WriteConn::from(&mut *tx), usage).await?;
                         tx.commit().await?;
                     }
                     Ok(recorded)
@@ -355,13 +358,16 @@ impl Store {
         let all_good = with_pool!(self, pool => {
             let mut tx = pool.begin_write().await?;
             let mut recorded = Vec::with_capacity(bills.len());
+            let mut usage = Vec::new();
             for (merchant, record) in bills {
-                match record_bill(&mut WriteConn::from(&mut *tx), merchant, record, recorded_at).await {
+                match record_bill(&mut WriteConn::from(&mut *tx), merchant, record, recorded_at, &mut usage).await {
                     Ok(Bill::Done(done)) => recorded.push(Ok(done)),
                     Ok(Bill::LostRace) | Err(_) => break,
                 }
             }
             if recorded.len() == bills.len() {
+                // The pools after every card of the batch: the lock order endpoint 1 keeps.
+                add_usage(&mut WriteConn::from(&mut *tx), usage).await?;
                 tx.commit().await?;
                 Some(recorded)
             } else {
@@ -387,12 +393,15 @@ impl Store {
         let mut results = Vec::with_capacity(bills.len());
         with_pool!(self, pool => {
             let mut tx = pool.begin_write().await?;
+            let mut usage = Vec::new();
             for (merchant, record) in bills {
                 sqlx::query("SAVEPOINT bill").execute(&mut *tx).await?;
-                let outcome = record_bill(&mut WriteConn::from(&mut *tx), merchant, record, recorded_at).await;
+                let mut used = Vec::new();
+                let outcome = record_bill(&mut WriteConn::from(&mut *tx), merchant, record, recorded_at, &mut used).await;
                 let result = match outcome {
                     Ok(Bill::Done(recorded @ Recorded::New(_))) => {
                         sqlx::query("RELEASE SAVEPOINT bill").execute(&mut *tx).await?;
+                        usage.extend(used);
                         Ok(recorded)
                     }
                     Ok(Bill::Done(duplicate)) => {
@@ -425,6 +434,7 @@ impl Store {
                 };
                 results.push(result);
             }
+            add_usage(&mut WriteConn::from(&mut *tx), usage).await?;
             tx.commit().await?;
         });
         Ok(results)
@@ -534,6 +544,7 @@ pub(crate) async fn record_bill(
     merchant: &str,
     record: &TransactionRecord,
     recorded_at: i64,
+    usage: &mut Vec<Usage>,
 ) -> Result<Bill> {
     let request = record.request.as_ref().map(Value::to_string);
     with_conn!(conn, c => {
@@ -605,9 +616,10 @@ pub(crate) async fn record_bill(
             .bind(last_visit)
             .execute(&mut **c)
             .await?;
-        let settled = apply_burn_and_card_changes!(
+        let (settled, used) = apply_burn_and_card_changes!(
             *c, merchant, record, &record.settlement, &card, points, id, recorded_at
         )?;
+        usage.extend(used);
         Ok(Bill::Done(Recorded::New(LedgerEntry {
             id,
             kind: EntryKind::Transaction,

@@ -70,6 +70,7 @@ mod merchants;
 mod notify;
 mod page;
 mod policies;
+mod reservations;
 pub mod stats;
 
 pub use audit::{AuditEntry, AuditOf, AuditRecord};
@@ -95,6 +96,7 @@ pub use merchants::{Merchant, PosToken};
 pub use notify::{Change, ChangeListener};
 pub use page::Page;
 pub use policies::{ActivePolicy, PolicyQuota, PolicyState, PolicyVersion};
+pub use reservations::{Available, PoolUse, Reservation, Reserved};
 
 /// Result of a storage call.
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;

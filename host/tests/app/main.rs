@@ -7,6 +7,7 @@ mod common;
 
 mod admin;
 mod bifit;
+mod budgets;
 mod campaigns;
 mod cli;
 mod compiled_cache;

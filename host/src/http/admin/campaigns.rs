@@ -17,8 +17,9 @@ use crate::http::error::{ApiError, ApiResult};
 use crate::policy_config::MAX_CONFIG_BYTES;
 use crate::server::AppState;
 use crate::service::Actor;
-use crate::service::campaigns::{MAX_INSTANT_MS, MAX_NAME_CHARS, MAX_PRIORITY};
+use crate::service::campaigns::{BudgetUse, MAX_INSTANT_MS, MAX_NAME_CHARS, MAX_PRIORITY};
 use crate::store::{Campaign, CampaignEdit, CampaignState, NewCampaign, StackingMode};
+use rabat_domain::budget::Limits;
 
 /// The fields of a campaign body.
 const FIELDS: &[&str] = &[
@@ -30,6 +31,7 @@ const FIELDS: &[&str] = &[
     "priority",
     "mode",
     "group",
+    "limits",
 ];
 
 /// The merchant's campaigns.
@@ -61,6 +63,32 @@ fn config(fields: &Fields<'_>) -> ApiResult<Option<Value>> {
         )));
     }
     Ok(Some(value.clone()))
+}
+
+/// The `limits` object (budget, per card, per branch), or `Some(None)` for an explicit
+/// `null` (removes them in an edit). Every message names the field.
+fn limits(map: &Map<String, Value>) -> ApiResult<Option<Option<Limits>>> {
+    match map.get("limits") {
+        None => Ok(None),
+        Some(Value::Null) => Ok(Some(None)),
+        Some(value) if !value.is_object() => Err(invalid(format!(
+            "limits must be a JSON object (budget, perCard, perBranch, timeZone) or null, not {}",
+            input::kind(value)
+        ))),
+        Some(value) => {
+            let limits: Limits = serde_path_to_error::deserialize(value).map_err(|e| {
+                let path = e.path().to_string();
+                let at = if path == "." {
+                    "limits".to_owned()
+                } else {
+                    format!("limits.{path}")
+                };
+                invalid(format!("{at}: {}", e.inner()))
+            })?;
+            limits.check().map_err(|e| invalid(e.to_string()))?;
+            Ok(Some(Some(limits)))
+        }
+    }
 }
 
 fn mode(fields: &Fields<'_>) -> ApiResult<Option<StackingMode>> {
@@ -161,6 +189,7 @@ pub async fn create(
         priority: priority(&fields)?.unwrap_or(0),
         mode,
         group: fields.string("group", MAX_NAME_CHARS)?,
+        limits: limits(&map)?.flatten(),
     };
     let actor = Actor::merchant(&merchant.id);
     let created = state.campaigns().create(&merchant.id, &actor, new).await?;
@@ -273,6 +302,7 @@ pub async fn edit(
         ends_at: instant(&map, &fields, "endsAt")?,
         priority: priority(&fields)?,
         mode,
+        limits: limits(&map)?,
     };
     let actor = Actor::merchant(&merchant.id);
     let edited = state
@@ -379,4 +409,46 @@ pub async fn end(
     params: Params,
 ) -> ApiResult<Json<Campaign>> {
     set_state(&state, &merchant.id, &params, CampaignState::Ended).await
+}
+
+/// A campaign's budget in the current period.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CampaignBudget {
+    pub id: i64,
+    /// `null` for a campaign without a budget.
+    pub budget: Option<BudgetUse>,
+}
+
+/// `GET /admin/v1/merchants/{m}/campaigns/{id}/budget`: what its budget has used (completed
+/// bills), reserved (open orders) and left in the current period.
+#[utoipa::path(
+    get,
+    path = "/admin/v1/merchants/{m}/campaigns/{id}/budget",
+    operation_id = "getCampaignBudget",
+    tag = "campaigns",
+    security(("apiKey" = [])),
+    params(
+        crate::http::openapi::MerchantPath,
+        ("id" = i64, Path, description = "The campaign id", minimum = 1),
+    ),
+    responses(
+        (status = 200, description = "The budget's use in the current period (`budget` null: none)", body = CampaignBudget),
+        crate::http::openapi::BadInput,
+        crate::http::openapi::Unauthorized,
+        crate::http::openapi::Forbidden,
+        crate::http::openapi::NotFound,
+    ),
+)]
+pub async fn budget(
+    State(state): State<AppState>,
+    MerchantAuth(merchant): MerchantAuth,
+    params: Params,
+    query: QueryParams,
+) -> ApiResult<Json<CampaignBudget>> {
+    query.only(&[])?;
+    let id = campaign_id(&params)?;
+    let now = state.till().clock().now();
+    let budget = state.campaigns().budget_use(&merchant.id, id, now).await?;
+    Ok(Json(CampaignBudget { id, budget }))
 }

@@ -66,6 +66,7 @@ pub fn routes(state: &AppState) -> OpenApiRouter<AppState> {
         .routes(routes!(campaigns::pause))
         .routes(routes!(campaigns::resume))
         .routes(routes!(campaigns::end))
+        .routes(routes!(campaigns::budget))
         .routes(routes!(dry_run::dry_run))
         .routes(routes!(replay::replay))
         .routes(routes!(config::show, config::replace))

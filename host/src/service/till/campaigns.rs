@@ -6,18 +6,21 @@
 
 use std::time::Duration;
 
+use rabat_domain::budget::{self, Left, Pool, Scope};
+use rabat_domain::clock::now_ms;
+use rabat_domain::currency;
 use rabat_domain::limits::{MAX_POINTS_PER_ACCRUAL, without_nul};
-use rabat_domain::model::{Card, Offer, Order};
-use rabat_domain::money::{self, DiscountResponse};
+use rabat_domain::model::{Card, Evaluation, Offer, Order};
+use rabat_domain::money::{self, DiscountResponse, NO_DISCOUNT_MESSAGE};
 use rabat_domain::points;
 use rabat_sandbox::sandbox::{LogLevel, LogLine};
-use rabat_sandbox::{CallReport, Contract, Failure};
-use rabat_store::Settlement;
+use rabat_sandbox::{Contract, Failure};
+use rabat_store::{Entity, NewHold, Reservation, Reserved, Settlement, StoreError};
 
 use super::{Accrued, LogEntry, Till, json_text, settlement};
 use crate::active::ActiveCampaign;
 use crate::service::runner::Call;
-use crate::service::stacking::{self, Ran, label};
+use crate::service::stacking::{self, Combined, Ran, label};
 use crate::service::{ServiceError, ServiceResult};
 
 /// Why a campaign's call gave no answer, with its metric outcome.
@@ -40,10 +43,45 @@ impl Till {
         let sees_offers = live
             .iter()
             .any(|campaign| campaign.policy.contract() == Contract::V0_2);
+        // The pools each campaign's limits count in for this bill, now (the campaigns'
+        // clock, so a test decides the period).
+        let now = self.clock.now();
+        let pools: Vec<Vec<Pool>> = live
+            .iter()
+            .map(|c| {
+                c.campaign.limits.as_ref().map_or_else(Vec::new, |limits| {
+                    limits.pools(
+                        c.campaign.id,
+                        &card.card_id,
+                        order.branch_id.as_deref(),
+                        now,
+                    )
+                })
+            })
+            .collect();
+        // A first look without a lock: a campaign with nothing left is not run at all (the
+        // reservation below decides under the lock).
+        let mut spent: Vec<Option<String>> = vec![None; live.len()];
+        for (i, campaign_pools) in pools.iter().enumerate() {
+            if !campaign_pools.is_empty() {
+                let left = self.store.pools_left(merchant, campaign_pools, now).await?;
+                spent[i] = used_up(campaign_pools.iter().zip(&left));
+            }
+        }
         // Every call starts at once (each on its own blocking thread once it has its slot).
         let calls: Vec<_> = live
             .iter()
-            .map(|campaign| {
+            .zip(&spent)
+            .map(|(campaign, spent)| {
+                if let Some(why) = spent {
+                    let why = why.clone();
+                    return tokio::spawn(async move {
+                        Ok(Err(NoAnswer {
+                            outcome: "limit",
+                            reason: why,
+                        }))
+                    });
+                }
                 let till = self.clone();
                 let merchant = merchant.to_owned();
                 let (policy, config) = (campaign.policy.clone(), campaign.config.clone());
@@ -101,6 +139,10 @@ impl Till {
                         failure.to_string()
                     })
                 }
+                Err(NoAnswer {
+                    outcome: "limit",
+                    reason,
+                }) => Err(reason),
                 Err(NoAnswer { outcome, reason }) => {
                     tracing::warn!(merchant, order_id = %order.order_id, campaign = campaign.campaign.id, %reason, "campaign not run");
                     self.metrics.policy_call(merchant, "evaluate", outcome, 0);
@@ -114,54 +156,78 @@ impl Till {
             });
         }
         let combined = stacking::combine(&order, &ran);
+        // A campaign left out for its limits did not fail.
         let errors: Vec<String> = ran
             .iter()
-            .filter_map(|run| {
+            .zip(&spent)
+            .filter(|(_, spent)| spent.is_none())
+            .filter_map(|(run, _)| {
                 run.result
                     .as_ref()
                     .err()
                     .map(|e| format!("{}: {e}", label(run.campaign)))
             })
             .collect();
-        // Which campaign each line of the answer came from (before the points gate, which
-        // may only drop lines).
-        let traced = money::discount_response_traced(&order, &combined.evaluation).ok();
-        let (response, at, dropped, failure) =
-            if points::costs_points(&combined.evaluation.discounts) {
-                let report = CallReport {
-                    result: Ok(()),
-                    fuel_used: fuel,
-                    peak_memory_bytes: 0,
-                    duration,
-                    logs: Vec::new(),
-                    logs_dropped: 0,
-                };
-                let (decision, at, dropped) = self
-                    .offer_points(
+        // Points to hold, or a limited campaign giving something: settled under the lock.
+        let limited = combined
+            .owners
+            .iter()
+            .any(|owner| !pools[*owner].is_empty());
+        let (response, at, dropped, failure, notes, line_owners) =
+            if limited || points::costs_points(&combined.evaluation.discounts) {
+                let settled = self
+                    .settle(
                         merchant,
                         ledger_order_id,
                         &order,
                         &card,
-                        combined.evaluation.clone(),
-                        report,
+                        &ran,
+                        combined,
+                        &pools,
                     )
                     .await?;
-                (decision.response, Some(at), dropped, decision.failure)
+                let (response, failure) = match settled.response {
+                    Ok(response) => (response, None),
+                    Err(failure) => (DiscountResponse::fail_safe(&order.currency), Some(failure)),
+                };
+                (
+                    response,
+                    Some(settled.at),
+                    settled.dropped,
+                    failure,
+                    settled.notes,
+                    settled.line_owners,
+                )
             } else {
-                let (response, failure) =
-                    match money::discount_response(&order, &combined.evaluation) {
-                        Ok(response) => (response, None),
+                let (response, failure, line_owners) =
+                    match money::discount_response_traced(&order, &combined.evaluation) {
+                        Ok((response, sources)) => {
+                            let owners = sources
+                                .iter()
+                                .map(|source| combined.owners.get(*source).copied())
+                                .collect();
+                            (response, None, owners)
+                        }
                         Err(invalid) => (
                             DiscountResponse::fail_safe(&order.currency),
                             Some(Failure::InvalidAnswer(invalid.to_string())),
+                            Vec::new(),
                         ),
                     };
-                // The order's hold follows this answer, as for one policy.
-                if sees_offers {
+                // The order's reservation follows this answer, as for one policy: an order
+                // that held points or a limited campaign's discount holds them no more.
+                if sees_offers || pools.iter().any(|p| !p.is_empty()) {
                     self.follow_free_answer(merchant, ledger_order_id, &card, &response)
                         .await?;
                 }
-                (response, None, Vec::new(), failure)
+                (
+                    response,
+                    None,
+                    Vec::new(),
+                    failure,
+                    combined.notes,
+                    line_owners,
+                )
             };
         let answered = ran.iter().any(|run| run.result.is_ok());
         let outcome = match (&failure, answered) {
@@ -182,19 +248,17 @@ impl Till {
             level: LogLevel::Info,
             message: format!("host: {message}"),
         };
-        for (run, note) in ran.iter().zip(&combined.notes) {
+        for (run, note) in ran.iter().zip(&notes) {
             logs.push(host(format!("{}: {note}", label(run.campaign))));
         }
-        if let Some((traced, sources)) = &traced {
-            for (line, source) in traced.discounts.iter().zip(sources) {
-                if let Some(owner) = combined.owners.get(*source) {
-                    logs.push(host(format!(
-                        "{} gave '{}': {}",
-                        label(ran[*owner].campaign),
-                        line.description(),
-                        line.amount()
-                    )));
-                }
+        for (line, owner) in response.discounts.iter().zip(&line_owners) {
+            if let Some(owner) = owner {
+                logs.push(host(format!(
+                    "{} gave '{}': {}",
+                    label(ran[*owner].campaign),
+                    line.description(),
+                    line.amount()
+                )));
             }
         }
         logs.extend(dropped.into_iter().map(|message| LogLine {
@@ -210,6 +274,172 @@ impl Till {
         // Each campaign's call is already counted in the metrics: the log row alone.
         self.evaluations.record(record);
         Ok(response)
+    }
+
+    /// Settles a combined answer under the locks ([`rabat_store::Store::reserve`]): the
+    /// card's, then each pool of the limited campaigns that give something. With what is
+    /// left in hand: a campaign whose limit is reached drops out and the answers are
+    /// combined again without it; the discounts the card's points do not cover are dropped;
+    /// the money rules apply; a campaign's lines are cut to what is left of its amount
+    /// budget (exact money); then the offer (points held) and each pool's reservation are
+    /// written as the order's, replacing its earlier one.
+    #[allow(clippy::too_many_arguments)]
+    async fn settle(
+        &self,
+        merchant: &str,
+        ledger_order_id: &str,
+        order: &Order,
+        card: &Card,
+        ran: &[Ran<'_>],
+        combined: Combined,
+        pools: &[Vec<Pool>],
+    ) -> ServiceResult<SettledAnswer> {
+        let now = now_ms();
+        let ttl_ms = i64::try_from(self.hold_ttl.as_millis()).unwrap_or(i64::MAX);
+        let places = currency::minor_units(&order.currency);
+        // The pools of the campaigns that give something, in lock order.
+        let mut asked: Vec<(usize, Pool)> = combined
+            .owners
+            .iter()
+            .copied()
+            .collect::<std::collections::BTreeSet<usize>>()
+            .into_iter()
+            .flat_map(|owner| pools[owner].iter().map(move |pool| (owner, pool.clone())))
+            .collect();
+        asked.sort_by(|a, b| a.1.key.cmp(&b.1.key));
+        let locked: Vec<Pool> = asked.iter().map(|(_, pool)| pool.clone()).collect();
+        let plan = |available: rabat_store::Available| {
+            // Campaigns whose limit is reached drop out; the others are combined again.
+            let mut out: Vec<Option<String>> = vec![None; ran.len()];
+            for ((owner, pool), left) in asked.iter().zip(&available.left) {
+                if out[*owner].is_none() {
+                    out[*owner] = used_up(std::iter::once((pool, left)));
+                }
+            }
+            let combined = if out.iter().any(Option::is_some) {
+                let again: Vec<Ran<'_>> = ran
+                    .iter()
+                    .zip(&out)
+                    .map(|(run, out)| match out {
+                        Some(why) => Ran {
+                            campaign: run.campaign,
+                            result: Err(why.clone()),
+                        },
+                        None => run.clone(),
+                    })
+                    .collect();
+                stacking::combine(order, &again)
+            } else {
+                combined
+            };
+            let afforded = points::afford(&combined.evaluation.discounts, available.points);
+            let kept = Evaluation {
+                discounts: afforded.kept,
+                message: combined.evaluation.message.clone(),
+            };
+            let mut dropped = afforded.dropped;
+            let (mut response, mut sources) = match money::discount_response_traced(order, &kept) {
+                Ok(traced) => traced,
+                Err(invalid) => {
+                    return Reserved {
+                        hold: None,
+                        reservations: Vec::new(),
+                        out: SettledAnswer {
+                            response: Err(Failure::InvalidAnswer(invalid.to_string())),
+                            at: now,
+                            dropped,
+                            notes: combined.notes,
+                            line_owners: Vec::new(),
+                        },
+                    };
+                }
+            };
+            let mut owners: Vec<usize> = sources
+                .iter()
+                .map(|source| combined.owners[afforded.kept_from[*source]])
+                .collect();
+            // Amount budgets: each campaign's lines cut to what is left (the least of its
+            // pools with an amount).
+            let mut amount_left: Vec<Option<i64>> = vec![None; ran.len()];
+            for ((owner, _), left) in asked.iter().zip(&available.left) {
+                if let Some(amount) = left.amount {
+                    let least = amount_left[*owner].map_or(amount, |a: i64| a.min(amount));
+                    amount_left[*owner] = Some(least);
+                }
+            }
+            for (owner, left) in amount_left.iter().enumerate() {
+                let Some(left) = *left else { continue };
+                let mine: Vec<bool> = owners.iter().map(|o| *o == owner).collect();
+                if let Some((cut, kept_lines)) = budget::cut_to(&mut response, &mine, left, places)
+                {
+                    sources = kept_lines.iter().map(|i| sources[*i]).collect();
+                    owners = kept_lines.iter().map(|i| owners[*i]).collect();
+                    dropped.push(format!(
+                        "{}: cut from {} to {}: what is left of its budget",
+                        label(ran[owner].campaign),
+                        budget::from_units(cut.asked, places),
+                        budget::from_units(cut.left, places),
+                    ));
+                }
+            }
+            if response.discounts.is_empty() && kept.message.is_none() {
+                response.message = NO_DISCOUNT_MESSAGE.to_owned();
+            }
+            let offer = points::offer(&kept.discounts, &response, &sources, now);
+            // Each limited campaign that still gives something reserves its pools.
+            let mut reservations = Vec::new();
+            for (owner, pool) in &asked {
+                let amount = response
+                    .discounts
+                    .iter()
+                    .zip(&owners)
+                    .filter(|(_, o)| **o == *owner)
+                    .map(|(line, _)| budget::to_units(line.amount()).unwrap_or(0))
+                    .fold(0_i64, i64::saturating_add);
+                if amount > 0 {
+                    reservations.push(Reservation {
+                        pool: pool.clone(),
+                        amount,
+                        count: 1,
+                    });
+                }
+            }
+            let hold = serde_json::to_string(&offer).ok().map(|text| NewHold {
+                points: offer.held_points,
+                offer: text,
+            });
+            Reserved {
+                hold,
+                reservations,
+                out: SettledAnswer {
+                    response: Ok(response),
+                    at: now,
+                    dropped,
+                    notes: combined.notes,
+                    line_owners: owners.into_iter().map(Some).collect(),
+                },
+            }
+        };
+        match self
+            .store
+            .reserve(
+                merchant,
+                &card.card_id,
+                ledger_order_id,
+                now,
+                ttl_ms,
+                &locked,
+                plan,
+            )
+            .await
+        {
+            Ok(settled) => Ok(settled),
+            Err(StoreError::NotFound {
+                entity: Entity::Card,
+                ..
+            }) => Err(ServiceError::CustomerNotFound),
+            Err(e) => Err(e.into()),
+        }
     }
 
     /// Endpoint 2 with several live campaigns: every campaign's `accrue` runs (each in its
@@ -354,6 +584,43 @@ impl Till {
             version: live.first().map(|c| c.campaign.policy_version),
         })
     }
+}
+
+/// A combined answer as settled under the locks.
+struct SettledAnswer {
+    /// The answer, or why the combined answer broke the money rules.
+    response: Result<DiscountResponse, Failure>,
+    /// When the offer was made (the hold's time).
+    at: i64,
+    /// What was dropped or cut, and why (the evaluation log's host lines).
+    dropped: Vec<String>,
+    /// Per campaign, what became of it.
+    notes: Vec<String>,
+    /// Per line of the answer, the campaign it came from.
+    line_owners: Vec<Option<usize>>,
+}
+
+/// Why nothing may be given from the first of `pools` with nothing left, for the log:
+/// `its budget for the period is used up`, `the per-card limit (1 per period) is reached`.
+fn used_up<'a>(pools: impl IntoIterator<Item = (&'a Pool, &'a Left)>) -> Option<String> {
+    pools.into_iter().find(|(_, left)| left.exhausted()).map(|(pool, left)| {
+        let count = pool.limit_count.unwrap_or(0);
+        match pool.key.scope {
+            Scope::Budget if left.amount.is_some_and(|a| a <= 0) => {
+                "not run: its budget for this period is used up".to_owned()
+            }
+            Scope::Budget => format!(
+                "not run: its budget of {count} redemptions for this period is used up"
+            ),
+            Scope::Card => format!(
+                "not run: this card has reached its limit of {count} redemptions for this period"
+            ),
+            Scope::Branch => format!(
+                "not run: branch '{}' has reached its limit of {count} redemptions for this period",
+                pool.key.key
+            ),
+        }
+    })
 }
 
 /// The results of spawned calls, in the order they were started.

@@ -30,6 +30,7 @@ fn new(name: &str, version: i64, priority: i64) -> NewCampaign {
         priority,
         mode: StackingMode::Stackable,
         group: None,
+        limits: None,
     }
 }
 
@@ -105,15 +106,15 @@ async fn campaigns_are_created_edited_paused_resumed_and_ended(db: &TestDb) {
     s.add_policy("m1", b"two", None, audit).await.unwrap();
 
     let low = s
-        .create_campaign("m1", &new("low", 1, -5), audit)
+        .create_campaign("m1", &new("low", 1, -5), 20, audit)
         .await
         .unwrap();
     let high = s
-        .create_campaign("m1", &new("high", 2, 10), audit)
+        .create_campaign("m1", &new("high", 2, 10), 20, audit)
         .await
         .unwrap();
     let same = s
-        .create_campaign("m1", &new("same", 1, 10), audit)
+        .create_campaign("m1", &new("same", 1, 10), 20, audit)
         .await
         .unwrap();
     let order: Vec<&str> = vec!["high", "same", "low"];
@@ -128,7 +129,7 @@ async fn campaigns_are_created_edited_paused_resumed_and_ended(db: &TestDb) {
 
     // Refusals.
     let err = s
-        .create_campaign("m1", &new("high", 1, 0), audit)
+        .create_campaign("m1", &new("high", 1, 0), 20, audit)
         .await
         .unwrap_err();
     assert!(
@@ -142,25 +143,25 @@ async fn campaigns_are_created_edited_paused_resumed_and_ended(db: &TestDb) {
         "{err:?}"
     );
     let err = s
-        .create_campaign("m1", &new("x", 9, 0), audit)
+        .create_campaign("m1", &new("x", 9, 0), 20, audit)
         .await
         .unwrap_err();
     assert!(is_not_found(&err, Entity::Policy), "{err:?}");
     let mut best = new("best", 1, 0);
     best.mode = StackingMode::BestOf;
-    let err = s.create_campaign("m1", &best, audit).await.unwrap_err();
+    let err = s.create_campaign("m1", &best, 20, audit).await.unwrap_err();
     assert!(
         matches!(&err, StoreError::Invalid(m) if m.starts_with("group")),
         "{err:?}"
     );
     best.group = Some("g".into());
-    let best = s.create_campaign("m1", &best, audit).await.unwrap();
+    let best = s.create_campaign("m1", &best, 20, audit).await.unwrap();
     assert_eq!(best.group.as_deref(), Some("g"));
     let mut scheduled = new("sched", 1, 0);
     scheduled.starts_at = Some(2_000);
     scheduled.ends_at = Some(1_000);
     let err = s
-        .create_campaign("m1", &scheduled, audit)
+        .create_campaign("m1", &scheduled, 20, audit)
         .await
         .unwrap_err();
     assert!(
@@ -168,7 +169,7 @@ async fn campaigns_are_created_edited_paused_resumed_and_ended(db: &TestDb) {
         "{err:?}"
     );
     let err = s
-        .create_campaign("ghost", &new("x", 1, 0), audit)
+        .create_campaign("ghost", &new("x", 1, 0), 20, audit)
         .await
         .unwrap_err();
     assert!(is_not_found(&err, Entity::Merchant), "{err:?}");
@@ -309,7 +310,7 @@ async fn each_campaign_change_is_audited_in_its_transaction(db: &TestDb) {
     s.add_policy("m1", b"one", None, audit).await.unwrap();
     let before = s.list_audit("m1", 500, None).await.unwrap().items.len();
     let c = s
-        .create_campaign("m1", &new("hh", 1, 0), named("campaign.create"))
+        .create_campaign("m1", &new("hh", 1, 0), 20, named("campaign.create"))
         .await
         .unwrap();
     let change = |action: &'static str| {
