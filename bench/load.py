@@ -4,7 +4,8 @@ processes on loopback driven by wrk, on SQLite and, with --postgres, on PostgreS
 and with two replicas (two servers on one database, the connections split between them).
 
 Rows per database: trivial GET /healthz (the HTTP stack's limit), endpoint 1 with the
-seed bill (one live campaign, then three) and with the 200-item bill, endpoint 2 (a new order per request, durable) with
+seed bill (one live campaign, then three, then one with a budget) and with the 200-item bill, a
+whole bill (endpoint 1 then 2) without and with a budget, endpoint 2 (a new order per request, durable) with
 every bill on one hot card and spread over 1 000 cards. Then every server is SIGKILLed
 and the database is checked: every acknowledged bill in the ledger exactly once, every
 card's visits, spend and points equal to the sum of its ledger rows.
@@ -211,6 +212,18 @@ def run_config(name, db, replicas, args, port):
     campaigns(servers[0], ("POST", "/2/pause", None), ("POST", "/3/end", None))
     rows.append(("endpoint 1, 200-item bill", on_all(servers, sec, c, "bench/discount.lua",
                                                      "/pos/papaya/v1/discounts", lambda i: {"BILL": BIG})))
+    # A whole bill (endpoint 1 then 2, 1 000 cards) on the tier discount, without and with
+    # a budget (never used up): what the reservation under the budget's lock costs.
+    till = lambda tag: (lambda i: {"PREFIX": f"{tag}{i}", "CARDS": str(CARDS)})
+    plain = on_all(servers, sec, c, "bench/till.lua", "/", till("bill"))
+    rows.append(("a bill (endpoint 1 + 2), 1 000 cards", plain))
+    campaigns(servers[0], ("PATCH", "/1", {"limits": {"budget": {"amount": "999999999.00",
+                                                                   "period": "month"}}}))
+    rows.append(("endpoint 1, seed bill, budgeted campaign", on_all(
+        servers, sec, c, "bench/discount.lua", "/pos/papaya/v1/discounts", lambda i: {"BILL": SEED})))
+    budgeted = on_all(servers, sec, c, "bench/till.lua", "/", till("budget"))
+    rows.append(("a bill (endpoint 1 + 2), 1 000 cards, budgeted campaign", budgeted))
+    campaigns(servers[0], ("PATCH", "/1", {"limits": None}))
     hot = on_all(servers, sec, c, "bench/transactions.lua", "/pos/papaya/v1/transactions",
                  lambda i: {"PREFIX": f"hot{i}"})
     rows.append(("endpoint 2, one hot card (durable)", hot))
@@ -219,13 +232,15 @@ def run_config(name, db, replicas, args, port):
     rows.append(("endpoint 2, 1 000 cards (durable)", spread))
     for s in servers:
         s.kill()
-    durability = check(db, hot["ack"] + spread["ack"])
+    durability = check(db, hot["ack"] + spread["ack"] + plain["ack"] + budgeted["ack"])
     trivial = rows[0][1]["rps"]
     print(f"\n### {name}\n")
     print("| | req/s | % of trivial | p50 | p99 | non-2xx |")
     print("|---|---:|---:|---:|---:|---:|")
     for label, r in rows:
         share = f"{100 * r['rps'] / trivial:.1f} %" if label.startswith("endpoint 1") else ""
+        if label.endswith("budgeted campaign") and label.startswith("a bill"):
+            share = f"{100 * r['rps'] / plain['rps']:.1f} % of unbudgeted"
         print(f"| {label} | {r['rps']:,.0f} | {share} | {fmt_ms(r['p50'])} | {fmt_ms(r['p99'])} | {r['non2xx']} |")
     d = durability
     print(f"\nSIGKILL, then: acknowledged {d['acknowledged']}, in the ledger {d['ledger']} "

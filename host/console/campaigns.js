@@ -1,5 +1,5 @@
-// Campaigns: several policies live at once (list with state, schedule and mode; create,
-// pause, resume, end; switch a campaign to another version).
+// Campaigns: several policies live at once (list with state, schedule, mode, limits and
+// budget bars; create, pause, resume, end; switch a campaign to another version).
 import { call, m, parseJson } from './api.js';
 import { time } from './fmt.js';
 import { busy, clear, confirm, empty, errorBox, field, form, h, loading, table, title, add } from './ui.js';
@@ -50,8 +50,51 @@ async function showList(box, versions, ctx) {
     ['Mode', (c) => (c.mode === 'bestOf' ? `bestOf “${c.group}”` : c.mode)],
     ['Priority', (c) => String(c.priority), 'num'],
     ['Schedule', (c) => schedule(c)],
+    ['Limits', (c) => limitsText(c.limits)],
+    ['Budget', (c) => budgetCell(c)],
     ['', (c) => rowActions(c, versions, ctx)],
   ], data.items, 'Campaigns in run order'));
+}
+
+const PER = { day: 'a day', week: 'a week', month: 'a month', lifetime: 'in all' };
+
+/** "budget 500.00 a month · 1 per card a day", or "—". */
+export function limitsText(limits) {
+  if (!limits) return '—';
+  const parts = [];
+  const b = limits.budget;
+  if (b) {
+    const what = [b.amount, b.redemptions != null ? `${b.redemptions} redemptions` : null].filter(Boolean).join(' and ');
+    parts.push(`budget ${what} ${PER[b.period]}`);
+  }
+  if (limits.perCard) parts.push(`${limits.perCard.redemptions} per card ${PER[limits.perCard.period]}`);
+  if (limits.perBranch) parts.push(`${limits.perBranch.redemptions} per branch ${PER[limits.perBranch.period]}`);
+  if (limits.timeZone) parts.push(limits.timeZone);
+  return parts.length ? parts.join(' · ') : '—';
+}
+
+function budgetCell(c) {
+  if (!c.limits || !c.limits.budget || c.state === 'ended') return '—';
+  const cell = h('div', { class: 'budget-cell' }, loading());
+  call('GET', m(`/campaigns/${c.id}/budget`))
+    .then((data) => clear(cell, data.budget ? budgetBar(c.name, data.budget) : '—'))
+    .catch((error) => clear(cell, errorBox(error)));
+  return cell;
+}
+
+/** A bar of one budget: used, reserved by open bills, and left, of the period's limit. */
+export function budgetBar(name, budget) {
+  const use = budget.amount || budget.redemptions;
+  const limit = Number(use.limit);
+  // Widths only: the figures shown are the server's exact decimal strings.
+  const pct = (x) => (limit > 0 ? Math.min(100, (100 * Number(x)) / limit) : 0);
+  const what = budget.amount ? '' : ' redemptions';
+  const label = `${use.used} used, ${use.reserved} reserved, ${use.left} left of ${use.limit}${what} ${PER[budget.period]}`;
+  return h('div', { class: 'budget', role: 'img', 'aria-label': `${name} budget: ${label}` },
+    h('div', { class: 'budget-track' },
+      h('span', { class: 'budget-used', style: `width: ${pct(use.used)}%` }),
+      h('span', { class: 'budget-reserved', style: `width: ${pct(use.reserved)}%` })),
+    h('span', { class: 'budget-text muted' }, label));
 }
 
 function rowActions(c, versions, ctx) {
@@ -122,6 +165,10 @@ function createForm(versions, ctx) {
   const starts = h('input', { name: 'startsAt', type: 'datetime-local' });
   const ends = h('input', { name: 'endsAt', type: 'datetime-local' });
   const config = h('textarea', { name: 'campaignConfig', rows: '4', spellcheck: 'false', class: 'json', placeholder: '{}' });
+  const limits = h('textarea', {
+    name: 'campaignLimits', rows: '3', spellcheck: 'false', class: 'json',
+    placeholder: '{"timeZone": "Europe/Bratislava", "budget": {"amount": "500.00", "period": "month"}, "perCard": {"redemptions": 1, "period": "day"}}',
+  });
   const out = h('div', { 'aria-live': 'polite' });
   const submit = h('button', { type: 'submit' }, 'Create campaign');
   const groupField = field('Group', group, 'The bestOf group: of its campaigns, only the one giving the most applies.');
@@ -149,6 +196,14 @@ function createForm(versions, ctx) {
         return;
       }
     }
+    if (limits.value.trim()) {
+      try {
+        body.limits = parseJson(limits.value);
+      } catch (error) {
+        add(out, errorBox(new Error(`limits are not JSON: ${error.message}`)));
+        return;
+      }
+    }
     try {
       await call('POST', m('/campaigns'), { json: body });
       ctx.go('campaigns');
@@ -162,5 +217,6 @@ function createForm(versions, ctx) {
   h('div', { class: 'grid3' }, field('Mode', mode), groupField, field('Priority', priority, 'Higher runs and applies first.')),
   h('div', { class: 'grid2' }, field('Starts (UTC, optional)', starts), field('Ends (UTC, optional)', ends)),
   field('Config (JSON object, optional)', config),
+  field('Limits (JSON object, optional)', limits, 'A budget (amount as a decimal string, and/or redemptions) per day, week, month or lifetime; redemptions per card or per branch. The host keeps them exactly.'),
   h('div', { class: 'actions' }, submit), out);
 }

@@ -1,6 +1,7 @@
 // Overview: the active policy, and the last days at the till as charts.
 import { call, m, query, OUTCOMES } from './api.js';
 import { barChart } from './chart.js';
+import { budgetBar } from './campaigns.js';
 import { approx, count, money, time, minorUnits } from './fmt.js';
 import { clear, empty, errorBox, facts, field, h, loading, title, table, add } from './ui.js';
 
@@ -12,10 +13,30 @@ export async function overview(page, params, ctx) {
   const days = h('select', { name: 'days' }, [7, 14, 30, 90].map((n) => h('option', { value: n, selected: n === 14 }, `Last ${n} days`)));
   const charts = h('section', { 'aria-labelledby': 'charts-head' });
   const active = h('section', { class: 'card-panel', 'aria-labelledby': 'active-head' }, loading());
-  add(page, title('Overview'), active,
+  const budgets = h('section', { class: 'card-panel', 'aria-labelledby': 'budgets-head' });
+  add(page, title('Overview'), active, budgets,
     h('div', { class: 'toolbar' }, h('h2', { id: 'charts-head' }, 'At the till'), field('Period', days)), charts);
   days.addEventListener('change', () => showCharts(charts, Number(days.value)));
-  await Promise.all([showActive(active), showCharts(charts, 14)]);
+  await Promise.all([showActive(active), showBudgets(budgets), showCharts(charts, 14)]);
+}
+
+/** A bar per campaign with a budget (hidden when none has one). */
+async function showBudgets(box) {
+  box.hidden = true;
+  try {
+    const list = await call('GET', m('/campaigns'));
+    const budgeted = list.items.filter((c) => c.state !== 'ended' && c.limits && c.limits.budget);
+    if (budgeted.length === 0) return;
+    const uses = await Promise.all(budgeted.map((c) => call('GET', m(`/campaigns/${c.id}/budget`))));
+    clear(box, h('h2', { id: 'budgets-head' }, 'Campaign budgets'));
+    budgeted.forEach((c, i) => {
+      if (uses[i].budget) add(box, h('div', { class: 'budget-row' }, h('strong', {}, c.name), budgetBar(c.name, uses[i].budget)));
+    });
+    box.hidden = false;
+  } catch (error) {
+    clear(box, h('h2', { id: 'budgets-head' }, 'Campaign budgets'), errorBox(error));
+    box.hidden = false;
+  }
 }
 
 async function showActive(box) {

@@ -61,7 +61,11 @@ pub struct Budget {
     #[schema(value_type = Option<String>, example = "500.00")]
     pub amount: Option<Decimal>,
     /// The most redemptions (completed bills that took the campaign's discount) per period.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "whole::optional"
+    )]
     pub redemptions: Option<u64>,
     pub period: Period,
 }
@@ -115,6 +119,37 @@ mod amount_text {
     }
 }
 
+/// A count as JSON writes it: a whole number, also in a float's form (`3.0`), as JSON
+/// Schema's `integer` allows.
+mod whole {
+    use std::str::FromStr;
+
+    use rust_decimal::Decimal;
+    use serde::{Deserialize, Deserializer, de::Error};
+
+    fn parse<E: Error>(number: &serde_json::Number) -> Result<u64, E> {
+        if let Some(n) = number.as_u64() {
+            return Ok(n);
+        }
+        Decimal::from_str(&number.to_string())
+            .ok()
+            .filter(|d| d.fract().is_zero())
+            .and_then(|d| u64::try_from(d).ok())
+            .ok_or_else(|| E::custom(format!("must be a whole number from 1, not {number}")))
+    }
+
+    pub fn one<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
+        parse(&serde_json::Number::deserialize(d)?)
+    }
+
+    pub fn optional<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
+        match Option::<serde_json::Number>::deserialize(d)? {
+            Some(number) => parse(&number).map(Some),
+            None => Ok(None),
+        }
+    }
+}
+
 /// The JSON Schema pattern of a budget amount (`amount_text`'s grammar, zero excluded).
 pub const AMOUNT_PATTERN: &str = r"^([1-9][0-9]{0,11}(\.[0-9]{1,4})?|0\.([1-9][0-9]{0,3}|0[1-9][0-9]{0,2}|00[1-9][0-9]?|000[1-9]))$";
 
@@ -134,6 +169,7 @@ pub fn time_zone_names() -> Vec<String> {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct CountLimit {
     /// The most redemptions per period.
+    #[serde(deserialize_with = "whole::one")]
     pub redemptions: u64,
     pub period: Period,
 }
@@ -599,6 +635,15 @@ mod tests {
         );
         assert!(limits(r#"{"budget": {"amount": "5", "period": "year"}}"#).is_err());
         assert!(limits(r#"{"budget": {"amount": 5, "period": "day"}}"#).is_err());
+        // JSON Schema's integers include 3.0.
+        assert_eq!(
+            problem(
+                r#"{"budget": {"redemptions": 3.0, "period": "day"}, "perCard": {"redemptions": 1.0, "period": "day"}}"#
+            ),
+            Ok(Ok(()))
+        );
+        assert!(limits(r#"{"perCard": {"redemptions": 1.5, "period": "day"}}"#).is_err());
+        assert!(limits(r#"{"perCard": {"redemptions": -1, "period": "day"}}"#).is_err());
         assert_eq!(
             problem(
                 r#"{"timeZone": "Europe/Bratislava", "budget": {"amount": "500.00", "redemptions": 3, "period": "month"}}"#

@@ -2,7 +2,8 @@
 //! harness of `console.rs`) against a real `rabat serve` process: a merchant lists its
 //! campaigns (state, schedule, mode), creates a bestOf campaign with a schedule, pauses
 //! and resumes it, switches it to another version and ends it; each step is checked
-//! through the API too.
+//! through the API too. Then a budgeted campaign made from the form shows its limits and a
+//! budget bar that follows a reservation made at the till, on the page and the overview.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use serde_json::{Value, json};
@@ -50,6 +51,7 @@ async fn sqlite_campaigns_page_in_a_real_browser() {
     let server = Server::start(&url, None).await;
     let base = format!("http://127.0.0.1:{}", server.port);
     let key = key.plaintext;
+    let pos = pos.plaintext;
     let (_driver, c) = start_browser().await;
     go(&c, &base, "overview").await;
     wait_text(&c, "h1", "Sign in").await;
@@ -200,5 +202,68 @@ async fn sqlite_campaigns_page_in_a_real_browser() {
             "campaign.create"
         ]
     );
+
+    // A budgeted campaign from the form: its limits in the list, its bar on the page and
+    // on the overview, following a reservation made at the till.
+    go(&c, &base, "campaigns").await;
+    wait_text(&c, "h1", "Campaigns").await;
+    fill(&c, "input[name=campaignName]", "Budgeted tiers").await;
+    wait_find(&c, "select[name=policyVersion]")
+        .await
+        .select_by_value(&tier.to_string())
+        .await
+        .unwrap();
+    wait_find(&c, "textarea[name=campaignConfig]")
+        .await
+        .send_keys(r#"{"tiers": {"gold": 10}}"#)
+        .await
+        .unwrap();
+    wait_find(&c, "textarea[name=campaignLimits]")
+        .await
+        .send_keys(r#"{"budget": {"amount": "12.00", "period": "month"}}"#)
+        .await
+        .unwrap();
+    click_button(&c, "Create campaign").await;
+    let row = wait_text(&c, "tr", "Budgeted tiers").await;
+    assert!(row.contains("budget 12.00 a month"), "{row}");
+    wait_text(
+        &c,
+        ".budget-text",
+        "0.00 used, 0.00 reserved, 12.00 left of 12.00 a month",
+    )
+    .await;
+    let (status, _) = api(
+        &server,
+        "PUT",
+        "/admin/v1/merchants/shop/cards/gold",
+        &key,
+        r#"{"tier": "gold"}"#,
+    )
+    .await;
+    assert_eq!(status, 200);
+    let bill = json!({"orderId": "till-1", "cardId": "gold", "total": 50.00, "currency": "EUR",
+        "orderItems": [{"id": "1", "productId": "p", "name": "Dinner", "quantity": 1,
+                        "unitPrice": 50.00, "totalPrice": 50.00}]});
+    let (status, answer) = api(
+        &server,
+        "POST",
+        "/pos/papaya/v1/discounts",
+        &pos,
+        &bill.to_string(),
+    )
+    .await;
+    assert_eq!(status, 200, "{answer}");
+    // Two campaigns apply (default and budgeted tiers): 5.00 each, the budget holds 5.00.
+    assert_eq!(answer["totalDiscount"].to_string(), "9.50", "{answer}");
+    go(&c, &base, "overview").await;
+    wait_text(&c, "#budgets-head", "Campaign budgets").await;
+    wait_text(&c, ".budget-row", "Budgeted tiers").await;
+    wait_text(
+        &c,
+        ".budget-text",
+        "0.00 used, 4.50 reserved, 7.50 left of 12.00 a month",
+    )
+    .await;
+    shot(&c, true, "overview-budgets", None).await;
     c.close().await.unwrap();
 }

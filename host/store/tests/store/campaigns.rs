@@ -18,6 +18,7 @@ on_both_engines!(
     campaigns_are_created_edited_paused_resumed_and_ended,
     each_campaign_change_is_audited_in_its_transaction,
     the_migration_makes_each_active_policy_the_default_campaign,
+    concurrent_creates_never_pass_the_bound_on_open_campaigns,
 );
 
 fn new(name: &str, version: i64, priority: i64) -> NewCampaign {
@@ -403,4 +404,37 @@ async fn the_migration_makes_each_active_policy_the_default_campaign(db: &TestDb
     let all = s.list_campaigns("m1").await.unwrap();
     assert_eq!(all.len(), 1);
     assert_eq!(all[0].policy_version, 1);
+}
+
+async fn concurrent_creates_never_pass_the_bound_on_open_campaigns(db: &TestDb) {
+    let s = &db.store;
+    merchant(s, "m1").await;
+    s.add_policy("m1", b"one", None, audit).await.unwrap();
+    // Eight at once against a bound of 3: the count is taken under the merchant's lock.
+    let creates: Vec<_> = (0..8)
+        .map(|i| {
+            let s = s.clone();
+            tokio::spawn(async move {
+                s.create_campaign("m1", &new(&format!("c{i}"), 1, 0), 3, audit)
+                    .await
+            })
+        })
+        .collect();
+    let mut results = Vec::new();
+    for create in creates {
+        results.push(create.await);
+    }
+    let made = results.iter().filter(|r| matches!(r, Ok(Ok(_)))).count();
+    assert_eq!(made, 3, "{results:?}");
+    for result in results {
+        match result.unwrap() {
+            Ok(_) => {}
+            Err(StoreError::QuotaExceeded(why)) => assert!(
+                why.contains("at most 3 are allowed (end one first)"),
+                "{why}"
+            ),
+            Err(other) => panic!("{other}"),
+        }
+    }
+    assert_eq!(s.list_campaigns("m1").await.unwrap().len(), 3);
 }
