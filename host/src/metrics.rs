@@ -13,7 +13,7 @@ use prometheus_client::collector::Collector;
 use prometheus_client::encoding::{DescriptorEncoder, EncodeLabelSet, EncodeMetric};
 use prometheus_client::metrics::counter::{ConstCounter, Counter};
 use prometheus_client::metrics::family::Family;
-use prometheus_client::metrics::gauge::ConstGauge;
+use prometheus_client::metrics::gauge::{ConstGauge, Gauge as GaugeMetric};
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 
@@ -44,6 +44,15 @@ struct MerchantLabels {
     call: &'static str,
 }
 
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+struct BudgetLabels {
+    merchant: String,
+    /// `amount` (units of 1/10 000 of the currency) or `redemptions`.
+    measure: &'static str,
+    /// `limit`, `used` or `reserved`.
+    of: &'static str,
+}
+
 fn latency_histogram() -> Histogram {
     // 100 µs … ~3.3 s: a cached evaluation is well under a millisecond, a policy at its
     // deadline is 50 ms, a slow database much more.
@@ -58,6 +67,7 @@ pub struct Metrics {
     latency: Family<RouteLabels, Histogram, fn() -> Histogram>,
     policy_calls: Family<PolicyLabels, Counter>,
     fuel: Family<MerchantLabels, Counter>,
+    budgets: Family<BudgetLabels, GaugeMetric>,
 }
 
 /// A value read when Prometheus scrapes (a queue length, another part's counter).
@@ -132,12 +142,33 @@ impl Metrics {
             "Fuel (wasm instructions, roughly) burned by policy calls, by merchant and call",
             fuel.clone(),
         );
+        let budgets = Family::<BudgetLabels, GaugeMetric>::default();
+        registry.register(
+            "campaign_budgets",
+            "Per merchant, its active campaigns' budgets in their current periods, summed: measure amount (in units of 1/10 000 of the currency, exact) or redemptions; of limit, used (completed bills) or reserved (open orders). Read from the database at each scrape",
+            budgets.clone(),
+        );
         Metrics {
             registry,
             requests,
             latency,
             policy_calls,
             fuel,
+            budgets,
+        }
+    }
+
+    /// Replaces the budget gauges with `rows` (merchant, measure, of, value).
+    pub fn set_budgets(&self, rows: &[(String, &'static str, &'static str, i64)]) {
+        self.budgets.clear();
+        for (merchant, measure, of, value) in rows {
+            self.budgets
+                .get_or_create(&BudgetLabels {
+                    merchant: merchant.clone(),
+                    measure,
+                    of,
+                })
+                .set(*value);
         }
     }
 

@@ -173,6 +173,8 @@ body_markers!(
     EvaluationRetentionRequest,
     CampaignRequest,
     CampaignChangesRequest,
+    CampaignDryRunRequest,
+    CampaignReplayRequest,
 );
 
 /// No control character (Unicode `Cc`: what `char::is_control` refuses), not empty.
@@ -348,6 +350,34 @@ fn campaign_limits() -> Value {
             "perBranch": count_limit("Redemptions per branch (branchId; a bill without one counts under the empty id)"),
         },
     })
+}
+
+/// A campaign-set what-if's body: `without` and `with`, and the dry-run's `order` and
+/// `card` (with `order`) or the replay's `limit` and `since` (without).
+fn campaign_set_body(order: Option<Value>, inline_card: Value) -> Value {
+    use crate::service::campaign_set::{MAX_ADDED_CAMPAIGNS, MAX_SET_REPLAY_BILLS};
+    use crate::service::campaigns::{MAX_INSTANT_MS, MAX_OPEN_CAMPAIGNS};
+    let mut properties = json!({
+        "without": nullable(json!({"type": "array", "maxItems": MAX_OPEN_CAMPAIGNS, "items": {"type": "integer", "minimum": 1, "maximum": i64::MAX}, "description": "Ids of the merchant's campaigns left out (an unknown one: 404)"})),
+        "with": nullable(json!({"type": "array", "maxItems": MAX_ADDED_CAMPAIGNS, "items": {"$ref": "#/components/schemas/CampaignRequest"}, "description": "Campaigns added, as POST …/campaigns takes them"})),
+    });
+    let mut schema = json!({"type": "object", "additionalProperties": false});
+    if let Some(order) = order {
+        properties["order"] = order;
+        properties["card"] = nullable(
+            json!({"type": "object", "additionalProperties": false, "properties": inline_card, "description": "An inline card (need not exist); without it the order's cardId is looked up"}),
+        );
+        schema["required"] = json!(["order"]);
+    } else {
+        properties["limit"] = nullable(
+            json!({"type": "integer", "minimum": 1, "maximum": MAX_SET_REPLAY_BILLS, "description": "How many of the newest recorded bills (default 200)"}),
+        );
+        properties["since"] = nullable(
+            json!({"type": "integer", "minimum": 0, "maximum": MAX_INSTANT_MS, "description": "Only bills from then on (epoch ms)"}),
+        );
+    }
+    schema["properties"] = properties;
+    schema
 }
 
 fn campaign(create: bool) -> Value {
@@ -579,6 +609,17 @@ fn body_schemas(max_retention_days: u32) -> Vec<(&'static str, Value)> {
                     "cardLookup": nullable(json!({"type": "string", "enum": ["clientId", "caller"]})),
                 },
             }),
+        ),
+        (
+            "CampaignDryRunRequest",
+            campaign_set_body(
+                Some(json!({"$ref": "#/components/schemas/PapayaDiscountRequest"})),
+                inline_card.clone(),
+            ),
+        ),
+        (
+            "CampaignReplayRequest",
+            campaign_set_body(None, Value::Null),
         ),
         ("CampaignRequest", campaign(true)),
         ("CampaignChangesRequest", campaign(false)),

@@ -67,6 +67,27 @@ pub async fn metrics(
     _scraper: MetricsScraper,
 ) -> axum::response::Response {
     use axum::response::IntoResponse;
+    // The campaign budgets are read from the database (every replica sees the same).
+    let now = state.till().clock().now();
+    match state.campaigns().budget_totals(now).await {
+        Ok(totals) => {
+            let mut rows = Vec::with_capacity(totals.len() * 6);
+            for (merchant, t) in totals {
+                for (measure, of, value) in [
+                    ("amount", "limit", t.amount_limit),
+                    ("amount", "used", t.amount_used),
+                    ("amount", "reserved", t.amount_reserved),
+                    ("redemptions", "limit", t.redemptions_limit),
+                    ("redemptions", "used", t.redemptions_used),
+                    ("redemptions", "reserved", t.redemptions_reserved),
+                ] {
+                    rows.push((merchant.clone(), measure, of, value));
+                }
+            }
+            state.metrics().set_budgets(&rows);
+        }
+        Err(error) => tracing::warn!(%error, "campaign budgets not read for /metrics"),
+    }
     match state.metrics().render() {
         Ok(text) => (
             [(

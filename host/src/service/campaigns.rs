@@ -85,6 +85,17 @@ pub struct BudgetUse {
     pub redemptions: Option<CountUse>,
 }
 
+/// A merchant's budgets summed (amounts in units of 1/10 000 of the currency).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct BudgetTotals {
+    pub amount_limit: i64,
+    pub amount_used: i64,
+    pub amount_reserved: i64,
+    pub redemptions_limit: i64,
+    pub redemptions_used: i64,
+    pub redemptions_reserved: i64,
+}
+
 /// An amount budget's use, as exact decimal strings.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
@@ -253,6 +264,42 @@ impl Campaigns {
             }
         }
         Ok(out)
+    }
+
+    /// Per merchant, its active campaigns' budgets in their current periods, summed: what
+    /// `/metrics` shows (`(merchant, use)`, amounts in units of 1/10 000 of the currency).
+    pub async fn budget_totals(&self, now: i64) -> ServiceResult<Vec<(String, BudgetTotals)>> {
+        let mut totals: Vec<(String, BudgetTotals)> = Vec::new();
+        for (merchant, campaign) in self.store.limited_campaigns().await? {
+            let Some(limits) = &campaign.limits else {
+                continue;
+            };
+            let Some(pool) = limits
+                .pools(campaign.id, "", None, now)
+                .into_iter()
+                .find(|pool| pool.key.scope == Scope::Budget)
+            else {
+                continue;
+            };
+            let used = self.store.pool_use(&merchant, &pool.key, now).await?;
+            if totals.last().is_none_or(|(m, _)| *m != merchant) {
+                totals.push((merchant.clone(), BudgetTotals::default()));
+            }
+            if let Some((_, t)) = totals.last_mut() {
+                if let Some(limit) = pool.limit_amount {
+                    t.amount_limit = t.amount_limit.saturating_add(limit);
+                    t.amount_used = t.amount_used.saturating_add(used.used_amount);
+                    t.amount_reserved = t.amount_reserved.saturating_add(used.reserved_amount);
+                }
+                if let Some(limit) = pool.limit_count {
+                    t.redemptions_limit = t.redemptions_limit.saturating_add(limit);
+                    t.redemptions_used = t.redemptions_used.saturating_add(used.used_count);
+                    t.redemptions_reserved =
+                        t.redemptions_reserved.saturating_add(used.reserved_count);
+                }
+            }
+        }
+        Ok(totals)
     }
 
     async fn budget_of(

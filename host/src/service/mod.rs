@@ -17,6 +17,7 @@
 
 pub mod audit;
 pub mod bifit;
+pub mod campaign_set;
 pub mod campaigns;
 mod error;
 pub mod policies;

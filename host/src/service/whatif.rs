@@ -89,7 +89,7 @@ pub struct WhatIf {
 pub const MAX_REPLAYS: usize = 2;
 
 /// How long a dry-run waits for one of its merchant's policy-call slots.
-const DRY_RUN_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
+pub(super) const DRY_RUN_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// Bills read from the log per page; the next page is read while one runs.
 const PAGE: u32 = 250;
@@ -131,19 +131,7 @@ impl WhatIf {
         config: Option<String>,
     ) -> ServiceResult<DryRunResult> {
         let (config, config_source) = self.config(merchant, config).await?;
-        let (card, card_source, note) = match card {
-            DryRunCard::Inline(card) => (card, "inline", None),
-            DryRunCard::Stored(card_id) => match self.store.card(merchant, &card_id).await? {
-                Some(card) => (card, "stored", None),
-                None => (
-                    Card::new(&card_id),
-                    "unknown",
-                    Some(format!(
-                        "card '{card_id}' is not on file (the till would get error 3); evaluated with a card with nothing on it"
-                    )),
-                ),
-            },
-        };
+        let (card, card_source, note) = self.card_for(merchant, card).await?;
         let policy = self.runner.version(merchant, version).await?;
         let slot = self
             .admission
@@ -212,6 +200,39 @@ impl WhatIf {
             ReplayError::Store(e) => e.into(),
             other => ServiceError::internal(other),
         })
+    }
+
+    /// The card a what-if runs with, where it came from, and a note for an unknown one.
+    pub(super) async fn card_for(
+        &self,
+        merchant: &str,
+        card: DryRunCard,
+    ) -> ServiceResult<(Card, &'static str, Option<String>)> {
+        Ok(match card {
+            DryRunCard::Inline(card) => (card, "inline", None),
+            DryRunCard::Stored(card_id) => match self.store.card(merchant, &card_id).await? {
+                Some(card) => (card, "stored", None),
+                None => (
+                    Card::new(&card_id),
+                    "unknown",
+                    Some(format!(
+                        "card '{card_id}' is not on file (the till would get error 3); evaluated with a card with nothing on it"
+                    )),
+                ),
+            },
+        })
+    }
+
+    pub(super) fn store(&self) -> &Store {
+        &self.store
+    }
+
+    pub(super) fn runner(&self) -> &PolicyRunner {
+        &self.runner
+    }
+
+    pub(super) fn admission(&self) -> &Admission {
+        &self.admission
     }
 
     fn merchant_slot(&self, merchant: &str) -> Arc<Semaphore> {

@@ -470,6 +470,27 @@ impl Store {
         }
     }
 
+    /// Every merchant's active campaigns that have limits (for `/metrics`), with their
+    /// merchant's id.
+    pub async fn limited_campaigns(&self) -> Result<Vec<(String, Campaign)>> {
+        #[derive(sqlx::FromRow)]
+        struct Limited {
+            merchant_id: String,
+            #[sqlx(flatten)]
+            row: Row,
+        }
+        let rows: Vec<Limited> = with_pool!(self, pool => {
+            sqlx::query_as(concat!("SELECT c.merchant_id, ", columns!(), " FROM campaigns c
+                 WHERE c.limits IS NOT NULL AND c.state = 'active'
+                 ORDER BY c.merchant_id, c.id"))
+            .fetch_all(pool)
+            .await
+        })?;
+        rows.into_iter()
+            .map(|r| Ok((r.merchant_id, from_row(r.row)?)))
+            .collect()
+    }
+
     /// The campaigns that may run (state `active`, whatever their schedule), in run order,
     /// each with its module's hash: what the policy cache keeps per merchant.
     pub async fn runnable_campaigns(&self, merchant: &str) -> Result<Vec<RunnableCampaign>> {

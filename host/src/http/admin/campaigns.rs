@@ -17,7 +17,13 @@ use crate::http::error::{ApiError, ApiResult};
 use crate::policy_config::MAX_CONFIG_BYTES;
 use crate::server::AppState;
 use crate::service::Actor;
-use crate::service::campaigns::{BudgetUse, MAX_INSTANT_MS, MAX_NAME_CHARS, MAX_PRIORITY};
+use crate::service::campaign_set::{
+    CampaignSet, MAX_ADDED_CAMPAIGNS, MAX_SET_REPLAY_BILLS, SetDryRun, SetReplay,
+};
+use crate::service::campaigns::{
+    BudgetUse, MAX_INSTANT_MS, MAX_NAME_CHARS, MAX_OPEN_CAMPAIGNS, MAX_PRIORITY,
+};
+use crate::service::whatif::DryRunCard;
 use crate::store::{Campaign, CampaignEdit, CampaignState, NewCampaign, StackingMode};
 use rabat_domain::budget::Limits;
 
@@ -150,6 +156,24 @@ fn campaign_id(params: &Params) -> ApiResult<i64> {
         })
 }
 
+/// A new campaign's body (`prefix` names its fields in messages, e.g. `with[0].`).
+fn new_campaign(map: &Map<String, Value>, prefix: &str) -> ApiResult<NewCampaign> {
+    let fields = Fields::new(map, prefix);
+    fields.only(FIELDS)?;
+    let mode = mode(&fields)?.unwrap_or(StackingMode::Stackable);
+    Ok(NewCampaign {
+        name: fields.required_string("name", MAX_NAME_CHARS)?,
+        policy_version: fields.required_integer("policyVersion")?,
+        config: config(&fields)?.unwrap_or_else(|| Value::Object(Map::new())),
+        starts_at: instant(map, &fields, "startsAt")?.flatten(),
+        ends_at: instant(map, &fields, "endsAt")?.flatten(),
+        priority: priority(&fields)?.unwrap_or(0),
+        mode,
+        group: fields.string("group", MAX_NAME_CHARS)?,
+        limits: limits(map)?.flatten(),
+    })
+}
+
 /// `POST /admin/v1/merchants/{m}/campaigns` → 201 with the campaign (active).
 #[utoipa::path(
     post,
@@ -177,20 +201,7 @@ pub async fn create(
 ) -> ApiResult<(StatusCode, Json<Campaign>)> {
     query.only(&[])?;
     let map = input::object(raw, state.settings().max_body_bytes)?;
-    let fields = Fields::new(&map, "");
-    fields.only(FIELDS)?;
-    let mode = mode(&fields)?.unwrap_or(StackingMode::Stackable);
-    let new = NewCampaign {
-        name: fields.required_string("name", MAX_NAME_CHARS)?,
-        policy_version: fields.required_integer("policyVersion")?,
-        config: config(&fields)?.unwrap_or_else(|| Value::Object(Map::new())),
-        starts_at: instant(&map, &fields, "startsAt")?.flatten(),
-        ends_at: instant(&map, &fields, "endsAt")?.flatten(),
-        priority: priority(&fields)?.unwrap_or(0),
-        mode,
-        group: fields.string("group", MAX_NAME_CHARS)?,
-        limits: limits(&map)?.flatten(),
-    };
+    let new = new_campaign(&map, "")?;
     let actor = Actor::merchant(&merchant.id);
     let created = state.campaigns().create(&merchant.id, &actor, new).await?;
     Ok((StatusCode::CREATED, Json(created)))
@@ -451,4 +462,157 @@ pub async fn budget(
     let now = state.till().clock().now();
     let budget = state.campaigns().budget_use(&merchant.id, id, now).await?;
     Ok(Json(CampaignBudget { id, budget }))
+}
+
+/// The campaign set of a what-if: `without` (ids of the merchant's campaigns) and `with`
+/// (new campaigns, as `POST …/campaigns` takes them).
+fn campaign_set(fields: &Fields<'_>) -> ApiResult<CampaignSet> {
+    let mut set = CampaignSet::default();
+    match fields.get("without") {
+        None | Some(Value::Null) => {}
+        Some(Value::Array(ids)) if ids.len() <= MAX_OPEN_CAMPAIGNS => {
+            for (i, id) in ids.iter().enumerate() {
+                let id = id.as_i64().filter(|id| *id > 0).ok_or_else(|| {
+                    invalid(format!(
+                        "without[{i}] must be a campaign id (a positive whole number), not {id}"
+                    ))
+                })?;
+                set.without.push(id);
+            }
+        }
+        Some(other) => {
+            return Err(invalid(format!(
+                "without must be an array of at most {MAX_OPEN_CAMPAIGNS} campaign ids, not {}",
+                input::kind(other)
+            )));
+        }
+    }
+    match fields.get("with") {
+        None | Some(Value::Null) => {}
+        Some(Value::Array(items)) if items.len() <= MAX_ADDED_CAMPAIGNS => {
+            for (i, item) in items.iter().enumerate() {
+                let Value::Object(map) = item else {
+                    return Err(invalid(format!(
+                        "with[{i}] must be a campaign object, not {}",
+                        input::kind(item)
+                    )));
+                };
+                set.with.push(new_campaign(map, &format!("with[{i}]"))?);
+            }
+        }
+        Some(other) => {
+            return Err(invalid(format!(
+                "with must be an array of at most {MAX_ADDED_CAMPAIGNS} campaigns, not {}",
+                input::kind(other)
+            )));
+        }
+    }
+    Ok(set)
+}
+
+/// `POST /admin/v1/merchants/{m}/campaigns/dry-run` `{order, card?, without?, with?}`: the
+/// merchant's campaigns (live now), without some and with new ones, on one bill, with
+/// what each did; limits as they stand now. Records nothing.
+#[utoipa::path(
+    post,
+    path = "/admin/v1/merchants/{m}/campaigns/dry-run",
+    operation_id = "dryRunCampaigns",
+    tag = "campaigns",
+    security(("apiKey" = [])),
+    params(crate::http::openapi::MerchantPath),
+    request_body(content = crate::http::openapi::CampaignDryRunRequest, description = "{order (a Papaya discount request), card?, without?, with?}"),
+    responses(
+        (status = 200, description = "What the till would get from this set of campaigns, and what each did; nothing recorded", body = SetDryRun),
+        crate::http::openapi::BadInput,
+        crate::http::openapi::Unauthorized,
+        crate::http::openapi::Forbidden,
+        (status = 404, description = "No such campaign or policy version (9)", body = crate::http::openapi::ErrorDoc),
+        crate::http::openapi::InvalidPolicy,
+        crate::http::openapi::TooLarge,
+    ),
+)]
+pub async fn dry_run_set(
+    State(state): State<AppState>,
+    MerchantAuth(merchant): MerchantAuth,
+    query: QueryParams,
+    raw: Raw,
+) -> ApiResult<Json<SetDryRun>> {
+    query.only(&[])?;
+    let body = input::object(raw, state.settings().max_body_bytes)?;
+    let fields = Fields::new(&body, "");
+    fields.only(&["order", "card", "without", "with"])?;
+    let bill = super::dry_run::order(fields.get("order"))?;
+    crate::http::papaya::ids_within_bounds("order.", &bill.card_id, &bill.order)?;
+    let card = match fields.get("card") {
+        Some(Value::Object(map)) => {
+            DryRunCard::Inline(super::dry_run::inline_card(map, &bill.card_id)?)
+        }
+        Some(other) => return Err(super::dry_run::not_an_object("card", other)),
+        None => DryRunCard::Stored(bill.card_id),
+    };
+    let set = campaign_set(&fields)?;
+    let now = state.till().clock().now();
+    let run = state
+        .whatif()
+        .dry_run_set(&merchant.id, &set, bill.order, card, now)
+        .await?;
+    Ok(Json(run))
+}
+
+/// `POST /admin/v1/merchants/{m}/campaigns/replay` `{limit?, since?, without?, with?}`:
+/// the set of campaigns over the newest `limit` (default 200, at most 1 000) recorded bills
+/// since `since`, re-run oldest first with every budget and limit counted from zero over
+/// them ("what would this have cost, within its budget"). Records nothing.
+#[utoipa::path(
+    post,
+    path = "/admin/v1/merchants/{m}/campaigns/replay",
+    operation_id = "replayCampaigns",
+    tag = "campaigns",
+    security(("apiKey" = [])),
+    params(crate::http::openapi::MerchantPath),
+    request_body(content = crate::http::openapi::CampaignReplayRequest, description = "{limit?, since?, without?, with?}"),
+    responses(
+        (status = 200, description = "What the set would have given, in all and per campaign; nothing recorded", body = SetReplay),
+        crate::http::openapi::BadInput,
+        crate::http::openapi::Unauthorized,
+        crate::http::openapi::Forbidden,
+        (status = 404, description = "No such campaign or policy version (9)", body = crate::http::openapi::ErrorDoc),
+        crate::http::openapi::InvalidPolicy,
+        crate::http::openapi::TooLarge,
+    ),
+)]
+pub async fn replay_set(
+    State(state): State<AppState>,
+    MerchantAuth(merchant): MerchantAuth,
+    query: QueryParams,
+    raw: Raw,
+) -> ApiResult<Json<SetReplay>> {
+    query.only(&[])?;
+    let body = input::object(raw, state.settings().max_body_bytes)?;
+    let fields = Fields::new(&body, "");
+    fields.only(&["limit", "since", "without", "with"])?;
+    let limit = match fields.integer("limit")? {
+        None => 200,
+        Some(n) if (1..=i64::from(MAX_SET_REPLAY_BILLS)).contains(&n) => n as u32,
+        Some(n) => {
+            return Err(invalid(format!(
+                "limit must be from 1 to {MAX_SET_REPLAY_BILLS}, not {n}"
+            )));
+        }
+    };
+    let since = match fields.integer("since")? {
+        None => 0,
+        Some(at) if (0..=MAX_INSTANT_MS).contains(&at) => at,
+        Some(at) => {
+            return Err(invalid(format!(
+                "since must be epoch milliseconds between 0 and {MAX_INSTANT_MS}, not {at}"
+            )));
+        }
+    };
+    let set = campaign_set(&fields)?;
+    let report = state
+        .whatif()
+        .replay_set(&merchant.id, &set, limit, since)
+        .await?;
+    Ok(Json(report))
 }

@@ -133,7 +133,7 @@ pub(super) fn run_config(fields: &Fields<'_>) -> ApiResult<Option<String>> {
     }
 }
 
-fn not_an_object(name: &str, value: &Value) -> ApiError {
+pub(super) fn not_an_object(name: &str, value: &Value) -> ApiError {
     ApiError::InvalidField(format!(
         "{name} must be a JSON object, not {}",
         input::kind(value)
@@ -141,7 +141,7 @@ fn not_an_object(name: &str, value: &Value) -> ApiError {
 }
 
 /// The bill, parsed as endpoint 1 parses it, with errors named under `order.`.
-fn order(value: Option<&Value>) -> Result<papaya::DiscountQuery, ApiError> {
+pub(super) fn order(value: Option<&Value>) -> Result<papaya::DiscountQuery, ApiError> {
     let value = value.ok_or_else(|| {
         ApiError::InvalidField("order is required: a Papaya discount request body".into())
     })?;
@@ -170,7 +170,7 @@ fn config(map: &Map<String, Value>) -> Result<String, ApiError> {
 }
 
 /// An inline card: the settable fields and, for a what-if, the ledger's too.
-fn inline_card(map: &Map<String, Value>, order_card: &str) -> Result<Card, ApiError> {
+pub(super) fn inline_card(map: &Map<String, Value>, order_card: &str) -> Result<Card, ApiError> {
     let fields = Fields::new(map, "card");
     let allowed: Vec<&str> = SETTABLE.iter().chain(READ_ONLY).copied().collect();
     fields.only(&allowed)?;

@@ -67,6 +67,8 @@ pub fn routes(state: &AppState) -> OpenApiRouter<AppState> {
         .routes(routes!(campaigns::resume))
         .routes(routes!(campaigns::end))
         .routes(routes!(campaigns::budget))
+        .routes(routes!(campaigns::dry_run_set))
+        .routes(routes!(campaigns::replay_set))
         .routes(routes!(dry_run::dry_run))
         .routes(routes!(replay::replay))
         .routes(routes!(config::show, config::replace))
