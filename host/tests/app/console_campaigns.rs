@@ -240,7 +240,7 @@ async fn sqlite_campaigns_page_in_a_real_browser() {
         r#"{"tier": "gold"}"#,
     )
     .await;
-    assert_eq!(status, 200);
+    assert_eq!(status, 201, "a new card");
     let bill = json!({"orderId": "till-1", "cardId": "gold", "total": 50.00, "currency": "EUR",
         "orderItems": [{"id": "1", "productId": "p", "name": "Dinner", "quantity": 1,
                         "unitPrice": 50.00, "totalPrice": 50.00}]});
