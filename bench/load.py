@@ -204,7 +204,8 @@ def run_config(name, db, replicas, args, port):
                                                  "/pos/papaya/v1/discounts", lambda i: {"BILL": SEED})))
     # The same bill with three live campaigns: the happy hour again, and the tier
     # discount's version a second time with its own config.
-    campaigns(servers[0], ("POST", "/2/resume", None),
+    # (The happy hour without its limits here: this row measures campaigns, not budgets.)
+    campaigns(servers[0], ("PATCH", "/2", {"limits": None}), ("POST", "/2/resume", None),
               ("POST", "", {"name": "tier again", "policyVersion": 1,
                             "config": {"tiers": {"gold": 3}}, "priority": -2}))
     rows.append(("endpoint 1, seed bill, 3 live campaigns", on_all(
