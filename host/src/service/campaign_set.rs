@@ -64,16 +64,15 @@ pub struct CampaignEffect {
     pub note: Option<String>,
 }
 
-/// A dry-run of a campaign set on one bill.
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+/// A dry-run of a campaign set on one bill (documented in the HTTP layer, which knows
+/// the shape of endpoint 1's answer).
+#[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct SetDryRun {
     /// What endpoint 1 would answer.
-    #[schema(value_type = crate::http::openapi::DiscountResponseDoc)]
     pub response: DiscountResponse,
     pub campaigns: Vec<CampaignEffect>,
     /// The card the campaigns saw: `inline`, `stored` or `unknown`.
-    #[schema(value_type = String)]
     pub card_source: &'static str,
 }
 

@@ -27,6 +27,20 @@ use crate::service::whatif::DryRunCard;
 use crate::store::{Campaign, CampaignEdit, CampaignState, NewCampaign, StackingMode};
 use rabat_domain::budget::Limits;
 
+/// The documented shape of `SetDryRun` (the service's struct holds the domain's
+/// `DiscountResponse`, whose schema is the HTTP layer's).
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = SetDryRun)]
+#[serde(rename_all = "camelCase")]
+#[allow(dead_code)]
+pub struct SetDryRunDoc {
+    /// What endpoint 1 would answer.
+    response: crate::http::openapi::DiscountResponseDoc,
+    campaigns: Vec<crate::service::campaign_set::CampaignEffect>,
+    /// The card the campaigns saw: `inline`, `stored` or `unknown`.
+    card_source: String,
+}
+
 /// The fields of a campaign body.
 const FIELDS: &[&str] = &[
     "name",
@@ -522,7 +536,7 @@ fn campaign_set(fields: &Fields<'_>) -> ApiResult<CampaignSet> {
     params(crate::http::openapi::MerchantPath),
     request_body(content = crate::http::openapi::CampaignDryRunRequest, description = "{order (a Papaya discount request), card?, without?, with?}"),
     responses(
-        (status = 200, description = "What the till would get from this set of campaigns, and what each did; nothing recorded", body = SetDryRun),
+        (status = 200, description = "What the till would get from this set of campaigns, and what each did; nothing recorded", body = SetDryRunDoc),
         crate::http::openapi::BadInput,
         crate::http::openapi::Unauthorized,
         crate::http::openapi::Forbidden,
