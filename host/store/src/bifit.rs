@@ -10,7 +10,7 @@
 
 use serde::Serialize;
 
-use super::engine::{EngineKind, WritePool};
+use super::engine::EngineKind;
 use super::error::merchant_or_db;
 use super::page::{self, Page};
 use super::{AuditOf, Result, Store, StoreError, now_ms};
@@ -198,7 +198,7 @@ impl Store {
         audit: impl AuditOf<bool>,
     ) -> Result<bool> {
         let created = with_pool!(self, pool => {
-            let mut tx = pool.begin_write().await?;
+            let mut tx = self.turn.begin(pool).await?;
             let before: Option<(String,)> = sqlx::query_as(
                 "SELECT merchant_id FROM bifit_connectors WHERE merchant_id = $1",
             )
@@ -278,7 +278,7 @@ impl Store {
     ) -> Result<bool> {
         let now = now_ms();
         let inserted = with_pool!(self, pool => {
-            let mut tx = pool.begin_write().await?;
+            let mut tx = self.turn.begin(pool).await?;
             let new: Option<(i64,)> = sqlx::query_as(
                 "INSERT INTO bifit_orders (merchant_id, order_id, card_id, state, bifit_status,
                     first_seen_at, next_poll_at)
@@ -382,7 +382,7 @@ impl Store {
             EngineKind::Sqlite => CLAIM_SQLITE,
         };
         let rows = with_pool!(self, pool => {
-            let mut tx = pool.begin_write().await?;
+            let mut tx = self.turn.begin(pool).await?;
             let rows: Vec<ClaimedOrder> = sqlx::query_as(sql)
                 .bind(owner)
                 .bind(now.saturating_add(lease_ms))

@@ -18,7 +18,6 @@ use serde_json::Value;
 
 use rabat_domain::budget::Limits;
 
-use super::engine::WritePool;
 use super::{AuditOf, Entity, Result, Store, StoreError, now_ms};
 
 /// The default campaign's name.
@@ -399,7 +398,7 @@ impl Store {
         let limits = limits_text(new.limits.as_ref())?;
         let now = now_ms();
         with_pool!(self, pool => {
-            let mut tx = pool.begin_write().await?;
+            let mut tx = self.turn.begin(pool).await?;
             bump_generation!(tx, merchant)?;
             version_exists!(tx, merchant, new.policy_version)?;
             name_taken!(tx, merchant, new.name.as_str(), -1_i64)?;
@@ -530,7 +529,7 @@ impl Store {
         }
         let now = now_ms();
         with_pool!(self, pool => {
-            let mut tx = pool.begin_write().await?;
+            let mut tx = self.turn.begin(pool).await?;
             bump_generation!(tx, merchant)?;
             let before = campaign_in!(tx, merchant, id)?;
             if before.state == CampaignState::Ended {
@@ -603,7 +602,7 @@ impl Store {
     ) -> Result<CampaignChange> {
         let now = now_ms();
         with_pool!(self, pool => {
-            let mut tx = pool.begin_write().await?;
+            let mut tx = self.turn.begin(pool).await?;
             bump_generation!(tx, merchant)?;
             let before = campaign_in!(tx, merchant, id)?;
             if before.state == state {

@@ -6,7 +6,6 @@ use std::str::FromStr;
 
 use rust_decimal::Decimal;
 
-use super::engine::WritePool;
 use super::error::merchant_or_db;
 use super::ledger::INSERT_ADJUSTMENT;
 use super::page::{self, Page};
@@ -90,7 +89,7 @@ impl Store {
             serde_json::to_string(&card.tags).map_err(|e| StoreError::Invalid(e.to_string()))?;
         let now = now_ms();
         let upserted = with_pool!(self, pool => {
-            let mut tx = pool.begin_write().await?;
+            let mut tx = self.turn.begin(pool).await?;
             // Insert-if-absent first, then lock: two concurrent creators cannot both insert
             // (PostgreSQL makes the second wait, then skip), so no retry loop is needed.
             let inserted: Option<(String,)> = sqlx::query_as(
@@ -193,7 +192,7 @@ impl Store {
         audit: impl AuditOf<()>,
     ) -> Result<()> {
         with_pool!(self, pool => {
-            let mut tx = pool.begin_write().await?;
+            let mut tx = self.turn.begin(pool).await?;
             let done = sqlx::query("DELETE FROM cards WHERE merchant_id = $1 AND card_id = $2")
                 .bind(merchant)
                 .bind(card_id)

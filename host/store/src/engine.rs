@@ -2,8 +2,12 @@
 //! durability, and running that engine's migrations. Also the one behavioural difference
 //! the queries need: how a write transaction begins.
 
+use std::ops::{Deref, DerefMut};
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
+
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::sqlite::{
@@ -151,11 +155,82 @@ fn check_identifier(name: &str) -> Result<()> {
 /// Starting a transaction that will write.
 pub(crate) trait WritePool {
     type Db: sqlx::Database;
+    /// Whether this process's writers take turns before beginning (see [`WriterTurn`]).
+    const TAKES_TURNS: bool;
     async fn begin_write(&self) -> Result<Transaction<'static, Self::Db>, sqlx::Error>;
+}
+
+/// SQLite has one writer at a time per database. Left to themselves, the pool's
+/// connections race for it: the losers of `BEGIN IMMEDIATE` get `SQLITE_BUSY` and SQLite's
+/// busy handler puts their thread to sleep for 1, 2, 5, 10 … 100 ms before trying again,
+/// whether or not the lock was freed meanwhile — a burst of endpoint 1's reservations then
+/// spends its time asleep, and p99 grows to the handler's longest sleeps. Instead, this
+/// process's writers queue here, first come first served, and only the one whose turn it is
+/// begins; the busy handler is left for writers of other processes on the same file.
+/// PostgreSQL locks rows, not the database, and needs no turn.
+#[derive(Debug, Clone)]
+pub(crate) struct WriterTurn(Arc<Semaphore>);
+
+impl Default for WriterTurn {
+    fn default() -> Self {
+        WriterTurn(Arc::new(Semaphore::new(1)))
+    }
+}
+
+impl WriterTurn {
+    /// Begins a write transaction on `pool`, after this process's earlier writers on an
+    /// engine that takes turns. The turn is held until the transaction ends.
+    pub(crate) async fn begin<P: WritePool>(&self, pool: &P) -> Result<WriteTx<P::Db>> {
+        let turn = if P::TAKES_TURNS {
+            Some(
+                Arc::clone(&self.0)
+                    .acquire_owned()
+                    .await
+                    .map_err(|_| StoreError::Invalid("the store is closing".into()))?,
+            )
+        } else {
+            None
+        };
+        let tx = pool.begin_write().await?;
+        Ok(WriteTx { tx, _turn: turn })
+    }
+}
+
+/// An open write transaction and, on SQLite, this process's writer turn: dereferences to
+/// the connection as `sqlx::Transaction` does; ending it (commit, rollback or drop) ends
+/// the turn.
+pub(crate) struct WriteTx<DB: sqlx::Database> {
+    tx: Transaction<'static, DB>,
+    _turn: Option<OwnedSemaphorePermit>,
+}
+
+impl<DB: sqlx::Database> WriteTx<DB> {
+    pub(crate) async fn commit(self) -> Result<(), sqlx::Error> {
+        self.tx.commit().await
+    }
+
+    #[allow(dead_code)]
+    pub(crate) async fn rollback(self) -> Result<(), sqlx::Error> {
+        self.tx.rollback().await
+    }
+}
+
+impl<DB: sqlx::Database> Deref for WriteTx<DB> {
+    type Target = DB::Connection;
+    fn deref(&self) -> &DB::Connection {
+        &self.tx
+    }
+}
+
+impl<DB: sqlx::Database> DerefMut for WriteTx<DB> {
+    fn deref_mut(&mut self) -> &mut DB::Connection {
+        &mut self.tx
+    }
 }
 
 impl WritePool for SqlitePool {
     type Db = Sqlite;
+    const TAKES_TURNS: bool = true;
     /// `BEGIN IMMEDIATE` takes the database's write lock up front (waiting up to the busy
     /// timeout). A deferred `BEGIN` that reads and then writes can instead fail with
     /// SQLITE_BUSY when another writer got in between, with no retry. Holding the lock for
@@ -167,6 +242,7 @@ impl WritePool for SqlitePool {
 
 impl WritePool for PgPool {
     type Db = Postgres;
+    const TAKES_TURNS: bool = false;
     /// READ COMMITTED; the queries take the row locks they need themselves.
     async fn begin_write(&self) -> Result<Transaction<'static, Postgres>, sqlx::Error> {
         self.begin().await

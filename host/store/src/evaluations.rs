@@ -12,7 +12,6 @@ use serde::Serialize;
 use serde_json::Value;
 use serde_json::value::RawValue;
 
-use super::engine::WritePool;
 use super::page::{self, Page};
 use super::{Entity, Result, Store, StoreError};
 
@@ -488,7 +487,7 @@ impl Store {
         let default_days = i64::from(retention.default_days.max(1));
         let max_days = i64::from(retention.max_days.max(1));
         with_pool!(self, pool => {
-            let mut tx = pool.begin_write().await?;
+            let mut tx = self.turn.begin(pool).await?;
             for r in records {
                 sqlx::query(
                     "INSERT INTO evaluations (merchant_id, at, expires_at, order_id, card_id,

@@ -19,7 +19,6 @@
 use serde::Serialize;
 
 use super::cards::{CardRow, LOCK_CARD};
-use super::engine::WritePool;
 use super::reservations::{HELD_ELSEWHERE, Reserved};
 use super::{AuditOf, Entity, Result, Store, StoreError};
 
@@ -153,7 +152,7 @@ impl Store {
         now: i64,
     ) -> Result<i64> {
         let released = with_pool!(self, pool => {
-            let mut tx = pool.begin_write().await?;
+            let mut tx = self.turn.begin(pool).await?;
             let card: Option<(String,)> = sqlx::query_as(
                 "SELECT card_id FROM holds WHERE merchant_id = $1 AND order_id = $2",
             )
@@ -197,7 +196,7 @@ impl Store {
         audit: impl AuditOf<ReleasedHolds>,
     ) -> Result<ReleasedHolds> {
         let released = with_pool!(self, pool => {
-            let mut tx = pool.begin_write().await?;
+            let mut tx = self.turn.begin(pool).await?;
             let card: Option<CardRow> = sqlx::query_as(LOCK_CARD)
                 .bind(merchant)
                 .bind(card_id)

@@ -23,7 +23,7 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use crate::engine::{EngineKind, WritePool};
+use crate::engine::EngineKind;
 use crate::evaluations::EvaluationRetention;
 use crate::stats::DAY_MS;
 use crate::{Result, Store, StoreError};
@@ -242,7 +242,7 @@ impl Store {
         audit: impl crate::AuditOf<()>,
     ) -> Result<()> {
         let found = with_pool!(self, pool => {
-            let mut tx = pool.begin_write().await?;
+            let mut tx = self.turn.begin(pool).await?;
             let done = sqlx::query(
                 "UPDATE merchants SET evaluation_retention_days = $2 WHERE id = $1",
             )
@@ -365,7 +365,7 @@ impl Store {
             }
             let now = clock.now();
             let gone = with_pool!(self, pool => {
-                let mut tx = pool.begin_write().await?;
+                let mut tx = self.turn.begin(pool).await?;
                 if !renew_lease!(tx, holder, now, lease_ms)? {
                     return Err(StoreError::Invalid(
                         "the housekeeping lease was taken over by another replica".into(),

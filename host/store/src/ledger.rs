@@ -16,7 +16,7 @@ use serde_json::Value;
 
 use super::burn::{Settled, Settlement};
 use super::cards::{CardRow, LOCK_CARD, UPDATE_TOTALS};
-use super::engine::{WriteConn, WritePool};
+use super::engine::WriteConn;
 use super::page::{self, Page};
 use super::reservations::{Usage, add_usage};
 use super::{AuditOf, Entity, Result, Store, StoreError, now_ms};
@@ -270,7 +270,7 @@ impl Store {
     ) -> Result<Recorded> {
         let recorded_at = now_ms();
         with_pool!(self, pool => {
-            let mut tx = pool.begin_write().await?;
+            let mut tx = self.turn.begin(pool).await?;
             let mut usage = Vec::new();
             let outcome = record_bill(&mut WriteConn::from(&mut *tx), merchant, record, recorded_at, &mut usage).await?;
             match outcome {
@@ -356,7 +356,7 @@ impl Store {
         let recorded_at = now_ms();
         // Two statements fewer per bill when nothing goes wrong, which is nearly always.
         let all_good = with_pool!(self, pool => {
-            let mut tx = pool.begin_write().await?;
+            let mut tx = self.turn.begin(pool).await?;
             let mut recorded = Vec::with_capacity(bills.len());
             let mut usage = Vec::new();
             for (merchant, record) in bills {
@@ -392,7 +392,7 @@ impl Store {
     ) -> Result<Vec<Result<Recorded>>> {
         let mut results = Vec::with_capacity(bills.len());
         with_pool!(self, pool => {
-            let mut tx = pool.begin_write().await?;
+            let mut tx = self.turn.begin(pool).await?;
             let mut usage = Vec::new();
             for (merchant, record) in bills {
                 sqlx::query("SAVEPOINT bill").execute(&mut *tx).await?;
@@ -457,7 +457,7 @@ impl Store {
         }
         let now = now_ms();
         let entry = with_pool!(self, pool => {
-            let mut tx = pool.begin_write().await?;
+            let mut tx = self.turn.begin(pool).await?;
             let card: Option<CardRow> = sqlx::query_as(LOCK_CARD)
                 .bind(merchant)
                 .bind(card_id)

@@ -105,6 +105,8 @@ pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 #[derive(Clone, Debug)]
 pub struct Store {
     pool: engine::Pool,
+    /// This process's SQLite writers, one at a time (see [`engine::WriterTurn`]).
+    turn: engine::WriterTurn,
 }
 
 impl Store {
@@ -118,7 +120,10 @@ impl Store {
     /// Like [`Store::connect`], with pool size, timeouts and (PostgreSQL) schema chosen.
     pub async fn connect_with(options: &StoreOptions) -> Result<Store> {
         let pool = engine::open(options).await?;
-        Ok(Store { pool })
+        Ok(Store {
+            pool,
+            turn: engine::WriterTurn::default(),
+        })
     }
 
     /// Which engine this store runs on (for logs and metrics labels).

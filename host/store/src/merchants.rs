@@ -5,7 +5,6 @@
 use serde::Serialize;
 
 use super::credentials::{TokenHash, random_hex};
-use super::engine::WritePool;
 use super::error::merchant_or_db;
 use super::{AuditOf, Entity, Result, Store, StoreError, now_ms};
 
@@ -73,7 +72,7 @@ impl Store {
         let now = now_ms();
         let token_id = format!("pt_{}", random_hex(8));
         with_pool!(self, pool => {
-            let mut tx = pool.begin_write().await?;
+            let mut tx = self.turn.begin(pool).await?;
             let inserted: Option<(String,)> = sqlx::query_as(
                 "INSERT INTO merchants (id, name, api_key_hash, created_at) VALUES ($1, $2, $3, $4)
                  ON CONFLICT (id) DO NOTHING RETURNING id",
@@ -179,7 +178,7 @@ impl Store {
         audit: impl AuditOf<()>,
     ) -> Result<()> {
         with_pool!(self, pool => {
-            let mut tx = pool.begin_write().await?;
+            let mut tx = self.turn.begin(pool).await?;
             let done = sqlx::query("UPDATE merchants SET api_key_hash = $2 WHERE id = $1")
                 .bind(merchant)
                 .bind(hash.to_hex())
@@ -211,7 +210,7 @@ impl Store {
         );
         let now = now_ms();
         let changed = with_pool!(self, pool => {
-            let mut tx = pool.begin_write().await?;
+            let mut tx = self.turn.begin(pool).await?;
             let row: Option<(String, String, i64, Option<i64>)> =
                 sqlx::query_as(sqlx::AssertSqlSafe(sql))
                     .bind(merchant)
@@ -256,7 +255,7 @@ impl Store {
             revoked_at: None,
         };
         with_pool!(self, pool => {
-            let mut tx = pool.begin_write().await?;
+            let mut tx = self.turn.begin(pool).await?;
             sqlx::query(
                 "INSERT INTO pos_tokens (token_id, merchant_id, token_hash, created_at)
                  VALUES ($1, $2, $3, $4)",
@@ -285,7 +284,7 @@ impl Store {
     ) -> Result<PosToken> {
         let mut revoked_now = false;
         let row: Option<TokenRow> = with_pool!(self, pool => {
-            let mut tx = pool.begin_write().await?;
+            let mut tx = self.turn.begin(pool).await?;
             let revoked: Option<TokenRow> = sqlx::query_as(
                 "UPDATE pos_tokens SET revoked_at = $3
                  WHERE merchant_id = $1 AND token_id = $2 AND revoked_at IS NULL

@@ -8,7 +8,6 @@
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
-use super::engine::WritePool;
 use super::{AuditOf, Entity, Result, Store, StoreError, now_ms};
 
 /// One uploaded version (without its bytes).
@@ -123,7 +122,7 @@ impl Store {
             .map_err(|_| StoreError::Invalid("policy module is too large".into()))?;
         let created_at = now_ms();
         let stored = with_pool!(self, pool => {
-            let mut tx = pool.begin_write().await?;
+            let mut tx = self.turn.begin(pool).await?;
             // Taking the number from a counter row serialises concurrent uploads on that
             // row's lock; MAX(version)+1 would let two uploads pick the same number.
             let version: Option<(i64,)> = sqlx::query_as(
@@ -218,7 +217,7 @@ impl Store {
         contract: &str,
     ) -> Result<()> {
         with_pool!(self, pool => {
-            let mut tx = pool.begin_write().await?;
+            let mut tx = self.turn.begin(pool).await?;
             sqlx::query(
                 "UPDATE policies SET contract = $3
                  WHERE merchant_id = $1 AND version = $2 AND contract IS NULL",
@@ -255,7 +254,7 @@ impl Store {
         audit: impl AuditOf<i64>,
     ) -> Result<i64> {
         with_pool!(self, pool => {
-            let mut tx = pool.begin_write().await?;
+            let mut tx = self.turn.begin(pool).await?;
             let row: Option<(i64,)> = sqlx::query_as(
                 "UPDATE policy_state SET active_version = $2, generation = generation + 1
                  WHERE merchant_id = $1
@@ -336,7 +335,7 @@ impl Store {
         }
         let text = config.to_string();
         with_pool!(self, pool => {
-            let mut tx = pool.begin_write().await?;
+            let mut tx = self.turn.begin(pool).await?;
             let row: Option<(i64,)> = sqlx::query_as(
                 "UPDATE policy_state SET config = $2, generation = generation + 1
                  WHERE merchant_id = $1 RETURNING generation",

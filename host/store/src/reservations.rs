@@ -23,7 +23,7 @@
 use rabat_domain::budget::{Left, Pool, PoolKey, Scope};
 
 use super::cards::{CardRow, LOCK_CARD};
-use super::engine::{WriteConn, WritePool};
+use super::engine::WriteConn;
 use super::holds::NewHold;
 use super::{Entity, Result, Store, StoreError};
 
@@ -145,7 +145,7 @@ impl Store {
     ) -> Result<T> {
         let expires_at = now.saturating_add(ttl_ms);
         let out = with_pool!(self, pool => {
-            let mut tx = pool.begin_write().await?;
+            let mut tx = self.turn.begin(pool).await?;
             let card: Option<CardRow> = sqlx::query_as(LOCK_CARD)
                 .bind(merchant)
                 .bind(card_id)

@@ -147,11 +147,17 @@ async fn a_budget_is_never_exceeded_by_32_tills_on_two_replicas(app: &TestApp) {
     assert_eq!(used["period"], "month");
     // Nothing is left: a new bill is not even run, and the log says why.
     assert_eq!(discount(app, &shop, "late", "g0").await, "0.00");
+    // Both replicas' logs written (the other's may land after "late"), then all of them read.
     app.flush_evaluations().await;
+    other.flush_evaluations().await;
+    let all = rabat::store::EvaluationQuery {
+        limit: 500,
+        ..Default::default()
+    };
     let logged = app
         .state
         .store()
-        .list_evaluations(&shop.id, &Default::default())
+        .list_evaluations(&shop.id, &all)
         .await
         .unwrap()
         .items

@@ -421,3 +421,51 @@ async fn a_hold_of_nothing_records_the_latest_offer_and_releases_are_bounded(db:
     assert!(unknown.is_err());
     assert_eq!(assert_balance_is_the_ledger(s).await, 1000);
 }
+
+/// SQLite: this process's writers take turns instead of racing for the database's one
+/// write lock. With SQLite's busy handler off (a zero busy timeout), a writer that lost the
+/// race would fail at once with "database is locked"; 32 concurrent holds on 32 cards must
+/// all be written.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sqlite_writers_of_one_process_take_turns() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("rabat.db");
+    let mut options = rabat_store::StoreOptions::new(path.to_str().unwrap());
+    options.busy_timeout = std::time::Duration::ZERO;
+    let store = Store::connect_with(&options).await.unwrap();
+    merchant(&store, "m1").await;
+    for i in 0..32 {
+        card_with(&store, "m1", &format!("c{i}"), 100).await;
+    }
+    let calls: Vec<_> = (0..32)
+        .map(|i| {
+            let store = store.clone();
+            tokio::spawn(async move {
+                store
+                    .hold_points("m1", &format!("c{i}"), &format!("o{i}"), NOW, HOUR, |_| {
+                        let hold = NewHold {
+                            points: 10,
+                            offer: json!({"heldPoints": 10}).to_string(),
+                        };
+                        (Some(hold), ())
+                    })
+                    .await
+            })
+        })
+        .collect();
+    let mut failed = Vec::new();
+    for call in calls {
+        if let Err(e) = call.await.unwrap() {
+            failed.push(e.to_string());
+        }
+    }
+    assert!(failed.is_empty(), "writers failed: {failed:?}");
+    for i in 0..32 {
+        let held = store
+            .held_points("m1", &format!("c{i}"), NOW)
+            .await
+            .unwrap();
+        assert_eq!(held, 10, "card c{i}");
+    }
+    store.close().await;
+}
