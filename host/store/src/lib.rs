@@ -71,6 +71,7 @@ mod notify;
 mod page;
 mod policies;
 mod reservations;
+mod reserve_queue;
 pub mod stats;
 
 pub use audit::{AuditEntry, AuditOf, AuditRecord};
@@ -107,6 +108,8 @@ pub struct Store {
     pool: engine::Pool,
     /// This process's SQLite writers, one at a time (see [`engine::WriterTurn`]).
     turn: engine::WriterTurn,
+    /// SQLite: endpoint 1's reservations, committed in groups (see `reserve_queue`).
+    reserve_queue: Option<reserve_queue::ReserveQueue>,
 }
 
 impl Store {
@@ -120,9 +123,18 @@ impl Store {
     /// Like [`Store::connect`], with pool size, timeouts and (PostgreSQL) schema chosen.
     pub async fn connect_with(options: &StoreOptions) -> Result<Store> {
         let pool = engine::open(options).await?;
+        let turn = engine::WriterTurn::default();
+        let reserve_queue = match &pool {
+            engine::Pool::Sqlite(sqlite) => Some(reserve_queue::ReserveQueue::start(
+                sqlite.clone(),
+                turn.clone(),
+            )),
+            engine::Pool::Postgres(_) => None,
+        };
         Ok(Store {
             pool,
-            turn: engine::WriterTurn::default(),
+            turn,
+            reserve_queue,
         })
     }
 

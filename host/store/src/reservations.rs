@@ -23,8 +23,11 @@
 use rabat_domain::budget::{Left, Pool, PoolKey, Scope};
 
 use super::cards::{CardRow, LOCK_CARD};
+use tokio::sync::oneshot;
+
 use super::engine::WriteConn;
 use super::holds::NewHold;
+use super::reserve_queue::Ask;
 use super::{Entity, Result, Store, StoreError};
 
 /// The points of a card's unexpired holds, except the hold of `$4` (an order id, or ''
@@ -144,148 +147,78 @@ impl Store {
         plan: impl FnOnce(Available) -> Reserved<T> + Send,
     ) -> Result<T> {
         let expires_at = now.saturating_add(ttl_ms);
+        if let Some(queue) = &self.reserve_queue {
+            let (available, read) = oneshot::channel();
+            let (decide, decision) = oneshot::channel();
+            let (done, committed) = oneshot::channel();
+            let ask = Ask {
+                merchant: merchant.to_owned(),
+                card_id: card_id.to_owned(),
+                order_id: order_id.to_owned(),
+                now,
+                expires_at,
+                pools: pools.to_vec(),
+                available,
+                decision,
+                done,
+            };
+            // Unread (the writer is gone, or could not begin): nothing of this order was
+            // written, so it is reserved on a transaction of its own below.
+            if queue.send(ask).await.is_ok()
+                && let Ok(available) = read.await
+            {
+                let available = available?;
+                let recorded = available.recorded;
+                let Reserved {
+                    hold,
+                    reservations,
+                    out,
+                } = plan(available);
+                let reservations = if recorded { Vec::new() } else { reservations };
+                decide
+                    .send((hold, reservations))
+                    .map_err(|_| StoreError::Database(sqlx::Error::WorkerCrashed))?;
+                return match committed.await {
+                    Ok(result) => result.map(|()| out),
+                    // The writer went away mid-transaction: nothing of it was committed.
+                    Err(_) => Err(StoreError::Database(sqlx::Error::WorkerCrashed)),
+                };
+            }
+        }
+        self.reserve_alone(merchant, card_id, order_id, now, expires_at, pools, plan)
+            .await
+    }
+
+    /// [`Store::reserve`] in a transaction of its own.
+    #[allow(clippy::too_many_arguments)]
+    async fn reserve_alone<T: Send>(
+        &self,
+        merchant: &str,
+        card_id: &str,
+        order_id: &str,
+        now: i64,
+        expires_at: i64,
+        pools: &[Pool],
+        plan: impl FnOnce(Available) -> Reserved<T> + Send,
+    ) -> Result<T> {
         let out = with_pool!(self, pool => {
             let mut tx = self.turn.begin(pool).await?;
-            let card: Option<CardRow> = sqlx::query_as(LOCK_CARD)
-                .bind(merchant)
-                .bind(card_id)
-                .bind(now)
-                .fetch_optional(&mut *tx)
-                .await?;
-            let card = card
-                .ok_or_else(|| StoreError::not_found(Entity::Card, card_id))?
-                .into_card()?;
-            sqlx::query("DELETE FROM holds WHERE merchant_id = $1 AND card_id = $2 AND expires_at <= $3")
-                .bind(merchant)
-                .bind(card_id)
-                .bind(now)
-                .execute(&mut *tx)
-                .await?;
-            let (held,): (i64,) = sqlx::query_as(HELD_ELSEWHERE)
-                .bind(merchant)
-                .bind(card_id)
-                .bind(now)
-                .bind(order_id)
-                .fetch_one(&mut *tx)
-                .await?;
-            let recorded: Option<(i64,)> = sqlx::query_as(
-                "SELECT id FROM ledger
-                 WHERE merchant_id = $1 AND order_id = $2 AND kind = 'transaction'",
-            )
-            .bind(merchant)
-            .bind(order_id)
-            .fetch_optional(&mut *tx)
-            .await?;
-            let mut left = Vec::with_capacity(pools.len());
-            for p in pools {
-                let k = &p.key;
-                let used: Option<(i64, i64)> = sqlx::query_as(if k.scope == Scope::Card { POOL_USED } else { LOCK_POOL })
-                    .bind(merchant)
-                    .bind(k.campaign_id)
-                    .bind(k.scope.as_str())
-                    .bind(&k.key)
-                    .bind(k.period_start)
-                    .fetch_optional(&mut *tx)
-                    .await?;
-                let reserved: (i64, i64) = sqlx::query_as(RESERVED_ELSEWHERE)
-                    .bind(merchant)
-                    .bind(k.campaign_id)
-                    .bind(k.scope.as_str())
-                    .bind(&k.key)
-                    .bind(k.period_start)
-                    .bind(now)
-                    .bind(order_id)
-                    .fetch_one(&mut *tx)
-                    .await?;
-                left.push(left_of(p, used.unwrap_or((0, 0)), reserved));
-            }
-            let recorded = recorded.is_some();
-            let available = Available {
-                points: if recorded { 0 } else { card.points.saturating_sub(held) },
-                left,
-                recorded,
-            };
+            let available =
+                read_available((&mut *tx).into(), merchant, card_id, order_id, now, pools).await?;
+            let recorded = available.recorded;
             let Reserved { hold, reservations, out } = plan(available);
             let reservations = if recorded { Vec::new() } else { reservations };
-            match hold {
-                Some(hold) if hold.points == 0 && reservations.is_empty() => {
-                    sqlx::query(
-                        "UPDATE holds SET card_id = $3, points = 0, offer = $4, created_at = $5,
-                            expires_at = $6
-                         WHERE merchant_id = $1 AND order_id = $2",
-                    )
-                    .bind(merchant)
-                    .bind(order_id)
-                    .bind(card_id)
-                    .bind(&hold.offer)
-                    .bind(now)
-                    .bind(expires_at)
-                    .execute(&mut *tx)
-                    .await?;
-                    sqlx::query("DELETE FROM campaign_holds WHERE merchant_id = $1 AND order_id = $2")
-                        .bind(merchant)
-                        .bind(order_id)
-                        .execute(&mut *tx)
-                        .await?;
-                }
-                Some(hold) => {
-                    let points = i64::try_from(hold.points)
-                        .map_err(|_| StoreError::Invalid("held points are out of range".into()))?;
-                    sqlx::query(
-                        "INSERT INTO holds (merchant_id, order_id, card_id, points, offer,
-                            created_at, expires_at)
-                         VALUES ($1, $2, $3, $4, $5, $6, $7)
-                         ON CONFLICT (merchant_id, order_id) DO UPDATE
-                         SET card_id = excluded.card_id, points = excluded.points,
-                             offer = excluded.offer, created_at = excluded.created_at,
-                             expires_at = excluded.expires_at",
-                    )
-                    .bind(merchant)
-                    .bind(order_id)
-                    .bind(card_id)
-                    .bind(points)
-                    .bind(&hold.offer)
-                    .bind(now)
-                    .bind(expires_at)
-                    .execute(&mut *tx)
-                    .await?;
-                    sqlx::query("DELETE FROM campaign_holds WHERE merchant_id = $1 AND order_id = $2")
-                        .bind(merchant)
-                        .bind(order_id)
-                        .execute(&mut *tx)
-                        .await?;
-                    for r in &reservations {
-                        let k = &r.pool.key;
-                        sqlx::query(
-                            "INSERT INTO campaign_holds (merchant_id, order_id, campaign_id, scope,
-                                scope_key, period_start, amount, count, limit_amount, limit_count,
-                                expires_at)
-                             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
-                        )
-                        .bind(merchant)
-                        .bind(order_id)
-                        .bind(k.campaign_id)
-                        .bind(k.scope.as_str())
-                        .bind(&k.key)
-                        .bind(k.period_start)
-                        .bind(r.amount.max(0))
-                        .bind(r.count.max(0))
-                        .bind(r.pool.limit_amount)
-                        .bind(r.pool.limit_count)
-                        .bind(expires_at)
-                        .execute(&mut *tx)
-                        .await?;
-                    }
-                }
-                None => {
-                    // The order's pool reservations go with it (foreign key, ON DELETE CASCADE).
-                    sqlx::query("DELETE FROM holds WHERE merchant_id = $1 AND order_id = $2")
-                        .bind(merchant)
-                        .bind(order_id)
-                        .execute(&mut *tx)
-                        .await?;
-                }
-            }
+            write_reservation(
+                (&mut *tx).into(),
+                merchant,
+                card_id,
+                order_id,
+                now,
+                expires_at,
+                hold,
+                &reservations,
+            )
+            .await?;
             tx.commit().await?;
             out
         });
@@ -444,6 +377,176 @@ pub(crate) async fn add_usage(conn: &mut WriteConn<'_>, mut usage: Vec<Usage>) -
             .bind(new_count)
             .execute(&mut **c)
             .await?;
+        }
+        Ok(())
+    })
+}
+
+/// Reserve's first step, under the card's lock (see [`Store::reserve`]): sweeps the card's
+/// expired holds, locks `pools` in order and reads what the order may reserve.
+pub(crate) async fn read_available(
+    conn: WriteConn<'_>,
+    merchant: &str,
+    card_id: &str,
+    order_id: &str,
+    now: i64,
+    pools: &[Pool],
+) -> Result<Available> {
+    with_conn!(conn, c => {
+        let card: Option<CardRow> = sqlx::query_as(LOCK_CARD)
+            .bind(merchant)
+            .bind(card_id)
+            .bind(now)
+            .fetch_optional(&mut *c)
+            .await?;
+        let card = card
+            .ok_or_else(|| StoreError::not_found(Entity::Card, card_id))?
+            .into_card()?;
+        sqlx::query("DELETE FROM holds WHERE merchant_id = $1 AND card_id = $2 AND expires_at <= $3")
+            .bind(merchant)
+            .bind(card_id)
+            .bind(now)
+            .execute(&mut *c)
+            .await?;
+        let (held,): (i64,) = sqlx::query_as(HELD_ELSEWHERE)
+            .bind(merchant)
+            .bind(card_id)
+            .bind(now)
+            .bind(order_id)
+            .fetch_one(&mut *c)
+            .await?;
+        let recorded: Option<(i64,)> = sqlx::query_as(
+            "SELECT id FROM ledger
+             WHERE merchant_id = $1 AND order_id = $2 AND kind = 'transaction'",
+        )
+        .bind(merchant)
+        .bind(order_id)
+        .fetch_optional(&mut *c)
+        .await?;
+        let mut left = Vec::with_capacity(pools.len());
+        for p in pools {
+            let k = &p.key;
+            let used: Option<(i64, i64)> = sqlx::query_as(if k.scope == Scope::Card { POOL_USED } else { LOCK_POOL })
+                .bind(merchant)
+                .bind(k.campaign_id)
+                .bind(k.scope.as_str())
+                .bind(&k.key)
+                .bind(k.period_start)
+                .fetch_optional(&mut *c)
+                .await?;
+            let reserved: (i64, i64) = sqlx::query_as(RESERVED_ELSEWHERE)
+                .bind(merchant)
+                .bind(k.campaign_id)
+                .bind(k.scope.as_str())
+                .bind(&k.key)
+                .bind(k.period_start)
+                .bind(now)
+                .bind(order_id)
+                .fetch_one(&mut *c)
+                .await?;
+            left.push(left_of(p, used.unwrap_or((0, 0)), reserved));
+        }
+        let recorded = recorded.is_some();
+        Ok(Available {
+            points: if recorded { 0 } else { card.points.saturating_sub(held) },
+            left,
+            recorded,
+        })
+    })
+}
+
+/// Reserve's second step: writes the plan's answer as the order's reservation, replacing
+/// its earlier one (see [`Store::reserve`]).
+#[allow(clippy::too_many_arguments)]
+pub(crate) async fn write_reservation(
+    conn: WriteConn<'_>,
+    merchant: &str,
+    card_id: &str,
+    order_id: &str,
+    now: i64,
+    expires_at: i64,
+    hold: Option<NewHold>,
+    reservations: &[Reservation],
+) -> Result<()> {
+    with_conn!(conn, c => {
+        match hold {
+            Some(hold) if hold.points == 0 && reservations.is_empty() => {
+                sqlx::query(
+                    "UPDATE holds SET card_id = $3, points = 0, offer = $4, created_at = $5,
+                        expires_at = $6
+                     WHERE merchant_id = $1 AND order_id = $2",
+                )
+                .bind(merchant)
+                .bind(order_id)
+                .bind(card_id)
+                .bind(&hold.offer)
+                .bind(now)
+                .bind(expires_at)
+                .execute(&mut *c)
+                .await?;
+                sqlx::query("DELETE FROM campaign_holds WHERE merchant_id = $1 AND order_id = $2")
+                    .bind(merchant)
+                    .bind(order_id)
+                    .execute(&mut *c)
+                    .await?;
+            }
+            Some(hold) => {
+                let points = i64::try_from(hold.points)
+                    .map_err(|_| StoreError::Invalid("held points are out of range".into()))?;
+                sqlx::query(
+                    "INSERT INTO holds (merchant_id, order_id, card_id, points, offer,
+                        created_at, expires_at)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7)
+                     ON CONFLICT (merchant_id, order_id) DO UPDATE
+                     SET card_id = excluded.card_id, points = excluded.points,
+                         offer = excluded.offer, created_at = excluded.created_at,
+                         expires_at = excluded.expires_at",
+                )
+                .bind(merchant)
+                .bind(order_id)
+                .bind(card_id)
+                .bind(points)
+                .bind(&hold.offer)
+                .bind(now)
+                .bind(expires_at)
+                .execute(&mut *c)
+                .await?;
+                sqlx::query("DELETE FROM campaign_holds WHERE merchant_id = $1 AND order_id = $2")
+                    .bind(merchant)
+                    .bind(order_id)
+                    .execute(&mut *c)
+                    .await?;
+                for r in reservations {
+                    let k = &r.pool.key;
+                    sqlx::query(
+                        "INSERT INTO campaign_holds (merchant_id, order_id, campaign_id, scope,
+                            scope_key, period_start, amount, count, limit_amount, limit_count,
+                            expires_at)
+                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+                    )
+                    .bind(merchant)
+                    .bind(order_id)
+                    .bind(k.campaign_id)
+                    .bind(k.scope.as_str())
+                    .bind(&k.key)
+                    .bind(k.period_start)
+                    .bind(r.amount.max(0))
+                    .bind(r.count.max(0))
+                    .bind(r.pool.limit_amount)
+                    .bind(r.pool.limit_count)
+                    .bind(expires_at)
+                    .execute(&mut *c)
+                    .await?;
+                }
+            }
+            None => {
+                // The order's pool reservations go with it (foreign key, ON DELETE CASCADE).
+                sqlx::query("DELETE FROM holds WHERE merchant_id = $1 AND order_id = $2")
+                    .bind(merchant)
+                    .bind(order_id)
+                    .execute(&mut *c)
+                    .await?;
+            }
         }
         Ok(())
     })
