@@ -75,7 +75,7 @@ impl ReserveQueue {
 async fn run(pool: SqlitePool, turn: WriterTurn, mut rx: mpsc::Receiver<Ask>) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
     while rx.recv_many(&mut batch, MAX_BATCH).await > 0 {
-        let asks: Vec<Ask> = batch.drain(..).collect();
+        let asks = std::mem::replace(&mut batch, Vec::with_capacity(MAX_BATCH));
         commit(&pool, &turn, asks).await;
     }
 }
