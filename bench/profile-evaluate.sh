@@ -11,6 +11,8 @@ CORE="${3:-1}"
 command -v perf >/dev/null || { apt-get update -qq && apt-get install -y -qq linux-perf; }
 bin=$(cargo bench -p rabat-sandbox --bench evaluate --no-run 2>&1 |
   sed -n 's/.*Executable .*(\(.*\)).*/\1/p' | tail -1)
+# cargo prints the path relative to the workspace; the run below is from host/sandbox.
+case "$bin" in /*) ;; *) bin="$PWD/$bin" ;; esac
 [ -x "$bin" ] || { echo "bench binary not found" >&2; exit 1; }
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT

@@ -16,12 +16,12 @@ trap 'rm -rf "$out"' EXIT
 
 echo "building (release) ..." >&2
 cargo bench -q -p rabat-sandbox --bench evaluate --no-run >&2
-(cd bench/zen && CARGO_TARGET_DIR="$ZEN_TARGET" cargo bench -q --no-run >&2)
+(cd bench/zen && CARGO_TARGET_DIR="$ZEN_TARGET" cargo bench -q --bench zen --no-run >&2)
 
 args=(--warm-up-time 1 --measurement-time "$MEASURE" --noplot)
 for round in $(seq 1 "$ROUNDS"); do
   echo "round $round: zen" >&2
-  (cd bench/zen && CARGO_TARGET_DIR="$ZEN_TARGET" taskset -c "$CORE" cargo bench -q -- "${args[@]}") \
+  (cd bench/zen && CARGO_TARGET_DIR="$ZEN_TARGET" taskset -c "$CORE" cargo bench -q --bench zen -- "${args[@]}") \
     > "$out/zen-$round.txt" 2>&1
   echo "round $round: rabat" >&2
   taskset -c "$CORE" cargo bench -q -p rabat-sandbox --bench evaluate -- "${args[@]}" \
