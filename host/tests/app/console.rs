@@ -212,6 +212,22 @@ pub(crate) async fn wait_find(c: &Client, css: &str) -> fantoccini::elements::El
     }
 }
 
+/// Clicks the first visible element matching `css`, finding it again when the page
+/// re-rendered it between the find and the click (a stale element reference).
+pub(crate) async fn wait_click(c: &Client, css: &str) {
+    let started = Instant::now();
+    loop {
+        let element = wait_find(c, css).await;
+        match element.click().await {
+            Ok(_) => return,
+            Err(error) if started.elapsed() > WAIT => {
+                panic!("`{css}` could not be clicked within {WAIT:?}: {error}")
+            }
+            Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
+        }
+    }
+}
+
 pub(crate) async fn click_button(c: &Client, text: &str) {
     let xpath = format!("//button[normalize-space()='{text}'] | //a[normalize-space()='{text}']");
     let started = Instant::now();
@@ -722,11 +738,8 @@ async fn scenario(db: &TestDb, database_url: &str, schema: Option<&str>, save: b
         .await
         .unwrap();
     wait_text(&c, "table", "A-2001").await;
-    wait_find(&c, "button[data-evaluation]")
-        .await
-        .click()
-        .await
-        .unwrap();
+    // (The list re-renders when the filter's answer arrives: find the button again then.)
+    wait_click(&c, "button[data-evaluation]").await;
     wait_text(&c, ".detail h2", "order A-2001").await;
     let error = wait_text(&c, ".evaluation-error", "").await;
     assert!(!error.is_empty());
