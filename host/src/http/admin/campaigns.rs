@@ -486,7 +486,12 @@ fn campaign_set(fields: &Fields<'_>) -> ApiResult<CampaignSet> {
         None | Some(Value::Null) => {}
         Some(Value::Array(ids)) if ids.len() <= MAX_OPEN_CAMPAIGNS => {
             for (i, id) in ids.iter().enumerate() {
-                let id = id.as_i64().filter(|id| *id > 0).ok_or_else(|| {
+                // A whole number in a float's form (`7.0`) is one, as JSON Schema reads it.
+                let number = match id {
+                    Value::Number(n) => n.as_i64().or_else(|| input::whole(n)),
+                    _ => None,
+                };
+                let id = number.filter(|id| *id > 0).ok_or_else(|| {
                     invalid(format!(
                         "without[{i}] must be a campaign id (a positive whole number), not {id}"
                     ))
