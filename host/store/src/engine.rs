@@ -114,10 +114,25 @@ async fn open_sqlite(connect: SqliteConnectOptions, options: &StoreOptions) -> R
     Ok(pool)
 }
 
+/// How long PostgreSQL lets a session sit idle inside a transaction before ending it (and
+/// its locks).
+const IDLE_IN_TRANSACTION_TIMEOUT: &str = "15s";
+
 async fn open_postgres(url: &str, options: &StoreOptions) -> Result<PgPool> {
     let mut connect = PgConnectOptions::from_str(url)?.application_name("rabat");
     // Commit returns only once the WAL is flushed, whatever the server default says.
-    let mut settings = vec![("synchronous_commit", "on".to_owned())];
+    let mut settings = vec![
+        ("synchronous_commit", "on".to_owned()),
+        // A task dropped inside a transaction (a cancelled request, an aborted pass) leaves
+        // sqlx's ROLLBACK queued until the connection is next used: until then the session
+        // is idle in a transaction and keeps its row locks (a card's, a budget's, the
+        // housekeeping lease), and every writer of those rows waits — a hang seen in CI.
+        // No transaction of rabat's waits between its statements for anything near this.
+        (
+            "idle_in_transaction_session_timeout",
+            IDLE_IN_TRANSACTION_TIMEOUT.to_owned(),
+        ),
+    ];
     if let Some(schema) = &options.postgres_schema {
         check_identifier(schema)?;
         settings.push(("search_path", schema.clone()));
