@@ -224,7 +224,6 @@ impl<DB: sqlx::Database> WriteTx<DB> {
         self.tx.commit().await
     }
 
-    #[allow(dead_code)]
     pub(crate) async fn rollback(self) -> Result<(), sqlx::Error> {
         self.tx.rollback().await
     }

@@ -470,47 +470,46 @@ pub(crate) async fn write_reservation(
 ) -> Result<()> {
     with_conn!(conn, c => {
         match hold {
-            Some(hold) if hold.points == 0 && reservations.is_empty() => {
-                sqlx::query(
-                    "UPDATE holds SET card_id = $3, points = 0, offer = $4, created_at = $5,
-                        expires_at = $6
-                     WHERE merchant_id = $1 AND order_id = $2",
-                )
-                .bind(merchant)
-                .bind(order_id)
-                .bind(card_id)
-                .bind(&hold.offer)
-                .bind(now)
-                .bind(expires_at)
-                .execute(&mut *c)
-                .await?;
-                sqlx::query("DELETE FROM campaign_holds WHERE merchant_id = $1 AND order_id = $2")
+            Some(hold) => {
+                if hold.points == 0 && reservations.is_empty() {
+                    // Nothing reserved: only an existing header records the answer (an
+                    // order that never reserved anything writes nothing).
+                    sqlx::query(
+                        "UPDATE holds SET card_id = $3, points = 0, offer = $4, created_at = $5,
+                            expires_at = $6
+                         WHERE merchant_id = $1 AND order_id = $2",
+                    )
                     .bind(merchant)
                     .bind(order_id)
+                    .bind(card_id)
+                    .bind(&hold.offer)
+                    .bind(now)
+                    .bind(expires_at)
                     .execute(&mut *c)
                     .await?;
-            }
-            Some(hold) => {
-                let points = i64::try_from(hold.points)
-                    .map_err(|_| StoreError::Invalid("held points are out of range".into()))?;
-                sqlx::query(
-                    "INSERT INTO holds (merchant_id, order_id, card_id, points, offer,
-                        created_at, expires_at)
-                     VALUES ($1, $2, $3, $4, $5, $6, $7)
-                     ON CONFLICT (merchant_id, order_id) DO UPDATE
-                     SET card_id = excluded.card_id, points = excluded.points,
-                         offer = excluded.offer, created_at = excluded.created_at,
-                         expires_at = excluded.expires_at",
-                )
-                .bind(merchant)
-                .bind(order_id)
-                .bind(card_id)
-                .bind(points)
-                .bind(&hold.offer)
-                .bind(now)
-                .bind(expires_at)
-                .execute(&mut *c)
-                .await?;
+                } else {
+                    let points = i64::try_from(hold.points)
+                        .map_err(|_| StoreError::Invalid("held points are out of range".into()))?;
+                    sqlx::query(
+                        "INSERT INTO holds (merchant_id, order_id, card_id, points, offer,
+                            created_at, expires_at)
+                         VALUES ($1, $2, $3, $4, $5, $6, $7)
+                         ON CONFLICT (merchant_id, order_id) DO UPDATE
+                         SET card_id = excluded.card_id, points = excluded.points,
+                             offer = excluded.offer, created_at = excluded.created_at,
+                             expires_at = excluded.expires_at",
+                    )
+                    .bind(merchant)
+                    .bind(order_id)
+                    .bind(card_id)
+                    .bind(points)
+                    .bind(&hold.offer)
+                    .bind(now)
+                    .bind(expires_at)
+                    .execute(&mut *c)
+                    .await?;
+                }
+                // The order's earlier pool reservations are replaced whole.
                 sqlx::query("DELETE FROM campaign_holds WHERE merchant_id = $1 AND order_id = $2")
                     .bind(merchant)
                     .bind(order_id)
