@@ -67,6 +67,8 @@ fn domain(evaluation: &Evaluation) -> model::Evaluation {
                 },
                 description: d.description.clone(),
                 points: d.points,
+                coupon: None,
+                divisible: false,
             })
             .collect(),
         message: evaluation.message.clone(),

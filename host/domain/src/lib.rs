@@ -18,6 +18,7 @@
 pub mod bifit;
 pub mod budget;
 pub mod clock;
+pub mod coupon;
 pub mod currency;
 pub mod limits;
 pub mod model;

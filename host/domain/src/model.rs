@@ -150,6 +150,31 @@ pub struct DiscountRequest {
     /// What the discount costs the card in points (contract 0.2); 0 when it is free.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub points: u64,
+    /// The rabat coupon this discount redeems (contract 0.3): the host holds the code for
+    /// the order, and drops the discount when the code cannot be used.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub coupon: Option<String>,
+    /// A points-costing discount the host may cut to the points available instead of
+    /// dropping it whole (contract 0.3: pay-with-points).
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub divisible: bool,
+}
+
+impl DiscountRequest {
+    /// A discount that costs nothing and redeems no coupon.
+    pub fn new(kind: DiscountKind, description: impl Into<String>) -> Self {
+        DiscountRequest {
+            kind,
+            description: description.into(),
+            points: 0,
+            coupon: None,
+            divisible: false,
+        }
+    }
+}
+
+fn is_false(value: &bool) -> bool {
+    !*value
 }
 
 fn is_zero(value: &u64) -> bool {
@@ -181,6 +206,12 @@ pub struct Accrual {
     /// Tags to take off the card (contract 0.2).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub remove_tags: Vec<String>,
+    /// Codes of coupons held for this order that the bill took, to redeem (contract 0.3).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub redeem_coupons: Vec<String>,
+    /// Names of coupon batches to issue one code each from to the card (contract 0.3).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub issue_coupons: Vec<String>,
 }
 
 /// The till's last offer for an order, as `accrue` sees it when the bill completes: the

@@ -160,6 +160,8 @@ mod tests {
             },
             description: String::new(),
             points,
+            coupon: None,
+            divisible: false,
         }
     }
 
@@ -170,6 +172,8 @@ mod tests {
             },
             description: String::new(),
             points: 0,
+            coupon: None,
+            divisible: false,
         }
     }
 

@@ -64,6 +64,8 @@ fn native_policy(order: &Order, card: &Card, config: &str) -> Evaluation {
             kind: DiscountKind::PercentageOnBill { percentage: *pct },
             description: format!("{pct}% member discount"),
             points: 0,
+            coupon: None,
+            divisible: false,
         });
     }
     let mut seen: Vec<&str> = Vec::new();
@@ -79,6 +81,8 @@ fn native_policy(order: &Order, card: &Card, config: &str) -> Evaluation {
                 },
                 description: format!("{}% off {}", config.percentage, item.name),
                 points: 0,
+                coupon: None,
+                divisible: false,
             });
         }
     }

@@ -163,6 +163,8 @@ pub fn evaluation_from_wit(value: wit::Evaluation) -> Result<model::Evaluation, 
                 kind,
                 description: d.description,
                 points: 0,
+                coupon: None,
+                divisible: false,
             })
         })
         .collect::<Result<Vec<_>, ConversionError>>()?;

@@ -455,6 +455,8 @@ pub fn evaluation(value: Evaluation, output_limit: usize) -> Result<model::Evalu
                 kind,
                 description: text(d.description),
                 points: 0,
+                coupon: None,
+                divisible: false,
             })
         })
         .collect::<Result<Vec<_>, ConversionError>>()
@@ -589,6 +591,8 @@ pub fn evaluation_v2(
                 kind,
                 description: text(d.description),
                 points: d.points,
+                coupon: None,
+                divisible: false,
             })
         })
         .collect::<Result<Vec<_>, ConversionError>>()
@@ -631,6 +635,8 @@ pub fn accrual_v2(value: AccrualV2, limit: usize) -> Result<model::Accrual, Fail
         set_tier: value.set_tier.map(|t| t.text),
         add_tags: texts(value.add_tags),
         remove_tags: texts(value.remove_tags),
+        redeem_coupons: Vec::new(),
+        issue_coupons: Vec::new(),
     })
 }
 

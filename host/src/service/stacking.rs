@@ -241,6 +241,8 @@ mod tests {
                 },
                 description: format!("{percentage}% off"),
                 points: 0,
+                coupon: None,
+                divisible: false,
             }],
             message: None,
         })

@@ -44,6 +44,8 @@ fn request() -> impl Strategy<Value = DiscountRequest> {
         kind,
         description,
         points: 0,
+        coupon: None,
+        divisible: false,
     })
 }
 
@@ -132,7 +134,9 @@ proptest! {
             kind: DiscountKind::PercentageOnBill { percentage: p },
             description: "x".to_owned(),
             points: 0,
-        };
+        coupon: None,
+divisible: false,
+};
         let evaluation = Evaluation { discounts: vec![request], message: None };
         let response = discount_response(&order, &evaluation).unwrap();
         let expected = crate::currency::round(total * p / Decimal::ONE_HUNDRED, 2)

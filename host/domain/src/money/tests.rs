@@ -61,6 +61,8 @@ fn bill(percentage: &str, description: &str) -> DiscountRequest {
         },
         description: description.to_owned(),
         points: 0,
+        coupon: None,
+        divisible: false,
     }
 }
 
@@ -72,6 +74,8 @@ fn on_item(product_id: &str, percentage: &str, description: &str) -> DiscountReq
         },
         description: description.to_owned(),
         points: 0,
+        coupon: None,
+        divisible: false,
     }
 }
 
@@ -83,6 +87,8 @@ fn coupon(amount: &str, code: &str, description: &str) -> DiscountRequest {
         },
         description: description.to_owned(),
         points: 0,
+        coupon: None,
+        divisible: false,
     }
 }
 
@@ -654,6 +660,8 @@ fn amount_off(product_id: &str, amount: &str, description: &str) -> DiscountRequ
         },
         description: description.to_owned(),
         points: 0,
+        coupon: None,
+        divisible: false,
     }
 }
 
