@@ -71,6 +71,15 @@ impl CouponValue {
     }
 }
 
+/// What a coupon's batch says it is worth, checked when an answer redeems it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CouponTerms {
+    /// The batch's name.
+    pub batch: String,
+    pub value: CouponValue,
+    pub min_bill: Option<Decimal>,
+}
+
 /// One usable coupon of a card's wallet, as a policy sees it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]

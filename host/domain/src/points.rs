@@ -13,52 +13,190 @@ use std::str::FromStr;
 use rust_decimal::Decimal;
 use serde_json::Value;
 
+use crate::coupon::{CouponTerms, CouponValue};
 use crate::model::{DiscountKind, DiscountRequest, Offer, OfferedDiscount};
 use crate::money::DiscountResponse;
 
-/// Whether any discount of the answer costs points (only then does endpoint 1 touch the
-/// card's holds: answers without a cost stay on the cheap path).
+/// Whether any discount of the answer costs points or redeems a coupon: only then does
+/// endpoint 1 reserve under the card's lock (answers without either stay on the cheap
+/// path).
 pub fn costs_points(discounts: &[DiscountRequest]) -> bool {
-    discounts.iter().any(|d| d.points > 0)
+    discounts.iter().any(|d| d.points > 0 || d.coupon.is_some())
 }
 
 /// The discounts a card can afford, and why the others were dropped.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Afforded {
-    /// What passed, in the policy's order.
+    /// What passed, in the policy's order (a divisible one possibly cut).
     pub kept: Vec<DiscountRequest>,
     /// For each of `kept`, its index in the policy's answer.
     pub kept_from: Vec<usize>,
-    /// One line per dropped discount, naming it by its index in the policy's answer,
-    /// e.g. `discounts[1] dropped: costs 500 points, card has 300 available`.
+    /// One line per dropped or cut discount, naming it by its index in the policy's
+    /// answer, e.g. `discounts[1] dropped: costs 500 points, card has 300 available`.
     pub dropped: Vec<String>,
+    /// Why the first discount was dropped, in a few words for the cashier (`None` when
+    /// nothing was dropped), e.g. `not enough points` or `coupon AB12 already redeemed`.
+    pub cashier: Option<String>,
 }
 
-/// Lets each discount through, in the policy's order, only while `available` points
-/// cover the running sum of the points-costing ones kept so far; a later, cheaper one may
-/// still pass after a dearer one was dropped. `available` may be negative (a card in
-/// debt affords nothing that costs points).
+/// What is known of the coupon codes an answer names: per code, its terms or why the
+/// order may not hold it. A code the lookup does not know is dropped as unchecked.
+pub type CouponLookup<'a> = &'a dyn Fn(&str) -> Option<Result<CouponTerms, String>>;
+
+/// [`settle`] without coupons: an answer naming a coupon has it dropped.
 pub fn afford(discounts: &[DiscountRequest], available: i64) -> Afforded {
+    settle(discounts, available, None, 4, &|_| None)
+}
+
+/// The host's gates on an answer, in the policy's order, before the money rules:
+///
+/// - **coupons**: a discount redeeming a coupon passes only when the code is usable by this
+///   order (`coupons`), not already used earlier in the answer, the bill reaches the
+///   coupon's least bill (`bill` total; not checked when `None`), and the discount is no
+///   more than the coupon is worth (an amount coupon: a `coupon-zero-vat` or an amount off a
+///   product of at most its amount; a percentage coupon: a percentage of at most its own);
+/// - **points**: a discount that costs points passes only while `available` points cover
+///   the running sum of the points-costing ones kept so far (a later, cheaper one may still
+///   pass after a dearer one was dropped); a **divisible** one that does not fit whole is
+///   cut to the points left instead — its amount (or percentage) and its cost scaled down
+///   together, an amount rounded down to the currency's `places` (a percentage to 4) and
+///   the cost rounded up, so the card never pays more per unit than asked. `available` may be negative (a card in debt
+///   affords nothing that costs points).
+pub fn settle(
+    discounts: &[DiscountRequest],
+    available: i64,
+    bill: Option<Decimal>,
+    places: u32,
+    coupons: CouponLookup<'_>,
+) -> Afforded {
     let mut left = i128::from(available);
     let mut afforded = Afforded {
         kept: Vec::with_capacity(discounts.len()),
         kept_from: Vec::with_capacity(discounts.len()),
         dropped: Vec::new(),
+        cashier: None,
     };
+    let mut used_codes: Vec<&str> = Vec::new();
     for (index, discount) in discounts.iter().enumerate() {
+        if let Some(code) = discount.coupon.as_deref() {
+            let problem = if used_codes.contains(&code) {
+                Some(format!("coupon {code} is already in this answer"))
+            } else {
+                match coupons(code) {
+                    None => Some(format!("coupon {code} was not checked")),
+                    Some(Err(why)) => Some(why),
+                    Some(Ok(terms)) => coupon_problem(discount, code, &terms, bill),
+                }
+            };
+            if let Some(problem) = problem {
+                afforded
+                    .dropped
+                    .push(format!("discounts[{index}] dropped: {problem}"));
+                afforded.cashier.get_or_insert(problem);
+                continue;
+            }
+            used_codes.push(code);
+        }
         let cost = i128::from(discount.points);
+        let mut discount = discount.clone();
         if cost > 0 && cost > left {
             let has = left.max(0);
-            afforded.dropped.push(format!(
-                "discounts[{index}] dropped: costs {cost} points, card has {has} available"
-            ));
-            continue;
+            match cut(&discount, has, places) {
+                Some(smaller) if discount.divisible => {
+                    afforded.dropped.push(format!(
+                        "discounts[{index}] cut: costs {cost} points, card has {has} available; cut to {} points",
+                        smaller.points
+                    ));
+                    discount = smaller;
+                }
+                _ => {
+                    afforded.dropped.push(format!(
+                        "discounts[{index}] dropped: costs {cost} points, card has {has} available"
+                    ));
+                    afforded
+                        .cashier
+                        .get_or_insert_with(|| format!("not enough points ({has} available)"));
+                    continue;
+                }
+            }
         }
-        left -= cost;
-        afforded.kept.push(discount.clone());
+        left -= i128::from(discount.points);
+        afforded.kept.push(discount);
         afforded.kept_from.push(index);
     }
     afforded
+}
+
+/// Why `discount` may not redeem the coupon `code` of `terms` on a bill of `bill`.
+fn coupon_problem(
+    discount: &DiscountRequest,
+    code: &str,
+    terms: &CouponTerms,
+    bill: Option<Decimal>,
+) -> Option<String> {
+    if let (Some(least), Some(bill)) = (terms.min_bill, bill)
+        && bill < least
+    {
+        return Some(format!("coupon {code} needs a bill of at least {least}"));
+    }
+    match (&terms.value, &discount.kind) {
+        (
+            CouponValue::Amount { amount: worth },
+            DiscountKind::CouponZeroVat { amount, .. } | DiscountKind::AmountOffItem { amount, .. },
+        ) => (amount > worth).then(|| format!("coupon {code} is worth {worth}, not {amount}")),
+        (
+            CouponValue::Percentage { percentage: worth },
+            DiscountKind::PercentageOnBill { percentage }
+            | DiscountKind::PercentageOnItem { percentage, .. },
+        ) => (percentage > worth)
+            .then(|| format!("coupon {code} is worth {worth}%, not {percentage}%")),
+        (CouponValue::Amount { amount }, _) => Some(format!(
+            "coupon {code} is an amount ({amount}): redeem it as a coupon or an amount off a product"
+        )),
+        (CouponValue::Percentage { percentage }, _) => Some(format!(
+            "coupon {code} is a percentage ({percentage}%): redeem it as a percentage discount"
+        )),
+    }
+}
+
+/// `discount` cut to cost at most `points` (> 0), its value scaled down with its cost:
+/// `None` when nothing is left of it.
+fn cut(discount: &DiscountRequest, points: i128, places: u32) -> Option<DiscountRequest> {
+    let cost = Decimal::from(discount.points);
+    let points = Decimal::from(u64::try_from(points).ok().filter(|p| *p > 0)?);
+    if cost <= Decimal::ZERO {
+        return None;
+    }
+    let share = |value: Decimal, places: u32| -> Option<Decimal> {
+        let cut = value.checked_mul(points)?.checked_div(cost)?;
+        let cut = cut.round_dp_with_strategy(places, rust_decimal::RoundingStrategy::ToZero);
+        (cut > Decimal::ZERO).then_some(cut)
+    };
+    let mut smaller = discount.clone();
+    let (value, new_value) = match &mut smaller.kind {
+        DiscountKind::CouponZeroVat { amount, .. } | DiscountKind::AmountOffItem { amount, .. } => {
+            let value = *amount;
+            *amount = share(value, places)?;
+            (value, *amount)
+        }
+        DiscountKind::PercentageOnBill { percentage }
+        | DiscountKind::PercentageOnItem { percentage, .. } => {
+            let value = *percentage;
+            *percentage = share(value, 4)?;
+            (value, *percentage)
+        }
+    };
+    // The cost of what is left, rounded up: never more per unit than the policy asked.
+    let new_cost = new_value
+        .checked_mul(cost)?
+        .checked_div(value)?
+        .round_dp_with_strategy(0, rust_decimal::RoundingStrategy::AwayFromZero);
+    smaller.points = u64::try_from(new_cost.mantissa())
+        .ok()?
+        .min(discount.points);
+    let points = u64::try_from(points.mantissa()).ok()?;
+    smaller.points = smaller.points.min(points);
+    Some(smaller)
 }
 
 /// The offer a till got: each line of `response` with the discount it came from
@@ -93,7 +231,8 @@ pub fn offer(
             Some(OfferedDiscount {
                 kind: kind.to_owned(),
                 product_id,
-                code,
+                // A discount that redeems a rabat coupon carries that coupon's code.
+                code: request.coupon.clone().or(code),
                 description: line.description().to_owned(),
                 amount: line.amount(),
                 points: request.points,
@@ -257,6 +396,98 @@ mod tests {
         );
         let afforded = afford(&[coupon("1", u64::MAX)], i64::MAX);
         assert!(afforded.kept.is_empty());
+    }
+
+    fn with_coupon(mut discount: DiscountRequest, code: &str) -> DiscountRequest {
+        discount.coupon = Some(code.into());
+        discount
+    }
+
+    fn five_off(code: &str) -> Option<Result<CouponTerms, String>> {
+        match code {
+            "GOOD" | "OTHER" => Some(Ok(CouponTerms {
+                batch: "welcome".into(),
+                value: CouponValue::Amount { amount: dec("5") },
+                min_bill: Some(dec("20")),
+            })),
+            "USED" => Some(Err("coupon USED is already redeemed".into())),
+            _ => None,
+        }
+    }
+
+    #[test]
+    fn coupons_pass_only_usable_within_their_terms_and_once() {
+        let asked = [
+            with_coupon(coupon("5", 0), "GOOD"),
+            with_coupon(coupon("5", 0), "GOOD"),
+            with_coupon(coupon("5", 0), "USED"),
+            with_coupon(coupon("6", 0), "OTHER"),
+            with_coupon(bill_percent("10"), "OTHER"),
+            with_coupon(coupon("1", 0), "NOPE"),
+        ];
+        assert!(costs_points(&asked[..1]));
+        let settled = settle(&asked, 0, Some(dec("30")), 2, &five_off);
+        assert_eq!(settled.kept_from, [0]);
+        assert_eq!(
+            settled.dropped,
+            [
+                "discounts[1] dropped: coupon GOOD is already in this answer",
+                "discounts[2] dropped: coupon USED is already redeemed",
+                "discounts[3] dropped: coupon OTHER is worth 5, not 6",
+                "discounts[4] dropped: coupon OTHER is an amount (5): redeem it as a coupon or an amount off a product",
+                "discounts[5] dropped: coupon NOPE was not checked",
+            ]
+        );
+        assert_eq!(
+            settled.cashier.as_deref(),
+            Some("coupon GOOD is already in this answer")
+        );
+        // Below the least bill.
+        let settled = settle(&asked[..1], 0, Some(dec("19.99")), 2, &five_off);
+        assert_eq!(
+            settled.dropped,
+            ["discounts[0] dropped: coupon GOOD needs a bill of at least 20"]
+        );
+    }
+
+    #[test]
+    fn a_divisible_discount_is_cut_to_the_points_available() {
+        let mut pay = coupon("5.00", 500);
+        pay.divisible = true;
+        let settled = settle(std::slice::from_ref(&pay), 333, None, 2, &|_| None);
+        assert_eq!(settled.kept.len(), 1);
+        // 5.00 × 333 / 500 = 3.33 exactly; it costs 333 points.
+        assert_eq!(
+            settled.kept[0].kind,
+            DiscountKind::CouponZeroVat {
+                amount: dec("3.33"),
+                code: "POINTS".into()
+            }
+        );
+        assert_eq!(settled.kept[0].points, 333);
+        assert_eq!(settled.cashier, None);
+        // 5.00 × 100 / 300 = 1.666…: 1.66 off, costing ceil(1.66 × 300 / 5) = 100 points.
+        let mut pay = coupon("5.00", 300);
+        pay.divisible = true;
+        let settled = settle(std::slice::from_ref(&pay), 100, None, 2, &|_| None);
+        assert_eq!(
+            settled.kept[0].kind,
+            DiscountKind::CouponZeroVat {
+                amount: dec("1.66"),
+                code: "POINTS".into()
+            }
+        );
+        assert_eq!(settled.kept[0].points, 100);
+        // Nothing available: dropped, and the cashier is told.
+        let settled = settle(std::slice::from_ref(&pay), 0, None, 2, &|_| None);
+        assert!(settled.kept.is_empty());
+        assert_eq!(
+            settled.cashier.as_deref(),
+            Some("not enough points (0 available)")
+        );
+        // Not divisible: dropped whole, as before.
+        pay.divisible = false;
+        assert!(settle(&[pay], 100, None, 2, &|_| None).kept.is_empty());
     }
 
     #[test]

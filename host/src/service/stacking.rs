@@ -197,7 +197,7 @@ pub fn combine(order: &Order, ran: &[Ran<'_>]) -> Combined {
 }
 
 /// `text` cut to at most `max` characters, ending in "…" when cut.
-fn shortened(text: &str, max: usize) -> String {
+pub(crate) fn shortened(text: &str, max: usize) -> String {
     if text.chars().count() <= max {
         return text.to_owned();
     }

@@ -21,24 +21,27 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use rabat_domain::clock::now_ms;
+use rabat_domain::coupon::{MAX_ISSUED_PER_BILL, normalize_code};
+use rabat_domain::currency;
 use rabat_domain::limits::{
     MAX_CARD_TAGS, MAX_POINTS_PER_ACCRUAL, MAX_TAG_CHARS, MAX_TIER_CHARS, card_label_problem,
     without_nul,
 };
-use rabat_domain::model::{Accrual, Card, Evaluation, Offer, Order, Pos};
+use rabat_domain::model::{Accrual, Card, DiscountRequest, Evaluation, Offer, Order, Pos};
 use rabat_domain::money::{self, DiscountResponse, NO_DISCOUNT_MESSAGE};
 use rabat_domain::points;
 use rabat_sandbox::decide::Decision;
 use rabat_sandbox::sandbox::{LogLevel, LogLine};
 use rabat_sandbox::{CallReport, Contract, Failure};
 use rabat_store::{
-    Entity, GroupCommit, NewHold, PendingEvaluation, Recorded, Settlement, Store, StoreError,
-    TransactionRecord,
+    Entity, GroupCommit, NewHold, PendingEvaluation, Recorded, Reserved, Settlement, Store,
+    StoreError, TransactionRecord,
 };
 use serde_json::Value;
 
 use super::campaigns::Clock;
 use super::runner::{Call, Decided, PolicyRunner, money_decision};
+use super::stacking::MAX_MESSAGE_CHARS;
 use super::{ServiceError, ServiceResult};
 use crate::active::LoadError;
 use crate::admission::Admission;
@@ -298,33 +301,45 @@ impl Till {
     ) -> ServiceResult<(Decision, i64, Vec<String>)> {
         let now = now_ms();
         let ttl_ms = i64::try_from(self.hold_ttl.as_millis()).unwrap_or(i64::MAX);
+        let codes = coupon_codes(&evaluation.discounts);
         let held = self
             .store
-            .hold_points(
+            .reserve(
                 merchant,
                 &card.card_id,
                 ledger_order_id,
                 now,
                 ttl_ms,
+                &[],
+                &codes,
                 |available| {
-                    let afforded = points::afford(&evaluation.discounts, available);
+                    let afforded = gate(order, &evaluation.discounts, &available);
                     let kept = Evaluation {
                         discounts: afforded.kept,
                         message: evaluation.message,
                     };
                     match money::discount_response_traced(order, &kept) {
-                        Ok((response, sources)) => {
+                        Ok((mut response, sources)) => {
                             let offer = points::offer(&kept.discounts, &response, &sources, now);
                             let hold = serde_json::to_string(&offer).ok().map(|text| NewHold {
                                 points: offer.held_points,
                                 offer: text,
                             });
-                            (hold, (Ok(response), afforded.dropped))
+                            let coupons = held_codes(&kept.discounts, &sources);
+                            tell_cashier(&mut response, afforded.cashier.as_deref());
+                            Reserved {
+                                hold,
+                                reservations: Vec::new(),
+                                coupons,
+                                out: (Ok(response), afforded.dropped),
+                            }
                         }
-                        Err(e) => (
-                            None,
-                            (Err(Failure::InvalidAnswer(e.to_string())), afforded.dropped),
-                        ),
+                        Err(e) => Reserved {
+                            hold: None,
+                            reservations: Vec::new(),
+                            coupons: Vec::new(),
+                            out: (Err(Failure::InvalidAnswer(e.to_string())), afforded.dropped),
+                        },
                     }
                 },
             )
@@ -656,6 +671,37 @@ fn settlement(accrual: &Accrual, offer: Option<&Offer>) -> Settlement {
     };
     let add_tags = labels("addTags", &accrual.add_tags);
     let remove_tags = labels("removeTags", &accrual.remove_tags);
+    // Codes to redeem: only those the offer carried can be held for the order (the store
+    // redeems only what the order holds for this card).
+    let mut redeem_coupons: Vec<String> = Vec::new();
+    for code in &accrual.redeem_coupons {
+        let code = normalize_code(code);
+        let offered = offer.is_some_and(|offer| {
+            offer
+                .discounts
+                .iter()
+                .any(|d| d.code.as_deref() == Some(code.as_str()))
+        });
+        if !offered {
+            dropped.push(format!(
+                "redeemCoupons '{}' dropped: the till's offer did not carry it",
+                shown(&code)
+            ));
+        } else if !redeem_coupons.contains(&code) {
+            redeem_coupons.push(code);
+        }
+    }
+    let mut issue_coupons: Vec<String> = Vec::new();
+    for batch in &accrual.issue_coupons {
+        if issue_coupons.len() >= MAX_ISSUED_PER_BILL {
+            dropped.push(format!(
+                "issueCoupons '{}' dropped: at most {MAX_ISSUED_PER_BILL} coupons are issued per bill",
+                shown(batch)
+            ));
+        } else {
+            issue_coupons.push(batch.clone());
+        }
+    }
     Settlement {
         redeem: accrual
             .redeem
@@ -663,8 +709,65 @@ fn settlement(accrual: &Accrual, offer: Option<&Offer>) -> Settlement {
         set_tier,
         add_tags,
         remove_tags,
+        redeem_coupons,
+        issue_coupons,
         dropped,
         policy_version: None,
+    }
+}
+
+/// The coupon codes an answer redeems, each once.
+fn coupon_codes(discounts: &[DiscountRequest]) -> Vec<String> {
+    let mut codes: Vec<String> = discounts.iter().filter_map(|d| d.coupon.clone()).collect();
+    codes.sort();
+    codes.dedup();
+    codes
+}
+
+/// The host's gates on an answer under the card's lock: each coupon it redeems checked
+/// against what the store read of it, then the points (see [`points::settle`]).
+fn gate(
+    order: &Order,
+    discounts: &[DiscountRequest],
+    available: &rabat_store::Available,
+) -> points::Afforded {
+    let lookup = |code: &str| {
+        available
+            .coupons
+            .iter()
+            .find(|check| check.code == code)
+            .map(|check| check.usable.clone())
+    };
+    points::settle(
+        discounts,
+        available.points,
+        Some(order.total),
+        currency::minor_units(&order.currency),
+        &lookup,
+    )
+}
+
+/// The codes of the coupons the till was really offered (a line with an amount), to be
+/// held for the order: `sources[i]` is the discount of `kept` behind line `i`.
+fn held_codes(kept: &[DiscountRequest], sources: &[usize]) -> Vec<String> {
+    let mut codes: Vec<String> = sources
+        .iter()
+        .filter_map(|source| kept.get(*source).and_then(|d| d.coupon.clone()))
+        .collect();
+    codes.sort();
+    codes.dedup();
+    codes
+}
+
+/// Adds why something was dropped to the cashier's message, in one short line.
+fn tell_cashier(response: &mut DiscountResponse, why: Option<&str>) {
+    if let Some(why) = why {
+        let line = if response.discounts.is_empty() {
+            format!("{NO_DISCOUNT_MESSAGE} ({why})")
+        } else {
+            format!("{} ({why})", response.message)
+        };
+        response.message = crate::service::stacking::shortened(&line, MAX_MESSAGE_CHARS);
     }
 }
 

@@ -25,6 +25,11 @@ pub struct Settlement {
     pub add_tags: Vec<String>,
     /// Tags to take off.
     pub remove_tags: Vec<String>,
+    /// Codes of the order's held coupons that the bill took, to redeem (contract 0.3).
+    pub redeem_coupons: Vec<String>,
+    /// Batches (by name) to issue one code each from to the card (contract 0.3; the
+    /// caller bounds how many).
+    pub issue_coupons: Vec<String>,
     /// Changes the caller dropped as invalid, with the reason: noted on the ledger row.
     pub dropped: Vec<String>,
     /// The policy version whose `accrue` asked for this, for the card change's audit row.
@@ -133,6 +138,7 @@ macro_rules! apply_burn_and_card_changes {
                 &record.order_id,
                 &record.card_id,
                 $now,
+                &settlement.redeem_coupons,
             )
             .await?;
             let hold: Option<(String, i64, i64)> = sqlx::query_as(
@@ -210,6 +216,52 @@ macro_rules! apply_burn_and_card_changes {
                 .bind(&tags)
                 .execute(&mut *$tx)
                 .await?;
+            }
+            // Coupons the policy issues to the card, in the bill's transaction: a code of
+            // the batch's pattern (or a free imported code, never waiting on a lock).
+            let mut issued = Vec::new();
+            let mut not_issued = Vec::new();
+            for batch in &settlement.issue_coupons {
+                match $crate::coupons::issue_in(
+                    $crate::engine::WriteConn::from(&mut *$tx),
+                    $merchant,
+                    $crate::coupons::BatchRef::Name(batch),
+                    &record.card_id,
+                    $now,
+                )
+                .await?
+                {
+                    Ok(code) => issued.push(serde_json::json!({"batch": batch, "code": code})),
+                    Err(reason) => not_issued.push(format!("issueCoupons '{batch}' dropped: {reason}")),
+                }
+            }
+            let mut after = after;
+            if !issued.is_empty() || !not_issued.is_empty() || !settlement.redeem_coupons.is_empty() {
+                let mut note = match after.note.take() {
+                    Some(serde_json::Value::Object(map)) => map,
+                    _ => serde_json::Map::new(),
+                };
+                if !issued.is_empty() {
+                    note.insert("issuedCoupons".into(), serde_json::Value::Array(issued.clone()));
+                }
+                if !settlement.redeem_coupons.is_empty() {
+                    note.insert("redeemCoupons".into(), serde_json::json!(settlement.redeem_coupons));
+                }
+                if !not_issued.is_empty() {
+                    let dropped = note.entry("dropped").or_insert_with(|| serde_json::json!([]));
+                    if let Some(list) = dropped.as_array_mut() {
+                        list.extend(not_issued.into_iter().map(serde_json::Value::String));
+                    }
+                }
+                after.note = Some(serde_json::Value::Object(note));
+            }
+            if !issued.is_empty() {
+                let detail = serde_json::json!({
+                    "cardId": record.card_id, "orderId": record.order_id,
+                    "policyVersion": settlement.policy_version, "issued": issued,
+                });
+                let audit = $crate::AuditRecord::now("policy", "coupon.issue", detail);
+                insert_audit!($tx, $merchant, &audit)?;
             }
             if let Some(note) = &after.note {
                 sqlx::query("UPDATE ledger SET card_changes = $2 WHERE id = $1")

@@ -13,6 +13,8 @@ pub enum Entity {
     Order,
     Campaign,
     Evaluation,
+    CouponBatch,
+    Coupon,
 }
 
 impl fmt::Display for Entity {
@@ -25,6 +27,8 @@ impl fmt::Display for Entity {
             Entity::Order => "order",
             Entity::Campaign => "campaign",
             Entity::Evaluation => "evaluation",
+            Entity::CouponBatch => "coupon batch",
+            Entity::Coupon => "coupon",
         })
     }
 }

@@ -69,14 +69,24 @@ impl Store {
         ttl_ms: i64,
         plan: impl FnOnce(i64) -> (Option<NewHold>, T) + Send,
     ) -> Result<T> {
-        self.reserve(merchant, card_id, order_id, now, ttl_ms, &[], |available| {
-            let (hold, out) = plan(available.points);
-            Reserved {
-                hold,
-                reservations: Vec::new(),
-                out,
-            }
-        })
+        self.reserve(
+            merchant,
+            card_id,
+            order_id,
+            now,
+            ttl_ms,
+            &[],
+            &[],
+            |available| {
+                let (hold, out) = plan(available.points);
+                Reserved {
+                    hold,
+                    reservations: Vec::new(),
+                    coupons: Vec::new(),
+                    out,
+                }
+            },
+        )
         .await
     }
 

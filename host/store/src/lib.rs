@@ -58,6 +58,7 @@ mod burn;
 mod campaigns;
 mod cards;
 mod compiled;
+mod coupons;
 pub mod credentials;
 mod engine;
 mod error;
@@ -83,6 +84,7 @@ pub use campaigns::{
 };
 pub use cards::UpsertedCard;
 pub use compiled::CompiledArtifact;
+pub use coupons::{Batch, Coupon, CouponCheck, CouponFilter, CouponState, NewBatch, NewCodes};
 pub use engine::{EngineKind, StoreOptions};
 pub use error::{Entity, StoreError};
 pub use evaluations::{

@@ -23,6 +23,7 @@
 use rabat_domain::budget::{Left, Pool, PoolKey, Scope};
 
 use super::cards::{CardRow, LOCK_CARD};
+use super::coupons::{CouponCheck, CouponUse, parse_terms};
 use tokio::sync::oneshot;
 
 use super::engine::WriteConn;
@@ -65,6 +66,8 @@ pub struct Available {
     /// is already recorded: a completed bill redeems nothing more).
     pub points: i64,
     pub left: Vec<Left>,
+    /// Per code asked for (in code order, each once), whether the order may hold it.
+    pub coupons: Vec<CouponCheck>,
     /// The order is already recorded: nothing reserved now would ever be used, so the
     /// store writes no pool reservations for it.
     pub recorded: bool,
@@ -87,12 +90,23 @@ pub struct Reservation {
 pub struct Reserved<T> {
     pub hold: Option<NewHold>,
     pub reservations: Vec<Reservation>,
+    /// The coupon codes the order holds (each one [`Available::coupons`] said is usable;
+    /// written only with a header).
+    pub coupons: Vec<String>,
     pub out: T,
+}
+
+/// What a completed bill used, applied once every card of its transaction is locked:
+/// its coupons first (in code order), then its pools (in [`PoolKey`] order).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Usage {
+    Coupon(CouponUse),
+    Pool(PoolUsage),
 }
 
 /// One pool's use by a completed bill, to be added to its counter.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct Usage {
+pub(crate) struct PoolUsage {
     pub merchant: String,
     pub key: PoolKey,
     pub amount: i64,
@@ -144,9 +158,11 @@ impl Store {
         now: i64,
         ttl_ms: i64,
         pools: &[Pool],
+        codes: &[String],
         plan: impl FnOnce(Available) -> Reserved<T> + Send,
     ) -> Result<T> {
         let expires_at = now.saturating_add(ttl_ms);
+        let codes = lock_order(codes);
         if let Some(queue) = &self.reserve_queue {
             let (available, read) = oneshot::channel();
             let (decide, decision) = oneshot::channel();
@@ -158,6 +174,7 @@ impl Store {
                 now,
                 expires_at,
                 pools: pools.to_vec(),
+                codes: codes.clone(),
                 available,
                 decision,
                 done,
@@ -172,11 +189,16 @@ impl Store {
                 let Reserved {
                     hold,
                     reservations,
+                    coupons,
                     out,
                 } = plan(available);
-                let reservations = if recorded { Vec::new() } else { reservations };
+                let (reservations, coupons) = if recorded {
+                    (Vec::new(), Vec::new())
+                } else {
+                    (reservations, coupons)
+                };
                 decide
-                    .send((hold, reservations))
+                    .send((hold, reservations, coupons))
                     .map_err(|_| StoreError::Database(sqlx::Error::WorkerCrashed))?;
                 return match committed.await {
                     Ok(result) => result.map(|()| out),
@@ -185,8 +207,10 @@ impl Store {
                 };
             }
         }
-        self.reserve_alone(merchant, card_id, order_id, now, expires_at, pools, plan)
-            .await
+        self.reserve_alone(
+            merchant, card_id, order_id, now, expires_at, pools, &codes, plan,
+        )
+        .await
     }
 
     /// [`Store::reserve`] in a transaction of its own.
@@ -199,15 +223,17 @@ impl Store {
         now: i64,
         expires_at: i64,
         pools: &[Pool],
+        codes: &[String],
         plan: impl FnOnce(Available) -> Reserved<T> + Send,
     ) -> Result<T> {
         let out = with_pool!(self, pool => {
             let mut tx = self.turn.begin(pool).await?;
             let available =
-                read_available((&mut *tx).into(), merchant, card_id, order_id, now, pools).await?;
+                read_available((&mut *tx).into(), merchant, card_id, order_id, now, pools, codes).await?;
             let recorded = available.recorded;
-            let Reserved { hold, reservations, out } = plan(available);
-            let reservations = if recorded { Vec::new() } else { reservations };
+            let Reserved { hold, reservations, coupons, out } = plan(available);
+            let (reservations, coupons) =
+                if recorded { (Vec::new(), Vec::new()) } else { (reservations, coupons) };
             write_reservation(
                 (&mut *tx).into(),
                 merchant,
@@ -217,6 +243,7 @@ impl Store {
                 expires_at,
                 hold,
                 &reservations,
+                &coupons,
             )
             .await?;
             tx.commit().await?;
@@ -283,9 +310,37 @@ pub(crate) async fn take_reservations(
     order_id: &str,
     card_id: &str,
     now: i64,
+    redeem: &[String],
 ) -> Result<Vec<Usage>> {
     type Row = (i64, String, String, i64, i64, i64, Option<i64>, Option<i64>);
     with_conn!(conn, c => {
+        let mut used = Vec::new();
+        if !redeem.is_empty() {
+            // The codes the order holds for this card, unexpired, that the bill took.
+            let held: Vec<(String,)> = sqlx::query_as(
+                "SELECT ch.code FROM coupon_holds ch
+                 JOIN holds h ON h.merchant_id = ch.merchant_id AND h.order_id = ch.order_id
+                 WHERE ch.merchant_id = $1 AND ch.order_id = $2 AND h.card_id = $3
+                   AND ch.expires_at > $4
+                 ORDER BY ch.code",
+            )
+            .bind(merchant)
+            .bind(order_id)
+            .bind(card_id)
+            .bind(now)
+            .fetch_all(&mut **c)
+            .await?;
+            for (code,) in held {
+                if redeem.contains(&code) {
+                    used.push(Usage::Coupon(CouponUse {
+                        merchant: merchant.to_owned(),
+                        code,
+                        order_id: order_id.to_owned(),
+                        card_id: card_id.to_owned(),
+                    }));
+                }
+            }
+        }
         let rows: Vec<Row> = sqlx::query_as(
             "SELECT ch.campaign_id, ch.scope, ch.scope_key, ch.period_start, ch.amount, ch.count,
                     ch.limit_amount, ch.limit_count
@@ -301,7 +356,6 @@ pub(crate) async fn take_reservations(
         .bind(now)
         .fetch_all(&mut **c)
         .await?;
-        let mut used = Vec::with_capacity(rows.len());
         for (campaign_id, scope, key, period_start, amount, count, limit_amount, limit_count) in rows {
             let scope = Scope::parse(&scope)
                 .ok_or_else(|| StoreError::corrupt(format!("reservation scope '{scope}'")))?;
@@ -322,14 +376,14 @@ pub(crate) async fn take_reservations(
             .bind(now)
             .execute(&mut **c)
             .await?;
-            used.push(Usage {
+            used.push(Usage::Pool(PoolUsage {
                 merchant: merchant.to_owned(),
                 key: PoolKey { campaign_id, scope, key, period_start },
                 amount,
                 count,
                 limit_amount,
                 limit_count,
-            });
+            }));
         }
         Ok(used)
     })
@@ -341,9 +395,45 @@ pub(crate) async fn add_usage(conn: &mut WriteConn<'_>, mut usage: Vec<Usage>) -
     if usage.is_empty() {
         return Ok(());
     }
-    usage.sort_by(|a, b| (&a.merchant, &a.key).cmp(&(&b.merchant, &b.key)));
+    let (mut coupons, mut pools): (Vec<CouponUse>, Vec<PoolUsage>) = (Vec::new(), Vec::new());
+    for u in usage.drain(..) {
+        match u {
+            Usage::Coupon(c) => coupons.push(c),
+            Usage::Pool(p) => pools.push(p),
+        }
+    }
+    coupons.sort_by(|a, b| (&a.merchant, &a.code).cmp(&(&b.merchant, &b.code)));
+    pools.sort_by(|a, b| (&a.merchant, &a.key).cmp(&(&b.merchant, &b.key)));
     with_conn!(conn, c => {
-        for u in &usage {
+        for u in &coupons {
+            // Never past the code's uses, and never a voided code: what was held may have
+            // been voided since (the hold then redeems nothing).
+            let redeemed: Option<(i64,)> = sqlx::query_as(
+                "UPDATE coupons SET uses = uses + 1
+                 WHERE merchant_id = $1 AND code = $2 AND uses < max_uses AND voided_at IS NULL
+                 RETURNING uses",
+            )
+            .bind(&u.merchant)
+            .bind(&u.code)
+            .fetch_optional(&mut **c)
+            .await?;
+            if redeemed.is_none() {
+                tracing::warn!(merchant = %u.merchant, code = %u.code, order = %u.order_id, "a held coupon was not redeemed: voided or used up since it was held");
+                continue;
+            }
+            sqlx::query(
+                "INSERT INTO coupon_redemptions (merchant_id, code, order_id, card_id, redeemed_at)
+                 VALUES ($1, $2, $3, $4, $5)",
+            )
+            .bind(&u.merchant)
+            .bind(&u.code)
+            .bind(&u.order_id)
+            .bind(&u.card_id)
+            .bind(super::now_ms())
+            .execute(&mut **c)
+            .await?;
+        }
+        for u in &pools {
             let k = &u.key;
             let (amount, count): (i64, i64) = sqlx::query_as(LOCK_POOL)
                 .bind(&u.merchant)
@@ -391,6 +481,7 @@ pub(crate) async fn read_available(
     order_id: &str,
     now: i64,
     pools: &[Pool],
+    codes: &[String],
 ) -> Result<Available> {
     with_conn!(conn, c => {
         let card: Option<CardRow> = sqlx::query_as(LOCK_CARD)
@@ -423,6 +514,58 @@ pub(crate) async fn read_available(
         .bind(order_id)
         .fetch_optional(&mut *c)
         .await?;
+        // The codes before the pools: the lock order every writer keeps.
+        let mut coupons = Vec::with_capacity(codes.len());
+        for code in codes {
+            type Locked = (i64, Option<String>, i64, i64, Option<i64>, Option<i64>, Option<i64>);
+            let locked: Option<Locked> = sqlx::query_as(
+                "UPDATE coupons SET uses = uses WHERE merchant_id = $1 AND code = $2
+                 RETURNING batch_id, card_id, max_uses, uses, valid_from, valid_until, voided_at",
+            )
+            .bind(merchant)
+            .bind(code)
+            .fetch_optional(&mut *c)
+            .await?;
+            let usable = match locked {
+                None => Err(format!("coupon {code} is unknown")),
+                Some((batch_id, owner, max_uses, uses, valid_from, valid_until, voided_at)) => {
+                    let (held,): (i64,) = sqlx::query_as(
+                        "SELECT COUNT(*) FROM coupon_holds
+                         WHERE merchant_id = $1 AND code = $2 AND expires_at > $3 AND order_id <> $4",
+                    )
+                    .bind(merchant)
+                    .bind(code)
+                    .bind(now)
+                    .bind(order_id)
+                    .fetch_one(&mut *c)
+                    .await?;
+                    if voided_at.is_some() {
+                        Err(format!("coupon {code} is voided"))
+                    } else if owner.as_deref().is_some_and(|owner| owner != card_id) {
+                        Err(format!("coupon {code} is another card's"))
+                    } else if valid_from.is_some_and(|from| from > now) {
+                        Err(format!("coupon {code} is not valid yet"))
+                    } else if valid_until.is_some_and(|until| until <= now) {
+                        Err(format!("coupon {code} has expired"))
+                    } else if uses >= max_uses {
+                        Err(format!("coupon {code} is already redeemed"))
+                    } else if uses.saturating_add(held) >= max_uses {
+                        Err(format!("coupon {code} is held by another open bill"))
+                    } else {
+                        let terms: (String, String, Option<String>) = sqlx::query_as(
+                            "SELECT name, value, min_bill FROM coupon_batches
+                             WHERE merchant_id = $1 AND id = $2",
+                        )
+                        .bind(merchant)
+                        .bind(batch_id)
+                        .fetch_one(&mut *c)
+                        .await?;
+                        Ok(parse_terms(terms)?)
+                    }
+                }
+            };
+            coupons.push(CouponCheck { code: code.clone(), usable });
+        }
         let mut left = Vec::with_capacity(pools.len());
         for p in pools {
             let k = &p.key;
@@ -450,9 +593,18 @@ pub(crate) async fn read_available(
         Ok(Available {
             points: if recorded { 0 } else { card.points.saturating_sub(held) },
             left,
+            coupons,
             recorded,
         })
     })
+}
+
+/// `codes` in the lock order (code order), each once.
+fn lock_order(codes: &[String]) -> Vec<String> {
+    let mut codes = codes.to_vec();
+    codes.sort();
+    codes.dedup();
+    codes
 }
 
 /// Reserve's second step: writes the plan's answer as the order's reservation, replacing
@@ -467,11 +619,12 @@ pub(crate) async fn write_reservation(
     expires_at: i64,
     hold: Option<NewHold>,
     reservations: &[Reservation],
+    coupons: &[String],
 ) -> Result<()> {
     with_conn!(conn, c => {
         match hold {
             Some(hold) => {
-                if hold.points == 0 && reservations.is_empty() {
+                if hold.points == 0 && reservations.is_empty() && coupons.is_empty() {
                     // Nothing reserved: only an existing header records the answer (an
                     // order that never reserved anything writes nothing).
                     sqlx::query(
@@ -509,12 +662,29 @@ pub(crate) async fn write_reservation(
                     .execute(&mut *c)
                     .await?;
                 }
-                // The order's earlier pool reservations are replaced whole.
+                // The order's earlier pool reservations and codes are replaced whole.
                 sqlx::query("DELETE FROM campaign_holds WHERE merchant_id = $1 AND order_id = $2")
                     .bind(merchant)
                     .bind(order_id)
                     .execute(&mut *c)
                     .await?;
+                sqlx::query("DELETE FROM coupon_holds WHERE merchant_id = $1 AND order_id = $2")
+                    .bind(merchant)
+                    .bind(order_id)
+                    .execute(&mut *c)
+                    .await?;
+                for code in lock_order(coupons) {
+                    sqlx::query(
+                        "INSERT INTO coupon_holds (merchant_id, order_id, code, expires_at)
+                         VALUES ($1, $2, $3, $4)",
+                    )
+                    .bind(merchant)
+                    .bind(order_id)
+                    .bind(&code)
+                    .bind(expires_at)
+                    .execute(&mut *c)
+                    .await?;
+                }
                 for r in reservations {
                     let k = &r.pool.key;
                     sqlx::query(

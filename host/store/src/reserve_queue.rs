@@ -34,7 +34,7 @@ const MAX_BATCH: usize = 128;
 const QUEUE: usize = 4096;
 
 /// What the caller decided: the order's header and its pool reservations.
-pub(crate) type Decision = (Option<NewHold>, Vec<Reservation>);
+pub(crate) type Decision = (Option<NewHold>, Vec<Reservation>, Vec<String>);
 
 /// One order's reservation on its way through the writer.
 pub(crate) struct Ask {
@@ -44,6 +44,8 @@ pub(crate) struct Ask {
     pub now: i64,
     pub expires_at: i64,
     pub pools: Vec<Pool>,
+    /// The coupon codes asked for, in lock order.
+    pub codes: Vec<String>,
     /// What the order may reserve, read under the write lock (or why it could not be).
     pub available: oneshot::Sender<Result<Available>>,
     /// The caller's decision on it.
@@ -138,6 +140,7 @@ async fn one(
         now,
         expires_at,
         pools,
+        codes,
         available,
         decision,
         done,
@@ -150,6 +153,7 @@ async fn one(
         &order_id,
         now,
         &pools,
+        &codes,
     )
     .await;
     let read = match read {
@@ -164,7 +168,7 @@ async fn one(
         roll_back(tx).await?;
         return Ok(None);
     }
-    let Ok((hold, reservations)) = decision.await else {
+    let Ok((hold, reservations, coupons)) = decision.await else {
         roll_back(tx).await?;
         return Ok(None);
     };
@@ -177,6 +181,7 @@ async fn one(
         expires_at,
         hold,
         &reservations,
+        &coupons,
     )
     .await;
     match wrote {

@@ -1381,5 +1381,7 @@ mod evaluation_log;
 // Paying with points: holds, redemptions and card changes.
 #[path = "store/campaigns.rs"]
 mod campaigns;
+#[path = "store/coupons.rs"]
+mod coupons;
 #[path = "store/holds.rs"]
 mod holds;

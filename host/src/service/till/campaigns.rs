@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use rabat_domain::budget::{self, Left, Pool, Scope};
 use rabat_domain::clock::now_ms;
+use rabat_domain::coupon::MAX_ISSUED_PER_BILL;
 use rabat_domain::currency;
 use rabat_domain::limits::{MAX_POINTS_PER_ACCRUAL, without_nul};
 use rabat_domain::model::{Card, Evaluation, Offer, Order};
@@ -308,6 +309,7 @@ impl Till {
             .collect();
         asked.sort_by(|a, b| a.1.key.cmp(&b.1.key));
         let locked: Vec<Pool> = asked.iter().map(|(_, pool)| pool.clone()).collect();
+        let codes = super::coupon_codes(&combined.evaluation.discounts);
         let plan = |available: rabat_store::Available| {
             // Campaigns whose limit is reached drop out; the others are combined again.
             let mut out: Vec<Option<String>> = vec![None; ran.len()];
@@ -332,7 +334,7 @@ impl Till {
             } else {
                 combined
             };
-            let afforded = points::afford(&combined.evaluation.discounts, available.points);
+            let afforded = super::gate(order, &combined.evaluation.discounts, &available);
             let kept = Evaluation {
                 discounts: afforded.kept,
                 message: combined.evaluation.message.clone(),
@@ -344,6 +346,7 @@ impl Till {
                     return Reserved {
                         hold: None,
                         reservations: Vec::new(),
+                        coupons: Vec::new(),
                         out: SettledAnswer {
                             response: Err(Failure::InvalidAnswer(invalid.to_string())),
                             at: now,
@@ -385,7 +388,9 @@ impl Till {
             if response.discounts.is_empty() && kept.message.is_none() {
                 response.message = NO_DISCOUNT_MESSAGE.to_owned();
             }
+            super::tell_cashier(&mut response, afforded.cashier.as_deref());
             let offer = points::offer(&kept.discounts, &response, &sources, now);
+            let coupons = super::held_codes(&kept.discounts, &sources);
             // Each limited campaign that still gives something reserves its pools.
             let mut reservations = Vec::new();
             for (owner, pool) in &asked {
@@ -411,6 +416,7 @@ impl Till {
             Reserved {
                 hold,
                 reservations,
+                coupons,
                 out: SettledAnswer {
                     response: Ok(response),
                     at: now,
@@ -429,6 +435,7 @@ impl Till {
                 now,
                 ttl_ms,
                 &locked,
+                &codes,
                 plan,
             )
             .await
@@ -554,6 +561,20 @@ impl Till {
             for tag in settled.remove_tags {
                 if !merged.remove_tags.contains(&tag) {
                     merged.remove_tags.push(tag);
+                }
+            }
+            for code in settled.redeem_coupons {
+                if !merged.redeem_coupons.contains(&code) {
+                    merged.redeem_coupons.push(code);
+                }
+            }
+            for batch in settled.issue_coupons {
+                if merged.issue_coupons.len() < MAX_ISSUED_PER_BILL {
+                    merged.issue_coupons.push(batch);
+                } else {
+                    merged.dropped.push(format!(
+                        "{name}: issueCoupons '{batch}' dropped: at most {MAX_ISSUED_PER_BILL} coupons are issued per bill"
+                    ));
                 }
             }
             merged.dropped.extend(

@@ -1,0 +1,1044 @@
+//! Coupons (issue 18): a merchant's batches of codes, the card's wallet, and a code's way
+//! through an order — held at endpoint 1, redeemed once by the bill that took it.
+//!
+//! A code's row is its lock, taken with the portable `UPDATE … SET x = x … RETURNING`
+//! idiom (a row lock on PostgreSQL; SQLite's one writer anyway). The lock order every
+//! writer keeps: the card(s), then codes in code order, then budget pools in
+//! [`PoolKey`](rabat_domain::budget::PoolKey) order. Endpoint 1 (`reservations.rs`) locks
+//! the card, then each code the answer offers, reads what is left of it (its uses, what
+//! other open orders' unexpired holds hold of it), and holds the codes it keeps for the
+//! order in `coupon_holds`; a bill's transaction takes them after all of its cards are
+//! locked (`add_usage`), and `uses` never passes `max_uses` (the `UPDATE … WHERE uses <
+//! max_uses`, and the table's CHECK as the last guard). Admin changes to one code (void,
+//! restore, assign) lock that code alone.
+
+use rand::RngExt as _;
+use rust_decimal::Decimal;
+use serde::Serialize;
+
+use rabat_domain::coupon::{
+    CardExtras, CodePattern, CouponTerms, CouponValue, MAX_WALLET_COUPONS, Profile, WalletCoupon,
+    uniform_symbol,
+};
+
+use super::engine::WriteConn;
+use super::page::{self, Page};
+use super::{AuditOf, Entity, Result, Store, StoreError, now_ms};
+
+/// Rows per multi-row insert of codes (9 parameters each, far below both engines' caps).
+const INSERT_CHUNK: usize = 500;
+
+/// How a new batch gets its codes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NewCodes {
+    /// None yet (codes are generated or imported later, or issued one by one).
+    None,
+    /// `count` codes of the batch's pattern.
+    Generate(usize),
+    /// These codes (normalized, unique, checked by the caller), with their CSV line
+    /// numbers for the error that names an existing one.
+    Import(Vec<(usize, String)>),
+}
+
+/// A batch to create.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewBatch {
+    pub name: String,
+    pub value: CouponValue,
+    pub min_bill: Option<Decimal>,
+    pub valid_from: Option<i64>,
+    pub valid_until: Option<i64>,
+    /// A code is valid for this many days from its issue (and within the fixed dates).
+    pub valid_days: Option<i64>,
+    pub uses_per_code: i64,
+    /// Generated codes' pattern (`None`: codes are imported).
+    pub pattern: Option<String>,
+}
+
+/// A coupon batch as stored, with its counts.
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Batch {
+    pub id: i64,
+    pub name: String,
+    pub value: CouponValue,
+    #[serde(with = "rust_decimal::serde::str_option")]
+    #[schema(value_type = Option<String>)]
+    pub min_bill: Option<Decimal>,
+    pub valid_from: Option<i64>,
+    pub valid_until: Option<i64>,
+    pub valid_days: Option<i64>,
+    pub uses_per_code: i64,
+    /// The pattern of generated codes; `null` for imported ones.
+    pub pattern: Option<String>,
+    pub created_at: i64,
+    /// Codes in the batch.
+    pub codes: i64,
+    /// Codes issued to a card.
+    pub issued: i64,
+    /// Redemptions of the batch's codes.
+    pub redeemed: i64,
+}
+
+/// Where a code stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub enum CouponState {
+    Available,
+    /// An open order holds it (its hold unexpired).
+    Held,
+    /// Used as often as it may be.
+    Redeemed,
+    Expired,
+    Voided,
+}
+
+/// One code, with its state.
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Coupon {
+    pub code: String,
+    pub batch_id: i64,
+    pub batch: String,
+    pub card_id: Option<String>,
+    pub state: CouponState,
+    pub value: CouponValue,
+    #[serde(with = "rust_decimal::serde::str_option")]
+    #[schema(value_type = Option<String>)]
+    pub min_bill: Option<Decimal>,
+    pub uses: i64,
+    pub max_uses: i64,
+    pub valid_from: Option<i64>,
+    pub valid_until: Option<i64>,
+    pub issued_at: Option<i64>,
+    pub voided_at: Option<i64>,
+    pub created_at: i64,
+}
+
+/// A coupon's terms from its batch's name, value and min bill columns.
+pub(crate) fn parse_terms(
+    (batch, value, min_bill): (String, String, Option<String>),
+) -> Result<CouponTerms> {
+    Ok(CouponTerms {
+        batch,
+        value: parse_value(&value)?,
+        min_bill: parse_decimal(min_bill)?,
+    })
+}
+
+/// Whether an order may hold one code: its terms, or why not (a cashier-readable reason).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CouponCheck {
+    pub code: String,
+    pub usable: std::result::Result<CouponTerms, String>,
+}
+
+/// A code the bill took, to be redeemed after all of the transaction's cards are locked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct CouponUse {
+    pub merchant: String,
+    pub code: String,
+    pub order_id: String,
+    pub card_id: String,
+}
+
+type BatchRow = (
+    i64,
+    String,
+    String,
+    Option<String>,
+    Option<i64>,
+    Option<i64>,
+    Option<i64>,
+    i64,
+    Option<String>,
+    i64,
+);
+
+/// `SELECT` of a batch's columns, as a literal for `concat!`.
+macro_rules! select_batch {
+    () => {
+        "SELECT id, name, value, min_bill, valid_from, valid_until, valid_days, uses_per_code,
+            pattern, created_at FROM coupon_batches WHERE merchant_id = $1"
+    };
+}
+
+fn parse_profile(text: Option<String>) -> Result<Profile> {
+    text.map_or(Ok(Profile::default()), |t| {
+        serde_json::from_str(&t).map_err(|e| StoreError::corrupt(format!("card profile: {e}")))
+    })
+}
+
+fn parse_value(text: &str) -> Result<CouponValue> {
+    serde_json::from_str(text).map_err(|e| StoreError::corrupt(format!("coupon value: {e}")))
+}
+
+fn parse_decimal(text: Option<String>) -> Result<Option<Decimal>> {
+    text.map(|t| {
+        t.parse::<Decimal>()
+            .map_err(|e| StoreError::corrupt(format!("coupon min bill '{t}': {e}")))
+    })
+    .transpose()
+}
+
+fn batch_of(row: BatchRow, counts: (i64, i64, i64)) -> Result<Batch> {
+    let (id, name, value, min_bill, valid_from, valid_until, valid_days, uses, pattern, created) =
+        row;
+    Ok(Batch {
+        id,
+        name,
+        value: parse_value(&value)?,
+        min_bill: parse_decimal(min_bill)?,
+        valid_from,
+        valid_until,
+        valid_days,
+        uses_per_code: uses,
+        pattern,
+        created_at: created,
+        codes: counts.0,
+        issued: counts.1,
+        redeemed: counts.2,
+    })
+}
+
+/// A code's columns as listed (joined with its batch), `$now` being the time its state is
+/// read at: `held` counts the unexpired holds of open orders.
+macro_rules! select_coupon {
+    () => {
+        "SELECT c.code, c.batch_id, b.name, c.card_id, c.uses, c.max_uses,
+        c.valid_from, c.valid_until, c.issued_at, c.voided_at, c.created_at, b.value,
+        b.min_bill,
+        (SELECT COUNT(*) FROM coupon_holds h
+          WHERE h.merchant_id = c.merchant_id AND h.code = c.code AND h.expires_at > $2)
+     FROM coupons c JOIN coupon_batches b ON b.id = c.batch_id
+     WHERE c.merchant_id = $1"
+    };
+}
+
+type CouponRow = (
+    String,
+    i64,
+    String,
+    Option<String>,
+    i64,
+    i64,
+    Option<i64>,
+    Option<i64>,
+    Option<i64>,
+    Option<i64>,
+    i64,
+    String,
+    Option<String>,
+    i64,
+);
+
+fn coupon_of(row: CouponRow, now: i64) -> Result<Coupon> {
+    let (
+        code,
+        batch_id,
+        batch,
+        card_id,
+        uses,
+        max_uses,
+        valid_from,
+        valid_until,
+        issued_at,
+        voided_at,
+        created_at,
+        value,
+        min_bill,
+        held,
+    ) = row;
+    let state = if voided_at.is_some() {
+        CouponState::Voided
+    } else if uses >= max_uses {
+        CouponState::Redeemed
+    } else if valid_until.is_some_and(|until| until <= now) {
+        CouponState::Expired
+    } else if uses.saturating_add(held) >= max_uses {
+        CouponState::Held
+    } else {
+        CouponState::Available
+    };
+    Ok(Coupon {
+        code,
+        batch_id,
+        batch,
+        card_id,
+        state,
+        value: parse_value(&value)?,
+        min_bill: parse_decimal(min_bill)?,
+        uses,
+        max_uses,
+        valid_from,
+        valid_until,
+        issued_at,
+        voided_at,
+        created_at,
+    })
+}
+
+/// A fresh code of `pattern` from the OS-seeded CSPRNG (`rand`'s thread generator).
+fn generate_code(pattern: &CodePattern) -> String {
+    let mut rng = rand::rng();
+    pattern.fill(|| uniform_symbol(|| rng.random::<u8>()))
+}
+
+/// When a code issued at `now` from a batch stops being valid: the batch's end, or
+/// `valid_days` after `now`, whichever is first.
+fn issued_until(valid_until: Option<i64>, valid_days: Option<i64>, now: i64) -> Option<i64> {
+    let by_days = valid_days.map(|days| now.saturating_add(days.saturating_mul(86_400_000)));
+    match (valid_until, by_days) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    }
+}
+
+/// Inserts `codes` into `batch` (merchant `merchant`), valid as given; returns the codes
+/// that already existed (nothing of them inserted).
+#[allow(clippy::too_many_arguments)]
+async fn insert_codes(
+    conn: &mut WriteConn<'_>,
+    merchant: &str,
+    batch: i64,
+    codes: &[String],
+    card_id: Option<&str>,
+    max_uses: i64,
+    valid: (Option<i64>, Option<i64>),
+    now: i64,
+) -> Result<Vec<String>> {
+    let mut existing = Vec::new();
+    with_conn!(conn, c => {
+        for chunk in codes.chunks(INSERT_CHUNK) {
+            let mut insert = sqlx::QueryBuilder::new(
+                "INSERT INTO coupons (merchant_id, code, batch_id, card_id, max_uses, uses,
+                    issued_at, valid_from, valid_until, created_at) ",
+            );
+            insert.push_values(chunk, |mut row, code| {
+                row.push_bind(merchant)
+                    .push_bind(code.as_str())
+                    .push_bind(batch)
+                    .push_bind(card_id)
+                    .push_bind(max_uses)
+                    .push_bind(0_i64)
+                    .push_bind(card_id.map(|_| now))
+                    .push_bind(valid.0)
+                    .push_bind(valid.1)
+                    .push_bind(now);
+            });
+            insert.push(" ON CONFLICT (merchant_id, code) DO NOTHING RETURNING code");
+            let inserted: Vec<(String,)> = insert.build_query_as().fetch_all(&mut **c).await?;
+            if inserted.len() < chunk.len() {
+                let inserted: std::collections::HashSet<String> =
+                    inserted.into_iter().map(|(code,)| code).collect();
+                existing.extend(chunk.iter().filter(|code| !inserted.contains(*code)).cloned());
+            }
+        }
+        Ok::<_, StoreError>(())
+    })?;
+    Ok(existing)
+}
+
+impl Store {
+    /// Creates a batch and its first codes in one transaction, audited. A name already
+    /// used is a conflict; an imported code that exists already (in any batch) refuses
+    /// the whole import, naming its line.
+    pub async fn create_coupon_batch(
+        &self,
+        merchant: &str,
+        batch: &NewBatch,
+        codes: NewCodes,
+        audit: impl AuditOf<Batch>,
+    ) -> Result<Batch> {
+        let now = now_ms();
+        let value = serde_json::to_string(&batch.value)
+            .map_err(|e| StoreError::Invalid(format!("value: {e}")))?;
+        let pattern = batch
+            .pattern
+            .as_deref()
+            .map(CodePattern::parse)
+            .transpose()
+            .map_err(StoreError::Invalid)?;
+        let id = with_pool!(self, pool => {
+            let mut tx = self.turn.begin(pool).await?;
+            let inserted: std::result::Result<(i64,), sqlx::Error> = sqlx::query_as(
+                "INSERT INTO coupon_batches (merchant_id, name, value, min_bill, valid_from,
+                    valid_until, valid_days, uses_per_code, pattern, created_at)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id",
+            )
+            .bind(merchant)
+            .bind(&batch.name)
+            .bind(&value)
+            .bind(batch.min_bill.map(|d| d.to_string()))
+            .bind(batch.valid_from)
+            .bind(batch.valid_until)
+            .bind(batch.valid_days)
+            .bind(batch.uses_per_code)
+            .bind(batch.pattern.as_deref().map(rabat_domain::coupon::normalize_code))
+            .bind(now)
+            .fetch_one(&mut *tx)
+            .await;
+            let (id,) = match inserted {
+                Ok(row) => row,
+                Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
+                    return Err(StoreError::Conflict {
+                        entity: Entity::CouponBatch,
+                        id: batch.name.clone(),
+                        reason: "a coupon batch of this name exists",
+                    });
+                }
+                Err(e) => return Err(super::error::merchant_or_db(e, merchant)),
+            };
+            let mut conn = WriteConn::from(&mut *tx);
+            add_codes(&mut conn, merchant, id, batch, pattern.as_ref(), codes, now).await?;
+            let created = read_batch(&mut conn, merchant, id).await?;
+            insert_audit!(tx, merchant, &audit(&created))?;
+            tx.commit().await?;
+            id
+        });
+        self.coupon_batch(merchant, id).await
+    }
+
+    /// Adds codes to an existing batch (generated from its pattern, or imported), audited;
+    /// returns the batch with its new counts.
+    pub async fn add_coupon_codes(
+        &self,
+        merchant: &str,
+        batch_id: i64,
+        codes: NewCodes,
+        audit: impl AuditOf<Batch>,
+    ) -> Result<Batch> {
+        let now = now_ms();
+        let batch = self.coupon_batch(merchant, batch_id).await?;
+        let pattern = batch
+            .pattern
+            .as_deref()
+            .map(CodePattern::parse)
+            .transpose()
+            .map_err(StoreError::corrupt)?;
+        let new = NewBatch {
+            name: batch.name.clone(),
+            value: batch.value,
+            min_bill: batch.min_bill,
+            valid_from: batch.valid_from,
+            valid_until: batch.valid_until,
+            valid_days: batch.valid_days,
+            uses_per_code: batch.uses_per_code,
+            pattern: batch.pattern.clone(),
+        };
+        with_pool!(self, pool => {
+            let mut tx = self.turn.begin(pool).await?;
+            let mut conn = WriteConn::from(&mut *tx);
+            add_codes(&mut conn, merchant, batch_id, &new, pattern.as_ref(), codes, now).await?;
+            let after = read_batch(&mut conn, merchant, batch_id).await?;
+            insert_audit!(tx, merchant, &audit(&after))?;
+            tx.commit().await?;
+        });
+        self.coupon_batch(merchant, batch_id).await
+    }
+
+    /// One batch, with its counts.
+    pub async fn coupon_batch(&self, merchant: &str, batch_id: i64) -> Result<Batch> {
+        with_pool!(self, pool => {
+            let mut conn = pool.acquire().await?;
+            read_batch(&mut WriteConn::from(&mut *conn), merchant, batch_id).await
+        })
+    }
+
+    /// The merchant's batches, newest first.
+    pub async fn coupon_batches(&self, merchant: &str) -> Result<Vec<Batch>> {
+        let ids: Vec<(i64,)> = with_pool!(self, pool => sqlx::query_as(
+            "SELECT id FROM coupon_batches WHERE merchant_id = $1 ORDER BY id DESC LIMIT 500",
+        )
+        .bind(merchant)
+        .fetch_all(pool)
+        .await)?;
+        let mut batches = Vec::with_capacity(ids.len());
+        for (id,) in ids {
+            batches.push(self.coupon_batch(merchant, id).await?);
+        }
+        Ok(batches)
+    }
+
+    /// A page of a batch's codes (or, with `card_id`, of a card's wallet), in code order.
+    pub async fn coupons(
+        &self,
+        merchant: &str,
+        filter: CouponFilter<'_>,
+        cursor: Option<&str>,
+        limit: u32,
+    ) -> Result<Page<Coupon>> {
+        let now = now_ms();
+        let after = cursor
+            .map(page::decode_text)
+            .transpose()?
+            .unwrap_or_default();
+        let fetch = page::fetch_count(limit);
+        let rows: Vec<CouponRow> = with_pool!(self, pool => match filter {
+            CouponFilter::Batch(batch) => sqlx::query_as(concat!(select_coupon!(), " AND c.batch_id = $3 AND c.code > $4 ORDER BY c.code LIMIT $5"))
+            .bind(merchant)
+            .bind(now)
+            .bind(batch)
+            .bind(&after)
+            .bind(fetch)
+            .fetch_all(pool)
+            .await,
+            CouponFilter::Card(card) => sqlx::query_as(concat!(select_coupon!(), " AND c.card_id = $3 AND c.code > $4 ORDER BY c.code LIMIT $5"))
+            .bind(merchant)
+            .bind(now)
+            .bind(card)
+            .bind(&after)
+            .bind(fetch)
+            .fetch_all(pool)
+            .await,
+        })?;
+        let items = rows
+            .into_iter()
+            .map(|row| coupon_of(row, now))
+            .collect::<Result<Vec<_>>>()?;
+        Ok(page::finish(items, limit, |c| c.code.clone()))
+    }
+
+    /// One code.
+    pub async fn coupon(&self, merchant: &str, code: &str) -> Result<Coupon> {
+        let now = now_ms();
+        let row: Option<CouponRow> = with_pool!(self, pool => sqlx::query_as(concat!(select_coupon!(), " AND c.code = $3"))
+        .bind(merchant)
+        .bind(now)
+        .bind(code)
+        .fetch_optional(pool)
+        .await)?;
+        coupon_of(
+            row.ok_or_else(|| StoreError::not_found(Entity::Coupon, code))?,
+            now,
+        )
+    }
+
+    /// Issues a code of `batch_id` to `card_id`: a new code of the batch's pattern, or (an
+    /// imported batch) its first unassigned, unused, unheld code. Audited.
+    pub async fn issue_coupon(
+        &self,
+        merchant: &str,
+        batch_id: i64,
+        card_id: &str,
+        audit: impl AuditOf<Coupon>,
+    ) -> Result<Coupon> {
+        let now = now_ms();
+        let code = with_pool!(self, pool => {
+            let mut tx = self.turn.begin(pool).await?;
+            let card: Option<(String,)> = sqlx::query_as(
+                "SELECT card_id FROM cards WHERE merchant_id = $1 AND card_id = $2",
+            )
+            .bind(merchant)
+            .bind(card_id)
+            .fetch_optional(&mut *tx)
+            .await?;
+            if card.is_none() {
+                return Err(StoreError::not_found(Entity::Card, card_id));
+            }
+            let code = issue_in((&mut *tx).into(), merchant, BatchRef::Id(batch_id), card_id, now)
+                .await?
+                .map_err(StoreError::Invalid)?;
+            let issued = read_coupon(&mut WriteConn::from(&mut *tx), merchant, &code, now).await?;
+            insert_audit!(tx, merchant, &audit(&issued))?;
+            tx.commit().await?;
+            code
+        });
+        self.coupon(merchant, &code).await
+    }
+
+    /// Assigns an unassigned code to a card (a flyer code handed to a known customer).
+    pub async fn assign_coupon(
+        &self,
+        merchant: &str,
+        code: &str,
+        card_id: &str,
+        audit: impl AuditOf<Coupon>,
+    ) -> Result<Coupon> {
+        let now = now_ms();
+        with_pool!(self, pool => {
+            let mut tx = self.turn.begin(pool).await?;
+            let card: Option<(String,)> = sqlx::query_as(
+                "SELECT card_id FROM cards WHERE merchant_id = $1 AND card_id = $2",
+            )
+            .bind(merchant)
+            .bind(card_id)
+            .fetch_optional(&mut *tx)
+            .await?;
+            if card.is_none() {
+                return Err(StoreError::not_found(Entity::Card, card_id));
+            }
+            let locked: Option<(Option<String>, Option<i64>, Option<i64>)> = sqlx::query_as(
+                "UPDATE coupons SET uses = uses WHERE merchant_id = $1 AND code = $2
+                 RETURNING card_id, valid_until, voided_at",
+            )
+            .bind(merchant)
+            .bind(code)
+            .fetch_optional(&mut *tx)
+            .await?;
+            let (owner, _, _) = locked.ok_or_else(|| StoreError::not_found(Entity::Coupon, code))?;
+            if let Some(owner) = owner {
+                if owner == card_id {
+                    return Err(StoreError::Conflict { entity: Entity::Coupon, id: code.to_owned(), reason: "the code is already this card's" });
+                }
+                return Err(StoreError::Conflict { entity: Entity::Coupon, id: code.to_owned(), reason: "the code belongs to another card" });
+            }
+            sqlx::query(
+                "UPDATE coupons SET card_id = $3, issued_at = $4 WHERE merchant_id = $1 AND code = $2",
+            )
+            .bind(merchant)
+            .bind(code)
+            .bind(card_id)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+            let assigned = read_coupon(&mut WriteConn::from(&mut *tx), merchant, code, now).await?;
+            insert_audit!(tx, merchant, &audit(&assigned))?;
+            tx.commit().await?;
+        });
+        self.coupon(merchant, code).await
+    }
+
+    /// Voids a code (it is never offered, held or redeemed again until restored), or, with
+    /// `void` false, restores it: lifts the void, or gives back its last redemption's use.
+    /// Audited. Restoring a code that is neither voided nor redeemed is a conflict.
+    pub async fn void_coupon(
+        &self,
+        merchant: &str,
+        code: &str,
+        void: bool,
+        audit: impl AuditOf<Coupon>,
+    ) -> Result<Coupon> {
+        let now = now_ms();
+        with_pool!(self, pool => {
+            let mut tx = self.turn.begin(pool).await?;
+            let locked: Option<(i64, Option<i64>)> = sqlx::query_as(
+                "UPDATE coupons SET uses = uses WHERE merchant_id = $1 AND code = $2
+                 RETURNING uses, voided_at",
+            )
+            .bind(merchant)
+            .bind(code)
+            .fetch_optional(&mut *tx)
+            .await?;
+            let (uses, voided_at) = locked.ok_or_else(|| StoreError::not_found(Entity::Coupon, code))?;
+            let conflict = |reason| StoreError::Conflict { entity: Entity::Coupon, id: code.to_owned(), reason };
+            if void {
+                if voided_at.is_some() {
+                    return Err(conflict("the code is voided already"));
+                }
+                sqlx::query("UPDATE coupons SET voided_at = $3 WHERE merchant_id = $1 AND code = $2")
+                    .bind(merchant)
+                    .bind(code)
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await?;
+            } else if voided_at.is_some() {
+                sqlx::query("UPDATE coupons SET voided_at = NULL WHERE merchant_id = $1 AND code = $2")
+                    .bind(merchant)
+                    .bind(code)
+                    .execute(&mut *tx)
+                    .await?;
+            } else if uses > 0 {
+                let last: Option<(String,)> = sqlx::query_as(
+                    "SELECT order_id FROM coupon_redemptions
+                     WHERE merchant_id = $1 AND code = $2 AND restored_at IS NULL
+                     ORDER BY redeemed_at DESC, order_id DESC LIMIT 1",
+                )
+                .bind(merchant)
+                .bind(code)
+                .fetch_optional(&mut *tx)
+                .await?;
+                if let Some((order_id,)) = last {
+                    sqlx::query(
+                        "UPDATE coupon_redemptions SET restored_at = $4
+                         WHERE merchant_id = $1 AND code = $2 AND order_id = $3",
+                    )
+                    .bind(merchant)
+                    .bind(code)
+                    .bind(&order_id)
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await?;
+                }
+                sqlx::query("UPDATE coupons SET uses = uses - 1 WHERE merchant_id = $1 AND code = $2")
+                    .bind(merchant)
+                    .bind(code)
+                    .execute(&mut *tx)
+                    .await?;
+            } else {
+                return Err(conflict("the code is neither voided nor redeemed: nothing to restore"));
+            }
+            let after = read_coupon(&mut WriteConn::from(&mut *tx), merchant, code, now).await?;
+            insert_audit!(tx, merchant, &audit(&after))?;
+            tx.commit().await?;
+        });
+        self.coupon(merchant, code).await
+    }
+
+    /// A card's profile (empty when none was set). An unknown card is
+    /// [`StoreError::NotFound`].
+    pub async fn card_profile(&self, merchant: &str, card_id: &str) -> Result<Profile> {
+        let row: Option<(Option<String>,)> = with_pool!(self, pool => sqlx::query_as(
+            "SELECT profile FROM cards WHERE merchant_id = $1 AND card_id = $2",
+        )
+        .bind(merchant)
+        .bind(card_id)
+        .fetch_optional(pool)
+        .await)?;
+        let (profile,) = row.ok_or_else(|| StoreError::not_found(Entity::Card, card_id))?;
+        parse_profile(profile)
+    }
+
+    /// Replaces a card's profile (checked by the caller), audited.
+    pub async fn set_card_profile(
+        &self,
+        merchant: &str,
+        card_id: &str,
+        profile: &Profile,
+        audit: impl AuditOf<Profile>,
+    ) -> Result<Profile> {
+        let text = (!profile.is_empty())
+            .then(|| serde_json::to_string(profile))
+            .transpose()
+            .map_err(|e| StoreError::Invalid(format!("profile: {e}")))?;
+        with_pool!(self, pool => {
+            let mut tx = self.turn.begin(pool).await?;
+            let updated = sqlx::query(
+                "UPDATE cards SET profile = $3 WHERE merchant_id = $1 AND card_id = $2",
+            )
+            .bind(merchant)
+            .bind(card_id)
+            .bind(&text)
+            .execute(&mut *tx)
+            .await?;
+            if updated.rows_affected() == 0 {
+                return Err(StoreError::not_found(Entity::Card, card_id));
+            }
+            insert_audit!(tx, merchant, &audit(profile))?;
+            tx.commit().await?;
+        });
+        Ok(profile.clone())
+    }
+
+    /// What a contract-0.3 policy sees of a card at endpoint 1 besides the card (whose
+    /// balance is `points`): the points its other open orders do not hold, its usable
+    /// wallet, its profile. Read without a lock; the reservation decides under it.
+    pub async fn card_extras(
+        &self,
+        merchant: &str,
+        card_id: &str,
+        order_id: &str,
+        points: i64,
+        now: i64,
+    ) -> Result<CardExtras> {
+        let (held,): (i64,) = with_pool!(self, pool => sqlx::query_as(super::reservations::HELD_ELSEWHERE)
+            .bind(merchant)
+            .bind(card_id)
+            .bind(now)
+            .bind(order_id)
+            .fetch_one(pool)
+            .await)?;
+        let wallet = self.usable_wallet(merchant, card_id, order_id, now).await?;
+        let profile = match self.card_profile(merchant, card_id).await {
+            Ok(profile) => profile,
+            Err(StoreError::NotFound { .. }) => Profile::default(),
+            Err(e) => return Err(e),
+        };
+        Ok(CardExtras {
+            available_points: points.saturating_sub(held),
+            wallet,
+            profile,
+        })
+    }
+
+    /// What a contract-0.3 policy sees of the card's wallet at endpoint 1: its usable codes
+    /// (not voided, valid at `now`, uses left beyond what other open orders hold; the
+    /// order `order_id`'s own hold does not count against it), soonest to expire first, at
+    /// most [`MAX_WALLET_COUPONS`]. Read without a lock: the hold decides under it.
+    pub async fn usable_wallet(
+        &self,
+        merchant: &str,
+        card_id: &str,
+        order_id: &str,
+        now: i64,
+    ) -> Result<Vec<WalletCoupon>> {
+        type Row = (String, String, String, Option<String>, Option<i64>);
+        let rows: Vec<Row> = with_pool!(self, pool => sqlx::query_as(
+            "SELECT c.code, b.name, b.value, b.min_bill, c.valid_until
+             FROM coupons c JOIN coupon_batches b ON b.id = c.batch_id
+             WHERE c.merchant_id = $1 AND c.card_id = $2 AND c.voided_at IS NULL
+               AND (c.valid_from IS NULL OR c.valid_from <= $3)
+               AND (c.valid_until IS NULL OR c.valid_until > $3)
+               AND c.uses + (SELECT COUNT(*) FROM coupon_holds h
+                             WHERE h.merchant_id = c.merchant_id AND h.code = c.code
+                               AND h.expires_at > $3 AND h.order_id <> $4) < c.max_uses
+             ORDER BY c.valid_until IS NULL, c.valid_until, c.code
+             LIMIT $5",
+        )
+        .bind(merchant)
+        .bind(card_id)
+        .bind(now)
+        .bind(order_id)
+        .bind(MAX_WALLET_COUPONS as i64)
+        .fetch_all(pool)
+        .await)?;
+        rows.into_iter()
+            .map(|(code, batch, value, min_bill, valid_until)| {
+                Ok(WalletCoupon {
+                    code,
+                    batch,
+                    value: parse_value(&value)?,
+                    min_bill: parse_decimal(min_bill)?,
+                    valid_until,
+                })
+            })
+            .collect()
+    }
+}
+
+/// Which codes to list.
+#[derive(Debug, Clone, Copy)]
+pub enum CouponFilter<'a> {
+    Batch(i64),
+    Card(&'a str),
+}
+
+/// The batch `id` of `merchant` with its counts.
+async fn read_batch(conn: &mut WriteConn<'_>, merchant: &str, id: i64) -> Result<Batch> {
+    with_conn!(conn, c => {
+        let row: Option<BatchRow> = sqlx::query_as(concat!(select_batch!(), " AND id = $2"))
+        .bind(merchant)
+        .bind(id)
+        .fetch_optional(&mut **c)
+        .await?;
+        let row = row.ok_or_else(|| StoreError::not_found(Entity::CouponBatch, id.to_string()))?;
+        let counts: (i64, i64, i64) = sqlx::query_as(
+            "SELECT COUNT(*), COUNT(card_id), CAST(COALESCE(SUM(uses), 0) AS BIGINT)
+             FROM coupons WHERE merchant_id = $1 AND batch_id = $2",
+        )
+        .bind(merchant)
+        .bind(id)
+        .fetch_one(&mut **c)
+        .await?;
+        batch_of(row, counts)
+    })
+}
+
+/// The code `code` of `merchant`, its state read at `now`.
+async fn read_coupon(
+    conn: &mut WriteConn<'_>,
+    merchant: &str,
+    code: &str,
+    now: i64,
+) -> Result<Coupon> {
+    with_conn!(conn, c => {
+        let row: Option<CouponRow> = sqlx::query_as(concat!(select_coupon!(), " AND c.code = $3"))
+            .bind(merchant)
+            .bind(now)
+            .bind(code)
+            .fetch_optional(&mut **c)
+            .await?;
+        coupon_of(row.ok_or_else(|| StoreError::not_found(Entity::Coupon, code))?, now)
+    })
+}
+
+/// Adds `codes` to the batch `id` (described by `batch`) inside a write transaction. An
+/// imported code that exists already refuses the whole call, naming its line (up to 20
+/// of them); generated codes that collide are drawn again.
+async fn add_codes(
+    conn: &mut WriteConn<'_>,
+    merchant: &str,
+    id: i64,
+    batch: &NewBatch,
+    pattern: Option<&CodePattern>,
+    codes: NewCodes,
+    now: i64,
+) -> Result<()> {
+    let valid = (batch.valid_from, batch.valid_until);
+    match codes {
+        NewCodes::None => Ok(()),
+        NewCodes::Import(lines) => {
+            let codes: Vec<String> = lines.iter().map(|(_, code)| code.clone()).collect();
+            let existing = insert_codes(
+                conn,
+                merchant,
+                id,
+                &codes,
+                None,
+                batch.uses_per_code,
+                valid,
+                now,
+            )
+            .await?;
+            if existing.is_empty() {
+                return Ok(());
+            }
+            let existing: std::collections::HashSet<&String> = existing.iter().collect();
+            let named: Vec<String> = lines
+                .iter()
+                .filter(|(_, code)| existing.contains(code))
+                .take(20)
+                .map(|(line, code)| format!("line {line}: code '{code}' exists already"))
+                .collect();
+            Err(StoreError::Invalid(format!(
+                "nothing imported: {} of the codes exist already ({})",
+                existing.len(),
+                named.join("; ")
+            )))
+        }
+        NewCodes::Generate(count) => {
+            let pattern = pattern.ok_or_else(|| {
+                StoreError::Invalid(
+                    "the batch has no pattern: its codes are imported, not generated".into(),
+                )
+            })?;
+            let mut left = count;
+            // Collisions are astronomically rare with >= 46 bits a code; a few rounds end it.
+            for _ in 0..8 {
+                if left == 0 {
+                    return Ok(());
+                }
+                let mut fresh: Vec<String> = (0..left).map(|_| generate_code(pattern)).collect();
+                fresh.sort();
+                fresh.dedup();
+                let dropped = left - fresh.len();
+                let existing = insert_codes(
+                    conn,
+                    merchant,
+                    id,
+                    &fresh,
+                    None,
+                    batch.uses_per_code,
+                    valid,
+                    now,
+                )
+                .await?;
+                left = existing.len() + dropped;
+            }
+            if left == 0 {
+                Ok(())
+            } else {
+                Err(StoreError::Invalid(format!(
+                    "the pattern's codes are exhausted: {left} could not be made unique"
+                )))
+            }
+        }
+    }
+}
+
+/// Which batch to issue from.
+pub(crate) enum BatchRef<'a> {
+    Id(i64),
+    Name(&'a str),
+}
+
+/// Issues one code of a batch to `card_id` inside a write transaction (the caller locked
+/// or checked the card): `Ok(Err(reason))` when the batch cannot issue (unknown, ended,
+/// an imported batch with no free code). An imported batch's free code is taken with
+/// `SKIP LOCKED` on PostgreSQL, so issuing never waits on a code another transaction
+/// holds (no lock-order cycle with endpoint 1).
+pub(crate) async fn issue_in(
+    mut conn: WriteConn<'_>,
+    merchant: &str,
+    batch: BatchRef<'_>,
+    card_id: &str,
+    now: i64,
+) -> Result<std::result::Result<String, String>> {
+    let conn = &mut conn;
+    let postgres = matches!(conn, WriteConn::Postgres(_));
+    with_conn!(conn, c => {
+        let row: Option<BatchRow> = match batch {
+            BatchRef::Id(id) => sqlx::query_as(concat!(select_batch!(), " AND id = $2"))
+            .bind(merchant)
+            .bind(id)
+            .fetch_optional(&mut **c)
+            .await?,
+            BatchRef::Name(name) => sqlx::query_as(concat!(select_batch!(), " AND name = $2"))
+            .bind(merchant)
+            .bind(name)
+            .fetch_optional(&mut **c)
+            .await?,
+        };
+        let Some(row) = row else {
+            return Ok(Err(match batch {
+                BatchRef::Id(id) => format!("coupon batch {id} does not exist"),
+                BatchRef::Name(name) => format!("coupon batch '{name}' does not exist"),
+            }));
+        };
+        let (id, name, _, _, valid_from, valid_until, valid_days, uses, pattern, _) = row;
+        if valid_until.is_some_and(|until| until <= now) {
+            return Ok(Err(format!("coupon batch '{name}' has ended")));
+        }
+        let until = issued_until(valid_until, valid_days, now);
+        match pattern {
+            Some(pattern) => {
+                let pattern = CodePattern::parse(&pattern).map_err(StoreError::corrupt)?;
+                for _ in 0..8 {
+                    let code = generate_code(&pattern);
+                    let inserted: Option<(String,)> = sqlx::query_as(
+                        "INSERT INTO coupons (merchant_id, code, batch_id, card_id, max_uses, uses,
+                            issued_at, valid_from, valid_until, created_at)
+                         VALUES ($1, $2, $3, $4, $5, 0, $6, $7, $8, $6)
+                         ON CONFLICT (merchant_id, code) DO NOTHING RETURNING code",
+                    )
+                    .bind(merchant)
+                    .bind(&code)
+                    .bind(id)
+                    .bind(card_id)
+                    .bind(uses)
+                    .bind(now)
+                    .bind(valid_from)
+                    .bind(until)
+                    .fetch_optional(&mut **c)
+                    .await?;
+                    if let Some((code,)) = inserted {
+                        return Ok(Ok(code));
+                    }
+                }
+                Ok(Err(format!("coupon batch '{name}': no unique code could be made")))
+            }
+            None => {
+                macro_rules! free_code {
+                    ($lock:literal) => {
+                        concat!(
+                            "SELECT c.code FROM coupons c
+                             WHERE c.merchant_id = $1 AND c.batch_id = $2 AND c.card_id IS NULL
+                               AND c.uses = 0 AND c.voided_at IS NULL
+                               AND NOT EXISTS (SELECT 1 FROM coupon_holds h
+                                               WHERE h.merchant_id = c.merchant_id
+                                                 AND h.code = c.code AND h.expires_at > $3)
+                             ORDER BY c.code LIMIT 1",
+                            $lock
+                        )
+                    };
+                }
+                let free: Option<(String,)> = sqlx::query_as(if postgres {
+                    free_code!(" FOR UPDATE SKIP LOCKED")
+                } else {
+                    free_code!("")
+                })
+                .bind(merchant)
+                .bind(id)
+                .bind(now)
+                .fetch_optional(&mut **c)
+                .await?;
+                let Some((code,)) = free else {
+                    return Ok(Err(format!("coupon batch '{name}' has no unassigned code left")));
+                };
+                sqlx::query(
+                    "UPDATE coupons SET card_id = $3, issued_at = $4,
+                        valid_until = CASE WHEN $5 IS NULL THEN valid_until ELSE $5 END
+                     WHERE merchant_id = $1 AND code = $2",
+                )
+                .bind(merchant)
+                .bind(&code)
+                .bind(card_id)
+                .bind(now)
+                .bind(until)
+                .execute(&mut **c)
+                .await?;
+                Ok(Ok(code))
+            }
+        }
+    })
+}
