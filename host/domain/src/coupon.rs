@@ -128,13 +128,7 @@ impl Birthday {
         {
             return Some(format!("year {year} is not within 1900-2100"));
         }
-        if self.month == 2
-            && self.day == 29
-            && let Some(year) = self.year
-            && !(year % 4 == 0 && (year % 100 != 0 || year % 400 == 0))
-        {
-            return Some(format!("{year} has no 29 February"));
-        }
+        // 29 February is kept whatever the year (a year without one counts 28 February).
         None
     }
 }
@@ -344,7 +338,7 @@ mod tests {
             }),
             ..Profile::default()
         };
-        assert!(profile.problem().unwrap().contains("no 29 February"));
+        assert_eq!(profile.problem(), None);
         profile.birthday = Some(Birthday {
             month: 2,
             day: 29,

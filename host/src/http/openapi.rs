@@ -33,6 +33,7 @@ use utoipa::{Modify, OpenApi, ToSchema};
         (name = "policies", description = "Policy versions, config, dry-runs and what-if replays"),
         (name = "campaigns", description = "Several policies live at once: schedules, priorities, stacking"),
         (name = "cards", description = "Loyalty cards and the ledger"),
+        (name = "coupons", description = "Coupon batches, codes, a card's wallet"),
         (name = "history", description = "Evaluation log and audit trail"),
         (name = "ops", description = "Health, readiness, metrics, this document")
     )
@@ -424,6 +425,78 @@ fn campaign(create: bool) -> Value {
     schema
 }
 
+/// A coupon code as sent (any case; stored upper case).
+const COUPON_CODE: &str = r"^[A-Za-z0-9_-]{1,64}$";
+
+/// A coupon batch's body.
+fn coupon_batch() -> Value {
+    use rabat_domain::coupon::{MAX_BATCH_NAME_CHARS, MAX_USES_PER_CODE};
+    use rust_decimal::prelude::ToPrimitive;
+    let max = rabat_domain::limits::MAX_AMOUNT
+        .to_i64()
+        .unwrap_or(i64::MAX);
+    let instant = |what: &str| {
+        nullable(
+            json!({"type": "integer", "minimum": 0, "maximum": crate::service::campaigns::MAX_INSTANT_MS, "description": what}),
+        )
+    };
+    json!({
+        "type": "object",
+        "additionalProperties": false,
+        "required": ["name", "value"],
+        "description": "A batch; `generate` needs `pattern`, `validFrom` comes before `validUntil` (else 400)",
+        "properties": {
+            "name": {"type": "string", "minLength": 1, "maxLength": MAX_BATCH_NAME_CHARS, "pattern": POS_ID, "description": "Unique among the merchant's batches"},
+            "value": {"oneOf": [
+                {"type": "object", "additionalProperties": false, "required": ["kind", "amount"],
+                 "properties": {"kind": {"const": "amount"}, "amount": {"type": "number", "exclusiveMinimum": 0, "maximum": max, "multipleOf": 0.0001, "description": "In the merchant's currency, at most 4 decimal places"}}},
+                {"type": "object", "additionalProperties": false, "required": ["kind", "percentage"],
+                 "properties": {"kind": {"const": "percentage"}, "percentage": {"type": "number", "exclusiveMinimum": 0, "maximum": 100, "multipleOf": 0.0001}}},
+            ]},
+            "minBill": nullable(json!({"type": "number", "minimum": 0, "maximum": max, "description": "The least bill total a code applies to"})),
+            "validFrom": instant("Codes are valid from this epoch ms"),
+            "validUntil": instant("Codes are valid until this epoch ms (excluded), after validFrom"),
+            "validDays": nullable(json!({"type": "integer", "minimum": 1, "maximum": super::admin::coupons::MAX_VALID_DAYS, "description": "A code is valid this many days from its issue to a card"})),
+            "usesPerCode": nullable(json!({"type": "integer", "minimum": 1, "maximum": MAX_USES_PER_CODE, "description": "Redemptions per code (default 1)"})),
+            "pattern": nullable(json!({"type": "string", "maxLength": 64, "pattern": r"^[A-Za-z0-9_-]*(?:#[A-Za-z0-9_-]*){10,}$", "description": "`#` is a random symbol of 25 (no look-alikes); at least 10 of them"})),
+            "generate": nullable(json!({"type": "integer", "minimum": 1, "maximum": super::admin::coupons::MAX_GENERATE, "description": "Codes to generate now (needs pattern)"})),
+        },
+    })
+}
+
+/// A card profile's body: a birthday whose day the month has, and bounded attributes.
+fn profile_request() -> Value {
+    use rabat_domain::coupon::{
+        MAX_ATTRIBUTE_KEY_CHARS, MAX_ATTRIBUTE_VALUE_CHARS, MAX_PROFILE_ATTRIBUTES,
+    };
+    let birthday = |months: &[u8], days: u8| {
+        json!({"type": "object", "additionalProperties": false, "required": ["month", "day"],
+        "properties": {
+            "month": {"type": "integer", "enum": months},
+            "day": {"type": "integer", "minimum": 1, "maximum": days},
+            "year": nullable(json!({"type": "integer", "minimum": 1900, "maximum": 2100})),
+        }})
+    };
+    json!({
+        "type": "object",
+        "additionalProperties": false,
+        "description": "Replaces the profile; fields left out are cleared",
+        "properties": {
+            "birthday": nullable(json!({"oneOf": [
+                birthday(&[1, 3, 5, 7, 8, 10, 12], 31),
+                birthday(&[4, 6, 9, 11], 30),
+                birthday(&[2], 29),
+            ]})),
+            "attributes": nullable(json!({
+                "type": "object",
+                "maxProperties": MAX_PROFILE_ATTRIBUTES,
+                "propertyNames": {"minLength": 1, "maxLength": MAX_ATTRIBUTE_KEY_CHARS, "pattern": TEXT},
+                "additionalProperties": {"type": "string", "maxLength": MAX_ATTRIBUTE_VALUE_CHARS, "pattern": NO_NUL},
+            })),
+        },
+    })
+}
+
 /// The precise schema of every body marker, by name. `max_retention_days` is the
 /// operator's `evaluation-log-max-retention-days` (a setting, not a constant).
 fn body_schemas(max_retention_days: u32) -> Vec<(&'static str, Value)> {
@@ -622,6 +695,30 @@ fn body_schemas(max_retention_days: u32) -> Vec<(&'static str, Value)> {
             campaign_set_body(None, Value::Null),
         ),
         ("CampaignRequest", campaign(true)),
+        ("CouponBatchRequest", coupon_batch()),
+        (
+            "GenerateRequest",
+            json!({
+                "type": "object",
+                "additionalProperties": false,
+                "required": ["count"],
+                "properties": {"count": {"type": "integer", "minimum": 1, "maximum": super::admin::coupons::MAX_GENERATE}},
+            }),
+        ),
+        (
+            "IssueRequest",
+            json!({
+                "type": "object",
+                "description": "A new code of a batch, or an unassigned code",
+                "oneOf": [
+                    {"type": "object", "additionalProperties": false, "required": ["batchId"],
+                     "properties": {"batchId": {"type": "integer", "minimum": 1, "maximum": i64::MAX, "description": "A new code of this batch (a free one of an imported batch)"}}},
+                    {"type": "object", "additionalProperties": false, "required": ["code"],
+                     "properties": {"code": {"type": "string", "pattern": COUPON_CODE, "description": "An unassigned code (any case)"}}},
+                ],
+            }),
+        ),
+        ("ProfileRequest", profile_request()),
         ("CampaignChangesRequest", campaign(false)),
         (
             "EvaluationRetentionRequest",
@@ -659,7 +756,15 @@ fn parameter_schema(path: &str, location: &str, name: &str) -> Option<Value> {
         ("query", "limit") => {
             json!({"type": "integer", "minimum": 1, "maximum": MAX_LIMIT, "default": super::admin::params::DEFAULT_LIMIT})
         }
-        ("query", "cursor") if path.ends_with("/cards") => {
+        ("path", "code") => {
+            json!({"type": "string", "minLength": 1, "maxLength": 64, "pattern": COUPON_CODE, "description": "A coupon code (any case)"})
+        }
+        ("query", "cursor")
+            if path.ends_with("/cards")
+                || path.ends_with("/codes")
+                || path.ends_with("/coupons")
+                || path.ends_with("/export") =>
+        {
             json!({"type": "string", "maxLength": 256, "pattern": TEXT_CURSOR, "description": "The previous page's nextCursor, unchanged"})
         }
         ("query", "cursor") => {

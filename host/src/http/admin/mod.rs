@@ -25,6 +25,7 @@ pub(crate) mod bifit;
 mod campaigns;
 pub(crate) mod cards;
 mod config;
+pub(crate) mod coupons;
 mod dry_run;
 mod history;
 pub(crate) mod input;
@@ -54,6 +55,12 @@ pub fn routes(state: &AppState) -> OpenApiRouter<AppState> {
     let modules = OpenApiRouter::new()
         .routes(routes!(policies::list, policies::upload))
         .layer(DefaultBodyLimit::max(module_limit));
+    let imports =
+        OpenApiRouter::new()
+            .routes(routes!(coupons::import))
+            .layer(DefaultBodyLimit::max(
+                rabat_domain::coupon::MAX_IMPORT_BYTES.saturating_add(1),
+            ));
     OpenApiRouter::new()
         .routes(routes!(merchants::create))
         .routes(routes!(merchants::show, merchants::update))
@@ -84,6 +91,17 @@ pub fn routes(state: &AppState) -> OpenApiRouter<AppState> {
         .routes(routes!(stats::stats))
         .routes(routes!(bifit::show, bifit::put))
         .routes(routes!(bifit::orders))
+        .routes(routes!(coupons::list_batches, coupons::create_batch))
+        .routes(routes!(coupons::show_batch))
+        .routes(routes!(coupons::generate))
+        .routes(routes!(coupons::codes))
+        .routes(routes!(coupons::export))
+        .routes(routes!(coupons::wallet, coupons::issue))
+        .routes(routes!(coupons::show))
+        .routes(routes!(coupons::void))
+        .routes(routes!(coupons::restore))
+        .routes(routes!(coupons::profile, coupons::put_profile))
         .layer(DefaultBodyLimit::max(json_limit))
         .merge(modules)
+        .merge(imports)
 }
