@@ -887,10 +887,10 @@ async fn add_codes(
             )))
         }
         NewCodes::Generate(count) => {
-            let pattern = pattern.ok_or_else(|| {
-                StoreError::Invalid(
-                    "the batch has no pattern: its codes are imported, not generated".into(),
-                )
+            let pattern = pattern.ok_or_else(|| StoreError::Conflict {
+                entity: Entity::CouponBatch,
+                id: batch.name.clone(),
+                reason: "the batch has no pattern: its codes are imported, not generated",
             })?;
             let mut left = count;
             // Collisions are astronomically rare with >= 46 bits a code; a few rounds end it.

@@ -14,6 +14,7 @@ mod compiled_cache;
 mod console;
 mod console_campaigns;
 mod contract_v0_1;
+mod coupons;
 mod crash;
 mod data;
 mod earn_burn;

@@ -1,0 +1,421 @@
+//! Coupons over HTTP (issue 18), on SQLite and (when configured) PostgreSQL: batches made
+//! with generated codes, more generated, codes imported from CSV (every bad line named,
+//! nothing imported when one is bad), listed and exported in pages; a card's wallet
+//! (issue, assign, void, restore, each audited) and its profile, every refusal naming
+//! what was wrong.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use rabat::model::Card;
+use serde_json::{Value, json};
+
+use crate::common::app::{TestApp, TestMerchant};
+
+app_on_both_engines!(
+    batches_are_created_generated_imported_listed_and_exported,
+    a_cards_wallet_is_issued_voided_restored_and_audited,
+    a_cards_profile_is_set_and_checked,
+);
+
+fn path(shop: &TestMerchant, rest: &str) -> String {
+    format!("/admin/v1/merchants/{}{rest}", shop.id)
+}
+
+async fn get(app: &TestApp, shop: &TestMerchant, rest: &str) -> crate::common::app::Reply {
+    app.call("GET", &path(shop, rest), Some(&shop.api_key), "")
+        .await
+}
+
+async fn post(
+    app: &TestApp,
+    shop: &TestMerchant,
+    rest: &str,
+    body: &Value,
+) -> crate::common::app::Reply {
+    app.post_json(&path(shop, rest), &shop.api_key, body).await
+}
+
+fn message(reply: &crate::common::app::Reply) -> String {
+    reply.json["message"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned()
+}
+
+async fn batches_are_created_generated_imported_listed_and_exported(app: &TestApp) {
+    let shop = app.merchant("coupons-a").await;
+    let created = post(
+        app,
+        &shop,
+        "/coupon-batches",
+        &json!({"name": "welcome", "value": {"kind": "amount", "amount": 5.00},
+                "minBill": 10, "validDays": 30, "pattern": "welcome-#####-#####", "generate": 20}),
+    )
+    .await;
+    assert_eq!(created.status, 201, "{}", created.text);
+    let id = created.json["id"].as_i64().unwrap();
+    assert_eq!(created.json["codes"], 20);
+    assert_eq!(created.json["pattern"], "WELCOME-#####-#####");
+    assert_eq!(
+        created.json["value"],
+        json!({"kind": "amount", "amount": 5.00})
+    );
+    let more = post(
+        app,
+        &shop,
+        &format!("/coupon-batches/{id}/generate"),
+        &json!({"count": 5}),
+    )
+    .await;
+    assert_eq!(
+        (more.status.as_u16(), more.json["codes"].as_i64()),
+        (200, Some(25)),
+        "{}",
+        more.text
+    );
+    // Paged: 10 + 10 + 5, in code order, no code twice.
+    let mut codes = Vec::new();
+    let mut cursor = String::new();
+    for _ in 0..5 {
+        let page = get(
+            app,
+            &shop,
+            &format!("/coupon-batches/{id}/codes?limit=10{cursor}"),
+        )
+        .await;
+        assert_eq!(page.status, 200, "{}", page.text);
+        codes.extend(
+            page.json["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|c| c["code"].as_str().unwrap().to_owned()),
+        );
+        match page.json["nextCursor"].as_str() {
+            Some(next) => cursor = format!("&cursor={next}"),
+            None => break,
+        }
+    }
+    assert_eq!(codes.len(), 25);
+    assert!(codes.windows(2).all(|w| w[0] < w[1]));
+    // The export: a CSV page, the next cursor in a header.
+    let export = app
+        .call(
+            "GET",
+            &path(&shop, &format!("/coupon-batches/{id}/export?limit=20")),
+            Some(&shop.api_key),
+            "",
+        )
+        .await;
+    assert_eq!(export.status, 200);
+    let lines: Vec<&str> = export.text.lines().collect();
+    assert_eq!(
+        lines[0],
+        "code,cardId,state,uses,maxUses,validFrom,validUntil"
+    );
+    assert_eq!(lines.len(), 21);
+    assert!(
+        lines[1].starts_with(&format!("{},,available,0,1,", codes[0])),
+        "{}",
+        lines[1]
+    );
+
+    // An imported batch: a CSV file, all or nothing.
+    let flyer = post(
+        app,
+        &shop,
+        "/coupon-batches",
+        &json!({"name": "flyer", "value": {"kind": "percentage", "percentage": 15}}),
+    )
+    .await;
+    assert_eq!(flyer.status, 201, "{}", flyer.text);
+    let flyer_id = flyer.json["id"].as_i64().unwrap();
+    let import_path = path(&shop, &format!("/coupon-batches/{flyer_id}/import"));
+    let import = |body: String| app.call("POST", &import_path, Some(&shop.api_key), body);
+    let bad = import("code\nSPRING-1\nnot a code\nSPRING-1\n".into()).await;
+    assert_eq!(bad.status, 400);
+    let why = message(&bad);
+    assert!(why.contains("line 3: code may hold only"), "{why}");
+    assert!(
+        why.contains("line 4: code 'SPRING-1' is on line 2 already"),
+        "{why}"
+    );
+    let good = import("code\nspring-1\nSPRING-2\n".into()).await;
+    assert_eq!(
+        (good.status.as_u16(), good.json["codes"].as_i64()),
+        (200, Some(2)),
+        "{}",
+        good.text
+    );
+    let clash = import(format!("code\nSPRING-3\n{}\n", codes[3])).await;
+    assert_eq!(clash.status, 400);
+    assert!(
+        message(&clash).contains(&format!("line 3: code '{}' exists already", codes[3])),
+        "{}",
+        clash.text
+    );
+    assert_eq!(
+        get(app, &shop, &format!("/coupon-batches/{flyer_id}"))
+            .await
+            .json["codes"],
+        2
+    );
+    // An imported batch generates nothing; a name is used once.
+    let generate = post(
+        app,
+        &shop,
+        &format!("/coupon-batches/{flyer_id}/generate"),
+        &json!({"count": 1}),
+    )
+    .await;
+    assert_eq!(generate.status, 409, "{}", generate.text);
+    let again = post(
+        app,
+        &shop,
+        "/coupon-batches",
+        &json!({"name": "flyer", "value": {"kind": "amount", "amount": 1}}),
+    )
+    .await;
+    assert_eq!(again.status, 409, "{}", again.text);
+    // Every refusal names its field.
+    for (body, says) in [
+        (
+            json!({"name": "x", "value": {"kind": "gift", "amount": 1}}),
+            "value.kind must be amount or percentage",
+        ),
+        (
+            json!({"name": "x", "value": {"kind": "percentage", "percentage": 120}}),
+            "percentage must be in (0, 100]",
+        ),
+        (
+            json!({"name": "x", "value": {"kind": "amount", "amount": 1}, "pattern": "W-####"}),
+            "at least 10 '#'",
+        ),
+        (
+            json!({"name": "x", "value": {"kind": "amount", "amount": 1}, "generate": 5}),
+            "generate needs a pattern",
+        ),
+        (
+            json!({"name": "x", "value": {"kind": "amount", "amount": 1}, "validFrom": 5, "validUntil": 5}),
+            "validFrom (5) must be before validUntil",
+        ),
+        (
+            json!({"name": "x", "value": {"kind": "amount", "amount": 1}, "usesPerCode": 0}),
+            "usesPerCode must be",
+        ),
+        (
+            json!({"name": "x", "value": {"kind": "amount", "amount": 1}, "colour": "red"}),
+            "colour is not a known field",
+        ),
+    ] {
+        let reply = post(app, &shop, "/coupon-batches", &body).await;
+        assert_eq!(reply.status, 400, "{body}: {}", reply.text);
+        assert!(message(&reply).contains(says), "{body}: {}", reply.text);
+    }
+    let listed = get(app, &shop, "/coupon-batches").await;
+    let names: Vec<&str> = listed.json["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| b["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["flyer", "welcome"]);
+    assert_eq!(get(app, &shop, "/coupon-batches/999999").await.status, 404);
+}
+
+async fn a_cards_wallet_is_issued_voided_restored_and_audited(app: &TestApp) {
+    let shop = app.merchant("coupons-b").await;
+    app.card(&shop, Card::new("c1")).await;
+    app.card(&shop, Card::new("c2")).await;
+    let batch = post(
+        app,
+        &shop,
+        "/coupon-batches",
+        &json!({"name": "birthday", "value": {"kind": "amount", "amount": 3}, "validDays": 30,
+                "pattern": "BDAY-##########"}),
+    )
+    .await;
+    let batch_id = batch.json["id"].as_i64().unwrap();
+    post(
+        app,
+        &shop,
+        "/coupon-batches",
+        &json!({"name": "flyer", "value": {"kind": "amount", "amount": 2}}),
+    )
+    .await;
+    let flyer_id = get(app, &shop, "/coupon-batches").await.json["items"][0]["id"]
+        .as_i64()
+        .unwrap();
+    let imported = app
+        .call(
+            "POST",
+            &path(&shop, &format!("/coupon-batches/{flyer_id}/import")),
+            Some(&shop.api_key),
+            "code\nFLY-1\n",
+        )
+        .await;
+    assert_eq!(imported.status, 200, "{}", imported.text);
+
+    let issued = post(
+        app,
+        &shop,
+        "/cards/c1/coupons",
+        &json!({"batchId": batch_id}),
+    )
+    .await;
+    assert_eq!(issued.status, 201, "{}", issued.text);
+    assert_eq!(issued.json["cardId"], "c1");
+    assert_eq!(issued.json["state"], "available");
+    let code = issued.json["code"].as_str().unwrap().to_owned();
+    assert!(code.starts_with("BDAY-"));
+    // A flyer code is assigned (any case), once.
+    let assigned = post(app, &shop, "/cards/c1/coupons", &json!({"code": "fly-1"})).await;
+    assert_eq!(
+        (assigned.status.as_u16(), assigned.json["code"].as_str()),
+        (201, Some("FLY-1")),
+        "{}",
+        assigned.text
+    );
+    let taken = post(app, &shop, "/cards/c2/coupons", &json!({"code": "FLY-1"})).await;
+    assert_eq!(taken.status, 409, "{}", taken.text);
+    assert!(
+        message(&taken).contains("belongs to another card"),
+        "{}",
+        taken.text
+    );
+    for (body, status) in [
+        (json!({"batchId": 999999}), 404),
+        (json!({"code": "NOPE-1"}), 404),
+        (json!({"batchId": batch_id, "code": "FLY-1"}), 400),
+        (json!({}), 400),
+    ] {
+        let reply = post(app, &shop, "/cards/c2/coupons", &body).await;
+        assert_eq!(reply.status, status, "{body}: {}", reply.text);
+    }
+    assert_eq!(
+        post(
+            app,
+            &shop,
+            "/cards/nobody/coupons",
+            &json!({"batchId": batch_id})
+        )
+        .await
+        .status,
+        404
+    );
+    let wallet = get(app, &shop, "/cards/c1/coupons").await;
+    assert_eq!(
+        wallet.json["items"].as_array().unwrap().len(),
+        2,
+        "{}",
+        wallet.text
+    );
+    assert_eq!(get(app, &shop, "/cards/nobody/coupons").await.status, 404);
+
+    // Void, then restore, each once; audited.
+    let void = post(app, &shop, &format!("/coupons/{code}/void"), &json!({})).await;
+    assert_eq!(
+        (void.status.as_u16(), void.json["state"].as_str()),
+        (200, Some("voided")),
+        "{}",
+        void.text
+    );
+    assert_eq!(
+        post(app, &shop, &format!("/coupons/{code}/void"), &json!({}))
+            .await
+            .status,
+        409
+    );
+    let restored = post(
+        app,
+        &shop,
+        &format!("/coupons/{}/restore", code.to_lowercase()),
+        &json!({}),
+    )
+    .await;
+    assert_eq!(restored.json["state"], "available", "{}", restored.text);
+    assert_eq!(
+        post(app, &shop, &format!("/coupons/{code}/restore"), &json!({}))
+            .await
+            .status,
+        409
+    );
+    assert_eq!(
+        get(app, &shop, &format!("/coupons/{code}")).await.json["state"],
+        "available"
+    );
+    assert_eq!(get(app, &shop, "/coupons/has%20space").await.status, 400);
+    let audit = get(app, &shop, "/audit?limit=50").await;
+    let actions: Vec<&str> = audit.json["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["action"].as_str().unwrap())
+        .collect();
+    for action in [
+        "coupon_batch.create",
+        "coupon_batch.import",
+        "coupon.issue",
+        "coupon.void",
+        "coupon.restore",
+    ] {
+        assert!(actions.contains(&action), "{action} not in {actions:?}");
+    }
+}
+
+async fn a_cards_profile_is_set_and_checked(app: &TestApp) {
+    let shop = app.merchant("coupons-c").await;
+    app.card(&shop, Card::new("c1")).await;
+    let empty = get(app, &shop, "/cards/c1/profile").await;
+    assert_eq!((empty.status.as_u16(), &empty.json), (200, &json!({})));
+    let body =
+        json!({"birthday": {"month": 2, "day": 29}, "attributes": {"favourite": "flat white"}});
+    let put = app
+        .call(
+            "PUT",
+            &path(&shop, "/cards/c1/profile"),
+            Some(&shop.api_key),
+            body.to_string(),
+        )
+        .await;
+    assert_eq!(put.status, 200, "{}", put.text);
+    assert_eq!(get(app, &shop, "/cards/c1/profile").await.json, body);
+    for (body, says) in [
+        (
+            json!({"birthday": {"month": 4, "day": 31}}),
+            "day 31 is not a day of month 4",
+        ),
+        (
+            json!({"birthday": {"month": 13, "day": 1}}),
+            "birthday.month must be a whole number from 1 to 12",
+        ),
+        (
+            json!({"birthday": {"month": 1}}),
+            "birthday.day is required",
+        ),
+        (
+            json!({"attributes": {"a": 1}}),
+            "attributes['a'] must be a string",
+        ),
+        (json!({"nickname": "x"}), "nickname is not a known field"),
+    ] {
+        let reply = app
+            .call(
+                "PUT",
+                &path(&shop, "/cards/c1/profile"),
+                Some(&shop.api_key),
+                body.to_string(),
+            )
+            .await;
+        assert_eq!(reply.status, 400, "{body}: {}", reply.text);
+        assert!(message(&reply).contains(says), "{body}: {}", reply.text);
+    }
+    let nobody = app
+        .call(
+            "PUT",
+            &path(&shop, "/cards/nobody/profile"),
+            Some(&shop.api_key),
+            "{}",
+        )
+        .await;
+    assert_eq!(nobody.status, 404);
+}
