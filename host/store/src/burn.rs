@@ -232,7 +232,7 @@ macro_rules! apply_burn_and_card_changes {
                 .await?
                 {
                     Ok(code) => issued.push(serde_json::json!({"batch": batch, "code": code})),
-                    Err(reason) => not_issued.push(format!("issueCoupons '{batch}' dropped: {reason}")),
+                    Err(why) => not_issued.push(format!("issueCoupons '{batch}' dropped: {why}")),
                 }
             }
             let mut after = after;

@@ -538,7 +538,7 @@ impl Store {
             }
             let code = issue_in((&mut *tx).into(), merchant, BatchRef::Id(batch_id), card_id, now)
                 .await?
-                .map_err(StoreError::Invalid)?;
+                .map_err(|why| why.into_error(batch_id))?;
             let issued = read_coupon(&mut WriteConn::from(&mut *tx), merchant, &code, now).await?;
             insert_audit!(tx, merchant, &audit(&issued))?;
             tx.commit().await?;
@@ -926,6 +926,54 @@ async fn add_codes(
     }
 }
 
+/// Why a batch issued no code.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum NotIssued {
+    /// No such batch (its id, or its name quoted).
+    Unknown(String),
+    Ended(String),
+    /// An imported batch with no free code left.
+    Exhausted(String),
+    NoUniqueCode(String),
+}
+
+impl std::fmt::Display for NotIssued {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            NotIssued::Unknown(batch) => write!(f, "coupon batch {batch} does not exist"),
+            NotIssued::Ended(name) => write!(f, "coupon batch '{name}' has ended"),
+            NotIssued::Exhausted(name) => {
+                write!(f, "coupon batch '{name}' has no unassigned code left")
+            }
+            NotIssued::NoUniqueCode(name) => {
+                write!(f, "coupon batch '{name}': no unique code could be made")
+            }
+        }
+    }
+}
+
+impl NotIssued {
+    /// As the admin API's error: an unknown batch is not found, the rest a conflict with
+    /// the batch's state.
+    fn into_error(self, batch_id: i64) -> StoreError {
+        let conflict = |name: String, reason| StoreError::Conflict {
+            entity: Entity::CouponBatch,
+            id: name,
+            reason,
+        };
+        match self {
+            NotIssued::Unknown(_) => {
+                StoreError::not_found(Entity::CouponBatch, batch_id.to_string())
+            }
+            NotIssued::Ended(name) => conflict(name, "the batch has ended"),
+            NotIssued::Exhausted(name) => conflict(name, "the batch has no unassigned code left"),
+            NotIssued::NoUniqueCode(name) => {
+                conflict(name, "no unique code of the batch's pattern could be made")
+            }
+        }
+    }
+}
+
 /// Which batch to issue from.
 pub(crate) enum BatchRef<'a> {
     Id(i64),
@@ -933,7 +981,7 @@ pub(crate) enum BatchRef<'a> {
 }
 
 /// Issues one code of a batch to `card_id` inside a write transaction (the caller locked
-/// or checked the card): `Ok(Err(reason))` when the batch cannot issue (unknown, ended,
+/// or checked the card): `Ok(Err(why))` when the batch cannot issue (unknown, ended,
 /// an imported batch with no free code). An imported batch's free code is taken with
 /// `SKIP LOCKED` on PostgreSQL, so issuing never waits on a code another transaction
 /// holds (no lock-order cycle with endpoint 1).
@@ -943,7 +991,7 @@ pub(crate) async fn issue_in(
     batch: BatchRef<'_>,
     card_id: &str,
     now: i64,
-) -> Result<std::result::Result<String, String>> {
+) -> Result<std::result::Result<String, NotIssued>> {
     let conn = &mut conn;
     let postgres = matches!(conn, WriteConn::Postgres(_));
     with_conn!(conn, c => {
@@ -960,14 +1008,14 @@ pub(crate) async fn issue_in(
             .await?,
         };
         let Some(row) = row else {
-            return Ok(Err(match batch {
-                BatchRef::Id(id) => format!("coupon batch {id} does not exist"),
-                BatchRef::Name(name) => format!("coupon batch '{name}' does not exist"),
-            }));
+            return Ok(Err(NotIssued::Unknown(match batch {
+                BatchRef::Id(id) => id.to_string(),
+                BatchRef::Name(name) => format!("'{name}'"),
+            })));
         };
         let (id, name, _, _, valid_from, valid_until, valid_days, uses, pattern, _) = row;
         if valid_until.is_some_and(|until| until <= now) {
-            return Ok(Err(format!("coupon batch '{name}' has ended")));
+            return Ok(Err(NotIssued::Ended(name)));
         }
         let until = issued_until(valid_until, valid_days, now);
         match pattern {
@@ -995,7 +1043,7 @@ pub(crate) async fn issue_in(
                         return Ok(Ok(code));
                     }
                 }
-                Ok(Err(format!("coupon batch '{name}': no unique code could be made")))
+                Ok(Err(NotIssued::NoUniqueCode(name)))
             }
             None => {
                 macro_rules! free_code {
@@ -1023,7 +1071,7 @@ pub(crate) async fn issue_in(
                 .fetch_optional(&mut **c)
                 .await?;
                 let Some((code,)) = free else {
-                    return Ok(Err(format!("coupon batch '{name}' has no unassigned code left")));
+                    return Ok(Err(NotIssued::Exhausted(name)));
                 };
                 sqlx::query(
                     "UPDATE coupons SET card_id = $3, issued_at = $4,

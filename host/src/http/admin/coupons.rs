@@ -456,6 +456,7 @@ pub async fn show_batch(
         crate::http::openapi::Unauthorized,
         crate::http::openapi::Forbidden,
         crate::http::openapi::NotFound,
+        (status = 409, description = "The batch's codes are imported: it has no pattern (8)", body = crate::http::openapi::ErrorDoc),
         crate::http::openapi::TooLarge,
     ),
 )]
@@ -796,7 +797,7 @@ pub async fn wallet(
         crate::http::openapi::Unauthorized,
         crate::http::openapi::Forbidden,
         (status = 404, description = "No such card, batch or code (9)", body = crate::http::openapi::ErrorDoc),
-        (status = 409, description = "The code belongs to a card already (8)", body = crate::http::openapi::ErrorDoc),
+        (status = 409, description = "The code belongs to a card already, or the batch has ended or has no unassigned code left (8)", body = crate::http::openapi::ErrorDoc),
         crate::http::openapi::TooLarge,
     ),
 )]
