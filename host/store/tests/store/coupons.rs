@@ -188,7 +188,7 @@ async fn batches_are_generated_or_imported_whole_and_listed_in_pages(db: &TestDb
         .add_coupon_codes("m1", flyer.id, NewCodes::Generate(1), audit)
         .await;
     assert!(
-        matches!(generate, Err(StoreError::Invalid(_))),
+        matches!(generate, Err(StoreError::Conflict { .. })),
         "{generate:?}"
     );
     let listed = s.coupon_batches("m1").await.unwrap();
