@@ -220,6 +220,21 @@ async fn batches_are_created_generated_imported_listed_and_exported(app: &TestAp
         .collect();
     assert_eq!(names, ["flyer", "welcome"]);
     assert_eq!(get(app, &shop, "/coupon-batches/999999").await.status, 404);
+    // An id in a number's other forms is that id (JSON Schema's integer; Schemathesis sent
+    // `1.0`); a fraction is not an id.
+    let same = get(app, &shop, &format!("/coupon-batches/{id}.0")).await;
+    assert_eq!(
+        (same.status.as_u16(), same.json["id"].as_i64()),
+        (200, Some(id)),
+        "{}",
+        same.text
+    );
+    assert_eq!(
+        get(app, &shop, &format!("/coupon-batches/{id}.5"))
+            .await
+            .status,
+        400
+    );
 }
 
 async fn a_cards_wallet_is_issued_voided_restored_and_audited(app: &TestApp) {

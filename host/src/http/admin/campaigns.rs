@@ -160,14 +160,11 @@ fn priority(fields: &Fields<'_>) -> ApiResult<Option<i64>> {
 
 fn campaign_id(params: &Params) -> ApiResult<i64> {
     let text = params.get("id");
-    text.parse::<i64>()
-        .ok()
-        .filter(|id| *id > 0)
-        .ok_or_else(|| {
-            invalid(format!(
-                "campaign id must be a positive whole number, not '{text}'"
-            ))
-        })
+    input::positive_id(text).ok_or_else(|| {
+        invalid(format!(
+            "campaign id must be a positive whole number, not '{text}'"
+        ))
+    })
 }
 
 /// A new campaign's body (`prefix` names its fields in messages, e.g. `with[0].`).

@@ -109,14 +109,11 @@ pub struct ProfileRequest {
 
 fn batch_id(params: &Params) -> ApiResult<i64> {
     let text = params.get("id");
-    text.parse::<i64>()
-        .ok()
-        .filter(|id| *id > 0)
-        .ok_or_else(|| {
-            invalid(format!(
-                "coupon batch id must be a positive whole number, not '{text}'"
-            ))
-        })
+    input::positive_id(text).ok_or_else(|| {
+        invalid(format!(
+            "coupon batch id must be a positive whole number, not '{text}'"
+        ))
+    })
 }
 
 fn code_param(params: &Params) -> ApiResult<String> {

@@ -223,6 +223,17 @@ pub fn whole(number: &serde_json::Number) -> Option<i64> {
         .and_then(|value| value.to_i64())
 }
 
+/// A path segment as a positive id: digits, or a whole number in another JSON form
+/// (`1.0`, `1e0`), as JSON Schema's `integer` reads it.
+pub fn positive_id(text: &str) -> Option<i64> {
+    let id = text.parse::<i64>().ok().or_else(|| {
+        serde_json::from_str::<serde_json::Number>(text)
+            .ok()
+            .and_then(|n| whole(&n))
+    })?;
+    (id > 0).then_some(id)
+}
+
 /// Text a merchant may store: not empty, not too long, no control characters.
 pub fn text_ok(name: &str, text: &str, max: usize) -> Result<(), ApiError> {
     if text.is_empty() {

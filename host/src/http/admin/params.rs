@@ -7,7 +7,7 @@ use axum::http::request::Parts;
 
 use rabat_domain::limits;
 
-use super::input::text_ok;
+use super::input::{positive_id, text_ok};
 use crate::http::error::ApiError;
 
 /// Rows per page when `limit` is not given.
@@ -53,7 +53,7 @@ impl Params {
     /// The `{v}` of a policy route: a positive whole number.
     pub fn version(&self) -> Result<i64, ApiError> {
         let text = self.get("v");
-        text.parse::<i64>().ok().filter(|v| *v > 0).ok_or_else(|| {
+        positive_id(text).ok_or_else(|| {
             invalid(format!(
                 "policy version must be a positive whole number, not '{text}'"
             ))
@@ -63,14 +63,11 @@ impl Params {
     /// The `{id}` of an evaluation route: a logged run's id.
     pub fn evaluation_id(&self) -> Result<i64, ApiError> {
         let text = self.get("id");
-        text.parse::<i64>()
-            .ok()
-            .filter(|id| *id > 0)
-            .ok_or_else(|| {
-                invalid(format!(
-                    "evaluation id must be a positive whole number, not '{text}'"
-                ))
-            })
+        positive_id(text).ok_or_else(|| {
+            invalid(format!(
+                "evaluation id must be a positive whole number, not '{text}'"
+            ))
+        })
     }
 
     /// The `{cardId}` of a card route: what a POS sends as `cardId`.
