@@ -80,9 +80,10 @@ export function pretty(value) {
   return JSON.stringify(value, null, 2);
 }
 
-/** Calls the API with the signed-in credential. */
-export async function call(method, path, options = {}) {
-  const headers = { Accept: 'application/json' };
+// Sends a request with the signed-in credential; the response, or an ApiError when the
+// server could not be reached.
+async function send(method, path, options, accept) {
+  const headers = { Accept: accept };
   const key = options.token || (session && session.key);
   if (key) headers.Authorization = `Bearer ${key}`;
   let body;
@@ -93,25 +94,39 @@ export async function call(method, path, options = {}) {
     body = typeof options.json === 'string' ? options.json : JSON.stringify(options.json);
     headers['Content-Type'] = 'application/json';
   }
-  let response;
   try {
-    response = await fetch(path, {
+    return await fetch(path, {
       method, headers, body, credentials: 'omit', cache: 'no-store', redirect: 'error',
     });
   } catch (error) {
     throw new ApiError(0, null, `The server could not be reached (${error.message})`);
   }
-  const text = await response.text();
-  let data = null;
-  if (text) {
-    try {
-      data = parseJson(text);
-    } catch {
-      data = null;
-    }
+}
+
+function parsed(text) {
+  if (!text) return null;
+  try {
+    return parseJson(text);
+  } catch {
+    return null;
   }
+}
+
+/** Calls the API with the signed-in credential. */
+export async function call(method, path, options = {}) {
+  const response = await send(method, path, options, 'application/json');
+  const text = await response.text();
+  const data = parsed(text);
   if (!response.ok) throw new ApiError(response.status, data, text);
   return data;
+}
+
+/** A GET of a non-JSON answer (a CSV page): `{text, headers}`; refusals as `call`. */
+export async function callText(path, accept = 'text/csv') {
+  const response = await send('GET', path, {}, accept);
+  const text = await response.text();
+  if (!response.ok) throw new ApiError(response.status, parsed(text), text);
+  return { text, headers: response.headers };
 }
 
 /** A path under the signed-in merchant: `m('/policies')`. */

@@ -5,6 +5,7 @@ import { clear, errorBox, field, form, h, busy, title, facts, add } from './ui.j
 import { overview } from './overview.js';
 import { policies, tryIt, replay } from './policies.js';
 import { campaigns } from './campaigns.js';
+import { coupons, batch } from './coupons.js';
 import { cards, card } from './cards.js';
 import { evaluations, evaluation, audit } from './history.js';
 import { config, tokens, bifit } from './settings.js';
@@ -20,6 +21,8 @@ const routes = [
   [/^policies\/(\d+)\/try$/, tryIt],
   [/^policies\/(\d+)\/replay$/, replay],
   [/^campaigns$/, campaigns],
+  [/^coupons$/, coupons],
+  [/^coupons\/(\d+)$/, batch],
   [/^config$/, config],
   [/^cards$/, cards],
   [/^cards\/(.+)$/, card],

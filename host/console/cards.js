@@ -1,5 +1,7 @@
-// Cards: find by card id or customer id, see one with its ledger, adjust points.
+// Cards: find by card id or customer id, see one with its ledger, adjust points, its
+// coupon wallet (issue, void, restore) and its profile (birthday, attributes).
 import { call, m, query } from './api.js';
+import { stateBadge, validity, valueText, wholeJson } from './coupons.js';
 import { count, decimal, money, time } from './fmt.js';
 import { busy, clear, confirm, empty, errorBox, facts, field, form, h, loading, table, title, add } from './ui.js';
 
@@ -119,8 +121,140 @@ export async function card(page, [cardId], ctx) {
     }
   }), h('h2', {}, 'Adjust points'), h('div', { class: 'grid3' },
     field('Points (+ or −)', delta), field('Reason', reason, 'Kept in the ledger and the audit trail.')),
-  h('div', { class: 'actions' }, submit), out), ledger);
+  h('div', { class: 'actions' }, submit), out), wallet(cardId), profile(cardId), ledger);
   await showLedger(ledger, cardId, null);
+}
+
+// The card's coupons: each code with its state, void and restore; a code issued from a
+// batch, or an unassigned (flyer) code assigned to the card.
+function wallet(cardId) {
+  const path = m(`/cards/${encodeURIComponent(cardId)}/coupons`);
+  const list = h('div', { class: 'wallet-list' }, loading());
+  const out = h('div', { 'aria-live': 'polite', class: 'wallet-out' });
+  const pick = h('select', { name: 'issueBatch' });
+  const code = h('input', { name: 'assignCode', spellcheck: 'false', maxlength: '64' });
+  const submit = h('button', { type: 'submit' }, 'Issue coupon');
+  const show = async (cursor) => {
+    let data;
+    try {
+      data = await call('GET', `${path}${query({ limit: 50, cursor })}`);
+    } catch (error) {
+      clear(list, errorBox(error));
+      return;
+    }
+    if (!cursor) clear(list);
+    list.querySelector('.more')?.remove();
+    if (!cursor && data.items.length === 0) {
+      add(list, empty('No coupons on this card yet.'));
+      return;
+    }
+    add(list, table([
+      ['Code', (c) => h('code', { class: 'coupon-code' }, c.code)],
+      ['Batch', (c) => h('a', { href: `#/coupons/${c.batchId}` }, c.batch)],
+      ['Value', (c) => valueText(c.value)],
+      ['State', (c) => stateBadge(c.state)],
+      ['Uses', (c) => `${c.uses} of ${c.maxUses}`, 'num'],
+      ['Valid until', (c) => (c.validUntil == null ? 'no end' : time(c.validUntil))],
+      ['', (c) => couponActions(c)],
+    ], data.items, 'Coupons in the wallet, in code order'));
+    if (data.nextCursor) {
+      add(list, h('button', { type: 'button', class: 'secondary more', onclick: () => show(data.nextCursor) }, 'More coupons'));
+    }
+  };
+  const couponActions = (c) => {
+    const act = (label, verb) => h('button', {
+      type: 'button',
+      class: `small secondary coupon-${verb}`,
+      onclick: (event) => busy(event.currentTarget, async () => {
+        clear(out);
+        try {
+          await call('POST', m(`/coupons/${encodeURIComponent(c.code)}/${verb}`));
+          await show(null);
+        } catch (error) {
+          add(out, errorBox(error, `${c.code} not ${verb === 'void' ? 'voided' : 'restored'}`));
+        }
+      }),
+    }, label);
+    return h('div', { class: 'row-actions' },
+      c.state === 'voided' ? null : act('Void', 'void'),
+      c.state === 'voided' || c.uses > 0 ? act('Restore', 'restore') : null);
+  };
+  call('GET', m('/coupon-batches')).then((data) => {
+    clear(pick, data.items.map((b) => h('option', { value: String(b.id) }, `${b.name} (${valueText(b.value)}, ${validity(b)})`)));
+  }).catch((error) => add(out, errorBox(error, 'The coupon batches could not be listed')));
+  show(null);
+  return form({ class: 'card-panel wallet', 'aria-labelledby': 'wallet-head' }, () => busy(submit, async () => {
+    clear(out);
+    const flyer = code.value.trim();
+    if (!flyer && !pick.value) {
+      add(out, errorBox(new Error('Choose a batch (create one on the Coupons page), or enter an unassigned code.')));
+      return;
+    }
+    try {
+      const issued = await call('POST', path, { json: flyer ? { code: flyer } : { batchId: wholeJson(pick.value) } });
+      code.value = '';
+      add(out, h('div', { class: 'success', role: 'status' }, `${issued.code} is in the wallet.`));
+      await show(null);
+    } catch (error) {
+      add(out, errorBox(error, 'Not issued'));
+    }
+  }), h('h2', { id: 'wallet-head' }, 'Wallet'), list,
+  h('div', { class: 'grid2' }, field('Issue a new code of', pick),
+    field('Or assign a code', code, 'An unassigned code (a flyer\u2019s); when given, the batch is not used.')),
+  h('div', { class: 'actions' }, submit), out);
+}
+
+// The card's profile: what a contract-0.3 policy sees of the customer.
+function profile(cardId) {
+  const path = m(`/cards/${encodeURIComponent(cardId)}/profile`);
+  const month = h('select', { name: 'birthMonth' }, h('option', { value: '' }, '—'),
+    ['January', 'February', 'March', 'April', 'May', 'June', 'July', 'August', 'September', 'October', 'November', 'December']
+      .map((name, i) => h('option', { value: String(i + 1) }, name)));
+  const day = h('input', { name: 'birthDay', type: 'number', min: '1', max: '31' });
+  const year = h('input', { name: 'birthYear', type: 'number', min: '1900', max: '2100' });
+  const attributes = h('textarea', { name: 'attributes', rows: '3', spellcheck: 'false', class: 'json', placeholder: 'favourite=flat white' });
+  const out = h('div', { 'aria-live': 'polite', class: 'profile-out' });
+  const submit = h('button', { type: 'submit' }, 'Save profile');
+  const fill = (p) => {
+    const b = p.birthday;
+    month.value = b ? String(b.month) : '';
+    day.value = b ? String(b.day) : '';
+    year.value = b && b.year != null ? String(b.year) : '';
+    attributes.value = Object.entries(p.attributes || {}).map(([k, v]) => `${k}=${v}`).join('\n');
+  };
+  call('GET', path).then(fill).catch((error) => add(out, errorBox(error, 'The profile could not be read')));
+  return form({ class: 'card-panel profile', 'aria-labelledby': 'profile-head' }, () => busy(submit, async () => {
+    clear(out);
+    const body = {};
+    if (month.value || day.value.trim() || year.value.trim()) {
+      body.birthday = {};
+      if (month.value) body.birthday.month = Number(month.value);
+      if (day.value.trim()) body.birthday.day = wholeJson(day.value);
+      if (year.value.trim()) body.birthday.year = wholeJson(year.value);
+    }
+    const attrs = {};
+    const lines = attributes.value.split('\n');
+    for (const [i, line] of lines.entries()) {
+      if (!line.trim()) continue;
+      const at = line.indexOf('=');
+      if (at < 1) {
+        add(out, errorBox(new Error(`Attributes, line ${i + 1}: write key=value, not “${line.trim()}”.`)));
+        return;
+      }
+      attrs[line.slice(0, at).trim()] = line.slice(at + 1).trim();
+    }
+    body.attributes = attrs;
+    try {
+      fill(await call('PUT', path, { json: body }));
+      add(out, h('div', { class: 'success', role: 'status' }, 'Profile saved.'));
+    } catch (error) {
+      add(out, errorBox(error, 'Not saved'));
+    }
+  }), h('h2', { id: 'profile-head' }, 'Profile'),
+  h('p', { class: 'muted' }, 'What a contract-0.3 policy sees of the customer: the birthday (the year when known) and your own attributes.'),
+  h('div', { class: 'grid3' }, field('Birthday month', month), field('Day', day), field('Year (optional)', year)),
+  field('Attributes', attributes, 'One key=value a line.'),
+  h('div', { class: 'actions' }, submit), out);
 }
 
 // The points the card's open orders hold, and a button that releases them (audited).

@@ -63,6 +63,7 @@ const ASSETS: &[(&str, &str, &str)] = &[
         JS,
         include_str!("../../console/campaigns.js"),
     ),
+    ("coupons.js", JS, include_str!("../../console/coupons.js")),
     ("cards.js", JS, include_str!("../../console/cards.js")),
     ("history.js", JS, include_str!("../../console/history.js")),
     ("settings.js", JS, include_str!("../../console/settings.js")),

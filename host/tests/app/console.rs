@@ -1105,7 +1105,7 @@ impl fantoccini::wd::WebDriverCompatibleCommand for BrowserLog {
 }
 
 /// The console's errors and warnings since the last call.
-async fn browser_problems(c: &Client) -> Vec<String> {
+pub(crate) async fn browser_problems(c: &Client) -> Vec<String> {
     let log = c
         .issue_cmd(BrowserLog)
         .await

@@ -13,6 +13,7 @@ mod cli;
 mod compiled_cache;
 mod console;
 mod console_campaigns;
+mod console_coupons;
 mod contract_v0_1;
 mod coupons;
 mod crash;
