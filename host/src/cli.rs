@@ -230,6 +230,7 @@ fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
         card: Some(&card),
         config: &config,
         offer: offer.as_ref(),
+        extras: None,
         limits: &limits,
     };
     if args.accrue {

@@ -71,6 +71,7 @@ fn input<'a>(
         card,
         config,
         offer,
+        extras: None,
         limits,
     }
 }

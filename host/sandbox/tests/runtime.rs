@@ -46,6 +46,7 @@ fn evaluate(
             card: Some(&card),
             config: r#"{"tiers":{"gold":10}}"#,
             offer: None,
+            extras: None,
             limits,
         },
     )
