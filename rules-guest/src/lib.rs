@@ -258,8 +258,8 @@ pub mod prelude {
     pub use crate::{
         Accrual, Amount, Birthday, Card, CardBuilder, CardData, Context, CouponValue, Decimal,
         Discount, DiscountKind, Evaluation, ItemData, Items, MAX_DISCOUNTS, Offer, OfferBuilder,
-        OfferData, OfferedDiscount, OfferedDiscountData, Order, OrderBuilder, OrderData,
-        OrderItem, Percentage, Policy, Profile, RoundingStrategy, Table, Wallet, WalletCoupon,
+        OfferData, OfferedDiscount, OfferedDiscountData, Order, OrderBuilder, OrderData, OrderItem,
+        Percentage, Policy, Profile, RoundingStrategy, Table, Wallet, WalletCoupon,
         WalletCouponData, debug, dec, error, export_policy, info, log,
     };
 }

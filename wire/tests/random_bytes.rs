@@ -72,7 +72,13 @@ fn read_everything(buf: &[u8]) {
         let _ = (extras.available_points(), extras.birthday());
     }
     for w in input.wallet() {
-        let _ = (w.code(), w.batch(), w.value(), w.min_bill(), w.valid_until());
+        let _ = (
+            w.code(),
+            w.batch(),
+            w.value(),
+            w.min_bill(),
+            w.valid_until(),
+        );
     }
     for a in input.profile_attributes().rev() {
         let _ = (a.key(), a.value());

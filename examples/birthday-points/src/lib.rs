@@ -71,7 +71,10 @@ impl Policy for BirthdayPoints {
             .unwrap_or(0)
             .max(0);
         let points = units.saturating_mul(per_unit);
-        let when = order.created().or(order.updated()).map(Timestamp::from_epoch_ms);
+        let when = order
+            .created()
+            .or(order.updated())
+            .map(Timestamp::from_epoch_ms);
         let birthday_week = match (card.profile().birthday(), when) {
             (Some(birthday), Some(at)) => {
                 let local = at.in_zone(zone);
@@ -199,8 +202,8 @@ mod tests {
             .with_card(Card::builder().birthday(3, 10, None).build())
             .with_config(CONFIG);
         assert_eq!(BirthdayPoints::accrue(&ctx).unwrap().points, 9);
-        let ctx = Context::new(bill(dec!(42.80), Timestamp::utc(2026, 3, 10, 12, 0)))
-            .with_config(CONFIG);
+        let ctx =
+            Context::new(bill(dec!(42.80), Timestamp::utc(2026, 3, 10, 12, 0))).with_config(CONFIG);
         assert_eq!(BirthdayPoints::accrue(&ctx), Ok(Accrual::none()));
     }
 

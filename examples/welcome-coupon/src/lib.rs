@@ -151,7 +151,9 @@ mod tests {
 
     #[test]
     fn below_the_min_bill_without_a_coupon_or_a_card_nothing() {
-        let card = Card::builder().coupon(amount_coupon("WELCOME-1", 1_000)).build();
+        let card = Card::builder()
+            .coupon(amount_coupon("WELCOME-1", 1_000))
+            .build();
         let small = Context::new(bill(dec!(7.99)))
             .with_card(card)
             .with_config(CONFIG);
@@ -191,7 +193,12 @@ mod tests {
         let taken = Order::builder()
             .status("closed")
             .item(OrderItem::new("11111", "Espresso", 2, dec!(2.50)))
-            .item(OrderItem::new("WELCOME-SOON", "WELCOME-SOON", 1, dec!(-5.00)))
+            .item(OrderItem::new(
+                "WELCOME-SOON",
+                "WELCOME-SOON",
+                1,
+                dec!(-5.00),
+            ))
             .build();
         let ctx = Context::new(taken)
             .with_card(Card::builder().visits(2).build())
@@ -200,7 +207,10 @@ mod tests {
         let accrual = WelcomeCoupon::accrue(&ctx).unwrap();
         assert_eq!(accrual.redeem_coupons, ["WELCOME-SOON"]);
         assert!(accrual.issue_coupons.is_empty());
-        assert_eq!(accrual.reason.as_deref(), Some("coupon WELCOME-SOON redeemed"));
+        assert_eq!(
+            accrual.reason.as_deref(),
+            Some("coupon WELCOME-SOON redeemed")
+        );
         let not_taken = Order::builder()
             .status("closed")
             .item(OrderItem::new("11111", "Espresso", 2, dec!(2.50)))

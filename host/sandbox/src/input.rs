@@ -7,7 +7,7 @@
 use rabat_domain::coupon::{self, CardExtras};
 use rabat_domain::model::{Card, Offer, Order};
 use rabat_wire::{
-    BirthdayFields, CardExtrasFields, CardFields, CouponValue, Counts, EncodeError, Encoder,
+    BirthdayFields, CardExtrasFields, CardFields, Counts, CouponValue, EncodeError, Encoder,
     ItemFields, OfferDiscountFields, OfferFields, OrderFields, WalletCouponFields,
 };
 

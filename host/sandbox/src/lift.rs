@@ -769,7 +769,12 @@ pub fn accrual_v3(value: AccrualV3, limit: usize) -> Result<model::Accrual, Fail
         }
         redeem_coupons.push(normalize_code(&code.text));
     }
-    let issue_coupons = value.issue_coupons.items.into_iter().map(|t| t.text).collect();
+    let issue_coupons = value
+        .issue_coupons
+        .items
+        .into_iter()
+        .map(|t| t.text)
+        .collect();
     let mut accrual = accrual_v2(
         AccrualV2 {
             points: value.points,

@@ -13,8 +13,8 @@ use rabat_domain::limits::{MAX_POINTS_PER_ACCRUAL, without_nul};
 use rabat_domain::model::{Card, Evaluation, Offer, Order};
 use rabat_domain::money::{self, DiscountResponse, NO_DISCOUNT_MESSAGE};
 use rabat_domain::points;
-use rabat_sandbox::sandbox::{LogLevel, LogLine};
 use rabat_sandbox::Failure;
+use rabat_sandbox::sandbox::{LogLevel, LogLine};
 use rabat_store::{Entity, NewHold, Reservation, Reserved, Settlement, StoreError};
 
 use super::{Accrued, LogEntry, Till, json_text, settlement};
