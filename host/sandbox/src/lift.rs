@@ -529,18 +529,8 @@ pub struct AccrualV2 {
     remove_tags: AnswerList<AnswerText>,
 }
 
-/// A 0.2 answer, checked against the limits (as [`evaluation`]) and turned into the
-/// host's type.
-pub fn evaluation_v2(
-    value: EvaluationV2,
-    output_limit: usize,
-) -> Result<model::Evaluation, Failure> {
-    let count = value.discounts.len;
-    if count > MAX_DISCOUNTS {
-        return Err(Failure::InvalidAnswer(format!(
-            "the policy asked for {count} discounts; at most {MAX_DISCOUNTS} are allowed"
-        )));
-    }
+/// Bytes of text in a 0.2 answer: what the output-size limit counts.
+fn answer_size_v2(value: &EvaluationV2) -> usize {
     let discounts_size: usize = value
         .discounts
         .items
@@ -556,7 +546,22 @@ pub fn evaluation_v2(
                 }
         })
         .sum();
-    let size = discounts_size + value.message.as_ref().map_or(0, |m| m.len);
+    discounts_size + value.message.as_ref().map_or(0, |m| m.len)
+}
+
+/// A 0.2 answer, checked against the limits (as [`evaluation`]) and turned into the
+/// host's type.
+pub fn evaluation_v2(
+    value: EvaluationV2,
+    output_limit: usize,
+) -> Result<model::Evaluation, Failure> {
+    let count = value.discounts.len;
+    if count > MAX_DISCOUNTS {
+        return Err(Failure::InvalidAnswer(format!(
+            "the policy asked for {count} discounts; at most {MAX_DISCOUNTS} are allowed"
+        )));
+    }
+    let size = answer_size_v2(&value);
     if size > output_limit {
         return Err(Failure::InvalidAnswer(format!(
             "the answer is {size} bytes of text in {count} discounts; the limit is {output_limit} bytes"
@@ -714,7 +719,15 @@ pub fn evaluation_v3(
         },
         message: value.message,
     };
-    let mut evaluation = evaluation_v2(v2, output_limit.saturating_sub(coupons_size))?;
+    // The coupon codes count toward the limit with the rest of the answer's text.
+    let count = v2.discounts.len;
+    let size = answer_size_v2(&v2) + coupons_size;
+    if count <= MAX_DISCOUNTS && size > output_limit {
+        return Err(Failure::InvalidAnswer(format!(
+            "the answer is {size} bytes of text in {count} discounts; the limit is {output_limit} bytes"
+        )));
+    }
+    let mut evaluation = evaluation_v2(v2, output_limit)?;
     for (i, (discount, (coupon, divisible))) in
         evaluation.discounts.iter_mut().zip(extras).enumerate()
     {
