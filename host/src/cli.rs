@@ -81,8 +81,9 @@ pub struct RunArgs {
     /// The bill: a Papaya POS endpoint-1 request body (JSON)
     #[arg(long)]
     pub order: PathBuf,
-    /// The loyalty card (JSON: cardId, tier, tags, points, visits, …); default: a new card
-    /// with the bill's cardId
+    /// The loyalty card (JSON: cardId, tier, tags, points, visits, …; for a contract-0.3
+    /// policy also availablePoints, wallet and profile); default: a new card with the
+    /// bill's cardId
     #[arg(long)]
     pub card: Option<PathBuf>,
     /// The merchant's policy config (a JSON object); default `{}`
@@ -192,10 +193,18 @@ fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
     } else {
         crate::papaya::parse_discount_query(&bill).map_err(invalid)?
     };
-    let card = match &args.card {
-        Some(path) => serde_json::from_slice::<Card>(&read_json_file(path, "card")?)
-            .with_context(|| format!("the card {} is invalid", path.display()))?,
-        None => Card::new(query.card_id.clone()),
+    let (card, extras) = match &args.card {
+        Some(path) => {
+            let bytes = read_json_file(path, "card")?;
+            let invalid = || format!("the card {} is invalid", path.display());
+            let card = serde_json::from_slice::<Card>(&bytes).with_context(invalid)?;
+            let extras = serde_json::from_slice::<CardFileExtras>(&bytes)
+                .with_context(invalid)?
+                .into_extras(&card)
+                .with_context(invalid)?;
+            (card, extras)
+        }
+        None => (Card::new(query.card_id.clone()), None),
     };
     let config = match &args.config {
         Some(path) => {
@@ -230,13 +239,15 @@ fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
         card: Some(&card),
         config: &config,
         offer: offer.as_ref(),
+        extras: extras.as_ref(),
         limits: &limits,
     };
     if args.accrue {
         let report = runtime.accrue(&policy, input);
         return print_accrual(args.json, &policy, report);
     }
-    let (decision, offer) = decide_locally(&runtime, &policy, input, &card);
+    let available = extras.as_ref().map_or(card.points, |e| e.available_points);
+    let (decision, offer) = decide_locally(&runtime, &policy, input, available);
     if let Some(path) = &args.save_offer {
         // An answer that failed offers nothing: the till got no discount.
         let offer = offer.clone().unwrap_or_else(|| Offer {
@@ -260,16 +271,53 @@ fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
     print_decision(args.json, &policy, &decision, offer.as_ref())
 }
 
+/// What a `--card` file may carry beside the card for a contract-0.3 policy: the available
+/// points (default: the balance), the wallet and the profile, in camelCase.
+#[derive(Debug, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct CardFileExtras {
+    available_points: Option<i64>,
+    #[serde(default)]
+    wallet: Vec<rabat_domain::coupon::WalletCoupon>,
+    #[serde(default)]
+    profile: rabat_domain::coupon::Profile,
+}
+
+impl CardFileExtras {
+    /// The extras of the call; `None` when the file has none of them.
+    fn into_extras(self, card: &Card) -> anyhow::Result<Option<rabat_domain::coupon::CardExtras>> {
+        if self.available_points.is_none() && self.wallet.is_empty() && self.profile.is_empty() {
+            return Ok(None);
+        }
+        if let Some(problem) = self.profile.problem() {
+            anyhow::bail!("profile: {problem}");
+        }
+        for (i, coupon) in self.wallet.iter().enumerate() {
+            if let Some(problem) = rabat_domain::coupon::code_problem(&coupon.code) {
+                anyhow::bail!("wallet[{i}].code: {problem}");
+            }
+            if let Some(problem) = coupon.value.problem() {
+                anyhow::bail!("wallet[{i}].value: {problem}");
+            }
+        }
+        Ok(Some(rabat_domain::coupon::CardExtras {
+            available_points: self.available_points.unwrap_or(card.points),
+            wallet: self.wallet,
+            profile: self.profile,
+        }))
+    }
+}
+
 /// What the till would answer, as the server decides it: the policy's answer through the
-/// money rules, and, for discounts that cost points, only those the card's points cover
-/// (the card's own balance: locally there are no other open bills holding any); the
+/// money rules, and, for discounts that cost points, only those the card's available
+/// points cover (its balance, or the card file's `availablePoints`); the
 /// dropped ones are in the log, as the server logs them. Also the offer the server would
 /// hold and later pass to `accrue` (`None` when the policy failed).
 fn decide_locally(
     runtime: &Runtime,
     policy: &CompiledPolicy,
     input: CallInput<'_>,
-    card: &Card,
+    available_points: i64,
 ) -> (Decision, Option<Offer>) {
     let crate::policy::CallReport {
         result,
@@ -281,7 +329,7 @@ fn decide_locally(
     } = runtime.evaluate(policy, input);
     let mut offer = None;
     let result = result.and_then(|evaluation| {
-        let afforded = rabat_domain::points::afford(&evaluation.discounts, card.points);
+        let afforded = rabat_domain::points::afford(&evaluation.discounts, available_points);
         logs.extend(afforded.dropped.iter().map(|message| LogLine {
             level: LogLevel::Warn,
             message: format!("host: {message}"),

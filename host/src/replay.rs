@@ -206,6 +206,7 @@ pub fn replay(runtime: &Runtime, metrics: &Metrics, mut job: Job) -> Result<Repo
                     card: Some(&card),
                     config: &job.config,
                     offer: None,
+                    extras: None,
                     limits: &limits,
                 },
             );

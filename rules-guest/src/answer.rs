@@ -65,6 +65,12 @@ pub struct Discount {
     /// What the discount costs the card in points; 0 (the default) for a free discount.
     /// See [`Discount::costing_points`].
     pub points: u64,
+    /// The rabat coupon (a code from the card's wallet) this discount redeems, if any.
+    /// See [`Discount::with_coupon`].
+    pub coupon: Option<String>,
+    /// Whether the host may cut this points-costing discount to the card's available
+    /// points instead of dropping it. See [`Discount::divisible`].
+    pub divisible: bool,
 }
 
 impl Discount {
@@ -78,6 +84,8 @@ impl Discount {
             kind: DiscountKind::PercentageOnBill(percentage.into()),
             description: description.into(),
             points: 0,
+            coupon: None,
+            divisible: false,
         }
     }
 
@@ -95,6 +103,8 @@ impl Discount {
             },
             description: description.into(),
             points: 0,
+            coupon: None,
+            divisible: false,
         }
     }
 
@@ -113,6 +123,8 @@ impl Discount {
             },
             description: description.into(),
             points: 0,
+            coupon: None,
+            divisible: false,
         }
     }
 }
@@ -134,6 +146,8 @@ impl Discount {
             },
             description: description.into(),
             points: 0,
+            coupon: None,
+            divisible: false,
         }
     }
 
@@ -143,6 +157,30 @@ impl Discount {
     /// ([`Accrual::redeem`]) or the hold expires.
     pub fn costing_points(mut self, points: u64) -> Discount {
         self.points = points;
+        self
+    }
+
+    /// This discount, redeeming the rabat coupon `code` (from the card's
+    /// [wallet](crate::Card::wallet)). The host holds the code for this order and drops
+    /// the discount, saying why, when the code is held by another open order, redeemed,
+    /// expired, voided, of another card, or when its batch's value or min bill is not met.
+    /// `accrue` redeems it ([`Accrual::redeem_coupon`]) when the completed bill took it.
+    ///
+    /// ```
+    /// # use rabat_rules::prelude::*;
+    /// let d = Discount::coupon_zero_vat(dec!(5), "WELCOME-7KQ4", "Welcome gift")
+    ///     .with_coupon("WELCOME-7KQ4");
+    /// assert_eq!(d.coupon.as_deref(), Some("WELCOME-7KQ4"));
+    /// ```
+    pub fn with_coupon(mut self, code: impl Into<String>) -> Discount {
+        self.coupon = Some(code.into());
+        self
+    }
+
+    /// This points-costing discount, which the host may cut to the card's available
+    /// points (its amount in proportion) rather than drop when they do not cover it.
+    pub fn divisible(mut self) -> Discount {
+        self.divisible = true;
         self
     }
 }
@@ -221,8 +259,31 @@ impl Evaluation {
                 }
                 _ => {}
             }
+            if let Some(code) = &discount.coupon
+                && let Some(problem) = code_problem(code)
+            {
+                return Err(format!("discounts[{i}].coupon: {problem}"));
+            }
         }
         Ok(())
+    }
+}
+
+/// What is wrong with `code` as a rabat coupon code (the host's rule): 1 to 64 letters,
+/// digits, `-` or `_`.
+fn code_problem(code: &str) -> Option<&'static str> {
+    let code = code.trim();
+    if code.is_empty() {
+        Some("must not be empty")
+    } else if code.chars().count() > 64 {
+        Some("must be at most 64 characters")
+    } else if !code
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+    {
+        Some("may hold only letters A-Z, digits, '-' and '_'")
+    } else {
+        None
     }
 }
 
@@ -255,6 +316,12 @@ pub struct Accrual {
     pub add_tags: Vec<String>,
     /// Tags to take off the card.
     pub remove_tags: Vec<String>,
+    /// Codes of the coupons held for this order that the completed bill took (at most
+    /// 64). See [`Accrual::redeem_coupon`].
+    pub redeem_coupons: Vec<String>,
+    /// Names of coupon batches to issue one code each from to the card (the host issues
+    /// at most 3 per bill). See [`Accrual::issue_coupon`].
+    pub issue_coupons: Vec<String>,
 }
 
 impl Accrual {
@@ -296,6 +363,22 @@ impl Accrual {
     /// Also takes `tag` off the card.
     pub fn remove_tag(mut self, tag: impl Into<String>) -> Accrual {
         self.remove_tags.push(tag.into());
+        self
+    }
+
+    /// Also redeems the coupon `code`, held for this order by an offered discount
+    /// ([`Discount::with_coupon`]): only when the completed bill took it (see
+    /// [`OfferedDiscount::taken_by`](crate::OfferedDiscount::taken_by)). Held coupons not
+    /// redeemed are released.
+    pub fn redeem_coupon(mut self, code: impl Into<String>) -> Accrual {
+        self.redeem_coupons.push(code.into());
+        self
+    }
+
+    /// Also issues one coupon from the merchant's batch `batch` (e.g. `welcome`) to the
+    /// card; the batch sets its value and validity.
+    pub fn issue_coupon(mut self, batch: impl Into<String>) -> Accrual {
+        self.issue_coupons.push(batch.into());
         self
     }
 }

@@ -1,8 +1,10 @@
 //! The customer's loyalty card as rabat keeps it (a view of the input), and a builder for
 //! tests.
 
-use rabat_wire::{CardRef, Records, TextRef};
+use rabat_wire::{CardExtrasRef, CardRef, ProfileAttributeRef, Records, TextRef, WalletCouponRef};
 use rust_decimal::Decimal;
+
+use crate::coupon::{Birthday, Profile, Wallet, WalletCouponData};
 
 /// The customer's loyalty card, read in place. Get it with
 /// [`Context::card`](crate::Context::card).
@@ -12,6 +14,9 @@ use rust_decimal::Decimal;
 pub struct Card<'a> {
     pub(crate) rec: CardRef<'a>,
     pub(crate) tags: Records<'a, TextRef<'a>>,
+    pub(crate) extras: Option<CardExtrasRef<'a>>,
+    pub(crate) wallet: Records<'a, WalletCouponRef<'a>>,
+    pub(crate) profile: Records<'a, ProfileAttributeRef<'a>>,
 }
 
 impl<'a> Card<'a> {
@@ -74,6 +79,37 @@ impl<'a> Card<'a> {
     pub fn is_first_visit(&self) -> bool {
         self.visits() == 0
     }
+
+    /// The points the card may spend on this order: its balance minus what the card's
+    /// other open orders hold. A discount [costing points](crate::Discount::costing_points)
+    /// gets through only when these cover it.
+    pub fn available_points(&self) -> i64 {
+        match self.extras.map(|e| e.available_points()) {
+            Some(Ok(points)) => points,
+            _ => self.points(),
+        }
+    }
+
+    /// The usable coupons of the card's wallet (issued to it, not yet redeemed, valid now).
+    pub fn wallet(&self) -> Wallet<'a> {
+        Wallet(self.wallet.clone())
+    }
+
+    /// The customer's profile: birthday and custom attributes.
+    pub fn profile(&self) -> Profile<'a> {
+        let birthday = self
+            .extras
+            .and_then(|e| e.birthday().ok().flatten())
+            .map(|b| Birthday {
+                month: b.month,
+                day: b.day,
+                year: b.year,
+            });
+        Profile {
+            birthday,
+            attributes: self.profile.clone(),
+        }
+    }
 }
 
 /// A card built by a test (see [`Card::builder`]).
@@ -90,6 +126,12 @@ pub struct CardData {
     pub total_spent: Decimal,
     pub first_visit: Option<i64>,
     pub last_visit: Option<i64>,
+    /// `None`: the balance (`points`).
+    pub available_points: Option<i64>,
+    pub wallet: Vec<WalletCouponData>,
+    pub birthday: Option<Birthday>,
+    /// Profile attributes, in key order.
+    pub attributes: Vec<(String, String)>,
 }
 
 impl Card<'static> {
@@ -107,6 +149,10 @@ impl Card<'static> {
                 total_spent: Decimal::ZERO,
                 first_visit: None,
                 last_visit: None,
+                available_points: None,
+                wallet: Vec::new(),
+                birthday: None,
+                attributes: Vec::new(),
             },
         }
     }
@@ -171,6 +217,35 @@ impl CardBuilder {
     pub fn visited(mut self, first_visit: i64, last_visit: i64) -> Self {
         self.card.first_visit = Some(first_visit);
         self.card.last_visit = Some(last_visit);
+        self
+    }
+
+    /// Sets the available points (by default, the balance).
+    pub fn available_points(mut self, points: i64) -> Self {
+        self.card.available_points = Some(points);
+        self
+    }
+
+    /// Adds a coupon to the wallet.
+    pub fn coupon(mut self, coupon: WalletCouponData) -> Self {
+        self.card.wallet.push(coupon);
+        self
+    }
+
+    /// Sets the customer's birthday (`year` when known).
+    pub fn birthday(mut self, month: u8, day: u8, year: Option<u16>) -> Self {
+        self.card.birthday = Some(Birthday { month, day, year });
+        self
+    }
+
+    /// Sets a profile attribute.
+    pub fn attribute(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
+        let key = key.into();
+        let value = value.into();
+        match self.card.attributes.binary_search_by(|(k, _)| k.cmp(&key)) {
+            Ok(at) => self.card.attributes[at].1 = value,
+            Err(at) => self.card.attributes.insert(at, (key, value)),
+        }
         self
     }
 

@@ -2,9 +2,11 @@
 //! and (in `accrue`) the till's last offer — one input buffer, read in place.
 
 use rabat_wire::{
-    CardFields, Counts, Encoder, Input, ItemFields, Layout, OfferDiscountFields, OfferFields,
-    OrderFields,
+    BirthdayFields, CardExtrasFields, CardFields, Counts, Encoder, Input, ItemFields, Layout,
+    OfferDiscountFields, OfferFields, OrderFields, WalletCouponFields,
 };
+
+use crate::coupon::{Birthday, CouponValue, WalletCouponData};
 use serde::de::DeserializeOwned;
 
 use crate::card::CardData;
@@ -120,6 +122,9 @@ impl Context {
         input.card().map(|rec| Card {
             rec,
             tags: input.tags(),
+            extras: input.card_extras(),
+            wallet: input.wallet(),
+            profile: input.profile_attributes(),
         })
     }
 
@@ -189,6 +194,8 @@ impl Parts {
             tags: self.card.as_ref().map_or(0, |c| c.tags.len()),
             offer: self.offer.is_some(),
             offer_discounts: self.offer.as_ref().map_or(0, |o| o.discounts.len()),
+            wallet: self.card.as_ref().map_or(0, |c| c.wallet.len()),
+            profile_attributes: self.card.as_ref().map_or(0, |c| c.attributes.len()),
         };
         let mut enc = Encoder::new(counts, 256);
         enc.order(&OrderFields {
@@ -238,6 +245,29 @@ impl Parts {
             });
             for tag in &c.tags {
                 enc.tag(tag);
+            }
+            enc.card_extras(&CardExtrasFields {
+                available_points: c.available_points.unwrap_or(c.points),
+                birthday: c.birthday.map(|b| BirthdayFields {
+                    month: b.month,
+                    day: b.day,
+                    year: b.year,
+                }),
+            });
+            for w in &c.wallet {
+                enc.wallet_coupon(&WalletCouponFields {
+                    code: &w.code,
+                    batch: &w.batch,
+                    value: match w.value {
+                        CouponValue::Amount(a) => rabat_wire::CouponValue::Amount(a),
+                        CouponValue::Percentage(p) => rabat_wire::CouponValue::Percentage(p),
+                    },
+                    min_bill: w.min_bill,
+                    valid_until: w.valid_until,
+                });
+            }
+            for (key, value) in &c.attributes {
+                enc.profile_attribute(key, value);
             }
         }
         enc.config(&self.config);
@@ -312,6 +342,23 @@ impl Parts {
             total_spent: c.total_spent(),
             first_visit: c.first_visit(),
             last_visit: c.last_visit(),
+            available_points: Some(c.available_points()),
+            wallet: c
+                .wallet()
+                .map(|w| WalletCouponData {
+                    code: w.code().into(),
+                    batch: w.batch().into(),
+                    value: w.value(),
+                    min_bill: w.min_bill(),
+                    valid_until: w.valid_until(),
+                })
+                .collect(),
+            birthday: c.profile().birthday().map(|b| Birthday { ..b }),
+            attributes: c
+                .profile()
+                .attributes()
+                .map(|(k, v)| (k.into(), v.into()))
+                .collect(),
         });
         let offer = ctx.offer().map(|offer| OfferData {
             discounts: offer

@@ -34,6 +34,8 @@ impl<P: Policy> crate::__bindings::Guest for Exported<P> {
             set_tier,
             add_tags,
             remove_tags,
+            redeem_coupons,
+            issue_coupons,
         } = answer?;
         Ok(wit::Accrual {
             points,
@@ -42,6 +44,8 @@ impl<P: Policy> crate::__bindings::Guest for Exported<P> {
             set_tier,
             add_tags,
             remove_tags,
+            redeem_coupons,
+            issue_coupons,
         })
     }
 }
@@ -124,6 +128,8 @@ fn evaluation(evaluation: Evaluation) -> Result<wit::Evaluation, String> {
             kind,
             description: discount.description,
             points: discount.points,
+            coupon: discount.coupon,
+            divisible: discount.divisible,
         });
     }
     Ok(wit::Evaluation {

@@ -148,6 +148,23 @@
 //! - Rebuild with `rabat build`; `rabat check` says `contract: rabat:rules@0.2.0`. Modules
 //!   built for 0.1 keep running unchanged on the host.
 //!
+//! # 0.2 → 0.3 for authors
+//!
+//! Contract `rabat:rules@0.3.0` adds to what 0.2 gives (nothing of 0.2 changes; 0.2
+//! modules keep running unchanged):
+//!
+//! - On the card: [`Card::available_points`] (balance minus other open orders' holds;
+//!   what a points-costing discount must fit in), [`Card::wallet`] (the rabat coupons
+//!   issued to the card and valid now, [`WalletCoupon`]) and [`Card::profile`]
+//!   (birthday, custom attributes). Tests set them with [`CardBuilder::available_points`],
+//!   [`CardBuilder::coupon`], [`CardBuilder::birthday`], [`CardBuilder::attribute`].
+//! - On a discount: [`Discount::with_coupon`] (it redeems a wallet coupon; the host holds
+//!   the code) and [`Discount::divisible`] (the host may cut it to the available points).
+//! - On an accrual: [`Accrual::redeem_coupon`] (a held coupon the bill took; see
+//!   [`OfferedDiscount::taken_by`]) and [`Accrual::issue_coupon`] (one code from a batch).
+//! - `rules-guest/README.md` has short examples of each. Rebuild with `rabat build`;
+//!   `rabat check` says `contract: rabat:rules@0.3.0`.
+//!
 //! # Building
 //!
 //! The crate is a `cdylib` (plus `rlib` for tests). rabat builds it with
@@ -162,6 +179,7 @@
 mod answer;
 mod card;
 mod context;
+mod coupon;
 mod number;
 mod offer;
 mod order;
@@ -199,9 +217,15 @@ pub mod __bindings {
 #[path = "export.rs"]
 pub mod __private;
 
+/// The README's examples, run as doc tests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;
+
 pub use answer::{Accrual, Discount, DiscountKind, Evaluation, MAX_DISCOUNTS};
 pub use card::{Card, CardBuilder, CardData};
 pub use context::Context;
+pub use coupon::{Birthday, CouponValue, Profile, Wallet, WalletCoupon, WalletCouponData};
 pub use number::{Amount, Percentage};
 pub use offer::{Offer, OfferBuilder, OfferData, OfferedDiscount, OfferedDiscountData};
 pub use order::{ItemData, Items, Order, OrderBuilder, OrderData, OrderItem};
@@ -232,10 +256,11 @@ pub mod prelude {
     pub use crate::logging::Level;
     pub use crate::time::{TimeOfDay, TimeZone, Timestamp, Weekday};
     pub use crate::{
-        Accrual, Amount, Card, CardBuilder, CardData, Context, Decimal, Discount, DiscountKind,
-        Evaluation, ItemData, Items, MAX_DISCOUNTS, Offer, OfferBuilder, OfferData,
-        OfferedDiscount, OfferedDiscountData, Order, OrderBuilder, OrderData, OrderItem,
-        Percentage, Policy, RoundingStrategy, Table, debug, dec, error, export_policy, info, log,
+        Accrual, Amount, Birthday, Card, CardBuilder, CardData, Context, CouponValue, Decimal,
+        Discount, DiscountKind, Evaluation, ItemData, Items, MAX_DISCOUNTS, Offer, OfferBuilder,
+        OfferData, OfferedDiscount, OfferedDiscountData, Order, OrderBuilder, OrderData, OrderItem,
+        Percentage, Policy, Profile, RoundingStrategy, Table, Wallet, WalletCoupon,
+        WalletCouponData, debug, dec, error, export_policy, info, log,
     };
 }
 

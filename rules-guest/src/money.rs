@@ -67,8 +67,11 @@ fn domain(evaluation: &Evaluation) -> model::Evaluation {
                 },
                 description: d.description.clone(),
                 points: d.points,
-                coupon: None,
-                divisible: false,
+                coupon: d
+                    .coupon
+                    .as_deref()
+                    .map(rabat_domain::coupon::normalize_code),
+                divisible: d.divisible,
             })
             .collect(),
         message: evaluation.message.clone(),

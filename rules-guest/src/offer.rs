@@ -4,6 +4,8 @@
 use rabat_wire::{OfferDiscountRef, OfferRef, Records};
 use rust_decimal::Decimal;
 
+use crate::Order;
+
 /// The till's last offer for the bill being completed, read in place: the discounts after
 /// the host's money rules, with their exact amounts, and the points held for them. Only
 /// `accrue` sees one ([`Context::offer`](crate::Context::offer)); compare it with the
@@ -79,6 +81,35 @@ impl<'a> OfferedDiscount<'a> {
     pub fn points(&self) -> u64 {
         self.rec.points().unwrap_or_default()
     }
+
+    /// Whether the completed bill `order` shows this discount was taken, by the rule the
+    /// crate docs start from ("Redeeming"): the bill has a negative line of exactly minus
+    /// the offered amount, or a negative line whose name or product id is this
+    /// discount's code (a zero-VAT coupon's code, or the rabat coupon it redeems).
+    ///
+    /// ```
+    /// # use rabat_rules::prelude::*;
+    /// let offer = Offer::builder().coupon("WELCOME-7KQ4", dec!(5.00), 0, "Welcome gift").build();
+    /// let paid = Order::builder()
+    ///     .item(OrderItem::new("11111", "Espresso", 4, dec!(2.50)))
+    ///     .item(OrderItem::new("WELCOME-7KQ4", "WELCOME-7KQ4", 1, dec!(-5.00)))
+    ///     .build();
+    /// let ctx = Context::new(paid).with_offer(offer);
+    /// let offered = ctx.offer().and_then(|o| o.coupon("WELCOME-7KQ4")).unwrap();
+    /// assert!(offered.taken_by(&ctx.order()));
+    /// ```
+    pub fn taken_by(&self, order: &Order<'_>) -> bool {
+        let amount = self.amount();
+        let code = self.code().filter(|c| !c.is_empty());
+        order.items().any(|line| {
+            line.total_price() < Decimal::ZERO
+                && ((amount > Decimal::ZERO && line.total_price() == -amount)
+                    || code.is_some_and(|code| {
+                        line.name().eq_ignore_ascii_case(code)
+                            || line.product_id().eq_ignore_ascii_case(code)
+                    }))
+        })
+    }
 }
 
 /// An offer built by a test (see [`Offer::builder`]).
@@ -135,6 +166,26 @@ impl OfferBuilder {
             description: description.into(),
             amount,
             points,
+        })
+    }
+
+    /// Adds an offered discount of `kind` (e.g. `percentage_on_bill`) of `amount` that
+    /// redeems the rabat coupon `code` (what the host offers for a
+    /// [`Discount::with_coupon`](crate::Discount::with_coupon)).
+    pub fn coupon_discount(
+        self,
+        kind: impl Into<String>,
+        code: impl Into<String>,
+        amount: Decimal,
+        description: impl Into<String>,
+    ) -> Self {
+        self.discount(OfferedDiscountData {
+            kind: kind.into(),
+            product_id: None,
+            code: Some(code.into()),
+            description: description.into(),
+            amount,
+            points: 0,
         })
     }
 

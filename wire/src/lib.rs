@@ -1,4 +1,5 @@
-//! The one-buffer layout of a policy's input (contract `rabat:rules@0.2.0`).
+//! The one-buffer layout of a policy's input (contracts `rabat:rules@0.2.0` and
+//! `rabat:rules@0.3.0`).
 //!
 //! The host writes the bill, its lines and attributes, the card, the merchant's config and
 //! the till's last offer into one byte buffer ([`Encoder`]); the guest receives it in one
@@ -14,10 +15,38 @@
 //!                              attributes, card tags, offer discounts (each offset,
 //!                              count), order record offset, card record offset (0: no
 //!                              card), offer record offset (0: no offer), config (string)
+//! extension (EXT_HEADER_LEN bytes, 0.3) magic "RBX\x03", then u32 fields: the
+//!                              extension's length, wallet (offset, count), profile
+//!                              attributes (offset, count), card extras record offset
+//!                              (0: no card)
 //! records  fixed-size, one section per kind (ORDER_LEN, ITEM_LEN, ATTRIBUTE_LEN,
-//!          CARD_LEN, TAG_LEN, OFFER_LEN, OFFER_DISCOUNT_LEN bytes each)
+//!          CARD_LEN, TAG_LEN, OFFER_LEN, OFFER_DISCOUNT_LEN, and for 0.3
+//!          CARD_EXTRAS_LEN, WALLET_COUPON_LEN, PROFILE_ATTRIBUTE_LEN bytes each)
 //! strings  UTF-8 text, referenced by the records
 //! ```
+//!
+//! # One buffer for 0.2 and 0.3
+//!
+//! Contract 0.3 adds to the card its available points, its wallet of coupons and the
+//! customer's profile. They live in the **extension**: a second header right after the
+//! 0.2 header, and sections of their own. The 0.2 header, its magic and every 0.2 record
+//! keep their sizes and meaning, and the 0.2 reader (`Layout::check` as released with
+//! 0.2) only checks the magic, that the total length is the buffer's, and that every
+//! section it knows lies inside the buffer at or after its header: it never looks at the
+//! bytes between its header and the order record. So the host writes one buffer, with
+//! the extension, for 0.2 and 0.3 policies alike; a 0.2 policy reads it unchanged (the
+//! sandbox's 0.2 fixtures, built by the 0.2 SDK, run on it).
+//!
+//! A reader finds the extension by its magic right after the 0.2 header, with the order
+//! record after it; a buffer without one (written by a 0.2 encoder) reads as a card with
+//! its balance available, an empty wallet and no profile.
+//!
+//! 0.3 record fields:
+//! - card extras: available points `i64`, birthday month `u8` (0: no birthday), day `u8`,
+//!   year `u16` (0: unknown);
+//! - wallet coupon: code, batch (strings), value kind `u8` (0: amount, 1: percentage),
+//!   value (decimal), min bill (optional decimal), valid until (optional time);
+//! - profile attribute: key, value (strings).
 //!
 //! Field encodings inside records:
 //! - a string is `(u32 offset, u32 length)` into the string table; an absent optional
@@ -62,6 +91,16 @@ pub const TAG_LEN: usize = STR;
 pub const OFFER_LEN: usize = DEC + 8 + 8;
 /// Bytes of one offered discount.
 pub const OFFER_DISCOUNT_LEN: usize = 4 * STR + DEC + 8;
+/// The first four bytes of the 0.3 extension, right after the 0.2 header.
+pub const EXT_MAGIC: [u8; 4] = *b"RBX\x03";
+/// Bytes of the 0.3 extension header.
+pub const EXT_HEADER_LEN: usize = 4 + 4 * 6;
+/// Bytes of the card extras record (0.3).
+pub const CARD_EXTRAS_LEN: usize = 8 + 1 + 1 + 2;
+/// Bytes of one wallet coupon (0.3).
+pub const WALLET_COUPON_LEN: usize = 2 * STR + 1 + 2 * DEC + TIME;
+/// Bytes of one profile attribute (0.3).
+pub const PROFILE_ATTRIBUTE_LEN: usize = 2 * STR;
 
 const STR: usize = 8;
 const DEC: usize = 9;
@@ -82,6 +121,12 @@ const H_ORDER: usize = 48;
 const H_CARD: usize = 52;
 const H_OFFER: usize = 56;
 const H_CONFIG: usize = 60; // a string: offset, length
+
+// Extension header fields (0.3): byte offsets from the buffer's start.
+const X_LEN: usize = HEADER_LEN + 4;
+const X_WALLET: usize = HEADER_LEN + 8; // offset, count
+const X_PROFILE: usize = HEADER_LEN + 16; // offset, count
+const X_CARD_EXTRAS: usize = HEADER_LEN + 24;
 
 // ---------------------------------------------------------------------------------------
 // Errors
@@ -110,6 +155,8 @@ pub enum ErrorKind {
     BadScale(u8),
     /// A required value is marked absent.
     Missing,
+    /// A kind tag (e.g. a coupon value's) that the layout does not define.
+    BadKind(u8),
 }
 
 impl fmt::Display for Error {
@@ -119,7 +166,7 @@ impl fmt::Display for Error {
             ErrorKind::Truncated => write!(f, "input {what}: the buffer is truncated"),
             ErrorKind::BadMagic => write!(
                 f,
-                "input {what}: not a rabat:rules@0.2.0 input buffer (wrong magic or version)"
+                "input {what}: not a rabat:rules input buffer (wrong magic or version)"
             ),
             ErrorKind::OutOfBounds => write!(f, "input {what}: out of the buffer's bounds"),
             ErrorKind::NotUtf8 => write!(f, "input {what}: text is not UTF-8"),
@@ -127,6 +174,7 @@ impl fmt::Display for Error {
                 write!(f, "input {what}: decimal scale {scale} is over 28")
             }
             ErrorKind::Missing => write!(f, "input {what}: a required value is absent"),
+            ErrorKind::BadKind(kind) => write!(f, "input {what}: unknown kind {kind}"),
         }
     }
 }
@@ -231,6 +279,43 @@ pub struct OfferDiscountFields<'a> {
     pub points: u64,
 }
 
+/// The 0.3 part of the card as the encoder takes it (its wallet and profile attributes
+/// go through [`Encoder::wallet_coupon`] and [`Encoder::profile_attribute`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CardExtrasFields {
+    /// The balance minus what the card's other open orders hold.
+    pub available_points: i64,
+    /// The birthday: month (1–12), day, year when known.
+    pub birthday: Option<BirthdayFields>,
+}
+
+/// A birthday as the layout stores it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BirthdayFields {
+    pub month: u8,
+    pub day: u8,
+    pub year: Option<u16>,
+}
+
+/// What a wallet coupon is worth.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CouponValue {
+    /// An amount in the merchant's currency.
+    Amount(Decimal),
+    /// A percentage of the bill.
+    Percentage(Decimal),
+}
+
+/// One wallet coupon as the encoder takes it.
+#[derive(Debug, Clone, Copy)]
+pub struct WalletCouponFields<'a> {
+    pub code: &'a str,
+    pub batch: &'a str,
+    pub value: CouponValue,
+    pub min_bill: Option<Decimal>,
+    pub valid_until: Option<i64>,
+}
+
 /// How many records of each kind a buffer holds: the encoder lays out the fixed-size
 /// sections from these before any string is written.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -241,6 +326,10 @@ pub struct Counts {
     pub tags: usize,
     pub offer: bool,
     pub offer_discounts: usize,
+    /// 0.3: wallet coupons of the card.
+    pub wallet: usize,
+    /// 0.3: the customer's profile attributes.
+    pub profile_attributes: usize,
 }
 
 /// Why a buffer could not be written.
@@ -317,7 +406,10 @@ pub struct Encoder {
     offer_discounts: Section,
     order: Section,
     card: Section,
+    card_extras: Section,
     offer: Section,
+    wallet: Section,
+    profile_attributes: Section,
     config: bool,
 }
 
@@ -325,14 +417,21 @@ impl Encoder {
     /// An encoder for `counts` records; `string_bytes` is a guess of the text's size (for
     /// one allocation).
     pub fn new(counts: Counts, string_bytes: usize) -> Encoder {
-        let order = Section::new(HEADER_LEN, 1, ORDER_LEN);
+        let order = Section::new(HEADER_LEN + EXT_HEADER_LEN, 1, ORDER_LEN);
         let card = Section::new(order.end(), usize::from(counts.card), CARD_LEN);
-        let offer = Section::new(card.end(), usize::from(counts.offer), OFFER_LEN);
+        let card_extras = Section::new(card.end(), usize::from(counts.card), CARD_EXTRAS_LEN);
+        let offer = Section::new(card_extras.end(), usize::from(counts.offer), OFFER_LEN);
         let items = Section::new(offer.end(), counts.items, ITEM_LEN);
         let attributes = Section::new(items.end(), counts.attributes, ATTRIBUTE_LEN);
         let tags = Section::new(attributes.end(), counts.tags, TAG_LEN);
         let offer_discounts = Section::new(tags.end(), counts.offer_discounts, OFFER_DISCOUNT_LEN);
-        let strings_at = offer_discounts.end();
+        let wallet = Section::new(offer_discounts.end(), counts.wallet, WALLET_COUPON_LEN);
+        let profile_attributes = Section::new(
+            wallet.end(),
+            counts.profile_attributes,
+            PROFILE_ATTRIBUTE_LEN,
+        );
+        let strings_at = profile_attributes.end();
         let mut buf = Vec::with_capacity(strings_at.saturating_add(string_bytes));
         buf.resize(strings_at, 0);
         let mut encoder = Encoder {
@@ -345,15 +444,22 @@ impl Encoder {
             offer_discounts,
             order,
             card,
+            card_extras,
             offer,
+            wallet,
+            profile_attributes,
             config: false,
         };
         encoder.buf[..4].copy_from_slice(&MAGIC);
+        encoder.buf[HEADER_LEN..HEADER_LEN + 4].copy_from_slice(&EXT_MAGIC);
+        encoder.put_u32(X_LEN, EXT_HEADER_LEN);
         let sections = [
             (H_ITEMS, items),
             (H_ATTRIBUTES, attributes),
             (H_TAGS, tags),
             (H_OFFER_DISCOUNTS, offer_discounts),
+            (X_WALLET, wallet),
+            (X_PROFILE, profile_attributes),
         ];
         for (at, section) in sections {
             encoder.put_u32(at, section.at);
@@ -361,6 +467,7 @@ impl Encoder {
         }
         encoder.put_u32(H_ORDER, order.at);
         encoder.put_u32(H_CARD, if counts.card { card.at } else { 0 });
+        encoder.put_u32(X_CARD_EXTRAS, if counts.card { card_extras.at } else { 0 });
         encoder.put_u32(H_OFFER, if counts.offer { offer.at } else { 0 });
         encoder.put_u32(H_STRINGS, strings_at);
         encoder
@@ -412,6 +519,8 @@ impl Encoder {
                 Field::I64(value) => &value.to_le_bytes(),
                 Field::U64(value) => &value.to_le_bytes(),
                 Field::U32(value) => &value.to_le_bytes(),
+                Field::U16(value) => &value.to_le_bytes(),
+                Field::U8(value) => &[value],
             };
             rec[pos..pos + bytes.len()].copy_from_slice(bytes);
             pos += bytes.len();
@@ -500,6 +609,60 @@ impl Encoder {
         );
     }
 
+    /// Writes the card's 0.3 extras (when [`Counts::card`]; a card without them reads
+    /// as its balance available and no birthday).
+    pub fn card_extras(&mut self, c: &CardExtrasFields) {
+        self.card_extras.written = 0;
+        let Some(at) = self.card_extras.next() else {
+            self.card_extras.written = 2;
+            return;
+        };
+        let (month, day, year) = c
+            .birthday
+            .map_or((0, 0, 0), |b| (b.month, b.day, b.year.unwrap_or(0)));
+        self.record::<CARD_EXTRAS_LEN>(
+            at,
+            &[
+                Field::I64(c.available_points),
+                Field::U8(month),
+                Field::U8(day),
+                Field::U16(year),
+            ],
+        );
+    }
+
+    /// Writes the card's next wallet coupon (0.3).
+    pub fn wallet_coupon(&mut self, w: &WalletCouponFields<'_>) {
+        let Some(at) = self.wallet.next() else {
+            self.wallet.written += 1;
+            return;
+        };
+        let (kind, value) = match w.value {
+            CouponValue::Amount(amount) => (0, amount),
+            CouponValue::Percentage(percentage) => (1, percentage),
+        };
+        self.record::<WALLET_COUPON_LEN>(
+            at,
+            &[
+                Field::Str(w.code),
+                Field::Str(w.batch),
+                Field::U8(kind),
+                Field::Dec(value),
+                Field::OptDec(w.min_bill),
+                Field::Time(w.valid_until),
+            ],
+        );
+    }
+
+    /// Writes the next attribute of the customer's profile (0.3).
+    pub fn profile_attribute(&mut self, key: &str, value: &str) {
+        let Some(at) = self.profile_attributes.next() else {
+            self.profile_attributes.written += 1;
+            return;
+        };
+        self.record::<PROFILE_ATTRIBUTE_LEN>(at, &[Field::Str(key), Field::Str(value)]);
+    }
+
     /// Writes the card's next tag.
     pub fn tag(&mut self, tag: &str) {
         let Some(at) = self.tags.next() else {
@@ -567,11 +730,25 @@ impl Encoder {
             (self.offer_discounts, "offer discounts"),
             (self.card, "cards"),
             (self.offer, "offers"),
+            (self.wallet, "wallet coupons"),
+            (self.profile_attributes, "profile attributes"),
         ];
         for (section, what) in checks {
             if section.written != section.count {
                 return Err(EncodeError::CountMismatch(what));
             }
+        }
+        // A card written without its extras: its balance is available.
+        if self.card.written == 1 && self.card_extras.written == 0 {
+            let points = self.card.at;
+            let balance = u64_at(&self.buf, points + 32).map_or(0, |p| p as i64);
+            self.card_extras(&CardExtrasFields {
+                available_points: balance,
+                birthday: None,
+            });
+        }
+        if self.card_extras.written != self.card_extras.count {
+            return Err(EncodeError::CountMismatch("card extras"));
         }
         let strings_len = self.buf.len() - self.strings_at;
         self.put_u32(H_STRINGS + 4, strings_len);
@@ -593,6 +770,8 @@ enum Field<'a> {
     I64(i64),
     U64(u64),
     U32(u32),
+    U16(u16),
+    U8(u8),
 }
 
 fn dec_bytes(value: Option<Decimal>) -> [u8; DEC] {
@@ -634,6 +813,16 @@ pub struct Layout {
     card: usize,
     offer: usize,
     config: [u8; STR],
+    /// The 0.3 extension, when the buffer has one.
+    ext: Option<Extension>,
+}
+
+/// Where the 0.3 sections are.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Extension {
+    wallet: (usize, usize),
+    profile_attributes: (usize, usize),
+    card_extras: usize,
 }
 
 impl Layout {
@@ -677,16 +866,60 @@ impl Layout {
         };
         let mut config = [0u8; STR];
         config.copy_from_slice(&header[H_CONFIG..H_CONFIG + STR]);
+        let order = record(H_ORDER, ORDER_LEN, "order", false)?;
+        // The 0.3 extension: its magic right after the header, the order after it.
+        let ext_word = |at: usize| {
+            u32_at(buf, at)
+                .map(|w| w as usize)
+                .ok_or(err("extension", ErrorKind::Truncated))
+        };
+        let ext = if buf.get(HEADER_LEN..HEADER_LEN + 4) == Some(&EXT_MAGIC[..])
+            && order >= HEADER_LEN + EXT_HEADER_LEN
+        {
+            if ext_word(X_LEN)? < EXT_HEADER_LEN {
+                return Err(err("extension", ErrorKind::Truncated));
+            }
+            let ext_section = |at: usize, len: usize, field: &'static str| -> Result<_, Error> {
+                let (start, count) = (ext_word(at)?, ext_word(at + 4)?);
+                let end = count
+                    .checked_mul(len)
+                    .and_then(|bytes| start.checked_add(bytes))
+                    .ok_or(err(field, ErrorKind::OutOfBounds))?;
+                if start < HEADER_LEN + EXT_HEADER_LEN || end > buf.len() {
+                    return Err(err(field, ErrorKind::OutOfBounds));
+                }
+                Ok((start, count))
+            };
+            let card_extras = match ext_word(X_CARD_EXTRAS)? {
+                0 => 0,
+                start => match start.checked_add(CARD_EXTRAS_LEN) {
+                    Some(end) if start >= HEADER_LEN + EXT_HEADER_LEN && end <= buf.len() => start,
+                    _ => return Err(err("card.extras", ErrorKind::OutOfBounds)),
+                },
+            };
+            Some(Extension {
+                wallet: ext_section(X_WALLET, WALLET_COUPON_LEN, "card.wallet")?,
+                profile_attributes: ext_section(
+                    X_PROFILE,
+                    PROFILE_ATTRIBUTE_LEN,
+                    "card.profile.attributes",
+                )?,
+                card_extras,
+            })
+        } else {
+            None
+        };
         Ok(Layout {
             strings: section(H_STRINGS, 1, "string table")?,
             items: section(H_ITEMS, ITEM_LEN, "items")?,
             attributes: section(H_ATTRIBUTES, ATTRIBUTE_LEN, "attributes")?,
             tags: section(H_TAGS, TAG_LEN, "card.tags")?,
             offer_discounts: section(H_OFFER_DISCOUNTS, OFFER_DISCOUNT_LEN, "offer.discounts")?,
-            order: record(H_ORDER, ORDER_LEN, "order", false)?,
+            order,
             card: record(H_CARD, CARD_LEN, "card", true)?,
             offer: record(H_OFFER, OFFER_LEN, "offer", true)?,
             config,
+            ext,
         })
     }
 }
@@ -768,6 +1001,29 @@ impl<'a> Input<'a> {
         (self.layout.offer != 0).then(|| OfferRef(self.rec(self.layout.offer, OFFER_LEN)))
     }
 
+    /// Whether the buffer has the 0.3 extension (every buffer the 0.3 host writes has).
+    pub fn has_extension(&self) -> bool {
+        self.layout.ext.is_some()
+    }
+
+    /// The card's 0.3 extras, if there is a card and the buffer has them.
+    pub fn card_extras(&self) -> Option<CardExtrasRef<'a>> {
+        let at = self.layout.ext?.card_extras;
+        (at != 0 && self.layout.card != 0).then(|| CardExtrasRef(self.rec(at, CARD_EXTRAS_LEN)))
+    }
+
+    /// The card's wallet (0.3; empty without a card or the extension).
+    pub fn wallet(&self) -> Records<'a, WalletCouponRef<'a>> {
+        let section = self.layout.ext.map_or((0, 0), |e| e.wallet);
+        self.records(section, WALLET_COUPON_LEN)
+    }
+
+    /// The customer's profile attributes (0.3; empty without a card or the extension).
+    pub fn profile_attributes(&self) -> Records<'a, ProfileAttributeRef<'a>> {
+        let section = self.layout.ext.map_or((0, 0), |e| e.profile_attributes);
+        self.records(section, PROFILE_ATTRIBUTE_LEN)
+    }
+
     /// The offer's discounts (empty without an offer).
     pub fn offer_discounts(&self) -> Records<'a, OfferDiscountRef<'a>> {
         self.records(self.layout.offer_discounts, OFFER_DISCOUNT_LEN)
@@ -836,6 +1092,22 @@ impl<'a> Rec<'a> {
 
     fn u32(&self, at: usize, field: &'static str) -> Result<u32, Error> {
         u32_at(self.bytes, at).ok_or(err(field, ErrorKind::Truncated))
+    }
+
+    fn u16(&self, at: usize, field: &'static str) -> Result<u16, Error> {
+        let word: Option<[u8; 2]> = at
+            .checked_add(2)
+            .and_then(|end| self.bytes.get(at..end))
+            .and_then(|b| b.try_into().ok());
+        word.map(u16::from_le_bytes)
+            .ok_or(err(field, ErrorKind::Truncated))
+    }
+
+    fn u8(&self, at: usize, field: &'static str) -> Result<u8, Error> {
+        self.bytes
+            .get(at)
+            .copied()
+            .ok_or(err(field, ErrorKind::Truncated))
     }
 
     fn time(&self, at: usize, field: &'static str) -> Result<Option<i64>, Error> {
@@ -954,6 +1226,8 @@ macro_rules! fields {
     (@ty i64) => { Result<i64, Error> };
     (@ty u64) => { Result<u64, Error> };
     (@ty u32) => { Result<u32, Error> };
+    (@ty u16) => { Result<u16, Error> };
+    (@ty u8) => { Result<u8, Error> };
     (@read $s:ident, $kind:ident, $at:expr, $what:literal) => { $s.0.$kind($at, $what) };
 }
 
@@ -1051,8 +1325,73 @@ fields!(OfferDiscountRef {
     points: u64 @ 41, "offer.discount.points";
 });
 
+view!(
+    /// The card's 0.3 extras.
+    CardExtrasRef
+);
+fields!(CardExtrasRef {
+    available_points: i64 @ 0, "card.available_points";
+    birthday_month: u8 @ 8, "card.profile.birthday.month";
+    birthday_day: u8 @ 9, "card.profile.birthday.day";
+    birthday_year: u16 @ 10, "card.profile.birthday.year";
+});
+
+impl CardExtrasRef<'_> {
+    /// The birthday (month, day, year when known); `None` when not set.
+    pub fn birthday(&self) -> Result<Option<BirthdayFields>, Error> {
+        let month = self.birthday_month()?;
+        if month == 0 {
+            return Ok(None);
+        }
+        let day = self.birthday_day()?;
+        let year = self.birthday_year()?;
+        Ok(Some(BirthdayFields {
+            month,
+            day,
+            year: (year != 0).then_some(year),
+        }))
+    }
+}
+
+view!(
+    /// One coupon of the card's wallet (0.3).
+    WalletCouponRef
+);
+fields!(WalletCouponRef {
+    code: str @ 0, "card.wallet.code";
+    batch: str @ 8, "card.wallet.batch";
+    value_kind: u8 @ 16, "card.wallet.value_kind";
+    value_amount: dec @ 17, "card.wallet.value";
+    min_bill: opt_dec @ 26, "card.wallet.min_bill";
+    valid_until: time @ 35, "card.wallet.valid_until";
+});
+
+impl WalletCouponRef<'_> {
+    /// What the coupon is worth.
+    pub fn value(&self) -> Result<CouponValue, Error> {
+        let value = self.value_amount()?;
+        match self.value_kind()? {
+            0 => Ok(CouponValue::Amount(value)),
+            1 => Ok(CouponValue::Percentage(value)),
+            kind => Err(err("card.wallet.value_kind", ErrorKind::BadKind(kind))),
+        }
+    }
+}
+
+view!(
+    /// One attribute of the customer's profile (0.3).
+    ProfileAttributeRef
+);
+fields!(ProfileAttributeRef {
+    key: str @ 0, "card.profile.attribute.key";
+    value: str @ 8, "card.profile.attribute.value";
+});
+
 // The field offsets above, checked against the record sizes.
 const _: () = {
+    assert!(10 + 2 == CARD_EXTRAS_LEN);
+    assert!(35 + TIME == WALLET_COUPON_LEN);
+    assert!(X_CARD_EXTRAS + 4 == HEADER_LEN + EXT_HEADER_LEN);
     assert!(83 + STR == ORDER_LEN);
     assert!(101 + STR == ITEM_LEN);
     assert!(61 + TIME == CARD_LEN);

@@ -17,6 +17,8 @@ fn sample(card: bool, offer: bool) -> Vec<u8> {
         tags: if card { 2 } else { 0 },
         offer,
         offer_discounts: usize::from(offer),
+        wallet: 0,
+        profile_attributes: 0,
     };
     let mut enc = Encoder::new(counts, 64);
     enc.order(&OrderFields {
@@ -286,7 +288,251 @@ fn miscounted_encodes_are_refused() {
     enc.order(&order);
     enc.config("{}");
     let buf = enc.finish().unwrap();
-    assert_eq!(buf.len(), HEADER_LEN + ORDER_LEN + 2);
+    assert_eq!(buf.len(), HEADER_LEN + EXT_HEADER_LEN + ORDER_LEN + 2);
     let _ = String::new();
     let _ = vec![0u8];
+}
+
+/// A buffer with a card and every 0.3 field.
+fn sample_v3() -> Vec<u8> {
+    let counts = Counts {
+        card: true,
+        tags: 1,
+        wallet: 2,
+        profile_attributes: 2,
+        ..Counts::default()
+    };
+    let mut enc = Encoder::new(counts, 64);
+    enc.order(&OrderFields {
+        order_id: "o-3",
+        pos: "papaya",
+        status: "open",
+        total: d("20.00"),
+        total_without_vat: None,
+        vat: None,
+        currency: "EUR",
+        created: Some(7),
+        updated: None,
+        branch_id: None,
+        note: None,
+    });
+    enc.card(&CardFields {
+        card_id: "card-3",
+        customer_id: None,
+        name: None,
+        tier: None,
+        points: 900,
+        visits: 0,
+        total_spent: Decimal::ZERO,
+        first_visit: None,
+        last_visit: None,
+    });
+    enc.card_extras(&CardExtrasFields {
+        available_points: 600,
+        birthday: Some(BirthdayFields {
+            month: 2,
+            day: 29,
+            year: None,
+        }),
+    });
+    enc.tag("staff");
+    enc.wallet_coupon(&WalletCouponFields {
+        code: "WELCOME-AC3",
+        batch: "welcome",
+        value: CouponValue::Amount(d("5.00")),
+        min_bill: Some(d("10")),
+        valid_until: Some(1_800_000_000_000),
+    });
+    enc.wallet_coupon(&WalletCouponFields {
+        code: "TENOFF",
+        batch: "ten",
+        value: CouponValue::Percentage(d("10")),
+        min_bill: None,
+        valid_until: None,
+    });
+    enc.profile_attribute("favourite", "espresso");
+    enc.profile_attribute("shop", "Nitra");
+    enc.config("{}");
+    enc.finish().unwrap()
+}
+
+#[test]
+fn the_0_3_fields_round_trip() {
+    let buf = sample_v3();
+    let input = Input::open(&buf).unwrap();
+    assert!(input.has_extension());
+    assert_eq!(input.card().unwrap().points(), Ok(900));
+    let extras = input.card_extras().unwrap();
+    assert_eq!(extras.available_points(), Ok(600));
+    assert_eq!(
+        extras.birthday(),
+        Ok(Some(BirthdayFields {
+            month: 2,
+            day: 29,
+            year: None
+        }))
+    );
+    let wallet: Vec<_> = input.wallet().collect();
+    assert_eq!(wallet.len(), 2);
+    assert_eq!(wallet[0].code(), Ok("WELCOME-AC3"));
+    assert_eq!(wallet[0].batch(), Ok("welcome"));
+    assert_eq!(wallet[0].value(), Ok(CouponValue::Amount(d("5.00"))));
+    assert_eq!(wallet[0].min_bill(), Ok(Some(d("10"))));
+    assert_eq!(wallet[0].valid_until(), Ok(Some(1_800_000_000_000)));
+    assert_eq!(wallet[1].value(), Ok(CouponValue::Percentage(d("10"))));
+    assert_eq!(wallet[1].min_bill(), Ok(None));
+    assert_eq!(wallet[1].valid_until(), Ok(None));
+    let attributes: Vec<_> = input
+        .profile_attributes()
+        .map(|a| (a.key().unwrap(), a.value().unwrap()))
+        .collect();
+    assert_eq!(attributes, [("favourite", "espresso"), ("shop", "Nitra")]);
+    assert_eq!(input.tags().next().unwrap().text(), Ok("staff"));
+}
+
+#[test]
+fn a_card_without_extras_has_its_balance_available() {
+    let buf = sample(true, true);
+    let input = Input::open(&buf).unwrap();
+    let extras = input.card_extras().unwrap();
+    assert_eq!(extras.available_points(), Ok(-5));
+    assert_eq!(extras.birthday(), Ok(None));
+    assert_eq!(input.wallet().len(), 0);
+    // No card: no extras.
+    let buf = sample(false, false);
+    assert!(Input::open(&buf).unwrap().card_extras().is_none());
+}
+
+/// What the 0.2 reader (as released with contract 0.2, compiled into every 0.2 policy)
+/// checks of a buffer, and the offsets it reads: kept here verbatim in substance, so a
+/// change to the layout that a 0.2 policy would refuse fails this test.
+fn check_like_0_2(buf: &[u8]) -> Result<(), &'static str> {
+    const HEADER_LEN_0_2: usize = 4 + 4 * 16;
+    let header = buf.get(..HEADER_LEN_0_2).ok_or("header")?;
+    if header[..4] != *b"RBW\x02" {
+        return Err("magic");
+    }
+    let word = |at: usize| u32_at(header, at).unwrap() as usize;
+    if word(4) != buf.len() {
+        return Err("total");
+    }
+    for (at, len) in [(8, 1), (16, 109), (24, 16), (32, 8), (40, 49)] {
+        let (start, count) = (word(at), word(at + 4));
+        if start < HEADER_LEN_0_2 || start + count * len > buf.len() {
+            return Err("section");
+        }
+    }
+    for (at, len, optional) in [(48, 91, false), (52, 69, true), (56, 25, true)] {
+        let start = word(at);
+        if optional && start == 0 {
+            continue;
+        }
+        if start < HEADER_LEN_0_2 || start + len > buf.len() {
+            return Err("record");
+        }
+    }
+    Ok(())
+}
+
+#[test]
+fn a_0_2_reader_reads_the_0_3_buffer() {
+    // The 0.2 record sizes are unchanged.
+    assert_eq!(
+        (HEADER_LEN, ORDER_LEN, ITEM_LEN, ATTRIBUTE_LEN),
+        (68, 91, 109, 16)
+    );
+    assert_eq!(
+        (CARD_LEN, TAG_LEN, OFFER_LEN, OFFER_DISCOUNT_LEN),
+        (69, 8, 25, 49)
+    );
+    for buf in [sample_v3(), sample(true, true), sample(false, false)] {
+        assert_eq!(check_like_0_2(&buf), Ok(()));
+        let input = Input::open(&buf).unwrap();
+        assert!(input.order().order_id().is_ok());
+    }
+}
+
+#[test]
+fn a_buffer_without_the_extension_reads_as_0_2() {
+    // A 0.2 encoder's buffer: the same sections with the order right after the header.
+    let buf = sample(true, false);
+    let input = Input::open(&buf).unwrap();
+    let order_at = input.layout().order;
+    let mut old = Vec::new();
+    old.extend_from_slice(&buf[..HEADER_LEN]);
+    old.extend_from_slice(&buf[HEADER_LEN + EXT_HEADER_LEN..]);
+    let shift = |at: usize, old: &mut Vec<u8>| {
+        let w = u32_at(old, at).unwrap();
+        if w != 0 {
+            old[at..at + 4].copy_from_slice(&(w - EXT_HEADER_LEN as u32).to_le_bytes());
+        }
+    };
+    for at in [
+        H_STRINGS,
+        H_ITEMS,
+        H_ATTRIBUTES,
+        H_TAGS,
+        H_OFFER_DISCOUNTS,
+        H_ORDER,
+        H_CARD,
+        H_OFFER,
+    ] {
+        shift(at, &mut old);
+    }
+    let total = old.len() as u32;
+    old[H_TOTAL..H_TOTAL + 4].copy_from_slice(&total.to_le_bytes());
+    assert_eq!(order_at - EXT_HEADER_LEN, HEADER_LEN);
+    let input = Input::open(&old).unwrap();
+    assert!(!input.has_extension());
+    assert_eq!(input.order().order_id(), Ok("o-1"));
+    assert_eq!(input.card().unwrap().card_id(), Ok("card-1"));
+    assert!(input.card_extras().is_none());
+    assert_eq!(input.wallet().len(), 0);
+    assert_eq!(input.profile_attributes().len(), 0);
+}
+
+#[test]
+fn malformed_0_3_sections_name_the_field() {
+    let buf = sample_v3();
+    let mut bad = buf.clone();
+    bad[X_WALLET + 4..X_WALLET + 8].copy_from_slice(&1000u32.to_le_bytes());
+    let e = Input::open(&bad).unwrap_err();
+    assert_eq!((e.field, e.kind), ("card.wallet", ErrorKind::OutOfBounds));
+    let mut bad = buf.clone();
+    bad[X_CARD_EXTRAS..X_CARD_EXTRAS + 4].copy_from_slice(&u32::MAX.to_le_bytes());
+    let e = Input::open(&bad).unwrap_err();
+    assert_eq!((e.field, e.kind), ("card.extras", ErrorKind::OutOfBounds));
+    // An unknown value kind.
+    let wallet_at = Input::open(&buf).unwrap().layout().ext.unwrap().wallet.0;
+    let mut bad = buf.clone();
+    bad[wallet_at + 16] = 7;
+    let e = Input::open(&bad).unwrap().wallet().next().unwrap().value();
+    assert_eq!(
+        e,
+        Err(Error {
+            field: "card.wallet.value_kind",
+            kind: ErrorKind::BadKind(7)
+        })
+    );
+    // Extras written without a card are refused by the encoder.
+    let mut enc = Encoder::new(Counts::default(), 0);
+    enc.order(&OrderFields {
+        order_id: "",
+        pos: "",
+        status: "",
+        total: Decimal::ZERO,
+        total_without_vat: None,
+        vat: None,
+        currency: "",
+        created: None,
+        updated: None,
+        branch_id: None,
+        note: None,
+    });
+    enc.card_extras(&CardExtrasFields {
+        available_points: 1,
+        birthday: None,
+    });
+    enc.config("{}");
+    assert_eq!(enc.finish(), Err(EncodeError::CountMismatch("card extras")));
 }

@@ -68,6 +68,21 @@ fn read_everything(buf: &[u8]) {
         );
     }
     let _ = input.config();
+    if let Some(extras) = input.card_extras() {
+        let _ = (extras.available_points(), extras.birthday());
+    }
+    for w in input.wallet() {
+        let _ = (
+            w.code(),
+            w.batch(),
+            w.value(),
+            w.min_bill(),
+            w.valid_until(),
+        );
+    }
+    for a in input.profile_attributes().rev() {
+        let _ = (a.key(), a.value());
+    }
     // A layout checked for one buffer, used with another.
     let _ = Input::with_layout(&buf[..buf.len() / 2], input.layout())
         .order()
@@ -83,6 +98,8 @@ fn valid() -> Vec<u8> {
         tags: 1,
         offer: true,
         offer_discounts: 1,
+        wallet: 1,
+        profile_attributes: 1,
     };
     let mut e = Encoder::new(counts, 0);
     let order = OrderFields {
@@ -129,6 +146,22 @@ fn valid() -> Vec<u8> {
         last_visit: None,
     });
     e.tag("t");
+    e.card_extras(&CardExtrasFields {
+        available_points: 1,
+        birthday: Some(BirthdayFields {
+            month: 1,
+            day: 2,
+            year: Some(1990),
+        }),
+    });
+    e.wallet_coupon(&WalletCouponFields {
+        code: "C",
+        batch: "b",
+        value: CouponValue::Amount(1.into()),
+        min_bill: None,
+        valid_until: Some(3),
+    });
+    e.profile_attribute("k", "v");
     e.offer(&OfferFields {
         total_discount: 1.into(),
         held_points: 1,

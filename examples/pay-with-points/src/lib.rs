@@ -1,13 +1,16 @@
-//! Pay with points: the card's points pay part of the bill.
-//! Config: `{"pointsPerUnit": 100, "maxShare": 50}`.
+//! Pay with points (contract `rabat:rules@0.3.0`): the card's points pay part of the bill.
+//! Config: `{"pointsPerUnit": 100, "maxShare": 50, "minPoints": 500}` (`minPoints`
+//! optional, default 0).
 //!
-//! - `evaluate` (an open bill): `pointsPerUnit` points are worth 1.00 of the bill's
-//!   currency; the card's points pay at most `maxShare` % of the bill's total, in whole
-//!   cents. The policy asks for a zero-VAT coupon `POINTS` of that amount (paying with
-//!   points works like a payment: a multi-purpose voucher), costing the points it is
-//!   worth ([`Discount::costing_points`]). The host lets it through only when the card's
-//!   available points (balance minus what its other open bills hold) cover it, and holds
-//!   them for this order.
+//! - `evaluate` (an open bill): nothing when the card's *available* points (its balance
+//!   minus what its other open bills hold, [`Card::available_points`]) are below
+//!   `minPoints`. Otherwise `pointsPerUnit` points are worth 1.00 of the bill's currency;
+//!   the available points pay at most `maxShare` % of the bill's total, in whole cents.
+//!   The policy asks for a zero-VAT coupon `POINTS` of that amount (paying with points
+//!   works like a payment: a multi-purpose voucher), costing the points it is worth
+//!   ([`Discount::costing_points`]), and **divisible** ([`Discount::divisible`]): if
+//!   another open bill holds points meanwhile, the host cuts it to what is available
+//!   rather than dropping it. The host holds the points for this order.
 //! - `accrue` (the bill completes): when the till's last offer held a `POINTS` coupon and
 //!   the completed bill carries it (a negative line of that amount, or one named
 //!   `POINTS`), the held points are redeemed ([`Accrual::redeem`]); otherwise none are,
@@ -22,6 +25,8 @@ pub const CODE: &str = "POINTS";
 struct Config {
     points_per_unit: u32,
     max_share: Percentage,
+    #[serde(default)]
+    min_points: u32,
 }
 
 impl Config {
@@ -40,7 +45,12 @@ pub struct PayWithPoints;
 impl Policy for PayWithPoints {
     fn evaluate(ctx: &Context) -> Result<Evaluation, String> {
         let config = Config::read(ctx)?;
-        let Some(points) = ctx.card().map(|card| card.points()).filter(|p| *p > 0) else {
+        let min = i64::from(config.min_points).max(1);
+        let Some(points) = ctx
+            .card()
+            .map(|card| card.available_points())
+            .filter(|p| *p >= min)
+        else {
             return Ok(Evaluation::none());
         };
         let per_unit = i128::from(config.points_per_unit);
@@ -59,7 +69,8 @@ impl Policy for PayWithPoints {
         let cost = u64::try_from((cents * per_unit + 99) / 100).unwrap_or(u64::MAX);
         let amount = Decimal::from_i128_with_scale(cents, 2);
         let discount = Discount::coupon_zero_vat(amount, CODE, format!("Paid with {cost} points"))
-            .costing_points(cost);
+            .costing_points(cost)
+            .divisible();
         Ok(discount.into())
     }
 
@@ -67,13 +78,9 @@ impl Policy for PayWithPoints {
         let Some(offered) = ctx.offer().and_then(|offer| offer.coupon(CODE)) else {
             return Ok(Accrual::none());
         };
-        let taken = ctx.order().items().any(|line| {
-            line.total_price() < Decimal::ZERO
-                && (line.total_price() == -offered.amount()
-                    || line.name() == CODE
-                    || line.product_id() == CODE)
-        });
-        if !taken {
+        // The evidence rule of the crate docs: a negative line of minus the offered amount,
+        // or a negative line named (or with the product id) `POINTS`.
+        if !offered.taken_by(&ctx.order()) {
             return Ok(Accrual::points(0, "points offer not taken"));
         }
         Ok(Accrual::points(
@@ -117,6 +124,7 @@ mod tests {
             [
                 Discount::coupon_zero_vat(dec!(3.00), "POINTS", "Paid with 300 points")
                     .costing_points(300)
+                    .divisible()
             ]
         );
         let amounts = evaluation.amounts(&ctx).unwrap();
@@ -133,6 +141,7 @@ mod tests {
             [
                 Discount::coupon_zero_vat(dec!(4.27), "POINTS", "Paid with 427 points")
                     .costing_points(427)
+                    .divisible()
             ]
         );
         assert_eq!(evaluation.amounts(&ctx).unwrap().total_discount, dec!(4.27));
@@ -194,6 +203,47 @@ mod tests {
         // No offer at all: nothing.
         let ctx = Context::new(bill(dec!(8.50))).with_config(CONFIG);
         assert_eq!(PayWithPoints::accrue(&ctx), Ok(Accrual::none()));
+    }
+
+    #[test]
+    fn available_points_not_the_balance_and_a_minimum() {
+        let config = r#"{"pointsPerUnit": 100, "maxShare": 50, "minPoints": 500}"#;
+        let with = |balance: i64, available: i64| {
+            Context::new(bill(dec!(20.00)))
+                .with_card(
+                    Card::builder()
+                        .points(balance)
+                        .available_points(available)
+                        .build(),
+                )
+                .with_config(config)
+        };
+        // 900 points, 300 of them held by another open bill: 600 available pay 6.00.
+        let ctx = with(900, 600);
+        let evaluation = PayWithPoints::evaluate(&ctx).unwrap();
+        assert_eq!(
+            evaluation.discounts,
+            [
+                Discount::coupon_zero_vat(dec!(6.00), "POINTS", "Paid with 600 points")
+                    .costing_points(600)
+                    .divisible()
+            ]
+        );
+        assert_eq!(evaluation.amounts(&ctx).unwrap().total_discount, dec!(6.00));
+        // Exactly the minimum is enough; one point below it, nothing.
+        assert_eq!(
+            PayWithPoints::evaluate(&with(900, 500)).unwrap().discounts[0].points,
+            500
+        );
+        assert_eq!(
+            PayWithPoints::evaluate(&with(900, 499)),
+            Ok(Evaluation::none())
+        );
+        // A balance over the minimum does not count when the available points are not.
+        assert_eq!(
+            PayWithPoints::evaluate(&with(5_000, 100)),
+            Ok(Evaluation::none())
+        );
     }
 
     #[test]

@@ -153,6 +153,7 @@ fn evaluate(c: &mut Criterion) {
             card: Some(&card),
             config: CONFIG,
             offer: None,
+            extras: None,
             limits: &limits,
         };
         // The three must agree before their speed means anything.

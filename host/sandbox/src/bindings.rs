@@ -1,7 +1,8 @@
 //! The host side of the WIT contracts: `rabat:rules@0.1.0` (`wit/v0_1/rules.wit`, the
 //! bindings at this module's top, and the conversions between its types and the host's own
-//! (`crate::model`)) and `rabat:rules@0.2.0` (`wit/rules.wit`, [`v0_2`]; its input is one
-//! buffer written by [`crate::input`], its answers are read by [`crate::lift`]).
+//! (`crate::model`)), `rabat:rules@0.2.0` (`wit/v0_2/rules.wit`, [`v0_2`]) and
+//! `rabat:rules@0.3.0` (`wit/rules.wit`, [`v0_3`]); the input of 0.2 and 0.3 is one buffer
+//! written by [`crate::input`], their answers are read by [`crate::lift`].
 
 use rust_decimal::Decimal;
 
@@ -14,9 +15,17 @@ wasmtime::component::bindgen!({
 
 pub use self::rabat::rules::host::Level;
 
-/// The bindings of contract 0.2 (`wit/rules.wit`): used to check that a component is a
-/// 0.2 policy (its exports' types); calls go through [`crate::lift`]'s bounded types.
+/// The bindings of contract 0.2 (`wit/v0_2/rules.wit`): used to check that a component
+/// is a 0.2 policy (its exports' types); calls go through [`crate::lift`]'s bounded types.
 pub mod v0_2 {
+    wasmtime::component::bindgen!({
+        path: "../../wit/v0_2",
+        world: "rabat:rules/policy",
+    });
+}
+
+/// The bindings of contract 0.3 (`wit/rules.wit`), used like [`v0_2`]'s.
+pub mod v0_3 {
     wasmtime::component::bindgen!({
         path: "../../wit",
         world: "rabat:rules/policy",

@@ -1,24 +1,33 @@
-//! The input of a contract-0.2 call: the order, card, config and offer written once into
-//! the one buffer of `rabat-wire`'s layout, straight from the host's own types (every
+//! The input of a contract-0.2 or 0.3 call: the order, card (0.3: with its available
+//! points, wallet and profile), config and offer written once into the one buffer of
+//! `rabat-wire`'s layout (one layout for both contracts: a 0.2 policy never reads the 0.3
+//! sections), straight from the host's own types (every
 //! string is copied once, into the buffer; nothing is cloned into WIT types first).
 
+use rabat_domain::coupon::{self, CardExtras};
 use rabat_domain::model::{Card, Offer, Order};
 use rabat_wire::{
-    CardFields, Counts, EncodeError, Encoder, ItemFields, OfferDiscountFields, OfferFields,
-    OrderFields,
+    BirthdayFields, CardExtrasFields, CardFields, Counts, CouponValue, EncodeError, Encoder,
+    ItemFields, OfferDiscountFields, OfferFields, OrderFields, WalletCouponFields,
 };
 
 /// A guess of the text per bill line, for one allocation of the buffer.
 const TEXT_PER_LINE: usize = 96;
 
 /// The input buffer of one `evaluate` or `accrue` call.
+/// `extras` (ignored without a card; `None`: the balance is available, no wallet, no
+/// profile).
 pub fn encode(
     order: &Order,
     card: Option<&Card>,
+    extras: Option<&CardExtras>,
     config: &str,
     offer: Option<&Offer>,
 ) -> Result<Vec<u8>, EncodeError> {
+    let extras = card.and(extras);
     let counts = Counts {
+        wallet: extras.map_or(0, |e| e.wallet.len()),
+        profile_attributes: extras.map_or(0, |e| e.profile.attributes.len()),
         items: order.items.len(),
         attributes: order.attributes.len(),
         card: card.is_some(),
@@ -80,6 +89,33 @@ pub fn encode(
         });
         for tag in &card.tags {
             enc.tag(tag);
+        }
+        enc.card_extras(&CardExtrasFields {
+            available_points: extras.map_or(card.points, |e| e.available_points),
+            birthday: extras
+                .and_then(|e| e.profile.birthday)
+                .map(|b| BirthdayFields {
+                    month: b.month,
+                    day: b.day,
+                    year: b.year,
+                }),
+        });
+        for w in extras.map_or(&[][..], |e| &e.wallet) {
+            enc.wallet_coupon(&WalletCouponFields {
+                code: &w.code,
+                batch: &w.batch,
+                value: match w.value {
+                    coupon::CouponValue::Amount { amount } => CouponValue::Amount(amount),
+                    coupon::CouponValue::Percentage { percentage } => {
+                        CouponValue::Percentage(percentage)
+                    }
+                },
+                min_bill: w.min_bill,
+                valid_until: w.valid_until,
+            });
+        }
+        for (key, value) in extras.iter().flat_map(|e| &e.profile.attributes) {
+            enc.profile_attribute(key, value);
         }
     }
     enc.config(config);
@@ -157,7 +193,7 @@ mod tests {
             held_points: 300,
             offered_at: 9,
         };
-        let buf = encode(&order, Some(&card), "{}", Some(&offer)).unwrap();
+        let buf = encode(&order, Some(&card), None, "{}", Some(&offer)).unwrap();
         let input = rabat_wire::Input::open(&buf).unwrap();
         assert_eq!(input.order().pos(), Ok("bifit"));
         assert_eq!(input.order().total(), Ok(Decimal::new(1250, 2)));
@@ -171,5 +207,73 @@ mod tests {
             Ok(Some("POINTS"))
         );
         assert_eq!(input.config(), Ok("{}"));
+        // Without extras, the balance is available.
+        assert_eq!(input.card_extras().unwrap().available_points(), Ok(700));
+        assert_eq!(input.wallet().len(), 0);
+    }
+
+    #[test]
+    fn the_card_extras_cross_whole() {
+        use rabat_domain::coupon::{Birthday, Profile, WalletCoupon};
+        let order = Order {
+            order_id: "o".into(),
+            pos: Pos::Papaya,
+            status: "open".into(),
+            total: Decimal::ZERO,
+            total_without_vat: None,
+            vat: None,
+            currency: "EUR".into(),
+            created: None,
+            updated: None,
+            branch_id: None,
+            note: None,
+            items: Vec::new(),
+            attributes: Vec::new(),
+        };
+        let mut card = Card::new("c");
+        card.points = 900;
+        let extras = CardExtras {
+            available_points: 400,
+            wallet: vec![WalletCoupon {
+                code: "WELCOME-AC".into(),
+                batch: "welcome".into(),
+                value: coupon::CouponValue::Percentage {
+                    percentage: Decimal::new(15, 0),
+                },
+                min_bill: Some(Decimal::new(10, 0)),
+                valid_until: Some(99),
+            }],
+            profile: Profile {
+                birthday: Some(Birthday {
+                    month: 12,
+                    day: 31,
+                    year: Some(1990),
+                }),
+                attributes: [("shop".to_string(), "Nitra".to_string())].into(),
+            },
+        };
+        let buf = encode(&order, Some(&card), Some(&extras), "{}", None).unwrap();
+        let input = rabat_wire::Input::open(&buf).unwrap();
+        let x = input.card_extras().unwrap();
+        assert_eq!(x.available_points(), Ok(400));
+        assert_eq!(
+            x.birthday(),
+            Ok(Some(BirthdayFields {
+                month: 12,
+                day: 31,
+                year: Some(1990)
+            }))
+        );
+        let w = input.wallet().next().unwrap();
+        assert_eq!(w.code(), Ok("WELCOME-AC"));
+        assert_eq!(w.value(), Ok(CouponValue::Percentage(Decimal::new(15, 0))));
+        assert_eq!(w.valid_until(), Ok(Some(99)));
+        let a = input.profile_attributes().next().unwrap();
+        assert_eq!((a.key(), a.value()), (Ok("shop"), Ok("Nitra")));
+        // Without a card, the extras are not written.
+        let buf = encode(&order, None, Some(&extras), "{}", None).unwrap();
+        let input = rabat_wire::Input::open(&buf).unwrap();
+        assert!(input.card_extras().is_none());
+        assert_eq!(input.wallet().len(), 0);
     }
 }

@@ -24,6 +24,7 @@ use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConf
 
 pub use limits::Limits;
 use limits::{MemoryLimitExceeded, TableLimitExceeded};
+use rabat_domain::coupon::CardExtras;
 use rabat_domain::model::{Accrual, Card, Evaluation, Offer, Order};
 use sandbox::{CallState, HostState, LogLine, WasiState};
 pub use validate::{ModuleLimits, Rejection};
@@ -136,9 +137,13 @@ pub struct CallInput<'a> {
     pub card: Option<&'a Card>,
     /// The merchant's config, a JSON object as text.
     pub config: &'a str,
-    /// For `accrue`: the till's last offer for this order (contract 0.2 policies see it;
-    /// 0.1 policies do not).
+    /// For `accrue`: the till's last offer for this order (contract 0.2 and 0.3 policies
+    /// see it; 0.1 policies do not).
     pub offer: Option<&'a Offer>,
+    /// What a contract-0.3 policy sees of the card beyond `card`: available points,
+    /// wallet, profile. `None`: the card's balance is available, the wallet and the
+    /// profile are empty. Ignored without a card, and by 0.1 and 0.2 policies.
+    pub extras: Option<&'a CardExtras>,
     pub limits: &'a Limits,
 }
 
@@ -155,9 +160,13 @@ pub enum Contract {
     /// `rabat:rules@0.1.0` (`wit/v0_1/rules.wit`): the input as WIT records.
     #[serde(rename = "rabat:rules@0.1.0")]
     V0_1,
-    /// `rabat:rules@0.2.0` (`wit/rules.wit`): the input as one buffer (`rabat-wire`).
+    /// `rabat:rules@0.2.0` (`wit/v0_2/rules.wit`): the input as one buffer (`rabat-wire`).
     #[serde(rename = "rabat:rules@0.2.0")]
     V0_2,
+    /// `rabat:rules@0.3.0` (`wit/rules.wit`): 0.2 plus the card's available points,
+    /// wallet and profile in the same buffer, coupons in the answers.
+    #[serde(rename = "rabat:rules@0.3.0")]
+    V0_3,
 }
 
 impl Contract {
@@ -166,7 +175,23 @@ impl Contract {
         match self {
             Contract::V0_1 => "rabat:rules@0.1.0",
             Contract::V0_2 => "rabat:rules@0.2.0",
+            Contract::V0_3 => "rabat:rules@0.3.0",
         }
+    }
+
+    /// Whether a policy of this contract sees the till's offer in `accrue`, may cost and
+    /// redeem points and may change the card (0.2 and later).
+    pub fn sees_offers(self) -> bool {
+        match self {
+            Contract::V0_1 => false,
+            Contract::V0_2 | Contract::V0_3 => true,
+        }
+    }
+
+    /// Whether a policy of this contract sees the card's wallet and profile and may redeem
+    /// and issue coupons (0.3 and later).
+    pub fn sees_coupons(self) -> bool {
+        matches!(self, Contract::V0_3)
     }
 }
 
@@ -466,11 +491,24 @@ impl Runtime {
                 ),
                 Err(failure) => not_run(failure),
             },
+            Contract::V0_3 => match encode_input(&input, None) {
+                Ok(buffer) => self.call(
+                    policy,
+                    input,
+                    CallV2 {
+                        buffer,
+                        output_limit,
+                        export: |exports| exports.evaluate,
+                        answer: lift::evaluation_v3,
+                    },
+                ),
+                Err(failure) => not_run(failure),
+            },
         }
     }
 
-    /// Asks the policy for the points earned by a completed bill (and, on contract 0.2,
-    /// the points to redeem and the card's changes; `input.offer` is the till's last
+    /// Asks the policy for the points earned by a completed bill (and, on contracts 0.2
+    /// and 0.3, the points (0.3: and coupons) to redeem and the card's changes; `input.offer` is the till's last
     /// offer for the order).
     pub fn accrue(&self, policy: &CompiledPolicy, input: CallInput<'_>) -> CallReport<Accrual> {
         let output_limit = input.limits.output_bytes;
@@ -491,6 +529,19 @@ impl Runtime {
                         output_limit,
                         export: |exports| exports.accrue,
                         answer: lift::accrual_v2,
+                    },
+                ),
+                Err(failure) => not_run(failure),
+            },
+            Contract::V0_3 => match encode_input(&input, input.offer) {
+                Ok(buffer) => self.call(
+                    policy,
+                    input,
+                    CallV2 {
+                        buffer,
+                        output_limit,
+                        export: |exports| exports.accrue,
+                        answer: lift::accrual_v3,
                     },
                 ),
                 Err(failure) => not_run(failure),
@@ -663,9 +714,10 @@ where
     }
 }
 
-/// The 0.2 input buffer of a call (`offer` only for `accrue`).
+/// The input buffer of a 0.2 or 0.3 call (one layout for both; `offer` only for
+/// `accrue`).
 fn encode_input(input: &CallInput<'_>, offer: Option<&Offer>) -> Result<Vec<u8>, Failure> {
-    input::encode(input.order, input.card, input.config, offer)
+    input::encode(input.order, input.card, input.extras, input.config, offer)
         .map_err(|e| Failure::Unavailable(format!("the policy's input could not be written: {e}")))
 }
 
@@ -683,7 +735,8 @@ fn not_run<T>(failure: Failure) -> CallReport<T> {
 
 /// Tells which contract a component was built for: by the version of the `rabat:rules`
 /// interfaces it imports, or, when it imports none (a policy that never logs), by
-/// `evaluate`'s parameter (0.2: one `list<u8>`; 0.1: a `context` record).
+/// `evaluate`'s parameter (0.1: a `context` record; else one `list<u8>`) and, for a
+/// `list<u8>`, by its answer's `discount` record (0.3: it has a `coupon` field; 0.2: not).
 fn contract_of(
     engine: &Engine,
     component: &Component,
@@ -694,15 +747,20 @@ fn contract_of(
             .iter()
             .any(|name| name.starts_with("rabat:rules/") && name.ends_with(version))
     };
-    match (imported("@0.1.0"), imported("@0.2.0")) {
-        (true, false) => return Ok(Contract::V0_1),
-        (false, true) => return Ok(Contract::V0_2),
-        (true, true) => {
-            return Err(Rejection::WrongWorld(
-                "it imports both rabat:rules@0.1.0 and rabat:rules@0.2.0 interfaces".into(),
-            ));
+    let found: Vec<Contract> = [Contract::V0_1, Contract::V0_2, Contract::V0_3]
+        .into_iter()
+        .filter(|c| imported(&c.name()["rabat:rules".len()..]))
+        .collect();
+    match found.as_slice() {
+        [one] => return Ok(*one),
+        [] => {}
+        several => {
+            let names: Vec<&str> = several.iter().map(|c| c.name()).collect();
+            return Err(Rejection::WrongWorld(format!(
+                "it imports the interfaces of several contracts: {}",
+                names.join(", ")
+            )));
         }
-        (false, false) => {}
     }
     let ty = component.component_type();
     let Some(evaluate) = ty.get_export(engine, "evaluate") else {
@@ -716,12 +774,41 @@ fn contract_of(
         ));
     };
     match func.params().next().map(|(_, ty)| ty) {
-        Some(wasmtime::component::types::Type::List(_)) => Ok(Contract::V0_2),
+        Some(wasmtime::component::types::Type::List(_)) => {
+            Ok(if answers_coupons(func.results().next()) {
+                Contract::V0_3
+            } else {
+                Contract::V0_2
+            })
+        }
         Some(wasmtime::component::types::Type::Record(_)) => Ok(Contract::V0_1),
         _ => Err(Rejection::WrongWorld(
             "its `evaluate` takes neither a `list<u8>` (0.2) nor a `context` (0.1)".into(),
         )),
     }
+}
+
+/// Whether `evaluate`'s answer type (`result<evaluation, string>`) has discounts with a
+/// `coupon` field: contract 0.3's, where 0.2's have none.
+fn answers_coupons(answer: Option<wasmtime::component::types::Type>) -> bool {
+    use wasmtime::component::types::Type;
+    let Some(Type::Result(result)) = answer else {
+        return false;
+    };
+    let Some(Type::Record(evaluation)) = result.ok() else {
+        return false;
+    };
+    let Some(Type::List(discounts)) = evaluation
+        .fields()
+        .find(|f| f.name == "discounts")
+        .map(|f| f.ty)
+    else {
+        return false;
+    };
+    let Type::Record(discount) = discounts.ty() else {
+        return false;
+    };
+    discount.fields().any(|f| f.name == "coupon")
 }
 
 /// Checks the component's exports against its contract's world (the generated bindings'
@@ -730,6 +817,7 @@ fn check_world<T: 'static>(pre: &InstancePre<T>, contract: Contract) -> wasmtime
     match contract {
         Contract::V0_1 => bindings::PolicyPre::new(pre.clone()).map(drop),
         Contract::V0_2 => bindings::v0_2::PolicyPre::new(pre.clone()).map(drop),
+        Contract::V0_3 => bindings::v0_3::PolicyPre::new(pre.clone()).map(drop),
     }
 }
 

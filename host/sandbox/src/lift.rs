@@ -26,6 +26,7 @@ use wasmtime::component::__internal::{
 use wasmtime::component::{ComponentType, Lift, Linker, WasmList};
 use wasmtime::{Result, StoreContextMut, ValRaw, bail};
 
+use rabat_domain::coupon::{code_problem, normalize_code};
 use rabat_domain::model;
 use rabat_domain::money::MAX_DISCOUNTS;
 
@@ -528,18 +529,8 @@ pub struct AccrualV2 {
     remove_tags: AnswerList<AnswerText>,
 }
 
-/// A 0.2 answer, checked against the limits (as [`evaluation`]) and turned into the
-/// host's type.
-pub fn evaluation_v2(
-    value: EvaluationV2,
-    output_limit: usize,
-) -> Result<model::Evaluation, Failure> {
-    let count = value.discounts.len;
-    if count > MAX_DISCOUNTS {
-        return Err(Failure::InvalidAnswer(format!(
-            "the policy asked for {count} discounts; at most {MAX_DISCOUNTS} are allowed"
-        )));
-    }
+/// Bytes of text in a 0.2 answer: what the output-size limit counts.
+fn answer_size_v2(value: &EvaluationV2) -> usize {
     let discounts_size: usize = value
         .discounts
         .items
@@ -555,7 +546,22 @@ pub fn evaluation_v2(
                 }
         })
         .sum();
-    let size = discounts_size + value.message.as_ref().map_or(0, |m| m.len);
+    discounts_size + value.message.as_ref().map_or(0, |m| m.len)
+}
+
+/// A 0.2 answer, checked against the limits (as [`evaluation`]) and turned into the
+/// host's type.
+pub fn evaluation_v2(
+    value: EvaluationV2,
+    output_limit: usize,
+) -> Result<model::Evaluation, Failure> {
+    let count = value.discounts.len;
+    if count > MAX_DISCOUNTS {
+        return Err(Failure::InvalidAnswer(format!(
+            "the policy asked for {count} discounts; at most {MAX_DISCOUNTS} are allowed"
+        )));
+    }
+    let size = answer_size_v2(&value);
     if size > output_limit {
         return Err(Failure::InvalidAnswer(format!(
             "the answer is {size} bytes of text in {count} discounts; the limit is {output_limit} bytes"
@@ -640,11 +646,169 @@ pub fn accrual_v2(value: AccrualV2, limit: usize) -> Result<model::Accrual, Fail
     })
 }
 
+// `wit/rules.wit`'s (contract 0.3) answers, with bounded strings and lists.
+
+/// Most coupon codes one accrual may redeem.
+pub const MAX_REDEEM_COUPONS: usize = 64;
+/// Most batch names one accrual may name to issue from (the till issues at most
+/// `rabat_domain::coupon::MAX_ISSUED_PER_BILL` of them).
+pub const MAX_ISSUE_COUPONS: usize = 16;
+
+#[derive(ComponentType, Lift)]
+#[component(record)]
+pub struct DiscountV3 {
+    kind: DiscountKindV2,
+    description: AnswerText,
+    points: u64,
+    coupon: Option<AnswerText>,
+    divisible: bool,
+}
+
+#[derive(ComponentType, Lift)]
+#[component(record)]
+pub struct EvaluationV3 {
+    discounts: AnswerList<DiscountV3>,
+    message: Option<AnswerText>,
+}
+
+#[derive(ComponentType, Lift)]
+#[component(record)]
+pub struct AccrualV3 {
+    points: i64,
+    reason: Option<AnswerText>,
+    redeem: u64,
+    #[component(name = "set-tier")]
+    set_tier: Option<AnswerText>,
+    #[component(name = "add-tags")]
+    add_tags: AnswerList<AnswerText>,
+    #[component(name = "remove-tags")]
+    remove_tags: AnswerList<AnswerText>,
+    #[component(name = "redeem-coupons")]
+    redeem_coupons: AnswerList<AnswerText>,
+    #[component(name = "issue-coupons")]
+    issue_coupons: AnswerList<AnswerText>,
+}
+
+/// A 0.3 answer: a 0.2 answer (see [`evaluation_v2`]) whose discounts may redeem a
+/// coupon (its code normalized; a code that cannot be one makes the answer invalid,
+/// naming `discounts[i].coupon`) and may be divisible.
+pub fn evaluation_v3(
+    value: EvaluationV3,
+    output_limit: usize,
+) -> Result<model::Evaluation, Failure> {
+    let mut extras = Vec::with_capacity(value.discounts.items.len());
+    let mut coupons_size = 0usize;
+    let discounts = value
+        .discounts
+        .items
+        .into_iter()
+        .map(|d| {
+            coupons_size += d.coupon.as_ref().map_or(0, |c| c.len);
+            extras.push((d.coupon, d.divisible));
+            DiscountV2 {
+                kind: d.kind,
+                description: d.description,
+                points: d.points,
+            }
+        })
+        .collect();
+    let v2 = EvaluationV2 {
+        discounts: AnswerList {
+            items: discounts,
+            len: value.discounts.len,
+        },
+        message: value.message,
+    };
+    // The coupon codes count toward the limit with the rest of the answer's text.
+    let count = v2.discounts.len;
+    let size = answer_size_v2(&v2) + coupons_size;
+    if count <= MAX_DISCOUNTS && size > output_limit {
+        return Err(Failure::InvalidAnswer(format!(
+            "the answer is {size} bytes of text in {count} discounts; the limit is {output_limit} bytes"
+        )));
+    }
+    let mut evaluation = evaluation_v2(v2, output_limit)?;
+    for (i, (discount, (coupon, divisible))) in
+        evaluation.discounts.iter_mut().zip(extras).enumerate()
+    {
+        discount.divisible = divisible;
+        if let Some(coupon) = coupon {
+            // Within the limit (checked above with the codes counted), copied whole.
+            if let Some(problem) = code_problem(coupon.text.trim()) {
+                return Err(Failure::InvalidAnswer(format!(
+                    "discounts[{i}].coupon: {problem}"
+                )));
+            }
+            discount.coupon = Some(normalize_code(&coupon.text));
+        }
+    }
+    Ok(evaluation)
+}
+
+/// A 0.3 accrual: a 0.2 accrual (see [`accrual_v2`]) with the coupons to redeem (at most
+/// [`MAX_REDEEM_COUPONS`], normalized; a code that cannot be one is invalid) and the
+/// batches to issue from (at most [`MAX_ISSUE_COUPONS`], kept as given).
+pub fn accrual_v3(value: AccrualV3, limit: usize) -> Result<model::Accrual, Failure> {
+    for (list, what, max) in [
+        (&value.redeem_coupons, "redeem-coupons", MAX_REDEEM_COUPONS),
+        (&value.issue_coupons, "issue-coupons", MAX_ISSUE_COUPONS),
+    ] {
+        if list.len > max {
+            return Err(Failure::InvalidAnswer(format!(
+                "the accrual's {what} has {} entries; at most {max} are allowed",
+                list.len
+            )));
+        }
+    }
+    // The card changes and the coupons together must fit the limit whole (a cut code or
+    // batch name would be another one).
+    let size = |list: &AnswerList<AnswerText>| list.items.iter().map(|t| t.len + 16).sum::<usize>();
+    let total = value.set_tier.as_ref().map_or(0, |t| t.len)
+        + size(&value.add_tags)
+        + size(&value.remove_tags)
+        + size(&value.redeem_coupons)
+        + size(&value.issue_coupons);
+    if total > limit {
+        return Err(Failure::InvalidAnswer(format!(
+            "the accrual's tier, tags and coupons are {total} bytes of text; the limit is {limit} bytes"
+        )));
+    }
+    let mut redeem_coupons = Vec::with_capacity(value.redeem_coupons.items.len());
+    for (i, code) in value.redeem_coupons.items.into_iter().enumerate() {
+        if let Some(problem) = code_problem(code.text.trim()) {
+            return Err(Failure::InvalidAnswer(format!(
+                "redeem-coupons[{i}]: {problem}"
+            )));
+        }
+        redeem_coupons.push(normalize_code(&code.text));
+    }
+    let issue_coupons = value
+        .issue_coupons
+        .items
+        .into_iter()
+        .map(|t| t.text)
+        .collect();
+    let mut accrual = accrual_v2(
+        AccrualV2 {
+            points: value.points,
+            reason: value.reason,
+            redeem: value.redeem,
+            set_tier: value.set_tier,
+            add_tags: value.add_tags,
+            remove_tags: value.remove_tags,
+        },
+        limit,
+    )?;
+    accrual.redeem_coupons = redeem_coupons;
+    accrual.issue_coupons = issue_coupons;
+    Ok(accrual)
+}
+
 /// Defines the `rabat:rules/host` imports (`log`, `report-panic`) of both contract
 /// versions on `linker`, reading each message through a [`Text`] so only a bounded prefix
 /// is ever copied.
 pub fn add_host_to_linker<W: 'static>(linker: &mut Linker<CallState<W>>) -> Result<()> {
-    for version in ["0.1.0", "0.2.0"] {
+    for version in ["0.1.0", "0.2.0", "0.3.0"] {
         add_host_version(linker, version)?;
     }
     Ok(())

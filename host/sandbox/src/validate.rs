@@ -28,7 +28,7 @@ pub enum Rejection {
     )]
     ForbiddenImport(String),
     #[error(
-        "the component is not a rabat policy (world rabat:rules/policy@0.2.0 or @0.1.0): {0}; build it against the rabat-rules SDK, exporting the policy with `export_policy!(YourPolicy);`"
+        "the component is not a rabat policy (world rabat:rules/policy@0.3.0, @0.2.0 or @0.1.0): {0}; build it against the rabat-rules SDK, exporting the policy with `export_policy!(YourPolicy);`"
     )]
     WrongWorld(String),
     /// More work for the compiler than any policy needs (checked before compiling).

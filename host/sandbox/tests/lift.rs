@@ -86,6 +86,7 @@ fn evaluate(runtime: &Runtime, wasm: &[u8], config: &str) -> (CallReport<Evaluat
         card: Some(&card),
         config,
         offer: None,
+        extras: None,
         limits: &limits,
     };
     let before = ALLOCATED.get();

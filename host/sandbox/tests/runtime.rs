@@ -46,6 +46,7 @@ fn evaluate(
             card: Some(&card),
             config: r#"{"tiers":{"gold":10}}"#,
             offer: None,
+            extras: None,
             limits,
         },
     )
@@ -246,11 +247,12 @@ fn examples_are_small_and_import_only_the_host() {
         "pay-with-points",
         "three-for-two",
         "tier-upgrade",
+        "birthday-points",
     ] {
         let wasm = example(name);
         assert!(wasm.len() <= 64 * 1024, "{name} is {} bytes", wasm.len());
         let policy = runtime.compile(&wasm).unwrap();
-        assert_eq!(policy.contract(), rabat_sandbox::Contract::V0_2, "{name}");
+        assert_eq!(policy.contract(), rabat_sandbox::Contract::V0_3, "{name}");
         assert!(
             !policy.info().uses_wasi,
             "{name} imports {:?}",

@@ -199,6 +199,7 @@ impl PolicyRunner {
                 card: Some(&call.card),
                 config: &call.config,
                 offer: call.offer.as_ref(),
+                extras: None,
                 limits: &limits,
             };
             let out = run(&self.runtime, &call.policy, input);
@@ -249,6 +250,7 @@ impl PolicyRunner {
                 card: Some(&call.card),
                 config: &call.config,
                 offer: call.offer.as_ref(),
+                extras: None,
                 limits: &call.limits,
             };
             let out = run(&runtime, &call.policy, input);

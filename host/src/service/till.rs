@@ -32,7 +32,7 @@ use rabat_domain::money::{self, DiscountResponse, NO_DISCOUNT_MESSAGE};
 use rabat_domain::points;
 use rabat_sandbox::decide::Decision;
 use rabat_sandbox::sandbox::{LogLevel, LogLine};
-use rabat_sandbox::{CallReport, Contract, Failure};
+use rabat_sandbox::{CallReport, Failure};
 use rabat_store::{
     Entity, GroupCommit, NewHold, PendingEvaluation, Recorded, Reserved, Settlement, Store,
     StoreError, TransactionRecord,
@@ -216,7 +216,7 @@ impl Till {
         // Only a 0.2 policy's `accrue` sees the offer and redeems held points: for the
         // others an order's hold (left from an earlier policy) can never be taken, and the
         // bill releases it.
-        let sees_offers = policy.contract() == Contract::V0_2;
+        let sees_offers = policy.contract().sees_offers();
         let slot = match self.admission.enter(merchant).await {
             Ok(slot) => slot,
             Err(busy) => {
@@ -454,7 +454,7 @@ impl Till {
             Ok(active) => active
                 .live(now)
                 .iter()
-                .any(|campaign| campaign.policy.contract() == Contract::V0_2),
+                .any(|campaign| campaign.policy.contract().sees_offers()),
             Err(_) => false,
         };
         let offer = if sees_offers {

@@ -108,11 +108,12 @@ fn category_discount_on_the_seed_bill() {
 }
 
 #[test]
-fn welcome_coupon_only_on_the_first_visit() {
+fn welcome_coupon_is_offered_from_the_cards_wallet() {
+    // The card file carries a wallet (contract 0.3) with a 5.00 `welcome` coupon.
     let (ok, json) = run(
         "welcome-coupon",
         "papaya-discount-request.json",
-        "new-customer.json",
+        "welcome-wallet.json",
         &[],
     );
     assert!(ok, "{json}");
@@ -120,14 +121,66 @@ fn welcome_coupon_only_on_the_first_visit() {
     let discount = &json["decision"]["response"]["discounts"][0];
     assert_eq!(discount["type"], "coupon_zero_vat");
     assert_eq!(discount["vatRate"], 0);
-    assert_eq!(discount["couponCode"], "WELCOME5");
+    assert_eq!(discount["couponCode"], "WELCOME-7KQ4MX9TCA");
+    // Without a coupon in the wallet, nothing; on the first completed bill, one is issued.
     let (_, json) = run(
         "welcome-coupon",
         "papaya-discount-request.json",
-        "gold.json",
+        "new-customer.json",
         &[],
     );
     assert_eq!(total(&json), "0.00");
+    let (ok, json) = run(
+        "welcome-coupon",
+        "papaya-transaction.json",
+        "new-customer.json",
+        &["--accrue"],
+    );
+    assert!(ok, "{json}");
+    assert_eq!(json["accrual"]["issueCoupons"][0], "welcome", "{json:#}");
+}
+
+#[test]
+fn a_card_file_carries_the_0_3_profile_and_available_points() {
+    // The sample card's birthday is 21 October, the transaction's date (Bratislava).
+    let (ok, json) = run(
+        "birthday-points",
+        "papaya-transaction.json",
+        "welcome-wallet.json",
+        &["--accrue"],
+    );
+    assert!(ok, "{json}");
+    assert_eq!(json["accrual"]["points"], 50, "{json:#}");
+    // Its 600 available points (of 900) are what pay-with-points may spend.
+    let (ok, json) = run(
+        "pay-with-points",
+        "papaya-discount-request.json",
+        "welcome-wallet.json",
+        &[],
+    );
+    assert!(ok, "{json}");
+    assert_eq!(json["offer"]["heldPoints"], 600, "{json:#}");
+    // A wallet coupon whose code cannot be one is refused by name.
+    let dir = tempfile::tempdir().unwrap();
+    let card = dir.path().join("card.json");
+    std::fs::write(
+        &card,
+        r#"{"cardId": "c", "wallet": [{"code": "NO SPACE", "batch": "b",
+            "value": {"kind": "amount", "amount": 1}}]}"#,
+    )
+    .unwrap();
+    let out = rabat(&[
+        "run",
+        "--policy",
+        &built("welcome-coupon"),
+        "--order",
+        "examples/data/bills/papaya-discount-request.json",
+        "--card",
+        card.to_str().unwrap(),
+    ]);
+    assert!(!out.status.success());
+    let stderr = text(&out.stderr);
+    assert!(stderr.contains("wallet[0].code"), "{stderr}");
 }
 
 #[test]

@@ -1213,7 +1213,7 @@ async fn console_loads_cleanly_and_pages_a_customers_cards() {
         .unwrap();
     assert_eq!(status, 201, "{uploaded}");
     go(&c, &base, "policies").await;
-    wait_text(&c, "table code.contract", "rabat:rules@0.2.0").await;
+    wait_text(&c, "table code.contract", "rabat:rules@0.3.0").await;
     // (Headings are shown in capitals by the stylesheet: look at the document's text.)
     let headings = c
         .execute(

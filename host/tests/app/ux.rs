@@ -79,11 +79,11 @@ fn checked_contract(wasm: &[u8]) -> String {
 async fn every_version_shows_its_contract(app: &TestApp) {
     let shop = app.merchant("shop").await;
     let policies = "/admin/v1/merchants/shop/policies";
-    let v0_2 = example("tier-discount");
+    let v0_3 = example("tier-discount");
     let v0_1 = std::fs::read(fixtures_dir().join("v0_1/stamp-card.wasm")).unwrap();
     // Uploaded: the answer says the contract, as `rabat check` does.
     for (version, wasm, contract) in [
-        (1, &v0_2, "rabat:rules@0.2.0"),
+        (1, &v0_3, "rabat:rules@0.3.0"),
         (2, &v0_1, "rabat:rules@0.1.0"),
     ] {
         let reply = app
@@ -128,7 +128,7 @@ async fn every_version_shows_its_contract(app: &TestApp) {
         [
             (3, "rabat:rules@0.1.0".to_owned()),
             (2, "rabat:rules@0.1.0".to_owned()),
-            (1, "rabat:rules@0.2.0".to_owned()),
+            (1, "rabat:rules@0.3.0".to_owned()),
         ]
     );
     let rows = app.state.store().list_policies("shop").await.unwrap();
@@ -155,7 +155,7 @@ async fn every_version_shows_its_contract(app: &TestApp) {
     assert!(
         uploads
             .iter()
-            .any(|row| row["detail"]["contract"] == "rabat:rules@0.2.0"),
+            .any(|row| row["detail"]["contract"] == "rabat:rules@0.3.0"),
         "{}",
         audit.text
     );

@@ -14,8 +14,8 @@ use rabat_domain::limits::{MAX_POINTS_PER_ACCRUAL, without_nul};
 use rabat_domain::model::{Card, Evaluation, Offer, Order};
 use rabat_domain::money::{self, DiscountResponse, NO_DISCOUNT_MESSAGE};
 use rabat_domain::points;
+use rabat_sandbox::Failure;
 use rabat_sandbox::sandbox::{LogLevel, LogLine};
-use rabat_sandbox::{Contract, Failure};
 use rabat_store::{Entity, NewHold, Reservation, Reserved, Settlement, StoreError};
 
 use super::{Accrued, LogEntry, Till, json_text, settlement};
@@ -43,7 +43,7 @@ impl Till {
         // As for one policy: only a 0.2 policy's `accrue` sees the order's offer.
         let sees_offers = live
             .iter()
-            .any(|campaign| campaign.policy.contract() == Contract::V0_2);
+            .any(|campaign| campaign.policy.contract().sees_offers());
         // The pools each campaign's limits count in for this bill, now (the campaigns'
         // clock, so a test decides the period).
         let now = self.clock.now();
