@@ -304,6 +304,7 @@ impl CardFileExtras {
             available_points: self.available_points.unwrap_or(card.points),
             wallet: self.wallet,
             profile: self.profile,
+            notes: Vec::new(),
         }))
     }
 }
@@ -329,7 +330,32 @@ fn decide_locally(
     } = runtime.evaluate(policy, input);
     let mut offer = None;
     let result = result.and_then(|evaluation| {
-        let afforded = rabat_domain::points::afford(&evaluation.discounts, available_points);
+        // The host's gates as at the till: a coupon is usable when the card file's wallet
+        // holds it (the till checks the store under the card's lock), then the points.
+        let wallet = input
+            .extras
+            .map(|e| e.wallet.as_slice())
+            .unwrap_or_default();
+        let lookup = |code: &str| {
+            Some(
+                wallet
+                    .iter()
+                    .find(|c| c.code == code)
+                    .map(|c| rabat_domain::coupon::CouponTerms {
+                        batch: c.batch.clone(),
+                        value: c.value,
+                        min_bill: c.min_bill,
+                    })
+                    .ok_or_else(|| format!("coupon {code} is not in the card file's wallet")),
+            )
+        };
+        let afforded = rabat_domain::points::settle(
+            &evaluation.discounts,
+            available_points,
+            Some(input.order.total),
+            rabat_domain::currency::minor_units(&input.order.currency),
+            &lookup,
+        );
         logs.extend(afforded.dropped.iter().map(|message| LogLine {
             level: LogLevel::Warn,
             message: format!("host: {message}"),

@@ -186,7 +186,16 @@ pub struct CardExtras {
     /// The usable coupons (available, valid now, at most [`MAX_WALLET_COUPONS`]).
     pub wallet: Vec<WalletCoupon>,
     pub profile: Profile,
+    /// Why a code the bill carries (`couponCode`) is not in `wallet`, for the evaluation
+    /// log (never sent to the policy).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
 }
+
+/// The top-level field of a Papaya bill that carries a code the customer typed in: kept
+/// with the bill's other extra fields (`Order::attributes`), and put into the card's wallet
+/// for the policy when the card may use it.
+pub const TYPED_CODE_ATTRIBUTE: &str = "couponCode";
 
 /// What is wrong with `code` as a coupon code, if anything: 1 to [`MAX_CODE_CHARS`]
 /// characters of ASCII letters, digits, `-` and `_`. Codes are compared as upper case.

@@ -251,6 +251,7 @@ mod tests {
                 }),
                 attributes: [("shop".to_string(), "Nitra".to_string())].into(),
             },
+            notes: Vec::new(),
         };
         let buf = encode(&order, Some(&card), Some(&extras), "{}", None).unwrap();
         let input = rabat_wire::Input::open(&buf).unwrap();

@@ -224,6 +224,7 @@ fn extras() -> CardExtras {
             ]
             .into(),
         },
+        notes: Vec::new(),
     }
 }
 

@@ -210,6 +210,16 @@ impl WhatIf {
                 .enter_within(merchant, super::whatif::DRY_RUN_WAIT)
                 .await
                 .map_err(|busy| ServiceError::Busy(busy.to_string()))?;
+            let extras = self
+                .runner()
+                .extras(
+                    merchant,
+                    card,
+                    order,
+                    &order.order_id,
+                    members[*i].policy.contract(),
+                )
+                .await?;
             let call = Call {
                 policy: members[*i].policy.clone(),
                 inline: None,
@@ -218,6 +228,7 @@ impl WhatIf {
                 order: order.clone(),
                 card: card.clone(),
                 offer: None,
+                extras,
                 slot: Some(slot),
             };
             let report = self.runner().evaluate(call).await?;

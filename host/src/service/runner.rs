@@ -16,11 +16,15 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use rabat_domain::clock::now_ms;
+use rabat_domain::coupon::{
+    CardExtras, MAX_WALLET_COUPONS, TYPED_CODE_ATTRIBUTE, code_problem, normalize_code,
+};
 use rabat_domain::model::{Accrual, Card, Evaluation, Offer, Order};
 use rabat_domain::money::{self, DiscountResponse};
 use rabat_domain::points;
 use rabat_sandbox::decide::{Decision, decide};
-use rabat_sandbox::{CallInput, CallReport, CompiledPolicy, Failure, Limits, Runtime};
+use rabat_sandbox::{CallInput, CallReport, CompiledPolicy, Contract, Failure, Limits, Runtime};
 use rabat_store::Store;
 use sha2::{Digest, Sha256};
 
@@ -66,11 +70,69 @@ pub struct Call {
     pub card: Card,
     /// For `accrue`: the till's last offer for the order.
     pub offer: Option<Offer>,
+    /// What a contract-0.3 policy sees of the card beyond it (see [`PolicyRunner::extras`]).
+    pub extras: Option<Arc<CardExtras>>,
     /// Held until the call is over, even if the caller stops waiting meanwhile.
     pub slot: Option<Slot>,
 }
 
+/// The code a bill carries in its `couponCode` field, normalized.
+fn typed_code(order: &Order) -> Option<String> {
+    let (_, text) = order
+        .attributes
+        .iter()
+        .find(|(key, _)| key == TYPED_CODE_ATTRIBUTE)?;
+    let code: String = serde_json::from_str(text).ok()?;
+    Some(normalize_code(&code))
+}
+
 impl PolicyRunner {
+    /// What a policy of `contract` sees of `card` beyond it for `order_id` (the ledger's
+    /// order id, whose own hold does not count against it): for 0.3, the points the
+    /// card's other open orders do not hold, its usable wallet and its profile; `None` for
+    /// older contracts (they never see them, and the reads are skipped).
+    ///
+    /// A code the bill carries in its `couponCode` field (one the customer typed in, which a
+    /// POS may add to Papaya's body) joins the wallet first when the card may use it now;
+    /// otherwise `notes` says why (another merchant's code is simply unknown here).
+    pub async fn extras(
+        &self,
+        merchant: &str,
+        card: &Card,
+        order: &Order,
+        order_id: &str,
+        contract: Contract,
+    ) -> ServiceResult<Option<Arc<CardExtras>>> {
+        if !contract.sees_coupons() {
+            return Ok(None);
+        }
+        let now = now_ms();
+        let mut extras = self
+            .store
+            .card_extras(merchant, &card.card_id, order_id, card.points, now)
+            .await?;
+        if let Some(typed) = typed_code(order) {
+            match code_problem(&typed) {
+                Some(problem) => extras
+                    .notes
+                    .push(format!("the bill's couponCode {problem}")),
+                None if extras.wallet.iter().any(|c| c.code == typed) => {}
+                None => match self
+                    .store
+                    .typed_coupon(merchant, &card.card_id, order_id, &typed, now)
+                    .await?
+                {
+                    Ok(coupon) => {
+                        extras.wallet.insert(0, coupon);
+                        extras.wallet.truncate(MAX_WALLET_COUPONS);
+                    }
+                    Err(why) => extras.notes.push(format!("the bill's {why}")),
+                },
+            }
+        }
+        Ok(Some(Arc::new(extras)))
+    }
+
     pub fn new(
         store: Store,
         runtime: Arc<Runtime>,
@@ -199,7 +261,7 @@ impl PolicyRunner {
                 card: Some(&call.card),
                 config: &call.config,
                 offer: call.offer.as_ref(),
-                extras: None,
+                extras: call.extras.as_deref(),
                 limits: &limits,
             };
             let out = run(&self.runtime, &call.policy, input);
@@ -250,7 +312,7 @@ impl PolicyRunner {
                 card: Some(&call.card),
                 config: &call.config,
                 offer: call.offer.as_ref(),
-                extras: None,
+                extras: call.extras.as_deref(),
                 limits: &call.limits,
             };
             let out = run(&runtime, &call.policy, input);

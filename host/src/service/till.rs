@@ -231,6 +231,11 @@ impl Till {
                 return Ok(response);
             }
         };
+        let extras = self
+            .runner
+            .extras(merchant, &card, &order, ledger_order_id, policy.contract())
+            .await?;
+        let notes = extras.as_ref().map(|e| e.notes.clone()).unwrap_or_default();
         let call = Call {
             policy,
             inline: Some((merchant.to_owned(), active.generation)),
@@ -239,6 +244,7 @@ impl Till {
             order,
             card,
             offer: None,
+            extras,
             slot: Some(slot),
         };
         let (decided, order, card) = self.runner.decide_at_till(call).await?;
@@ -260,6 +266,16 @@ impl Till {
         if let Some(failure) = &decision.failure {
             tracing::warn!(merchant, order_id = %order.order_id, version = version, %failure, "policy failed; answered with no discount");
         }
+        let mut decision = decision;
+        // A code the customer typed that cannot be used: the cashier hears why.
+        if decision.failure.is_none()
+            && let Some(note) = notes.first()
+        {
+            tell_cashier(
+                &mut decision.response,
+                Some(note.trim_start_matches("the bill's ")),
+            );
+        }
         let mut entry = LogEntry::new(
             merchant,
             version,
@@ -271,7 +287,7 @@ impl Till {
         entry.error = decision.failure.as_ref().map(ToString::to_string);
         let mut record = entry.record(&order, &card);
         let mut logs = decision.report.logs;
-        logs.extend(dropped.into_iter().map(|message| LogLine {
+        logs.extend(notes.into_iter().chain(dropped).map(|message| LogLine {
             level: LogLevel::Warn,
             message: format!("host: {message}"),
         }));
@@ -559,6 +575,10 @@ impl Till {
                 });
             }
         };
+        let extras = self
+            .runner
+            .extras(merchant, card, order, &order.order_id, policy.contract())
+            .await?;
         let call = Call {
             policy,
             inline: Some((merchant.to_owned(), active.generation)),
@@ -567,6 +587,7 @@ impl Till {
             order: order.clone(),
             card: card.clone(),
             offer: offer.cloned(),
+            extras,
             slot: Some(slot),
         };
         let report = self.runner.accrue(call).await?;

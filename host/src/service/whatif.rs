@@ -138,6 +138,10 @@ impl WhatIf {
             .enter_within(merchant, DRY_RUN_WAIT)
             .await
             .map_err(|busy| ServiceError::Busy(busy.to_string()))?;
+        let extras = self
+            .runner
+            .extras(merchant, &card, &order, &order.order_id, policy.contract())
+            .await?;
         let call = Call {
             policy,
             inline: None,
@@ -146,6 +150,7 @@ impl WhatIf {
             order,
             card,
             offer: None,
+            extras,
             slot: Some(slot),
         };
         let (decision, _, card) = self.runner.decide(call).await?;

@@ -748,6 +748,7 @@ impl Store {
             available_points: points.saturating_sub(held),
             wallet,
             profile,
+            notes: Vec::new(),
         })
     }
 
@@ -782,18 +783,77 @@ impl Store {
         .bind(MAX_WALLET_COUPONS as i64)
         .fetch_all(pool)
         .await)?;
-        rows.into_iter()
-            .map(|(code, batch, value, min_bill, valid_until)| {
-                Ok(WalletCoupon {
-                    code,
-                    batch,
-                    value: parse_value(&value)?,
-                    min_bill: parse_decimal(min_bill)?,
-                    valid_until,
-                })
-            })
-            .collect()
+        rows.into_iter().map(wallet_coupon).collect()
     }
+
+    /// A code the customer typed in (a bill's `couponCode`), as a wallet coupon when this
+    /// card may use it now (its own or no card's, not voided, valid, uses left beyond the
+    /// other open orders' holds), else why not, in the cashier's words. Read without a
+    /// lock: the hold decides under it.
+    pub async fn typed_coupon(
+        &self,
+        merchant: &str,
+        card_id: &str,
+        order_id: &str,
+        code: &str,
+        now: i64,
+    ) -> Result<std::result::Result<WalletCoupon, String>> {
+        type Row = (String, String, String, Option<String>, Option<i64>);
+        let row: Option<Row> = with_pool!(self, pool => sqlx::query_as(
+            "SELECT c.code, b.name, b.value, b.min_bill, c.valid_until
+             FROM coupons c JOIN coupon_batches b ON b.id = c.batch_id
+             WHERE c.merchant_id = $1 AND c.code = $5
+               AND (c.card_id IS NULL OR c.card_id = $2) AND c.voided_at IS NULL
+               AND (c.valid_from IS NULL OR c.valid_from <= $3)
+               AND (c.valid_until IS NULL OR c.valid_until > $3)
+               AND c.uses + (SELECT COUNT(*) FROM coupon_holds h
+                             WHERE h.merchant_id = c.merchant_id AND h.code = c.code
+                               AND h.expires_at > $3 AND h.order_id <> $4) < c.max_uses",
+        )
+        .bind(merchant)
+        .bind(card_id)
+        .bind(now)
+        .bind(order_id)
+        .bind(code)
+        .fetch_optional(pool)
+        .await)?;
+        if let Some(row) = row {
+            return Ok(Ok(wallet_coupon(row)?));
+        }
+        let why = match self.coupon(merchant, code).await {
+            Err(StoreError::NotFound { .. }) => format!("coupon {code} is unknown"),
+            Err(e) => return Err(e),
+            Ok(c) if c.card_id.as_deref().is_some_and(|owner| owner != card_id) => {
+                format!("coupon {code} is another card's")
+            }
+            Ok(c) => match c.state {
+                CouponState::Voided => format!("coupon {code} is voided"),
+                CouponState::Redeemed => format!("coupon {code} is already redeemed"),
+                CouponState::Expired => format!("coupon {code} has expired"),
+                CouponState::Held => format!("coupon {code} is held by another open bill"),
+                CouponState::Available => format!("coupon {code} is not valid yet"),
+            },
+        };
+        Ok(Err(why))
+    }
+}
+
+fn wallet_coupon(
+    (code, batch, value, min_bill, valid_until): (
+        String,
+        String,
+        String,
+        Option<String>,
+        Option<i64>,
+    ),
+) -> Result<WalletCoupon> {
+    Ok(WalletCoupon {
+        code,
+        batch,
+        value: parse_value(&value)?,
+        min_bill: parse_decimal(min_bill)?,
+        valid_until,
+    })
 }
 
 /// Which codes to list.

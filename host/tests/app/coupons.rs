@@ -14,7 +14,245 @@ app_on_both_engines!(
     batches_are_created_generated_imported_listed_and_exported,
     a_cards_wallet_is_issued_voided_restored_and_audited,
     a_cards_profile_is_set_and_checked,
+    the_welcome_coupon_is_issued_held_and_redeemed_once,
+    typed_voided_and_expired_codes_follow_the_rules,
 );
+
+const DISCOUNTS: &str = "/pos/papaya/v1/discounts";
+const TRANSACTIONS: &str = "/pos/papaya/v1/transactions";
+
+/// An open bill of 50.00 for `card_id`, with `extra` top-level fields.
+fn open_bill(order_id: &str, card_id: &str, extra: Value) -> Value {
+    let mut bill = json!({
+        "orderId": order_id, "cardId": card_id, "total": 50.00, "currency": "EUR",
+        "orderItems": [{"id": "1", "productId": "11111", "name": "Espresso", "quantity": 2,
+                        "unitPrice": 25.00, "totalPrice": 50.00, "vatRate": 20}]
+    });
+    if let (Value::Object(bill), Value::Object(extra)) = (&mut bill, extra) {
+        bill.extend(extra);
+    }
+    bill
+}
+
+/// The completed bill; `coupon` adds the line a till prints for a taken coupon (Papaya's
+/// negative line named with the code).
+fn closed_bill(order_id: &str, card_id: &str, coupon: Option<(&str, &str)>) -> Value {
+    let mut items = vec![json!({"id": "1", "productId": "11111", "name": "Espresso",
+        "quantity": 2, "unitPrice": 25.00, "totalPrice": 50.00, "vatRate": 20})];
+    let mut total = rust_decimal::Decimal::new(5000, 2);
+    if let Some((code, amount)) = coupon {
+        let minus: Value = serde_json::from_str(&format!("-{amount}")).unwrap();
+        items.push(
+            json!({"id": "2", "productId": code, "name": code, "quantity": 1,
+            "unitPrice": minus, "totalPrice": minus, "vat": 0, "vatRate": 0}),
+        );
+        total -= amount.parse::<rust_decimal::Decimal>().unwrap();
+    }
+    let total: Value = serde_json::from_str(&total.to_string()).unwrap();
+    json!({
+      "event": "order.completed", "orderId": order_id, "cardId": card_id, "paid": 1,
+      "status": "closed", "total": total, "currency": "EUR",
+      "completed": "2025-10-21T10:35:12.000Z", "orderItems": items
+    })
+}
+
+/// A shop running the welcome-coupon example over a `welcome` batch of 5.00 coupons.
+async fn welcome_shop(app: &TestApp, id: &str) -> TestMerchant {
+    let shop = app.merchant(id).await;
+    let batch = post(
+        app,
+        &shop,
+        "/coupon-batches",
+        &json!({"name": "welcome", "value": {"kind": "amount", "amount": 5.00}, "minBill": 10,
+                "validDays": 30, "pattern": "W-#####-#####"}),
+    )
+    .await;
+    assert_eq!(batch.status, 201, "{}", batch.text);
+    app.activate(
+        &shop,
+        &crate::common::wasm::example("welcome-coupon"),
+        json!({"batch": "welcome"}),
+    )
+    .await;
+    shop
+}
+
+async fn wallet_of(app: &TestApp, shop: &TestMerchant, card: &str) -> Vec<Value> {
+    get(app, shop, &format!("/cards/{card}/coupons")).await.json["items"]
+        .as_array()
+        .unwrap()
+        .clone()
+}
+
+/// The coupon lines of an endpoint-1 answer: (code, amount).
+fn coupons_in(answer: &Value) -> Vec<(String, String)> {
+    answer["discounts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|d| d["type"] == "coupon_zero_vat")
+        .map(|d| {
+            (
+                d["couponCode"].as_str().unwrap().to_owned(),
+                d["amount"].to_string(),
+            )
+        })
+        .collect()
+}
+
+async fn the_welcome_coupon_is_issued_held_and_redeemed_once(app: &TestApp) {
+    let shop = welcome_shop(app, "welcome-a").await;
+    app.card(&shop, Card::new("c1")).await;
+    let pos = |path: &'static str, body: Value| {
+        let token = shop.pos_token.clone();
+        async move { app.post_json(path, &token, &body).await }
+    };
+    // The first completed bill issues the welcome coupon into the wallet.
+    let first = pos(TRANSACTIONS, closed_bill("o1", "c1", None)).await;
+    assert_eq!(first.status, 200, "{}", first.text);
+    let wallet = wallet_of(app, &shop, "c1").await;
+    assert_eq!(wallet.len(), 1, "{wallet:?}");
+    let code = wallet[0]["code"].as_str().unwrap().to_owned();
+    assert_eq!(wallet[0]["state"], "available");
+    // The next open bill is offered it, and the host holds it for that order.
+    let offered = pos(DISCOUNTS, open_bill("o2", "c1", json!({}))).await;
+    assert_eq!(offered.status, 200, "{}", offered.text);
+    assert_eq!(
+        coupons_in(&offered.json),
+        [(code.clone(), "5.00".to_owned())],
+        "{}",
+        offered.text
+    );
+    assert_eq!(
+        get(app, &shop, &format!("/coupons/{code}")).await.json["state"],
+        "held"
+    );
+    // A second open bill of the card does not get it while o2 holds it.
+    let other = pos(DISCOUNTS, open_bill("o3", "c1", json!({}))).await;
+    assert!(coupons_in(&other.json).is_empty(), "{}", other.text);
+    // o2 completes with the coupon's line: redeemed once; a repeat takes nothing more.
+    let closed = closed_bill("o2", "c1", Some((&code, "5.00")));
+    for _ in 0..2 {
+        let done = pos(TRANSACTIONS, closed.clone()).await;
+        assert_eq!(done.status, 200, "{}", done.text);
+    }
+    let after = get(app, &shop, &format!("/coupons/{code}")).await.json;
+    assert_eq!(
+        (after["state"].as_str(), after["uses"].as_i64()),
+        (Some("redeemed"), Some(1)),
+        "{after}"
+    );
+    let again = pos(DISCOUNTS, open_bill("o4", "c1", json!({}))).await;
+    assert!(coupons_in(&again.json).is_empty(), "{}", again.text);
+    // o3 completes without it: nothing more is redeemed, and no second coupon is issued
+    // (not a first visit).
+    pos(TRANSACTIONS, closed_bill("o3", "c1", Some((&code, "5.00")))).await;
+    assert_eq!(
+        get(app, &shop, &format!("/coupons/{code}")).await.json["uses"],
+        1
+    );
+    assert_eq!(wallet_of(app, &shop, "c1").await.len(), 1);
+}
+
+async fn typed_voided_and_expired_codes_follow_the_rules(app: &TestApp) {
+    let shop = welcome_shop(app, "welcome-b").await;
+    let theirs = welcome_shop(app, "welcome-c").await;
+    app.card(&shop, Card::new("c1")).await;
+    app.card(&shop, Card::new("c2")).await;
+    let batch = get(app, &shop, "/coupon-batches").await.json["items"][0]["id"]
+        .as_i64()
+        .unwrap();
+    let their_batch = get(app, &theirs, "/coupon-batches").await.json["items"][0]["id"]
+        .as_i64()
+        .unwrap();
+    let import = |who: &TestMerchant, batch: i64, csv: &'static str| {
+        let (path, key) = (
+            path(who, &format!("/coupon-batches/{batch}/import")),
+            who.api_key.clone(),
+        );
+        async move { app.call("POST", &path, Some(&key), csv).await }
+    };
+    assert_eq!(
+        import(&shop, batch, "code\nFLYER-1\nFLYER-2\n")
+            .await
+            .status,
+        200
+    );
+    assert_eq!(
+        import(&theirs, their_batch, "code\nTHEIRS-1\n")
+            .await
+            .status,
+        200
+    );
+    let pos = |body: Value| {
+        let token = shop.pos_token.clone();
+        async move { app.post_json(DISCOUNTS, &token, &body).await }
+    };
+    // A flyer code the customer typed (the bill's couponCode) is offered and held.
+    let typed = pos(open_bill("t1", "c1", json!({"couponCode": "flyer-1"}))).await;
+    assert_eq!(
+        coupons_in(&typed.json),
+        [("FLYER-1".to_owned(), "5.00".to_owned())],
+        "{}",
+        typed.text
+    );
+    // The same code on another card's open bill: held, so not offered, and the cashier
+    // hears why.
+    let twice = pos(open_bill("t2", "c2", json!({"couponCode": "FLYER-1"}))).await;
+    assert!(coupons_in(&twice.json).is_empty(), "{}", twice.text);
+    assert!(
+        twice.json["message"]
+            .as_str()
+            .unwrap()
+            .contains("coupon FLYER-1 is held by another open bill"),
+        "{}",
+        twice.text
+    );
+    // Another merchant's code is unknown here.
+    let foreign = pos(open_bill("t3", "c2", json!({"couponCode": "THEIRS-1"}))).await;
+    assert!(coupons_in(&foreign.json).is_empty(), "{}", foreign.text);
+    assert!(
+        foreign.json["message"]
+            .as_str()
+            .unwrap()
+            .contains("coupon THEIRS-1 is unknown"),
+        "{}",
+        foreign.text
+    );
+    // A voided code, or an expired one, is never offered.
+    let issued = post(app, &shop, "/cards/c2/coupons", &json!({"batchId": batch})).await;
+    let code = issued.json["code"].as_str().unwrap().to_owned();
+    post(app, &shop, &format!("/coupons/{code}/void"), &json!({})).await;
+    let voided = pos(open_bill("t4", "c2", json!({}))).await;
+    assert!(coupons_in(&voided.json).is_empty(), "{}", voided.text);
+    let typed_voided = pos(open_bill("t5", "c2", json!({"couponCode": code}))).await;
+    assert!(
+        typed_voided.json["message"]
+            .as_str()
+            .unwrap()
+            .contains("is voided"),
+        "{}",
+        typed_voided.text
+    );
+    post(app, &shop, &format!("/coupons/{code}/restore"), &json!({})).await;
+    let restored = pos(open_bill("t6", "c2", json!({}))).await;
+    assert_eq!(coupons_in(&restored.json).len(), 1, "{}", restored.text);
+    app.db
+        .execute(&format!(
+            "UPDATE coupons SET valid_until = 1 WHERE code = '{code}'"
+        ))
+        .await;
+    let expired = pos(open_bill("t7", "c2", json!({}))).await;
+    assert!(coupons_in(&expired.json).is_empty(), "{}", expired.text);
+    // The evaluation log says why the typed code was not offered.
+    app.flush_evaluations().await;
+    let log = get(app, &shop, "/evaluations?limit=50").await;
+    assert!(
+        log.text.contains("coupon THEIRS-1 is unknown"),
+        "{}",
+        log.text
+    );
+}
 
 fn path(shop: &TestMerchant, rest: &str) -> String {
     format!("/admin/v1/merchants/{}{rest}", shop.id)

@@ -69,6 +69,22 @@ impl Till {
                 spent[i] = used_up(campaign_pools.iter().zip(&left));
             }
         }
+        // One read of the card's extras serves every 0.3 campaign.
+        let extras = match live.iter().find(|c| c.policy.contract().sees_coupons()) {
+            Some(c) => {
+                self.runner
+                    .extras(
+                        merchant,
+                        &card,
+                        &order,
+                        ledger_order_id,
+                        c.policy.contract(),
+                    )
+                    .await?
+            }
+            None => None,
+        };
+        let typed_notes = extras.as_ref().map(|e| e.notes.clone()).unwrap_or_default();
         // Every call starts at once (each on its own blocking thread once it has its slot).
         let calls: Vec<_> = live
             .iter()
@@ -87,6 +103,9 @@ impl Till {
                 let merchant = merchant.to_owned();
                 let (policy, config) = (campaign.policy.clone(), campaign.config.clone());
                 let (order, card) = (order.clone(), card.clone());
+                let extras = extras
+                    .clone()
+                    .filter(|_| campaign.policy.contract().sees_coupons());
                 tokio::spawn(async move {
                     let slot = match till.admission.enter(&merchant).await {
                         Ok(slot) => slot,
@@ -106,6 +125,7 @@ impl Till {
                         order,
                         card,
                         offer: None,
+                        extras,
                         slot: Some(slot),
                     };
                     till.runner.evaluate(call).await.map(Ok)
@@ -262,10 +282,15 @@ impl Till {
                 )));
             }
         }
-        logs.extend(dropped.into_iter().map(|message| LogLine {
-            level: LogLevel::Warn,
-            message: format!("host: {message}"),
-        }));
+        logs.extend(
+            typed_notes
+                .into_iter()
+                .chain(dropped)
+                .map(|message| LogLine {
+                    level: LogLevel::Warn,
+                    message: format!("host: {message}"),
+                }),
+        );
         if let Some(logs) = json_text(&logs) {
             record.logs = logs;
         }
@@ -462,6 +487,14 @@ impl Till {
         offer: Option<&Offer>,
         live: &[&ActiveCampaign],
     ) -> ServiceResult<Accrued> {
+        let extras = match live.iter().find(|c| c.policy.contract().sees_coupons()) {
+            Some(c) => {
+                self.runner
+                    .extras(merchant, card, order, &order.order_id, c.policy.contract())
+                    .await?
+            }
+            None => None,
+        };
         let calls: Vec<_> = live
             .iter()
             .map(|campaign| {
@@ -469,6 +502,9 @@ impl Till {
                 let merchant = merchant.to_owned();
                 let (policy, config) = (campaign.policy.clone(), campaign.config.clone());
                 let (order, card, offer) = (order.clone(), card.clone(), offer.cloned());
+                let extras = extras
+                    .clone()
+                    .filter(|_| campaign.policy.contract().sees_coupons());
                 tokio::spawn(async move {
                     let slot = match till
                         .admission
@@ -490,6 +526,7 @@ impl Till {
                         order,
                         card,
                         offer,
+                        extras,
                         slot: Some(slot),
                     };
                     till.runner.accrue(call).await.map(Ok)
