@@ -497,8 +497,27 @@ pub fn parse_csv(bytes: &[u8]) -> Result<Vec<(usize, String)>, String> {
     let mut bad_count = 0usize;
     let mut header = true;
     let mut record = csv::ByteRecord::new();
+    // Line numbers from byte offsets, counted once over the file as the reader advances.
+    let (mut counted_to, mut lines_before) = (0usize, 0usize);
+    let mut line_at = |byte: u64| -> usize {
+        let mut byte = usize::try_from(byte)
+            .unwrap_or(bytes.len())
+            .min(bytes.len());
+        // A record's position may be the line end before it (CRLF): its first byte after.
+        while bytes.get(byte).is_some_and(|b| *b == b'\r' || *b == b'\n') {
+            byte += 1;
+        }
+        if byte >= counted_to {
+            lines_before += bytes[counted_to..byte]
+                .iter()
+                .filter(|b| **b == b'\n')
+                .count();
+            counted_to = byte;
+        }
+        lines_before + 1
+    };
     loop {
-        let line = reader.position().line() as usize;
+        let line = line_at(reader.position().byte());
         match reader.read_byte_record(&mut record) {
             Ok(false) => break,
             Ok(true) => {}
@@ -506,9 +525,9 @@ pub fn parse_csv(bytes: &[u8]) -> Result<Vec<(usize, String)>, String> {
                 return Err(format!("line {line}: not readable as CSV: {e}"));
             }
         }
-        let line = record
-            .position()
-            .map_or(line, |p| usize::try_from(p.line()).unwrap_or(line));
+        // The line a record starts on, counted from its byte offset (the reader's own line
+        // count lags after a CRLF line end).
+        let line = record.position().map_or(line, |p| line_at(p.byte()));
         let mut problem = |why: String| {
             bad_count += 1;
             if bad.len() < MAX_NAMED_LINES {
@@ -1065,6 +1084,9 @@ mod tests {
         );
         assert!(bad.contains("line 5: code may hold only"), "{bad}");
         assert!(bad.contains("line 6: 2 columns"), "{bad}");
+        let crlf = parse_csv(b"code\r\nA-1\r\nbad code\r\n\r\nB 2\r\n").unwrap_err();
+        assert!(crlf.contains("line 3: code may hold only"), "{crlf}");
+        assert!(crlf.contains("line 5: code may hold only"), "{crlf}");
         let header = parse_csv(b"codes\nA-1\n").unwrap_err();
         assert!(
             header.contains("line 1: the first line must be the header 'code'"),
