@@ -26,6 +26,7 @@ pub mod money;
 pub mod papaya;
 pub mod points;
 pub mod policy_config;
+pub mod returns;
 
 #[cfg(test)]
 mod fuzz;

@@ -719,6 +719,25 @@ fn body_schemas(max_retention_days: u32) -> Vec<(&'static str, Value)> {
             }),
         ),
         ("ProfileRequest", profile_request()),
+        (
+            "ReturnRequest",
+            json!({
+                "type": "object",
+                "additionalProperties": false,
+                "required": ["returnId"],
+                "description": "A return of a recorded bill: the lines returned, or (no lines) the whole bill",
+                "properties": {
+                    "returnId": {"type": "string", "minLength": 1, "maxLength": super::admin::returns::MAX_RETURN_ID, "pattern": TEXT, "description": "The merchant's id of the return: a repeat with the same body is the same return"},
+                    "lines": nullable(json!({"type": "array", "minItems": 1, "maxItems": super::admin::returns::MAX_RETURN_LINES, "items": {
+                        "type": "object", "additionalProperties": false, "required": ["lineId", "quantity"],
+                        "properties": {
+                            "lineId": {"type": "string", "minLength": 1, "maxLength": MAX_POS_ID, "pattern": TEXT, "description": "The bill line's id (Papaya's orderItems[].id)"},
+                            "quantity": {"type": "number", "exclusiveMinimum": 0, "maximum": 1_000_000_000_000_i64, "description": "How many of it were returned"},
+                        },
+                    }})),
+                },
+            }),
+        ),
         ("CampaignChangesRequest", campaign(false)),
         (
             "EvaluationRetentionRequest",
@@ -755,6 +774,9 @@ fn parameter_schema(path: &str, location: &str, name: &str) -> Option<Value> {
         }
         ("query", "limit") => {
             json!({"type": "integer", "minimum": 1, "maximum": MAX_LIMIT, "default": super::admin::params::DEFAULT_LIMIT})
+        }
+        ("path", "orderId") => {
+            json!({"type": "string", "minLength": 1, "maxLength": MAX_POS_ID, "pattern": POS_ID})
         }
         ("path", "code") => {
             json!({"type": "string", "minLength": 1, "maxLength": 64, "pattern": COUPON_CODE, "description": "A coupon code (any case)"})

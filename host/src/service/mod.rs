@@ -22,6 +22,7 @@ pub mod campaigns;
 mod error;
 pub mod policies;
 pub mod pos_tokens;
+pub mod returns;
 pub mod runner;
 pub mod stacking;
 pub mod till;

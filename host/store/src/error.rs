@@ -15,6 +15,7 @@ pub enum Entity {
     Evaluation,
     CouponBatch,
     Coupon,
+    Return,
 }
 
 impl fmt::Display for Entity {
@@ -29,6 +30,7 @@ impl fmt::Display for Entity {
             Entity::Evaluation => "evaluation",
             Entity::CouponBatch => "coupon batch",
             Entity::Coupon => "coupon",
+            Entity::Return => "return",
         })
     }
 }

@@ -73,6 +73,7 @@ mod page;
 mod policies;
 mod reservations;
 mod reserve_queue;
+mod returns;
 pub mod stats;
 
 pub use audit::{AuditEntry, AuditOf, AuditRecord};
@@ -100,6 +101,7 @@ pub use notify::{Change, ChangeListener};
 pub use page::Page;
 pub use policies::{ActivePolicy, PolicyQuota, PolicyState, PolicyVersion};
 pub use reservations::{Available, PoolUse, Reservation, Reserved};
+pub use returns::{NewReturn, Return, ReturnedLine};
 
 /// Result of a storage call.
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;

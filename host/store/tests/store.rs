@@ -1385,3 +1385,5 @@ mod campaigns;
 mod coupons;
 #[path = "store/holds.rs"]
 mod holds;
+#[path = "store/returns.rs"]
+mod returns;

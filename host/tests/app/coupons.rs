@@ -16,6 +16,7 @@ app_on_both_engines!(
     a_cards_profile_is_set_and_checked,
     the_welcome_coupon_is_issued_held_and_redeemed_once,
     typed_voided_and_expired_codes_follow_the_rules,
+    a_returned_bill_gives_its_coupon_back_once,
 );
 
 const DISCOUNTS: &str = "/pos/papaya/v1/discounts";
@@ -671,4 +672,103 @@ async fn a_cards_profile_is_set_and_checked(app: &TestApp) {
         )
         .await;
     assert_eq!(nobody.status, 404);
+}
+
+async fn a_returned_bill_gives_its_coupon_back_once(app: &TestApp) {
+    let shop = welcome_shop(app, "welcome-r").await;
+    app.card(&shop, Card::new("c1")).await;
+    let pos = |path: &'static str, body: Value| {
+        let token = shop.pos_token.clone();
+        async move { app.post_json(path, &token, &body).await }
+    };
+    pos(TRANSACTIONS, closed_bill("o1", "c1", None)).await;
+    let code = wallet_of(app, &shop, "c1").await[0]["code"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    pos(DISCOUNTS, open_bill("o2", "c1", json!({}))).await;
+    pos(TRANSACTIONS, closed_bill("o2", "c1", Some((&code, "5.00")))).await;
+    assert_eq!(
+        get(app, &shop, &format!("/coupons/{code}")).await.json["state"],
+        "redeemed"
+    );
+    let returns = "/transactions/o2/returns";
+    // Lines are checked against the bill: an unknown line, more than bought, named.
+    for (body, says) in [
+        (
+            json!({"returnId": "r0", "lines": [{"lineId": "9", "quantity": 1}]}),
+            "lines[0]: the bill has no line '9'",
+        ),
+        (
+            json!({"returnId": "r0", "lines": [{"lineId": "1", "quantity": 3}]}),
+            "lines[0]: 3 returned of line '1', which has 2",
+        ),
+        (
+            json!({"returnId": "r0", "lines": [{"lineId": "1", "quantity": 0}]}),
+            "lines[0].quantity must be greater than 0",
+        ),
+        (json!({"lines": []}), "returnId is required"),
+    ] {
+        let reply = post(app, &shop, returns, &body).await;
+        assert_eq!(reply.status, 400, "{body}: {}", reply.text);
+        assert!(message(&reply).contains(says), "{body}: {}", reply.text);
+    }
+    // One espresso of two: not whole, the coupon stays redeemed.
+    let part = post(
+        app,
+        &shop,
+        returns,
+        &json!({"returnId": "r1", "lines": [{"lineId": "1", "quantity": 1}]}),
+    )
+    .await;
+    assert_eq!(part.status, 201, "{}", part.text);
+    assert_eq!(
+        (part.json["whole"].as_bool(), part.json["value"].as_str()),
+        (Some(false), Some("25.00")),
+        "{}",
+        part.text
+    );
+    assert_eq!(
+        get(app, &shop, &format!("/coupons/{code}")).await.json["state"],
+        "redeemed"
+    );
+    // The rest, whole: the coupon is given back, once.
+    let rest = post(app, &shop, returns, &json!({"returnId": "r2"})).await;
+    assert_eq!(rest.status, 201, "{}", rest.text);
+    assert_eq!(rest.json["whole"], true);
+    assert_eq!(rest.json["coupons"], json!([code]));
+    let again = post(app, &shop, returns, &json!({"returnId": "r2"})).await;
+    assert_eq!(again.status, 200, "{}", again.text);
+    let other = post(
+        app,
+        &shop,
+        returns,
+        &json!({"returnId": "r2", "lines": [{"lineId": "1", "quantity": 1}]}),
+    )
+    .await;
+    assert_eq!(other.status, 409, "{}", other.text);
+    let after = get(app, &shop, &format!("/coupons/{code}")).await.json;
+    assert_eq!(
+        (after["state"].as_str(), after["uses"].as_i64()),
+        (Some("available"), Some(0)),
+        "{after}"
+    );
+    let listed = get(app, &shop, returns).await;
+    assert_eq!(
+        listed.json["items"].as_array().unwrap().len(),
+        2,
+        "{}",
+        listed.text
+    );
+    assert_eq!(
+        post(
+            app,
+            &shop,
+            "/transactions/nope/returns",
+            &json!({"returnId": "x"})
+        )
+        .await
+        .status,
+        404
+    );
 }

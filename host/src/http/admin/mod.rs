@@ -34,6 +34,7 @@ pub(crate) mod params;
 pub(crate) mod policies;
 mod replay;
 mod retention;
+pub(crate) mod returns;
 pub(crate) mod stats;
 mod tokens;
 
@@ -101,6 +102,7 @@ pub fn routes(state: &AppState) -> OpenApiRouter<AppState> {
         .routes(routes!(coupons::void))
         .routes(routes!(coupons::restore))
         .routes(routes!(coupons::profile, coupons::put_profile))
+        .routes(routes!(returns::list, returns::create))
         .layer(DefaultBodyLimit::max(json_limit))
         .merge(modules)
         .merge(imports)
