@@ -216,12 +216,20 @@ async fn concurrent_bills_on_one_card_never_share_points(app: &TestApp) {
         .await
         .unwrap()
         .items;
+    // pay-with-points is a 0.3 policy: it reads the card's available points, so an order
+    // that ran after another's hold asked for nothing; one that ran before asked for the
+    // 1000 points and was dropped under the lock, with the reason.
     let why = "host: discounts[0] dropped: costs 1000 points, card has 0 available";
     let dropped = logged
         .iter()
         .filter(|e| e.record.logs.to_string().contains(why))
         .count();
-    assert_eq!(dropped, 7, "{logged:?}");
+    let asked_nothing = logged
+        .iter()
+        .filter(|e| e.record.total_discount == Some(Decimal::ZERO))
+        .filter(|e| e.record.logs.as_array().is_some_and(Vec::is_empty))
+        .count();
+    assert_eq!(dropped + asked_nothing, 7, "{logged:?}");
 
     // Every bill completes at once, each claiming it used the coupon: only the order
     // that held the points burns them, once.
