@@ -18,6 +18,8 @@ pub enum Actor {
     Merchant(String),
     /// The merchant's policy, changing a card from `accrue` when a bill completes.
     Policy,
+    /// rabat itself acting on what a POS reported, e.g. `system:bifit`.
+    System(&'static str),
 }
 
 impl fmt::Display for Actor {
@@ -26,6 +28,7 @@ impl fmt::Display for Actor {
             Actor::Operator => f.write_str("operator"),
             Actor::Merchant(id) => write!(f, "merchant:{id}"),
             Actor::Policy => f.write_str("policy"),
+            Actor::System(what) => write!(f, "system:{what}"),
         }
     }
 }

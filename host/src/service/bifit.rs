@@ -143,6 +143,33 @@ impl BifitSync {
                         "released the points held for a cancelled BIFIT order"
                     );
                 }
+                // BIFIT's page says only NEW, ACCEPTED and DISTRIBUTED orders can be
+                // cancelled or deleted, never a FINISHED one; should a recorded order turn up
+                // cancelled anyway, it is returned whole, once (the return id is the status).
+                if store
+                    .ledger_by_order(merchant, &ledger_order_id(id))
+                    .await?
+                    .is_some()
+                {
+                    let returned = super::returns::record(
+                        store,
+                        &super::Actor::System("bifit"),
+                        merchant,
+                        &ledger_order_id(id),
+                        &format!("bifit-{status}"),
+                        None,
+                    )
+                    .await;
+                    match returned {
+                        Ok(_) | Err(ServiceError::Invalid(_)) => {}
+                        Err(e) => return Err(e),
+                    }
+                    return Ok(report(
+                        SyncOutcome::Voided,
+                        "The order was cancelled in BIFIT after it was recorded: returned whole",
+                        None,
+                    ));
+                }
                 Ok(report(
                     SyncOutcome::Voided,
                     "The order was cancelled in BIFIT: nothing recorded, no longer followed",

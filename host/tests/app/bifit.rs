@@ -759,6 +759,31 @@ async fn sync_records_a_finished_order_once(app: &TestApp) {
         .unwrap();
     assert_eq!(card.visits, 2);
     assert_eq!(card.total_spent.to_string(), "3070.00");
+    // BIFIT says a FINISHED order is never cancelled; should one be, it is returned whole,
+    // once, however often it is synced.
+    fake.set_status(14, "REFUSED");
+    for _ in 0..2 {
+        let reply = app.call("POST", &sync(14), Some(&m.pos_token), "").await;
+        assert_eq!(reply.status, 200, "{}", reply.text);
+        assert_eq!(reply.json["outcome"], "voided");
+        assert!(
+            reply.json["message"]
+                .as_str()
+                .unwrap()
+                .contains("returned whole"),
+            "{}",
+            reply.text
+        );
+    }
+    let returns = app
+        .state
+        .store()
+        .returns_of(&m.id, "bifit:14")
+        .await
+        .unwrap();
+    assert_eq!(returns.len(), 1, "{returns:?}");
+    assert!(returns[0].whole);
+    assert_eq!(returns[0].return_id, "bifit-REFUSED");
 }
 
 async fn a_failing_policy_is_fail_safe(app: &TestApp) {
