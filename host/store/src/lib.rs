@@ -101,7 +101,7 @@ pub use notify::{Change, ChangeListener};
 pub use page::Page;
 pub use policies::{ActivePolicy, PolicyQuota, PolicyState, PolicyVersion};
 pub use reservations::{Available, PoolUse, Reservation, Reserved};
-pub use returns::{NewReturn, Return, ReturnedLine};
+pub use returns::{NewReturn, Return, ReturnedLine, UsageGiven};
 
 /// Result of a storage call.
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;

@@ -10,6 +10,7 @@ use std::collections::BTreeMap;
 use rust_decimal::Decimal;
 use serde::Serialize;
 
+use rabat_domain::budget::{PoolKey, Scope};
 use rabat_domain::returns::this_return;
 
 use super::cards::{CardRow, LOCK_CARD};
@@ -38,6 +39,20 @@ pub struct NewReturn {
     pub lines: Option<Vec<ReturnedLine>>,
 }
 
+/// Campaign usage a return gave back: of one pool (campaign, scope, period), an amount in
+/// units of 1/10 000 of the currency (pro rata, by the cumulative floor) and, when the bill
+/// is returned whole, its redemption.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct UsageGiven {
+    pub campaign_id: i64,
+    /// `budget`, `card` or `branch`.
+    pub scope: String,
+    pub period_start: i64,
+    pub amount_units: i64,
+    pub count: i64,
+}
+
 /// A return as recorded.
 #[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
@@ -62,6 +77,8 @@ pub struct Return {
     pub shortfall: i64,
     /// Coupon codes the bill redeemed that this return restored.
     pub coupons: Vec<String>,
+    /// The campaign budget and limit usage this return gave back.
+    pub usage: Vec<UsageGiven>,
     pub created_at: i64,
     /// False when this answer is a repeat of a return recorded before.
     pub new: bool,
@@ -79,6 +96,7 @@ type ReturnRow = (
     i64,
     i64,
     String,
+    String,
     i64,
 );
 
@@ -95,6 +113,7 @@ fn return_of(row: ReturnRow, new: bool) -> Result<Return> {
         given,
         short,
         coupons,
+        usage,
         at,
     ) = row;
     Ok(Return {
@@ -112,13 +131,15 @@ fn return_of(row: ReturnRow, new: bool) -> Result<Return> {
         shortfall: short,
         coupons: serde_json::from_str(&coupons)
             .map_err(|e| StoreError::corrupt(format!("return coupons: {e}")))?,
+        usage: serde_json::from_str(&usage)
+            .map_err(|e| StoreError::corrupt(format!("return usage: {e}")))?,
         created_at: at,
         new,
     })
 }
 
 const SELECT_RETURN: &str = "SELECT return_id, order_id, card_id, request_hash, value, whole,
-        lines, points_taken, points_given, shortfall, coupons, created_at
+        lines, points_taken, points_given, shortfall, coupons, usage, created_at
      FROM returns WHERE merchant_id = $1 AND return_id = $2";
 
 impl Store {
@@ -300,12 +321,65 @@ impl Store {
                     coupons.push(code);
                 }
             }
+            // The campaign usage the bill counted, given back: after its cards and codes, the
+            // pools in `PoolKey` order, the lock order every writer keeps.
+            type UseRow = (i64, String, String, i64, i64, i64);
+            let used: Vec<UseRow> = sqlx::query_as(
+                "SELECT campaign_id, scope, scope_key, period_start, amount, count
+                 FROM campaign_uses WHERE merchant_id = $1 AND order_id = $2",
+            )
+            .bind(merchant)
+            .bind(&ret.order_id)
+            .fetch_all(&mut *tx)
+            .await?;
+            let mut used: Vec<(PoolKey, i64, i64)> = used
+                .into_iter()
+                .map(|(campaign_id, scope, key, period_start, amount, count)| {
+                    let scope = Scope::parse(&scope)
+                        .ok_or_else(|| StoreError::corrupt(format!("use scope '{scope}'")))?;
+                    Ok((PoolKey { campaign_id, scope, key, period_start }, amount, count))
+                })
+                .collect::<Result<_>>()?;
+            used.sort_by(|a, b| a.0.cmp(&b.0));
+            let mut usage = Vec::new();
+            for (pool, amount, count) in used {
+                let amount_back = this_return(amount, before, value, total);
+                let count_back = if whole { count } else { 0 };
+                if amount_back == 0 && count_back == 0 {
+                    continue;
+                }
+                sqlx::query(
+                    "UPDATE campaign_usage
+                     SET used_amount = CASE WHEN used_amount > $6 THEN used_amount - $6 ELSE 0 END,
+                         used_count = CASE WHEN used_count > $7 THEN used_count - $7 ELSE 0 END
+                     WHERE merchant_id = $1 AND campaign_id = $2 AND scope = $3
+                       AND scope_key = $4 AND period_start = $5",
+                )
+                .bind(merchant)
+                .bind(pool.campaign_id)
+                .bind(pool.scope.as_str())
+                .bind(&pool.key)
+                .bind(pool.period_start)
+                .bind(amount_back)
+                .bind(count_back)
+                .execute(&mut *tx)
+                .await?;
+                usage.push(UsageGiven {
+                    campaign_id: pool.campaign_id,
+                    scope: pool.scope.as_str().to_owned(),
+                    period_start: pool.period_start,
+                    amount_units: amount_back,
+                    count: count_back,
+                });
+            }
+            let usage_text = serde_json::to_string(&usage).map_err(|e| StoreError::Invalid(e.to_string()))?;
             let lines_text = serde_json::to_string(&lines).map_err(|e| StoreError::Invalid(e.to_string()))?;
             let coupons_text = serde_json::to_string(&coupons).map_err(|e| StoreError::Invalid(e.to_string()))?;
             sqlx::query(
                 "INSERT INTO returns (merchant_id, return_id, order_id, card_id, request_hash,
-                    value, whole, lines, points_taken, points_given, shortfall, coupons, created_at)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+                    value, whole, lines, points_taken, points_given, shortfall, coupons, usage,
+                    created_at)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
             )
             .bind(merchant)
             .bind(&ret.return_id)
@@ -319,6 +393,7 @@ impl Store {
             .bind(given)
             .bind(shortfall)
             .bind(&coupons_text)
+            .bind(&usage_text)
             .bind(now)
             .execute(&mut *tx)
             .await?;
@@ -333,6 +408,7 @@ impl Store {
                 points_given: given,
                 shortfall,
                 coupons,
+                usage,
                 created_at: now,
                 new: true,
             };
@@ -347,7 +423,7 @@ impl Store {
     pub async fn returns_of(&self, merchant: &str, order_id: &str) -> Result<Vec<Return>> {
         let rows: Vec<ReturnRow> = with_pool!(self, pool => sqlx::query_as(
             "SELECT return_id, order_id, card_id, request_hash, value, whole, lines,
-                    points_taken, points_given, shortfall, coupons, created_at
+                    points_taken, points_given, shortfall, coupons, usage, created_at
              FROM returns WHERE merchant_id = $1 AND order_id = $2
              ORDER BY created_at, return_id",
         )

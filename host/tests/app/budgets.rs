@@ -266,6 +266,30 @@ async fn a_freed_or_replaced_reservation_gives_its_amount_back(app: &TestApp) {
             metrics.text
         );
     }
+    // A return gives back what the bill used, pro rata to the returned value: one espresso
+    // (2.50 of the 45.00 bill) gives back floor(5.0000 × 2.50 / 45.00) = 0.2777 of the
+    // amount, and the redemption stays counted until the bill is returned whole.
+    let returns = format!("/admin/v1/merchants/{}/transactions/c/returns", shop.id);
+    let half = app
+        .post_json(
+            &returns,
+            &shop.api_key,
+            &json!({"returnId": "r1", "lines": [{"lineId": "1", "quantity": 1}]}),
+        )
+        .await;
+    assert_eq!(half.status, 201, "{}", half.text);
+    assert_eq!(half.json["usage"][0]["count"], 0, "{}", half.text);
+    let used = budget(app, &shop, id).await;
+    assert_eq!(used["amount"]["used"], "4.7223", "{used}");
+    assert_eq!(used["redemptions"]["used"], 1, "{used}");
+    let rest = app
+        .post_json(&returns, &shop.api_key, &json!({"returnId": "r2"}))
+        .await;
+    assert_eq!(rest.status, 201, "{}", rest.text);
+    let used = budget(app, &shop, id).await;
+    assert_eq!(used["amount"]["used"], "0.00", "{used}");
+    assert_eq!(used["redemptions"]["used"], 0, "{used}");
+    assert_eq!(discount(app, &shop, "d", "g1").await, "5.00");
 }
 
 async fn limits_are_checked_naming_the_field(app: &TestApp) {

@@ -5,8 +5,9 @@
 -- what was returned (`value`, the lines as JSON: line id -> quantity), what it did to the
 -- card — `points_taken` of the points the bill earned (pro rata, cumulative floor, see
 -- `rabat_domain::returns`), `points_given` back of the points it burned, the `shortfall`
--- it could not take without the card going below zero — and the ledger rows it wrote (as
--- adjustments with the return named in their reason).
+-- it could not take without the card going below zero — the coupons it restored, the
+-- campaign budget and limit usage it gave back (`usage`, JSON), and the ledger rows it
+-- wrote (as adjustments with the return named in their reason).
 CREATE TABLE returns (
     merchant_id   TEXT    NOT NULL REFERENCES merchants (id),
     return_id     TEXT    NOT NULL,
@@ -20,6 +21,7 @@ CREATE TABLE returns (
     points_given  BIGINT NOT NULL CHECK (points_given >= 0),
     shortfall     BIGINT NOT NULL CHECK (shortfall >= 0),
     coupons       TEXT    NOT NULL,
+    usage         TEXT    NOT NULL,
     created_at    BIGINT NOT NULL,
     PRIMARY KEY (merchant_id, return_id)
 );
