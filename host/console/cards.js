@@ -1,9 +1,10 @@
 // Cards: find by card id or customer id, see one with its ledger, adjust points, its
-// coupon wallet (issue, void, restore) and its profile (birthday, attributes).
+// coupon wallet (issue, void, restore) and its profile (birthday, attributes); return a
+// recorded bill (whole or by lines) from its ledger row, with the bill's earlier returns.
 import { call, m, query } from './api.js';
 import { stateBadge, validity, valueText, wholeJson } from './coupons.js';
 import { count, decimal, money, time } from './fmt.js';
-import { busy, clear, confirm, empty, errorBox, facts, field, form, h, loading, table, title, add } from './ui.js';
+import { busy, clear, confirm, empty, errorBox, facts, field, form, h, loading, nextId, table, title, add } from './ui.js';
 
 export async function cards(page, params, ctx) {
   const by = h('select', { name: 'by' }, h('option', { value: 'card' }, 'Card id'), h('option', { value: 'customer' }, 'Customer id'));
@@ -90,12 +91,13 @@ export async function card(page, [cardId], ctx) {
     add(page, errorBox(error), h('p', {}, h('a', { href: '#/cards' }, 'Back to cards')));
     return;
   }
+  const points = h('strong', { class: 'points' }, count(c.points));
   add(page, h('section', { class: 'card-panel' }, facts([
     ['Name', c.name || '—'],
     ['Customer id', c.customerId || '—'],
     ['Tier', c.tier || '—'],
     ['Tags', c.tags.length ? c.tags.join(', ') : '—'],
-    ['Points', h('strong', { class: 'points' }, count(c.points))],
+    ['Points', points],
     ['Held for open bills', heldPoints(c, cardId, ctx)],
     ['Visits', count(c.visits)],
     ['Total spent', decimal(c.totalSpent)],
@@ -107,6 +109,23 @@ export async function card(page, [cardId], ctx) {
   const out = h('div', { 'aria-live': 'polite' });
   const submit = h('button', { type: 'submit' }, 'Adjust points');
   const ledger = h('section', { 'aria-labelledby': 'ledger-head' }, loading());
+  // A return's outcome stays here while the card and its ledger are read again.
+  const returnOut = h('div', { 'aria-live': 'polite', class: 'return-out' });
+  const returning = {
+    out: returnOut,
+    refresh: async () => {
+      let balance = null;
+      try {
+        const now = await call('GET', m(`/cards/${encodeURIComponent(cardId)}`));
+        points.textContent = count(now.points);
+        balance = now.points;
+      } catch (error) {
+        add(returnOut, errorBox(error, 'The card could not be read again'));
+      }
+      await showLedger(ledger, cardId, null, returning);
+      return balance;
+    },
+  };
   add(page, form({ class: 'card-panel' }, () => busy(submit, async () => {
     clear(out);
     const n = Number(delta.value);
@@ -121,8 +140,8 @@ export async function card(page, [cardId], ctx) {
     }
   }), h('h2', {}, 'Adjust points'), h('div', { class: 'grid3' },
     field('Points (+ or −)', delta), field('Reason', reason, 'Kept in the ledger and the audit trail.')),
-  h('div', { class: 'actions' }, submit), out), wallet(cardId), profile(cardId), ledger);
-  await showLedger(ledger, cardId, null);
+  h('div', { class: 'actions' }, submit), out), wallet(cardId), profile(cardId), returnOut, ledger);
+  await showLedger(ledger, cardId, null, returning);
 }
 
 // The card's coupons: each code with its state, void and restore; a code issued from a
@@ -280,7 +299,7 @@ function heldPoints(c, cardId, ctx) {
   return [count(held), ' ', button, out];
 }
 
-async function showLedger(box, cardId, cursor) {
+async function showLedger(box, cardId, cursor, returning) {
   try {
     const data = await call('GET', m(`/transactions${query({ cardId, limit: 50, cursor })}`));
     if (!cursor) clear(box, h('h2', { id: 'ledger-head' }, 'Ledger'));
@@ -289,7 +308,14 @@ async function showLedger(box, cardId, cursor) {
       add(box, empty('No ledger rows yet: completed bills (endpoint 2) and adjustments appear here.'));
       return;
     }
-    add(box, table([
+    // Each recorded bill gets a Return button and, under its row, its returns and the form.
+    const bills = new Map();
+    const bill = (e) => {
+      if (!bills.has(e)) bills.set(e, billReturns(e, returning, LEDGER_COLUMNS));
+      return bills.get(e);
+    };
+    const isBill = (e) => e.kind === 'transaction' && Boolean(e.orderId);
+    const rows = table([
       ['When', (e) => time(e.occurredAt)],
       ['Kind', (e) => e.kind],
       ['Order', (e) => e.orderId || '—'],
@@ -298,13 +324,154 @@ async function showLedger(box, cardId, cursor) {
       ['Balance', (e) => count(e.pointsBalance), 'num'],
       ['Reason', (e) => [e.reason || '', e.accrualError ? h('span', { class: 'bad-text' }, ` ${e.accrualError}`) : ''].filter(Boolean)],
       ['Card changes', (e) => cardChanges(e.cardChanges)],
-    ], data.items, 'Ledger, newest first'));
+      ['', (e) => (isBill(e) ? bill(e).button : '')],
+    ], data.items, 'Ledger, newest first');
+    rows.querySelectorAll('tbody > tr').forEach((tr, i) => {
+      const e = data.items[i];
+      if (isBill(e)) tr.after(bill(e).row);
+    });
+    add(box, rows);
     if (data.nextCursor) {
-      add(box, h('button', { type: 'button', class: 'secondary more', onclick: () => showLedger(box, cardId, data.nextCursor) }, 'More rows'));
+      add(box, h('button', { type: 'button', class: 'secondary more', onclick: () => showLedger(box, cardId, data.nextCursor, returning) }, 'More rows'));
     }
   } catch (error) {
     clear(box, errorBox(error));
   }
+}
+
+const LEDGER_COLUMNS = 9;
+
+// A recorded bill's returns: `button` opens the form, `row` (a table row to put under the
+// bill's) lists its earlier returns and holds the form. The form returns the whole bill
+// (what is left of it) or chosen quantities of its lines (a Papaya bill's orderItems); the
+// outcome, or the API's error naming the line, goes to `returning.out`, then
+// `returning.refresh()` reads the card and the ledger again.
+function billReturns(e, returning, columns) {
+  const orderId = e.orderId;
+  const path = m(`/transactions/${encodeURIComponent(orderId)}/returns`);
+  const currency = e.request && e.request.currency;
+  const items = Array.isArray(e.request && e.request.orderItems)
+    ? e.request.orderItems.filter((item) => item && item.id !== undefined && item.id !== null)
+    : [];
+  const list = h('div', { class: 'returns-list' });
+  const panel = h('div', { class: 'return-panel', hidden: true });
+  const row = h('tr', { class: 'return-row', 'data-order': orderId, hidden: true },
+    h('td', { colspan: String(columns) }, list, panel));
+  const button = h('button', { type: 'button', class: 'small secondary return-open', 'data-order': orderId }, 'Return');
+  let earlier = [];
+  button.addEventListener('click', () => {
+    panel.hidden = !panel.hidden;
+    row.hidden = panel.hidden && earlier.length === 0;
+    if (!panel.hidden) panel.querySelector('input[name=returnId]')?.focus();
+  });
+
+  const group = `scope-${orderId}`;
+  const whole = h('input', { type: 'radio', name: group, value: 'whole', class: 'return-whole', checked: true });
+  const chosen = h('input', { type: 'radio', name: group, value: 'lines', class: 'return-lines', disabled: items.length === 0 });
+  const returnId = h('input', { name: 'returnId', maxlength: '64', spellcheck: 'false', value: `R-${orderId}-1` });
+  const quantities = items.map((item) => {
+    const input = h('input', {
+      type: 'number', id: nextId(), name: `qty-${item.id}`, 'data-line': String(item.id), min: '0', step: 'any', class: 'return-qty',
+      oninput: () => { chosen.checked = true; },
+    });
+    const label = h('span', { class: 'return-line-label' });
+    return { item, input, label };
+  });
+  const describeLines = () => {
+    const back = {};
+    for (const r of earlier) {
+      for (const [line, qty] of Object.entries(r.lines || {})) back[line] = (back[line] || 0) + Number(qty);
+    }
+    for (const { item, input, label } of quantities) {
+      const returned = back[String(item.id)];
+      label.textContent = `${item.name || 'Line'} (line ${item.id}): ${decimal(item.quantity)} bought${returned ? `, ${returned} returned` : ''}`;
+    }
+  };
+  describeLines();
+  const submit = h('button', { type: 'submit', class: 'small' }, 'Record return');
+  add(panel, form({ class: 'return-form' }, () => busy(submit, async () => {
+    clear(returning.out);
+    const body = { returnId: returnId.value.trim() };
+    if (chosen.checked) {
+      const lines = [];
+      for (const { item, input } of quantities) {
+        const text = input.value.trim();
+        if (!text) continue;
+        const n = Number(text);
+        lines.push({ lineId: String(item.id), quantity: Number.isFinite(n) ? n : text });
+      }
+      if (lines.length === 0) {
+        add(returning.out, errorBox(new Error('Enter the quantity returned of at least one line, or choose the whole bill.')));
+        return;
+      }
+      body.lines = lines;
+    }
+    let r;
+    try {
+      r = await call('POST', path, { json: body });
+    } catch (error) {
+      add(returning.out, errorBox(error, `Bill ${orderId} not returned`));
+      return;
+    }
+    const done = h('div', { class: 'success', role: 'status' }, returnSummary(r, currency));
+    add(returning.out, done);
+    const balance = await returning.refresh();
+    if (balance !== null) add(done, ` The card has ${count(balance)} points now.`);
+  }),
+  h('fieldset', { class: 'return-scope' }, h('legend', {}, `Return bill ${orderId}`),
+    h('label', {}, whole, ' The whole bill (what earlier returns left of it)'),
+    items.length ? h('label', {}, chosen, ' These lines:') : h('p', { class: 'muted' }, 'This bill has no lines to choose (a BIFIT bill is returned whole).'),
+    quantities.map(({ input, label }) => h('div', { class: 'return-line' }, h('label', { for: input.id }, label), input))),
+  h('div', { class: 'grid2' }, field('Return id', returnId, 'Recording the same id again changes nothing.')),
+  h('div', { class: 'actions' }, submit)));
+
+  call('GET', path).then((data) => {
+    earlier = data.items || [];
+    if (earlier.some((r) => r.whole)) {
+      button.disabled = true;
+      button.textContent = 'Returned';
+    }
+    let n = earlier.length + 1;
+    const taken = new Set(earlier.map((r) => r.returnId));
+    while (taken.has(`R-${orderId}-${n}`)) n += 1;
+    returnId.value = `R-${orderId}-${n}`;
+    describeLines();
+    clear(list);
+    if (earlier.length) {
+      add(list, h('ul', { class: 'returns compact' }, earlier.map((r) => h('li', { class: 'return-item' }, returnLine(r, currency)))));
+    }
+    row.hidden = panel.hidden && earlier.length === 0;
+  }).catch((error) => {
+    clear(list, errorBox(error, `The returns of bill ${orderId} could not be listed`));
+    row.hidden = false;
+  });
+  return { button, row };
+}
+
+// One earlier return, compactly: id, when, value, lines, points.
+function returnLine(r, currency) {
+  const lines = Object.entries(r.lines || {}).map(([line, qty]) => `line ${line} × ${qty}`).join(', ');
+  const parts = [
+    h('strong', {}, r.returnId), ` ${time(r.createdAt)}: ${money(r.value, currency)}`,
+    r.whole ? ' (now returned whole)' : '',
+    lines ? `, ${lines}` : '',
+    `; −${count(r.pointsTaken)} points`,
+    r.pointsGiven ? `, +${count(r.pointsGiven)} given back` : '',
+    r.shortfall ? h('span', { class: 'bad-text' }, `, shortfall ${count(r.shortfall)}`) : '',
+    r.coupons && r.coupons.length ? `; coupons restored: ${r.coupons.join(', ')}` : '',
+  ];
+  return parts.filter((p) => p !== '');
+}
+
+// What a recorded return did, in a sentence.
+function returnSummary(r, currency) {
+  const said = [
+    `Return ${r.returnId} of bill ${r.orderId}${r.new ? '' : ' was recorded before, nothing changed'}: ${money(r.value, currency)} returned${r.whole ? ', the bill is now returned whole' : ''}.`,
+    ` ${count(r.pointsTaken)} points taken back, ${count(r.pointsGiven)} given back.`,
+  ];
+  if (r.shortfall) said.push(` Shortfall: ${count(r.shortfall)} points could not be taken (the card would go below zero).`);
+  if (r.coupons && r.coupons.length) said.push(` Coupons restored: ${r.coupons.join(', ')}.`);
+  return said.join('');
 }
 
 // What a policy changed on the card with a bill (tier, tags) and what it asked that was dropped.
