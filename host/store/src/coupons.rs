@@ -133,6 +133,42 @@ pub struct CouponCheck {
     pub usable: std::result::Result<CouponTerms, String>,
 }
 
+/// What decides whether an order of `card_id` may hold a code now: one rule for endpoint
+/// 1's check under the lock and for a code typed in.
+pub(crate) struct CodeState {
+    /// The card the code belongs to (`None`: a flyer code, anyone's).
+    pub owner: Option<String>,
+    pub max_uses: i64,
+    pub uses: i64,
+    pub valid_from: Option<i64>,
+    pub valid_until: Option<i64>,
+    pub voided: bool,
+    /// Unexpired holds of other orders.
+    pub held: i64,
+}
+
+impl CodeState {
+    /// Why the code cannot be held now, in the cashier's words; `None`: it can.
+    pub(crate) fn unusable(&self, code: &str, card_id: &str, now: i64) -> Option<String> {
+        let why = if self.voided {
+            "is voided"
+        } else if self.owner.as_deref().is_some_and(|owner| owner != card_id) {
+            "is another card's"
+        } else if self.valid_from.is_some_and(|from| from > now) {
+            "is not valid yet"
+        } else if self.valid_until.is_some_and(|until| until <= now) {
+            "has expired"
+        } else if self.uses >= self.max_uses {
+            "is already redeemed"
+        } else if self.uses.saturating_add(self.held) >= self.max_uses {
+            "is held by another open bill"
+        } else {
+            return None;
+        };
+        Some(format!("coupon {code} {why}"))
+    }
+}
+
 /// A code the bill took, to be redeemed after all of the transaction's cards are locked.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct CouponUse {
@@ -820,19 +856,41 @@ impl Store {
         if let Some(row) = row {
             return Ok(Ok(wallet_coupon(row)?));
         }
-        let why = match self.coupon(merchant, code).await {
-            Err(StoreError::NotFound { .. }) => format!("coupon {code} is unknown"),
-            Err(e) => return Err(e),
-            Ok(c) if c.card_id.as_deref().is_some_and(|owner| owner != card_id) => {
-                format!("coupon {code} is another card's")
+        type StateRow = (
+            Option<String>,
+            i64,
+            i64,
+            Option<i64>,
+            Option<i64>,
+            Option<i64>,
+            i64,
+        );
+        let state: Option<StateRow> = with_pool!(self, pool => sqlx::query_as(
+            "SELECT c.card_id, c.max_uses, c.uses, c.valid_from, c.valid_until, c.voided_at,
+                    (SELECT COUNT(*) FROM coupon_holds h
+                      WHERE h.merchant_id = c.merchant_id AND h.code = c.code
+                        AND h.expires_at > $3 AND h.order_id <> $4)
+             FROM coupons c WHERE c.merchant_id = $1 AND c.code = $2",
+        )
+        .bind(merchant)
+        .bind(code)
+        .bind(now)
+        .bind(order_id)
+        .fetch_optional(pool)
+        .await)?;
+        let why = match state {
+            None => format!("coupon {code} is unknown"),
+            Some((owner, max_uses, uses, valid_from, valid_until, voided_at, held)) => CodeState {
+                owner,
+                max_uses,
+                uses,
+                valid_from,
+                valid_until,
+                voided: voided_at.is_some(),
+                held,
             }
-            Ok(c) => match c.state {
-                CouponState::Voided => format!("coupon {code} is voided"),
-                CouponState::Redeemed => format!("coupon {code} is already redeemed"),
-                CouponState::Expired => format!("coupon {code} has expired"),
-                CouponState::Held => format!("coupon {code} is held by another open bill"),
-                CouponState::Available => format!("coupon {code} is not valid yet"),
-            },
+            .unusable(code, card_id, now)
+            .unwrap_or_else(|| format!("coupon {code} is not usable now")),
         };
         Ok(Err(why))
     }

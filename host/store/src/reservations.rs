@@ -23,7 +23,7 @@
 use rabat_domain::budget::{Left, Pool, PoolKey, Scope};
 
 use super::cards::{CardRow, LOCK_CARD};
-use super::coupons::{CouponCheck, CouponUse, parse_terms};
+use super::coupons::{CodeState, CouponCheck, CouponUse, parse_terms};
 use tokio::sync::oneshot;
 
 use super::engine::WriteConn;
@@ -539,18 +539,9 @@ pub(crate) async fn read_available(
                     .bind(order_id)
                     .fetch_one(&mut *c)
                     .await?;
-                    if voided_at.is_some() {
-                        Err(format!("coupon {code} is voided"))
-                    } else if owner.as_deref().is_some_and(|owner| owner != card_id) {
-                        Err(format!("coupon {code} is another card's"))
-                    } else if valid_from.is_some_and(|from| from > now) {
-                        Err(format!("coupon {code} is not valid yet"))
-                    } else if valid_until.is_some_and(|until| until <= now) {
-                        Err(format!("coupon {code} has expired"))
-                    } else if uses >= max_uses {
-                        Err(format!("coupon {code} is already redeemed"))
-                    } else if uses.saturating_add(held) >= max_uses {
-                        Err(format!("coupon {code} is held by another open bill"))
+                    let state = CodeState { owner, max_uses, uses, valid_from, valid_until, voided: voided_at.is_some(), held };
+                    if let Some(why) = state.unusable(code, card_id, now) {
+                        Err(why)
                     } else {
                         let terms: (String, String, Option<String>) = sqlx::query_as(
                             "SELECT name, value, min_bill FROM coupon_batches
