@@ -767,19 +767,54 @@ impl Store {
         points: i64,
         now: i64,
     ) -> Result<CardExtras> {
-        let (held,): (i64,) = with_pool!(self, pool => sqlx::query_as(super::reservations::HELD_ELSEWHERE)
-            .bind(merchant)
-            .bind(card_id)
-            .bind(now)
-            .bind(order_id)
-            .fetch_one(pool)
-            .await)?;
-        let wallet = self.usable_wallet(merchant, card_id, order_id, now).await?;
-        let profile = match self.card_profile(merchant, card_id).await {
-            Ok(profile) => profile,
-            Err(StoreError::NotFound { .. }) => Profile::default(),
-            Err(e) => return Err(e),
-        };
+        // One round trip (each costs a hop to the database's thread: three of them halved
+        // endpoint 1's throughput, BENCHMARKS.md): the held points and the profile on every
+        // row, the usable wallet's coupons beside them (none: one row of NULLs).
+        type Row = (
+            i64,
+            Option<String>,
+            Option<String>,
+            Option<String>,
+            Option<String>,
+            Option<String>,
+            Option<i64>,
+        );
+        let rows: Vec<Row> = with_pool!(self, pool => sqlx::query_as(
+            "SELECT h.held, p.profile, w.code, w.name, w.value, w.min_bill, w.valid_until
+             FROM (SELECT CAST(COALESCE(SUM(points), 0) AS BIGINT) AS held FROM holds
+                   WHERE merchant_id = $1 AND card_id = $2 AND expires_at > $3
+                     AND order_id <> $4) h
+             CROSS JOIN (SELECT (SELECT profile FROM cards
+                                 WHERE merchant_id = $1 AND card_id = $2) AS profile) p
+             LEFT JOIN (
+                 SELECT c.code, b.name, b.value, b.min_bill, c.valid_until
+                 FROM coupons c JOIN coupon_batches b ON b.id = c.batch_id
+                 WHERE c.merchant_id = $1 AND c.card_id = $2 AND c.voided_at IS NULL
+                   AND (c.valid_from IS NULL OR c.valid_from <= $3)
+                   AND (c.valid_until IS NULL OR c.valid_until > $3)
+                   AND c.uses + (SELECT COUNT(*) FROM coupon_holds x
+                                 WHERE x.merchant_id = c.merchant_id AND x.code = c.code
+                                   AND x.expires_at > $3 AND x.order_id <> $4) < c.max_uses
+                 ORDER BY c.valid_until IS NULL, c.valid_until, c.code
+                 LIMIT $5) w ON 1 = 1
+             ORDER BY w.valid_until IS NULL, w.valid_until, w.code",
+        )
+        .bind(merchant)
+        .bind(card_id)
+        .bind(now)
+        .bind(order_id)
+        .bind(MAX_WALLET_COUPONS as i64)
+        .fetch_all(pool)
+        .await)?;
+        let held = rows.first().map_or(0, |row| row.0);
+        let profile = parse_profile(rows.first().and_then(|row| row.1.clone()))?;
+        let wallet = rows
+            .into_iter()
+            .filter_map(|(_, _, code, batch, value, min_bill, valid_until)| {
+                Some((code?, batch?, value?, min_bill, valid_until))
+            })
+            .map(wallet_coupon)
+            .collect::<Result<Vec<_>>>()?;
         Ok(CardExtras {
             available_points: points.saturating_sub(held),
             wallet,
