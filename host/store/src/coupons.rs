@@ -395,7 +395,7 @@ impl Store {
             .map(CodePattern::parse)
             .transpose()
             .map_err(StoreError::Invalid)?;
-        let id = with_pool!(self, pool => {
+        let created = with_pool!(self, pool => {
             let mut tx = self.turn.begin(pool).await?;
             let inserted: std::result::Result<(i64,), sqlx::Error> = sqlx::query_as(
                 "INSERT INTO coupon_batches (merchant_id, name, value, min_bill, valid_from,
@@ -430,9 +430,9 @@ impl Store {
             let created = read_batch(&mut conn, merchant, id).await?;
             insert_audit!(tx, merchant, &audit(&created))?;
             tx.commit().await?;
-            id
+            created
         });
-        self.coupon_batch(merchant, id).await
+        Ok(created)
     }
 
     /// Adds codes to an existing batch (generated from its pattern, or imported), audited;
@@ -469,8 +469,8 @@ impl Store {
             let after = read_batch(&mut conn, merchant, batch_id).await?;
             insert_audit!(tx, merchant, &audit(&after))?;
             tx.commit().await?;
-        });
-        self.coupon_batch(merchant, batch_id).await
+            Ok(after)
+        })
     }
 
     /// One batch, with its counts.
@@ -560,7 +560,7 @@ impl Store {
         audit: impl AuditOf<Coupon>,
     ) -> Result<Coupon> {
         let now = now_ms();
-        let code = with_pool!(self, pool => {
+        with_pool!(self, pool => {
             let mut tx = self.turn.begin(pool).await?;
             let card: Option<(String,)> = sqlx::query_as(
                 "SELECT card_id FROM cards WHERE merchant_id = $1 AND card_id = $2",
@@ -578,9 +578,8 @@ impl Store {
             let issued = read_coupon(&mut WriteConn::from(&mut *tx), merchant, &code, now).await?;
             insert_audit!(tx, merchant, &audit(&issued))?;
             tx.commit().await?;
-            code
-        });
-        self.coupon(merchant, &code).await
+            Ok(issued)
+        })
     }
 
     /// Assigns an unassigned code to a card (a flyer code handed to a known customer).
@@ -631,8 +630,8 @@ impl Store {
             let assigned = read_coupon(&mut WriteConn::from(&mut *tx), merchant, code, now).await?;
             insert_audit!(tx, merchant, &audit(&assigned))?;
             tx.commit().await?;
-        });
-        self.coupon(merchant, code).await
+            Ok(assigned)
+        })
     }
 
     /// Voids a code (it is never offered, held or redeemed again until restored), or, with
@@ -707,8 +706,8 @@ impl Store {
             let after = read_coupon(&mut WriteConn::from(&mut *tx), merchant, code, now).await?;
             insert_audit!(tx, merchant, &audit(&after))?;
             tx.commit().await?;
-        });
-        self.coupon(merchant, code).await
+            Ok(after)
+        })
     }
 
     /// A card's profile (empty when none was set). An unknown card is
