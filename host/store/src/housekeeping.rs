@@ -11,7 +11,9 @@
 //!   transaction, with a pause between them so the single writer is never held for long.
 //! * **By count.** A merchant's rows beyond [`EvaluationRetention::max_rows`] (its count is
 //!   kept in `evaluation_counts`, written with the rows) are removed oldest first, in
-//!   batches: checking costs one read of a table with a row per merchant.
+//!   batches: checking costs one read of a table with a row per merchant. It runs after
+//!   the removal by age, and not at all in a pass that had to leave an expired partition
+//!   for later (its rows still count, and the cap would remove live rows in their place).
 //! * **One replica at a time.** A pass first takes the lease row `evaluations` in
 //!   `housekeeping_leases` (one conditional `UPDATE`); every step renews it inside its own
 //!   transaction and stops if it was lost, so two replicas never remove rows at once. The
@@ -68,6 +70,9 @@ pub struct HousekeepingReport {
     /// PostgreSQL: partitions that could not be dropped or created this time (a lock not
     /// granted in time, a conflicting row in the default partition); retried next pass.
     pub partitions_deferred: u32,
+    /// PostgreSQL: of those, the expired partitions left undropped. While any is left the
+    /// pass does not trim to the row cap (it would count their rows and remove live ones).
+    pub drops_deferred: u32,
 }
 
 /// Whether this replica did the pass.
@@ -214,6 +219,7 @@ impl Store {
         }
         let cutoff = now.div_euclid(DAY_MS) * DAY_MS;
         let mut report = HousekeepingReport::default();
+        let mut expired_left = false;
         match self.engine() {
             EngineKind::Sqlite => {
                 report.expired += self
@@ -223,12 +229,18 @@ impl Store {
             EngineKind::Postgres => {
                 self.maintain_partitions(holder, &clock, cutoff, retention, options, &mut report)
                     .await?;
+                expired_left = report.drops_deferred > 0;
                 report.expired += self
                     .delete_expired(holder, &clock, cutoff, "evaluations_default", options)
                     .await?;
             }
         }
-        report.over_cap = self.trim_to_cap(holder, &clock, retention, options).await?;
+        // The row cap counts every row a merchant has. While expired rows are still there
+        // (a partition whose drop was deferred), trimming to the cap would count them and
+        // remove live rows in their place: the cap waits for the next pass instead.
+        if !expired_left {
+            report.over_cap = self.trim_to_cap(holder, &clock, retention, options).await?;
+        }
         Ok(Housekeeping::Done(report))
     }
 
@@ -461,6 +473,7 @@ impl Store {
                 Err(error) if is_lock_timeout(&error) => {
                     tracing::info!(partition = %name, "evaluation log partition busy; dropped next pass");
                     report.partitions_deferred += 1;
+                    report.drops_deferred += 1;
                     continue;
                 }
                 Err(error) => return Err(error.into()),

@@ -83,6 +83,21 @@ impl TestDb {
 }
 
 impl TestDb {
+    /// PostgreSQL only: a connection of its own in the test's schema, behind the store's
+    /// back (to hold a lock the store must work around).
+    pub async fn pg_connection(&self) -> sqlx::PgConnection {
+        let Target::Postgres { url, schema } = &self.target else {
+            panic!("pg_connection on a database that is not PostgreSQL");
+        };
+        let mut conn = sqlx::PgConnection::connect(url).await.unwrap();
+        let path = format!("SET search_path TO \"{schema}\"");
+        sqlx::query(AssertSqlSafe(path))
+            .execute(&mut conn)
+            .await
+            .unwrap();
+        conn
+    }
+
     /// Runs one SQL statement on the database directly, behind the store's back (to
     /// damage what a test wants damaged).
     pub async fn execute(&self, sql: &str) {

@@ -401,8 +401,11 @@ async fn a_pass_cut_off_mid_way_loses_nothing_that_should_be_kept(db: &TestDb) {
             }
         }
     }
-    // A store opened afresh (as after a restart) sees counts that match the rows, and a
-    // complete pass by another replica, once the lease lapsed, finishes the job exactly.
+    // The crashed replica's connections go with it (its open transactions roll back and
+    // their locks are released), then a store opened afresh (as after a restart) sees
+    // counts that match the rows, and a complete pass by another replica, once the lease
+    // lapsed, finishes the job exactly.
+    s.close().await;
     let restarted = db.reopen().await;
     assert_counts_exact(&restarted, &merchants).await;
     let report = restarted
@@ -415,6 +418,72 @@ async fn a_pass_cut_off_mid_way_loses_nothing_that_should_be_kept(db: &TestDb) {
     }
     assert_counts_exact(&restarted, &merchants).await;
     restarted.close().await;
+}
+
+/// PostgreSQL: an expired partition that cannot be dropped this pass (its table busy past
+/// the lock timeout) leaves its rows in the merchant's count; the row cap must not trim
+/// live rows in their place, and the next pass does both jobs.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn postgres_a_busy_expired_partition_defers_the_row_cap() {
+    let Some(db) = TestDb::postgres().await else {
+        return;
+    };
+    let s = &db.store;
+    merchant(s, "m1").await;
+    let now = (today() + 2) * DAY + HOUR;
+    let keep = retention(35, 90, 5);
+    // Ids interleave 4 expired rows (in the migration's `evaluations_before_<day>`) with 6
+    // live ones; the cap keeps the newest 5 live ones.
+    let runs: Vec<_> = (0..10i64)
+        .map(|i| {
+            let at = if i % 3 == 0 {
+                now - 40 * DAY
+            } else {
+                now - DAY
+            };
+            run("m1", &format!("o{i}"), at + i)
+        })
+        .collect();
+    s.insert_pending_evaluations(&runs, &keep).await.unwrap();
+    let kept: Vec<String> = [8, 7, 5, 4, 2].iter().map(|i| format!("o{i}")).collect();
+
+    let mut busy = db.pg_connection().await;
+    sqlx::query("BEGIN").execute(&mut busy).await.unwrap();
+    sqlx::query("LOCK TABLE evaluations IN ACCESS SHARE MODE")
+        .execute(&mut busy)
+        .await
+        .unwrap();
+    let hurried = HousekeepingOptions {
+        lock_timeout: Duration::from_millis(100),
+        ..quick()
+    };
+    let report = done(
+        s.housekeep_evaluations("r1", now, &keep, &hurried)
+            .await
+            .unwrap(),
+    );
+    assert!(report.drops_deferred > 0, "{report:?}");
+    assert_eq!(report.over_cap, 0, "{report:?}");
+    let left = orders(s, "m1").await;
+    for order in &kept {
+        assert!(
+            left.contains(order),
+            "{order} trimmed while expired rows were left: {left:?}"
+        );
+    }
+    assert_counts_exact(s, &["m1"]).await;
+
+    sqlx::query("ROLLBACK").execute(&mut busy).await.unwrap();
+    busy.close().await.unwrap();
+    let report = done(
+        s.housekeep_evaluations("r1", now, &keep, &hurried)
+            .await
+            .unwrap(),
+    );
+    assert_eq!(report.drops_deferred, 0, "{report:?}");
+    assert_eq!(orders(s, "m1").await, kept);
+    assert_counts_exact(s, &["m1"]).await;
+    s.close().await;
 }
 
 async fn payloads_are_compressed_and_read_back_exactly(db: &TestDb) {
