@@ -246,7 +246,9 @@ fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
         let report = runtime.accrue(&policy, input);
         return print_accrual(args.json, &policy, report);
     }
-    let available = extras.as_ref().map_or(card.points, |e| e.available_points);
+    let available = extras
+        .as_ref()
+        .map_or(card.spendable_points(), |e| e.available_points);
     let (decision, offer) = decide_locally(&runtime, &policy, input, available);
     if let Some(path) = &args.save_offer {
         // An answer that failed offers nothing: the till got no discount.
@@ -301,7 +303,7 @@ impl CardFileExtras {
             }
         }
         Ok(Some(rabat_domain::coupon::CardExtras {
-            available_points: self.available_points.unwrap_or(card.points),
+            available_points: self.available_points.unwrap_or(card.spendable_points()),
             wallet: self.wallet,
             profile: self.profile,
             notes: Vec::new(),

@@ -54,6 +54,8 @@ pub struct FileSettings {
     pub policy_revalidate_ms: Option<u64>,
     /// Seconds points offered for an open order stay held (paying with points).
     pub hold_ttl_secs: Option<u64>,
+    /// How often each replica's points task vests and expires lots, in milliseconds.
+    pub points_every_ms: Option<u64>,
     /// A file holding the operator token (instead of `operator-token`).
     pub operator_token_file: Option<PathBuf>,
     /// A file holding the secrets key (instead of `secrets-key`).
@@ -123,6 +125,8 @@ pub struct Settings {
     /// How long points offered for an open order stay held before others may be offered
     /// them (default 24 h).
     pub hold_ttl: Duration,
+    /// How often the points task vests and expires lots on this replica (default 60 s).
+    pub points_every: Duration,
     /// Bearer token for `GET /metrics`; the operator token is accepted too.
     pub metrics_token: Option<String>,
     pub http: HttpLimits,
@@ -221,6 +225,7 @@ impl Default for Settings {
             inline_deadline: crate::service::runner::INLINE_DEADLINE,
             policy_revalidate: crate::active::REVALIDATE_AFTER,
             hold_ttl: crate::service::DEFAULT_HOLD_TTL,
+            points_every: crate::service::points::AGING_EVERY,
             metrics_token: None,
             http: HttpLimits::default(),
             uploads: UploadLimits::default(),
@@ -348,6 +353,10 @@ pub struct SettingsArgs {
     /// The longest evaluation-log retention, in days, a merchant may have [default: 90]
     #[arg(long, env = "RABAT_EVALUATION_LOG_MAX_RETENTION_DAYS")]
     pub evaluation_log_max_retention_days: Option<u32>,
+    /// How often this replica's points task vests and expires lots, in milliseconds
+    /// [default: 60000]
+    #[arg(long, env = "RABAT_POINTS_EVERY_MS")]
+    pub points_every_ms: Option<u64>,
 }
 
 /// A secret read from a file: the file's text, trimmed.
@@ -538,6 +547,11 @@ impl SettingsArgs {
                 .or(file.hold_ttl_secs)
                 .map_or(defaults.hold_ttl, Duration::from_secs)
                 .max(Duration::from_secs(1)),
+            points_every: self
+                .points_every_ms
+                .or(file.points_every_ms)
+                .map_or(defaults.points_every, Duration::from_millis)
+                .max(Duration::from_millis(100)),
             metrics_token,
             http,
             uploads,

@@ -4,6 +4,7 @@
 //! the sandbox and the store are crates of their own (see `ARCHITECTURE.md`).
 pub mod active;
 pub mod admission;
+pub mod aging;
 pub mod bifit;
 pub mod cli;
 pub mod config;

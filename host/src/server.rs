@@ -319,12 +319,14 @@ pub async fn serve(
         state.settings().evaluation_retention(),
         crate::evaluation_log::HOUSEKEEPING_EVERY,
     );
+    let ager = crate::aging::PointsAger::start(store.clone(), state.settings().points_every);
     let follower = Follower::start(state.bifit_sync().clone());
     let limits = state.settings().http.clone();
     let served = serve_http(listener, app(state), &limits, shutdown_signal()).await;
     // Before the log writer: the follower holds a state clone, and so a log sender.
     follower.stop().await;
     housekeeper.stop();
+    ager.stop();
     served?;
     // Every handler (and so every log sender) is gone: the writer drains and stops.
     if let Err(error) = log_writer.await {

@@ -12,6 +12,7 @@
 //!   canonical order;
 //! - [`points`]: paying with points: which discounts a card affords, the offer held;
 //! - [`budget`]: campaign budgets and limits: periods in the shop's time zone, exact cuts;
+//! - [`lots`]: points over time: when an earned lot expires and vests;
 //! - [`limits`]: the bounds on amounts, points, JSON depth and text;
 //! - [`clock`]: the one wall-clock helper.
 
@@ -21,6 +22,7 @@ pub mod clock;
 pub mod coupon;
 pub mod currency;
 pub mod limits;
+pub mod lots;
 pub mod model;
 pub mod money;
 pub mod papaya;

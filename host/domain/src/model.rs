@@ -84,8 +84,12 @@ pub struct Card {
     pub tier: Option<String>,
     #[serde(default)]
     pub tags: Vec<String>,
+    /// The balance: every point on the card, pending ones included.
     #[serde(default)]
     pub points: i64,
+    /// The part of `points` not vested yet (issue 19): on the card, not spendable.
+    #[serde(default, skip_serializing_if = "no_points")]
+    pub pending_points: i64,
     #[serde(default)]
     pub visits: u32,
     #[serde(default, with = "rust_decimal::serde::arbitrary_precision")]
@@ -108,12 +112,25 @@ impl Card {
             tier: None,
             tags: Vec::new(),
             points: 0,
+            pending_points: 0,
             visits: 0,
             total_spent: Decimal::ZERO,
             first_visit: None,
             last_visit: None,
         }
     }
+
+    /// The points the card can spend: its balance less what is still pending (never
+    /// below zero). What a policy sees as the card's points.
+    pub fn spendable_points(&self) -> i64 {
+        self.points
+            .saturating_sub(self.pending_points.max(0))
+            .max(0)
+    }
+}
+
+fn no_points(n: &i64) -> bool {
+    *n == 0
 }
 
 /// What kind of discount a policy asked for.

@@ -123,7 +123,7 @@ pub fn card_to_wit(card: &model::Card) -> wit::Card {
         name: card.name.clone(),
         tier: card.tier.clone(),
         tags: card.tags.clone(),
-        points: card.points,
+        points: card.spendable_points(),
         visits: card.visits,
         total_spent: decimal_to_wit(card.total_spent),
         first_visit: card.first_visit,

@@ -81,7 +81,7 @@ pub fn encode(
             customer_id: card.customer_id.as_deref(),
             name: card.name.as_deref(),
             tier: card.tier.as_deref(),
-            points: card.points,
+            points: card.spendable_points(),
             visits: card.visits,
             total_spent: card.total_spent,
             first_visit: card.first_visit,
@@ -91,7 +91,7 @@ pub fn encode(
             enc.tag(tag);
         }
         enc.card_extras(&CardExtrasFields {
-            available_points: extras.map_or(card.points, |e| e.available_points),
+            available_points: extras.map_or(card.spendable_points(), |e| e.available_points),
             birthday: extras
                 .and_then(|e| e.profile.birthday)
                 .map(|b| BirthdayFields {

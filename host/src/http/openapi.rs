@@ -172,6 +172,7 @@ body_markers!(
     ReplayRequest,
     BifitConnectorRequest,
     EvaluationRetentionRequest,
+    PointsRulesRequest,
     CampaignRequest,
     CampaignChangesRequest,
     CampaignDryRunRequest,
@@ -739,6 +740,26 @@ fn body_schemas(max_retention_days: u32) -> Vec<(&'static str, Value)> {
             }),
         ),
         ("CampaignChangesRequest", campaign(false)),
+        (
+            "PointsRulesRequest",
+            json!({
+                "type": "object",
+                "additionalProperties": false,
+                "properties": {
+                    "expiry": nullable(json!({"oneOf": [
+                        {"const": "never", "description": "Points never expire"},
+                        {"type": "object", "additionalProperties": false, "required": ["days"],
+                         "properties": {"days": {"type": "integer", "minimum": 1, "maximum": rabat_domain::lots::MAX_EXPIRY_DAYS, "description": "N days after earning"}}},
+                        {"type": "object", "additionalProperties": false, "required": ["months"],
+                         "properties": {"months": {"type": "integer", "minimum": 1, "maximum": rabat_domain::lots::MAX_EXPIRY_MONTHS, "description": "N calendar months after earning"}}},
+                        {"type": "object", "additionalProperties": false, "required": ["endOfMonth"],
+                         "properties": {"endOfMonth": {"type": "integer", "minimum": 0, "maximum": rabat_domain::lots::MAX_EXPIRY_MONTHS, "description": "The end of the Nth month after the month of earning"}}},
+                    ], "description": "When earned points expire; absent or null: never"})),
+                    "vestingDays": nullable(json!({"type": "integer", "minimum": 0, "maximum": rabat_domain::lots::MAX_VESTING_DAYS, "description": "Days an earned lot stays pending before it can be spent; absent or null: 0"})),
+                    "timeZone": nullable(json!({"type": "string", "enum": rabat_domain::budget::time_zone_names(), "description": "An IANA time zone name (months and month ends are counted in it); UTC when absent"})),
+                },
+            }),
+        ),
         (
             "EvaluationRetentionRequest",
             json!({

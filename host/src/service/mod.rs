@@ -20,6 +20,7 @@ pub mod bifit;
 pub mod campaign_set;
 pub mod campaigns;
 mod error;
+pub mod points;
 pub mod policies;
 pub mod pos_tokens;
 pub mod returns;

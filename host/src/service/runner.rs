@@ -109,7 +109,13 @@ impl PolicyRunner {
         let now = now_ms();
         let mut extras = self
             .store
-            .card_extras(merchant, &card.card_id, order_id, card.points, now)
+            .card_extras(
+                merchant,
+                &card.card_id,
+                order_id,
+                card.spendable_points(),
+                now,
+            )
             .await?;
         if let Some(typed) = typed_code(order) {
             match code_problem(&typed) {

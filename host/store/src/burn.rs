@@ -185,6 +185,14 @@ macro_rules! apply_burn_and_card_changes {
                     .bind(balance)
                     .execute(&mut *$tx)
                     .await?;
+                $crate::lots::move_points(
+                    &mut $crate::engine::WriteConn::from(&mut *$tx),
+                    $merchant,
+                    &record.card_id,
+                    $crate::lots::Movement::earned(-taken, id),
+                    $now,
+                )
+                .await?;
                 burn = Some($crate::LedgerEntry {
                     id,
                     kind: $crate::EntryKind::Burn,

@@ -31,6 +31,7 @@ pub(crate) struct CardRow {
     tier: Option<String>,
     tags: String,
     points: i64,
+    pending_points: i64,
     visits: i64,
     total_spent: String,
     first_visit: Option<i64>,
@@ -48,6 +49,7 @@ impl CardRow {
             name: self.name,
             tier: self.tier,
             points: self.points,
+            pending_points: self.pending_points,
             first_visit: self.first_visit,
             last_visit: self.last_visit,
         })
@@ -60,7 +62,7 @@ impl CardRow {
 /// already holds the write lock from `BEGIN IMMEDIATE`.
 pub(crate) const LOCK_CARD: &str = "UPDATE cards SET updated_at = $3
      WHERE merchant_id = $1 AND card_id = $2
-     RETURNING card_id, customer_id, name, tier, tags, points, visits, total_spent,
+     RETURNING card_id, customer_id, name, tier, tags, points, pending_points, visits, total_spent,
                first_visit, last_visit";
 
 /// Writes what a transaction or adjustment changed on a locked card.
@@ -136,15 +138,20 @@ impl Store {
                     .bind(points)
                     .execute(&mut *tx)
                     .await?;
-                sqlx::query(INSERT_ADJUSTMENT)
+                let (id,): (i64,) = sqlx::query_as(INSERT_ADJUSTMENT)
                     .bind(merchant)
                     .bind(&card.card_id)
                     .bind(delta)
                     .bind(points)
                     .bind("balance set on the card")
                     .bind(now)
-                    .execute(&mut *tx)
+                    .fetch_one(&mut *tx)
                     .await?;
+                crate::lots::move_points(
+                    &mut crate::engine::WriteConn::from(&mut *tx), merchant, &card.card_id,
+                    crate::lots::Movement::earned(delta, id), now,
+                )
+                .await?;
             }
             let created = inserted.is_some();
             let previous_points = (!created).then_some(old.points);
@@ -171,7 +178,7 @@ impl Store {
     pub async fn card(&self, merchant: &str, card_id: &str) -> Result<Option<Card>> {
         let row: Option<CardRow> = with_pool!(self, pool => {
             sqlx::query_as(
-                "SELECT card_id, customer_id, name, tier, tags, points, visits, total_spent,
+                "SELECT card_id, customer_id, name, tier, tags, points, pending_points, visits, total_spent,
                         first_visit, last_visit
                  FROM cards WHERE merchant_id = $1 AND card_id = $2",
             )
@@ -202,12 +209,14 @@ impl Store {
             if done == 0 {
                 return Err(StoreError::not_found(Entity::Card, card_id));
             }
-            // Its holds go with it: a card created again under this id starts unheld.
+            // Its holds and lots go with it: a card created again under this id starts
+            // unheld and with no points.
             sqlx::query("DELETE FROM holds WHERE merchant_id = $1 AND card_id = $2")
                 .bind(merchant)
                 .bind(card_id)
                 .execute(&mut *tx)
                 .await?;
+            crate::lots::forget_card(&mut crate::engine::WriteConn::from(&mut *tx), merchant, card_id).await?;
             insert_audit!(tx, merchant, &audit(&()))?;
             tx.commit().await?;
         });
@@ -227,7 +236,7 @@ impl Store {
             .unwrap_or_default();
         let rows: Vec<CardRow> = with_pool!(self, pool => {
             sqlx::query_as(
-                "SELECT card_id, customer_id, name, tier, tags, points, visits, total_spent,
+                "SELECT card_id, customer_id, name, tier, tags, points, pending_points, visits, total_spent,
                         first_visit, last_visit
                  FROM cards WHERE merchant_id = $1 AND card_id > $2
                  ORDER BY card_id LIMIT $3",
@@ -261,7 +270,7 @@ impl Store {
             .unwrap_or_default();
         let rows: Vec<CardRow> = with_pool!(self, pool => {
             sqlx::query_as(
-                "SELECT card_id, customer_id, name, tier, tags, points, visits, total_spent,
+                "SELECT card_id, customer_id, name, tier, tags, points, pending_points, visits, total_spent,
                         first_visit, last_visit
                  FROM cards WHERE merchant_id = $1 AND customer_id = $2 AND card_id > $3
                  ORDER BY card_id LIMIT $4",

@@ -33,6 +33,9 @@ pub enum EntryKind {
     /// Points held for an order and redeemed when its bill completed (contract 0.2): its
     /// own row beside the bill's, under the same order id, with negative points.
     Burn,
+    /// Points of a lot that expired (issue 19), written by the points task; its reason
+    /// names the lot.
+    Expire,
 }
 
 /// A completed bill to record.
@@ -135,6 +138,7 @@ impl LedgerRow {
             "transaction" => EntryKind::Transaction,
             "adjustment" => EntryKind::Adjustment,
             "burn" => EntryKind::Burn,
+            "expire" => EntryKind::Expire,
             other => return Err(StoreError::corrupt(format!("ledger kind '{other}'"))),
         };
         let total = self.total.as_deref().map(Decimal::from_str).transpose();
@@ -483,6 +487,11 @@ impl Store {
                 .bind(now)
                 .fetch_one(&mut *tx)
                 .await?;
+            crate::lots::move_points(
+                &mut WriteConn::from(&mut *tx), merchant, card_id,
+                crate::lots::Movement::earned(delta, id), now,
+            )
+            .await?;
             let entry = adjustment(id, card_id, delta, balance, reason, now);
             insert_audit!(tx, merchant, &audit(&entry))?;
             tx.commit().await?;
@@ -616,6 +625,11 @@ pub(crate) async fn record_bill(
             .bind(last_visit)
             .execute(&mut **c)
             .await?;
+        crate::lots::move_points(
+            &mut WriteConn::from(&mut **c), merchant, &record.card_id,
+            crate::lots::Movement::earned(granted, id), recorded_at,
+        )
+        .await?;
         let (settled, used) = apply_burn_and_card_changes!(
             *c, merchant, record, &record.settlement, &card, points, id, recorded_at
         )?;

@@ -582,7 +582,7 @@ pub(crate) async fn read_available(
         }
         let recorded = recorded.is_some();
         Ok(Available {
-            points: if recorded { 0 } else { card.points.saturating_sub(held) },
+            points: if recorded { 0 } else { card.spendable_points().saturating_sub(held) },
             left,
             coupons,
             recorded,

@@ -172,15 +172,15 @@ impl Store {
                     reason: "another return was recorded under this id",
                 });
             }
-            let bill: Option<(String, String, i64)> = sqlx::query_as(
-                "SELECT card_id, total, points FROM ledger
+            let bill: Option<(i64, String, String, i64)> = sqlx::query_as(
+                "SELECT id, card_id, total, points FROM ledger
                  WHERE merchant_id = $1 AND order_id = $2 AND kind = 'transaction'",
             )
             .bind(merchant)
             .bind(&ret.order_id)
             .fetch_optional(&mut *tx)
             .await?;
-            let (card_id, total, earned) =
+            let (bill_id, card_id, total, earned) =
                 bill.ok_or_else(|| StoreError::not_found(Entity::Order, &ret.order_id))?;
             let total: Decimal = total
                 .parse()
@@ -255,7 +255,7 @@ impl Store {
             let shortfall = taken_wanted - taken;
             let what = format!("return '{}' of order '{}'", ret.return_id, ret.order_id);
             if given > 0 {
-                let (_id,): (i64,) = sqlx::query_as(INSERT_ADJUSTMENT)
+                let (id,): (i64,) = sqlx::query_as(INSERT_ADJUSTMENT)
                     .bind(merchant)
                     .bind(&card_id)
                     .bind(given)
@@ -264,6 +264,13 @@ impl Store {
                     .bind(now)
                     .fetch_one(&mut *tx)
                     .await?;
+                // A new lot, dated now (vesting and expiry as for any earning).
+                crate::lots::move_points(
+                    &mut crate::engine::WriteConn::from(&mut *tx), merchant, &card_id,
+                    crate::lots::Movement { source: crate::LotSource::Returned, ..crate::lots::Movement::earned(given, id) },
+                    now,
+                )
+                .await?;
             }
             if taken > 0 || shortfall > 0 {
                 balance -= taken;
@@ -273,7 +280,7 @@ impl Store {
                     String::new()
                 };
                 if taken > 0 {
-                    let (_id,): (i64,) = sqlx::query_as(INSERT_ADJUSTMENT)
+                    let (id,): (i64,) = sqlx::query_as(INSERT_ADJUSTMENT)
                         .bind(merchant)
                         .bind(&card_id)
                         .bind(-taken)
@@ -282,6 +289,13 @@ impl Store {
                         .bind(now)
                         .fetch_one(&mut *tx)
                         .await?;
+                    // From the bill's own lot first (pending or not), then the oldest.
+                    crate::lots::move_points(
+                        &mut crate::engine::WriteConn::from(&mut *tx), merchant, &card_id,
+                        crate::lots::Movement { prefer: Some(bill_id), ..crate::lots::Movement::earned(-taken, id) },
+                        now,
+                    )
+                    .await?;
                 }
             }
             sqlx::query("UPDATE cards SET points = $3 WHERE merchant_id = $1 AND card_id = $2")

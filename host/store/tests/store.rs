@@ -1387,3 +1387,6 @@ mod coupons;
 mod holds;
 #[path = "store/returns.rs"]
 mod returns;
+// Points over time: lots, vesting, expiry.
+#[path = "store/lots.rs"]
+mod lots;

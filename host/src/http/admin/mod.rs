@@ -31,6 +31,7 @@ mod history;
 pub(crate) mod input;
 pub(crate) mod merchants;
 pub(crate) mod params;
+mod points;
 pub(crate) mod policies;
 mod replay;
 mod retention;
@@ -103,6 +104,8 @@ pub fn routes(state: &AppState) -> OpenApiRouter<AppState> {
         .routes(routes!(coupons::restore))
         .routes(routes!(coupons::profile, coupons::put_profile))
         .routes(routes!(returns::list, returns::create))
+        .routes(routes!(points::show_rules, points::set_rules))
+        .routes(routes!(points::card_points))
         .layer(DefaultBodyLimit::max(json_limit))
         .merge(modules)
         .merge(imports)
