@@ -27,6 +27,7 @@ mod layering;
 mod openapi;
 mod ops;
 mod papaya;
+mod points;
 mod replica_processes;
 mod replicas;
 mod serving;

@@ -221,6 +221,8 @@ async fn expiry_writes_one_row_per_lot_and_open_holds_keep_what_they_need(db: &T
         .await
         .unwrap();
     assert_eq!(dated, 1);
+    // A later millisecond, so the two lots expire at two instants.
+    tokio::time::sleep(std::time::Duration::from_millis(5)).await;
     s.record_transaction("m1", &bill("o1", "c1", "6.00", 60, now()))
         .await
         .unwrap();
@@ -317,4 +319,128 @@ async fn two_replicas_expire_each_lot_once(db: &TestDb) {
         assert_eq!(expires, 2, "{id}: one expire row per lot");
     }
     b.close().await;
+}
+
+/// Migration 0015's starting point: a store as it was before lots.
+const BEFORE_LOTS: i64 = 14;
+
+fn old_cards() -> Vec<String> {
+    let mut sql = vec![
+        "INSERT INTO merchants (id, name, api_key_hash, created_at) VALUES ('m1', 'm1', 'hash-m1', 1)"
+            .to_owned(),
+    ];
+    for (card, points) in [("c1", 120), ("c2", 0), ("c3", -15)] {
+        sql.push(format!(
+            "INSERT INTO cards (merchant_id, card_id, points, created_at, updated_at)
+             VALUES ('m1', '{card}', {points}, 1, 1)"
+        ));
+        if points != 0 {
+            sql.push(format!(
+                "INSERT INTO ledger (merchant_id, kind, card_id, points, points_balance, reason,
+                     occurred_at, recorded_at)
+                 VALUES ('m1', 'adjustment', '{card}', {points}, {points}, 'old', 1, 1)"
+            ));
+        }
+    }
+    sql
+}
+
+/// Existing balances became one lot per card (a debt lot for a negative one), earned at
+/// the migration, never expiring until the merchant turns expiry on.
+async fn check_lots_migrated(store: &Store) {
+    let before = now();
+    let c1 = store.card_lots("m1", "c1").await.unwrap();
+    assert_eq!(remaining(&c1), [120]);
+    assert_eq!(c1[0].source, rabat_store::LotSource::Migrated);
+    assert_eq!(c1[0].expires_at, None);
+    assert!(c1[0].earned_at <= before && c1[0].earned_at > before - HOUR);
+    assert!(store.card_lots("m1", "c2").await.unwrap().is_empty());
+    let c3 = store.card_lots("m1", "c3").await.unwrap();
+    assert_eq!(remaining(&c3), [-15]);
+    assert_eq!(c3[0].source, rabat_store::LotSource::Debt);
+    for card in ["c1", "c2", "c3"] {
+        balanced(store, card).await;
+    }
+    // Turning expiry on dates the migrated lot from now: a full term, nothing shortened.
+    let dated = store
+        .set_points_rules("m1", &rules(Expiry::Days(30), 0), audit)
+        .await
+        .unwrap();
+    assert_eq!(dated, 1);
+    let at = store.card_lots("m1", "c1").await.unwrap()[0]
+        .expires_at
+        .unwrap();
+    assert!(at >= before + 30 * DAY, "{at}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_existing_balances_become_lots() {
+    use sqlx::Connection;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("old.db");
+    let url = format!("sqlite://{}?mode=rwc", path.display());
+    {
+        let mut conn = sqlx::SqliteConnection::connect(&url).await.unwrap();
+        sqlx::migrate!("./migrations/sqlite")
+            .run_to(BEFORE_LOTS, &mut conn)
+            .await
+            .unwrap();
+        for statement in old_cards() {
+            sqlx::query(sqlx::AssertSqlSafe(statement))
+                .execute(&mut conn)
+                .await
+                .unwrap();
+        }
+        conn.close().await.unwrap();
+    }
+    let store = Store::connect(&format!("sqlite://{}", path.display()))
+        .await
+        .unwrap();
+    check_lots_migrated(&store).await;
+    store.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_existing_balances_become_lots() {
+    use sqlx::Connection;
+    let Ok(url) = std::env::var(super::common::db::PG_ENV) else {
+        eprintln!("PostgreSQL variant not run");
+        return;
+    };
+    let schema = format!("rabat_test_lots_{}_{}", std::process::id(), now());
+    {
+        let mut conn = sqlx::PgConnection::connect(&url).await.unwrap();
+        for statement in [
+            format!("CREATE SCHEMA \"{schema}\""),
+            format!("SET search_path TO \"{schema}\""),
+        ] {
+            sqlx::query(sqlx::AssertSqlSafe(statement))
+                .execute(&mut conn)
+                .await
+                .unwrap();
+        }
+        sqlx::migrate!("./migrations/postgres")
+            .run_to(BEFORE_LOTS, &mut conn)
+            .await
+            .unwrap();
+        for statement in old_cards() {
+            sqlx::query(sqlx::AssertSqlSafe(statement))
+                .execute(&mut conn)
+                .await
+                .unwrap();
+        }
+        conn.close().await.unwrap();
+    }
+    let mut options = rabat_store::StoreOptions::new(url.clone());
+    options.postgres_schema = Some(schema.clone());
+    let store = Store::connect_with(&options).await.unwrap();
+    check_lots_migrated(&store).await;
+    store.close().await;
+    let mut conn = sqlx::PgConnection::connect(&url).await.unwrap();
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "DROP SCHEMA \"{schema}\" CASCADE"
+    )))
+    .execute(&mut conn)
+    .await
+    .unwrap();
 }
