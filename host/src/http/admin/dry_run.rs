@@ -182,12 +182,9 @@ pub(super) fn inline_card(map: &Map<String, Value>, order_card: &str) -> Result<
             ApiError::InvalidField(format!("card.visits must be from 0 to {}", u32::MAX))
         })?,
     };
-    let total_spent = fields.decimal("totalSpent")?.unwrap_or_default();
-    if total_spent.is_sign_negative() {
-        return Err(ApiError::InvalidField(
-            "card.totalSpent must not be negative".into(),
-        ));
-    }
+    let total_spent = fields
+        .non_negative_decimal("totalSpent")?
+        .unwrap_or_default();
     if !rabat_domain::limits::amount_in_range(total_spent) {
         return Err(ApiError::InvalidField(format!(
             "card.totalSpent {}",

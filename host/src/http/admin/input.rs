@@ -174,6 +174,24 @@ impl<'a> Fields<'a> {
             })
     }
 
+    /// [`Fields::decimal`] that must not be below zero: a negative number too small to
+    /// survive the rounding (`-1e-86`) is refused as well, by its own text (`-0` is zero).
+    pub fn non_negative_decimal(&self, key: &str) -> Result<Option<Decimal>, ApiError> {
+        let below_zero = match self.get(key) {
+            Some(Value::Number(n)) => {
+                let text = n.to_string();
+                let mantissa = text.split(['e', 'E']).next().unwrap_or_default();
+                text.starts_with('-') && mantissa.bytes().any(|b| (b'1'..=b'9').contains(&b))
+            }
+            _ => false,
+        };
+        let value = self.decimal(key)?;
+        if below_zero || value.is_some_and(|v| v.is_sign_negative() && !v.is_zero()) {
+            return Err(invalid(format!("{} must not be negative", self.name(key))));
+        }
+        Ok(value)
+    }
+
     /// A list of at most `max_items` strings, each as [`Fields::string`] checks them.
     pub fn strings(
         &self,
