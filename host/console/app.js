@@ -9,6 +9,7 @@ import { coupons, batch } from './coupons.js';
 import { cards, card } from './cards.js';
 import { evaluations, evaluation, audit } from './history.js';
 import { config, tokens, bifit } from './settings.js';
+import { pointsRules } from './points.js';
 
 const main = document.getElementById('main');
 const nav = document.getElementById('nav');
@@ -24,6 +25,7 @@ const routes = [
   [/^coupons$/, coupons],
   [/^coupons\/(\d+)$/, batch],
   [/^config$/, config],
+  [/^points-rules$/, pointsRules],
   [/^cards$/, cards],
   [/^cards\/(.+)$/, card],
   [/^evaluations$/, evaluations],

@@ -2,6 +2,7 @@
 // coupon wallet (issue, void, restore) and its profile (birthday, attributes); return a
 // recorded bill (whole or by lines) from its ledger row, with the bill's earlier returns.
 import { call, m, query } from './api.js';
+import { cardPoints, showCardPoints } from './points.js';
 import { stateBadge, validity, valueText, wholeJson } from './coupons.js';
 import { count, decimal, money, time } from './fmt.js';
 import { busy, clear, confirm, empty, errorBox, facts, field, form, h, loading, nextId, table, title, add } from './ui.js';
@@ -92,6 +93,7 @@ export async function card(page, [cardId], ctx) {
     return;
   }
   const points = h('strong', { class: 'points' }, count(c.points));
+  const overTime = cardPoints(cardId);
   add(page, h('section', { class: 'card-panel' }, facts([
     ['Name', c.name || '—'],
     ['Customer id', c.customerId || '—'],
@@ -119,6 +121,7 @@ export async function card(page, [cardId], ctx) {
         const now = await call('GET', m(`/cards/${encodeURIComponent(cardId)}`));
         points.textContent = count(now.points);
         balance = now.points;
+        await showCardPoints(overTime, cardId);
       } catch (error) {
         add(returnOut, errorBox(error, 'The card could not be read again'));
       }
@@ -140,7 +143,7 @@ export async function card(page, [cardId], ctx) {
     }
   }), h('h2', {}, 'Adjust points'), h('div', { class: 'grid3' },
     field('Points (+ or −)', delta), field('Reason', reason, 'Kept in the ledger and the audit trail.')),
-  h('div', { class: 'actions' }, submit), out), wallet(cardId), profile(cardId), returnOut, ledger);
+  h('div', { class: 'actions' }, submit), out), overTime, wallet(cardId), profile(cardId), returnOut, ledger);
   await showLedger(ledger, cardId, null, returning);
 }
 

@@ -274,7 +274,8 @@ fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
 }
 
 /// What a `--card` file may carry beside the card for a contract-0.3 policy: the available
-/// points (default: the balance), the wallet and the profile, in camelCase.
+/// points (default: the balance), the wallet, the profile and the next expiry, in
+/// camelCase (the card's own `pendingPoints` is the card's).
 #[derive(Debug, serde::Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct CardFileExtras {
@@ -283,12 +284,18 @@ struct CardFileExtras {
     wallet: Vec<rabat_domain::coupon::WalletCoupon>,
     #[serde(default)]
     profile: rabat_domain::coupon::Profile,
+    /// The next expiry: `{"at": <epoch ms>, "points": N}`.
+    next_expiry: Option<rabat_domain::lots::NextExpiry>,
 }
 
 impl CardFileExtras {
     /// The extras of the call; `None` when the file has none of them.
     fn into_extras(self, card: &Card) -> anyhow::Result<Option<rabat_domain::coupon::CardExtras>> {
-        if self.available_points.is_none() && self.wallet.is_empty() && self.profile.is_empty() {
+        if self.available_points.is_none()
+            && self.wallet.is_empty()
+            && self.profile.is_empty()
+            && self.next_expiry.is_none()
+        {
             return Ok(None);
         }
         if let Some(problem) = self.profile.problem() {
@@ -306,6 +313,7 @@ impl CardFileExtras {
             available_points: self.available_points.unwrap_or(card.spendable_points()),
             wallet: self.wallet,
             profile: self.profile,
+            next_expiry: self.next_expiry,
             notes: Vec::new(),
         }))
     }

@@ -26,6 +26,8 @@ pub const HAPPY_HOUR_CONFIG: &str =
     r#"{"timeZone":"Europe/Bratislava","from":"16:00","to":"18:00","percentage":15}"#;
 
 /// The demo happy hour's budget and limit.
+const POINTS_RULES: &str =
+    r#"{"expiry":{"endOfMonth":12},"vestingDays":0,"timeZone":"Europe/Bratislava"}"#;
 const HAPPY_HOUR_LIMITS: &str = r#"{"timeZone":"Europe/Bratislava","budget":{"amount":"500.00","period":"month"},"perCard":{"redemptions":1,"period":"day"}}"#;
 
 #[derive(Debug)]
@@ -53,6 +55,13 @@ pub async fn setup(state: &AppState) -> anyhow::Result<DemoInfo> {
             &TokenHash::of(POS_TOKEN),
             |_: &_| demo("merchant.create"),
         )
+        .await?;
+    // Points expire at the end of the 12th month after the one they were earned in, in
+    // the shop's time zone, and can be spent at once (no returns window).
+    let rules: rabat_domain::lots::PointsRules =
+        serde_json::from_str(POINTS_RULES).context("the demo's points rules do not read")?;
+    store
+        .set_points_rules(MERCHANT, &rules, |_: &_| demo("points_rules.set"))
         .await?;
     let mut gold = Card::new("memberCardId");
     gold.customer_id = Some("customer-1".into());

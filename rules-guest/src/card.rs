@@ -90,6 +90,25 @@ impl<'a> Card<'a> {
         }
     }
 
+    /// Points on the card that have not vested yet (earned within the merchant's returns
+    /// window): part of the balance, not spendable, and not in [`Card::points`]. 0 when
+    /// the merchant vests points at once.
+    pub fn pending_points(&self) -> i64 {
+        match self.extras.map(|e| e.pending_points()) {
+            Some(Ok(points)) => points,
+            _ => 0,
+        }
+    }
+
+    /// When the card's next points expire and how many (`None`: none are due to expire,
+    /// e.g. the merchant's points never expire).
+    pub fn next_expiry(&self) -> Option<PointsExpiry> {
+        match self.extras.map(|e| e.next_expiry()) {
+            Some(Ok(Some((at, points)))) => Some(PointsExpiry { at, points }),
+            _ => None,
+        }
+    }
+
     /// The usable coupons of the card's wallet (issued to it, not yet redeemed, valid now).
     pub fn wallet(&self) -> Wallet<'a> {
         Wallet(self.wallet.clone())
@@ -112,6 +131,15 @@ impl<'a> Card<'a> {
     }
 }
 
+/// Points that expire together: when (epoch ms, UTC) and how many.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PointsExpiry {
+    /// When they expire (epoch ms, UTC).
+    pub at: i64,
+    /// How many points expire then.
+    pub points: i64,
+}
+
 /// A card built by a test (see [`Card::builder`]).
 #[derive(Debug, Clone, PartialEq)]
 #[allow(missing_docs)] // the fields are [`Card`]'s
@@ -132,6 +160,9 @@ pub struct CardData {
     pub birthday: Option<Birthday>,
     /// Profile attributes, in key order.
     pub attributes: Vec<(String, String)>,
+    /// Not vested yet (not in `points`).
+    pub pending_points: i64,
+    pub next_expiry: Option<PointsExpiry>,
 }
 
 impl Card<'static> {
@@ -153,6 +184,8 @@ impl Card<'static> {
                 wallet: Vec::new(),
                 birthday: None,
                 attributes: Vec::new(),
+                pending_points: 0,
+                next_expiry: None,
             },
         }
     }
@@ -223,6 +256,18 @@ impl CardBuilder {
     /// Sets the available points (by default, the balance).
     pub fn available_points(mut self, points: i64) -> Self {
         self.card.available_points = Some(points);
+        self
+    }
+
+    /// Sets the pending (not yet vested) points.
+    pub fn pending_points(mut self, points: i64) -> Self {
+        self.card.pending_points = points;
+        self
+    }
+
+    /// Sets the next expiry: `points` expire at `at` (epoch ms, UTC).
+    pub fn next_expiry(mut self, at: i64, points: i64) -> Self {
+        self.card.next_expiry = Some(PointsExpiry { at, points });
         self
     }
 

@@ -253,6 +253,8 @@ impl Parts {
                     day: b.day,
                     year: b.year,
                 }),
+                pending_points: c.pending_points,
+                next_expiry: c.next_expiry.map(|e| (e.at, e.points)),
             });
             for w in &c.wallet {
                 enc.wallet_coupon(&WalletCouponFields {
@@ -359,6 +361,8 @@ impl Parts {
                 .attributes()
                 .map(|(k, v)| (k.into(), v.into()))
                 .collect(),
+            pending_points: c.pending_points(),
+            next_expiry: c.next_expiry(),
         });
         let offer = ctx.offer().map(|offer| OfferData {
             discounts: offer

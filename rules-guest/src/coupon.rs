@@ -167,6 +167,8 @@ mod tests {
             .attribute("shop", "Nitra")
             .attribute("favourite", "tea")
             .attribute("favourite", "espresso")
+            .pending_points(40)
+            .next_expiry(1_900_000_000_000, 120)
             .build()
     }
 
@@ -179,6 +181,14 @@ mod tests {
             .with_config("{}");
         let card = ctx.card().unwrap();
         assert_eq!(card.available_points(), 900, "the balance by default");
+        assert_eq!(card.pending_points(), 40);
+        assert_eq!(
+            card.next_expiry(),
+            Some(crate::PointsExpiry {
+                at: 1_900_000_000_000,
+                points: 120
+            })
+        );
         let coupon = card.wallet().next().unwrap();
         assert_eq!(
             (coupon.code(), coupon.batch(), coupon.valid_until()),

@@ -156,8 +156,12 @@
 //! - On the card: [`Card::available_points`] (balance minus other open orders' holds;
 //!   what a points-costing discount must fit in), [`Card::wallet`] (the rabat coupons
 //!   issued to the card and valid now, [`WalletCoupon`]) and [`Card::profile`]
-//!   (birthday, custom attributes). Tests set them with [`CardBuilder::available_points`],
-//!   [`CardBuilder::coupon`], [`CardBuilder::birthday`], [`CardBuilder::attribute`].
+//!   (birthday, custom attributes); [`Card::pending_points`] (earned, not vested yet: the
+//!   merchant's returns window) and [`Card::next_expiry`] (when the next points expire,
+//!   and how many, [`PointsExpiry`]). Tests set them with
+//!   [`CardBuilder::available_points`], [`CardBuilder::coupon`], [`CardBuilder::birthday`],
+//!   [`CardBuilder::attribute`], [`CardBuilder::pending_points`],
+//!   [`CardBuilder::next_expiry`].
 //! - On a discount: [`Discount::with_coupon`] (it redeems a wallet coupon; the host holds
 //!   the code) and [`Discount::divisible`] (the host may cut it to the available points).
 //! - On an accrual: [`Accrual::redeem_coupon`] (a held coupon the bill took; see
@@ -223,7 +227,7 @@ pub mod __private;
 pub struct ReadmeDoctests;
 
 pub use answer::{Accrual, Discount, DiscountKind, Evaluation, MAX_DISCOUNTS};
-pub use card::{Card, CardBuilder, CardData};
+pub use card::{Card, CardBuilder, CardData, PointsExpiry};
 pub use context::Context;
 pub use coupon::{Birthday, CouponValue, Profile, Wallet, WalletCoupon, WalletCouponData};
 pub use number::{Amount, Percentage};
@@ -259,7 +263,7 @@ pub mod prelude {
         Accrual, Amount, Birthday, Card, CardBuilder, CardData, Context, CouponValue, Decimal,
         Discount, DiscountKind, Evaluation, ItemData, Items, MAX_DISCOUNTS, Offer, OfferBuilder,
         OfferData, OfferedDiscount, OfferedDiscountData, Order, OrderBuilder, OrderData, OrderItem,
-        Percentage, Policy, Profile, RoundingStrategy, Table, Wallet, WalletCoupon,
+        Percentage, PointsExpiry, Policy, Profile, RoundingStrategy, Table, Wallet, WalletCoupon,
         WalletCouponData, debug, dec, error, export_policy, info, log,
     };
 }

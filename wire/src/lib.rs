@@ -43,7 +43,8 @@
 //!
 //! 0.3 record fields:
 //! - card extras: available points `i64`, birthday month `u8` (0: no birthday), day `u8`,
-//!   year `u16` (0: unknown);
+//!   year `u16` (0: unknown), pending (not yet vested) points `i64`, the next expiry's time
+//!   (optional time) and points `i64`;
 //! - wallet coupon: code, batch (strings), value kind `u8` (0: amount, 1: percentage),
 //!   value (decimal), min bill (optional decimal), valid until (optional time);
 //! - profile attribute: key, value (strings).
@@ -96,7 +97,7 @@ pub const EXT_MAGIC: [u8; 4] = *b"RBX\x03";
 /// Bytes of the 0.3 extension header.
 pub const EXT_HEADER_LEN: usize = 4 + 4 * 6;
 /// Bytes of the card extras record (0.3).
-pub const CARD_EXTRAS_LEN: usize = 8 + 1 + 1 + 2;
+pub const CARD_EXTRAS_LEN: usize = 8 + 1 + 1 + 2 + 8 + TIME + 8;
 /// Bytes of one wallet coupon (0.3).
 pub const WALLET_COUPON_LEN: usize = 2 * STR + 1 + 2 * DEC + TIME;
 /// Bytes of one profile attribute (0.3).
@@ -287,6 +288,10 @@ pub struct CardExtrasFields {
     pub available_points: i64,
     /// The birthday: month (1–12), day, year when known.
     pub birthday: Option<BirthdayFields>,
+    /// Points on the card not vested yet (part of the balance, not spendable).
+    pub pending_points: i64,
+    /// The next expiry: when (epoch ms) and how many points.
+    pub next_expiry: Option<(i64, i64)>,
 }
 
 /// A birthday as the layout stores it.
@@ -627,6 +632,9 @@ impl Encoder {
                 Field::U8(month),
                 Field::U8(day),
                 Field::U16(year),
+                Field::I64(c.pending_points),
+                Field::Time(c.next_expiry.map(|(at, _)| at)),
+                Field::I64(c.next_expiry.map_or(0, |(_, points)| points)),
             ],
         );
     }
@@ -745,6 +753,8 @@ impl Encoder {
             self.card_extras(&CardExtrasFields {
                 available_points: balance,
                 birthday: None,
+                pending_points: 0,
+                next_expiry: None,
             });
         }
         if self.card_extras.written != self.card_extras.count {
@@ -1334,9 +1344,20 @@ fields!(CardExtrasRef {
     birthday_month: u8 @ 8, "card.profile.birthday.month";
     birthday_day: u8 @ 9, "card.profile.birthday.day";
     birthday_year: u16 @ 10, "card.profile.birthday.year";
+    pending_points: i64 @ 12, "card.pending_points";
+    next_expiry_at: time @ 20, "card.next_expiry.at";
+    next_expiry_points: i64 @ 28, "card.next_expiry.points";
 });
 
 impl CardExtrasRef<'_> {
+    /// The next expiry (epoch ms, points); `None` when nothing is due to expire.
+    pub fn next_expiry(&self) -> Result<Option<(i64, i64)>, Error> {
+        match self.next_expiry_at()? {
+            Some(at) => Ok(Some((at, self.next_expiry_points()?))),
+            None => Ok(None),
+        }
+    }
+
     /// The birthday (month, day, year when known); `None` when not set.
     pub fn birthday(&self) -> Result<Option<BirthdayFields>, Error> {
         let month = self.birthday_month()?;
@@ -1389,7 +1410,7 @@ fields!(ProfileAttributeRef {
 
 // The field offsets above, checked against the record sizes.
 const _: () = {
-    assert!(10 + 2 == CARD_EXTRAS_LEN);
+    assert!(28 + 8 == CARD_EXTRAS_LEN);
     assert!(35 + TIME == WALLET_COUPON_LEN);
     assert!(X_CARD_EXTRAS + 4 == HEADER_LEN + EXT_HEADER_LEN);
     assert!(83 + STR == ORDER_LEN);

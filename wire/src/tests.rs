@@ -334,6 +334,8 @@ fn sample_v3() -> Vec<u8> {
             day: 29,
             year: None,
         }),
+        pending_points: 40,
+        next_expiry: Some((1_800_000_000_000, 120)),
     });
     enc.tag("staff");
     enc.wallet_coupon(&WalletCouponFields {
@@ -372,6 +374,8 @@ fn the_0_3_fields_round_trip() {
             year: None
         }))
     );
+    assert_eq!(extras.pending_points(), Ok(40));
+    assert_eq!(extras.next_expiry(), Ok(Some((1_800_000_000_000, 120))));
     let wallet: Vec<_> = input.wallet().collect();
     assert_eq!(wallet.len(), 2);
     assert_eq!(wallet[0].code(), Ok("WELCOME-AC3"));
@@ -397,6 +401,8 @@ fn a_card_without_extras_has_its_balance_available() {
     let extras = input.card_extras().unwrap();
     assert_eq!(extras.available_points(), Ok(-5));
     assert_eq!(extras.birthday(), Ok(None));
+    assert_eq!(extras.pending_points(), Ok(0));
+    assert_eq!(extras.next_expiry(), Ok(None));
     assert_eq!(input.wallet().len(), 0);
     // No card: no extras.
     let buf = sample(false, false);
@@ -532,6 +538,8 @@ fn malformed_0_3_sections_name_the_field() {
     enc.card_extras(&CardExtrasFields {
         available_points: 1,
         birthday: None,
+        pending_points: 0,
+        next_expiry: None,
     });
     enc.config("{}");
     assert_eq!(enc.finish(), Err(EncodeError::CountMismatch("card extras")));

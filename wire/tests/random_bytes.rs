@@ -69,7 +69,12 @@ fn read_everything(buf: &[u8]) {
     }
     let _ = input.config();
     if let Some(extras) = input.card_extras() {
-        let _ = (extras.available_points(), extras.birthday());
+        let _ = (
+            extras.available_points(),
+            extras.birthday(),
+            extras.pending_points(),
+            extras.next_expiry(),
+        );
     }
     for w in input.wallet() {
         let _ = (
@@ -153,6 +158,8 @@ fn valid() -> Vec<u8> {
             day: 2,
             year: Some(1990),
         }),
+        pending_points: 3,
+        next_expiry: Some((4, 5)),
     });
     e.wallet_coupon(&WalletCouponFields {
         code: "C",

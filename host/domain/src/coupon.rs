@@ -186,6 +186,9 @@ pub struct CardExtras {
     /// The usable coupons (available, valid now, at most [`MAX_WALLET_COUPONS`]).
     pub wallet: Vec<WalletCoupon>,
     pub profile: Profile,
+    /// When the card's next points expire, and how many (none: nothing is due to expire).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_expiry: Option<crate::lots::NextExpiry>,
     /// Why a code the bill carries (`couponCode`) is not in `wallet`, for the evaluation
     /// log (never sent to the policy).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]

@@ -50,6 +50,14 @@ pub struct PointsRules {
     pub time_zone: Option<String>,
 }
 
+/// A card's next expiry: when (epoch ms) and how many of its points expire then.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct NextExpiry {
+    pub at: i64,
+    pub points: i64,
+}
+
 const DAY_MS: i64 = 86_400_000;
 
 impl PointsRules {

@@ -99,6 +99,8 @@ pub fn encode(
                     day: b.day,
                     year: b.year,
                 }),
+            pending_points: card.pending_points.max(0),
+            next_expiry: extras.and_then(|e| e.next_expiry).map(|n| (n.at, n.points)),
         });
         for w in extras.map_or(&[][..], |e| &e.wallet) {
             enc.wallet_coupon(&WalletCouponFields {
@@ -232,6 +234,7 @@ mod tests {
         };
         let mut card = Card::new("c");
         card.points = 900;
+        card.pending_points = 60;
         let extras = CardExtras {
             available_points: 400,
             wallet: vec![WalletCoupon {
@@ -251,12 +254,18 @@ mod tests {
                 }),
                 attributes: [("shop".to_string(), "Nitra".to_string())].into(),
             },
+            next_expiry: Some(rabat_domain::lots::NextExpiry {
+                at: 5_000,
+                points: 300,
+            }),
             notes: Vec::new(),
         };
         let buf = encode(&order, Some(&card), Some(&extras), "{}", None).unwrap();
         let input = rabat_wire::Input::open(&buf).unwrap();
         let x = input.card_extras().unwrap();
         assert_eq!(x.available_points(), Ok(400));
+        assert_eq!(x.pending_points(), Ok(60));
+        assert_eq!(x.next_expiry(), Ok(Some((5_000, 300))));
         assert_eq!(
             x.birthday(),
             Ok(Some(BirthdayFields {

@@ -111,6 +111,7 @@ fn a_0_2_tier_discount_answers_as_recorded() {
             }),
             attributes: [("k".to_string(), "v".to_string())].into(),
         },
+        next_expiry: None,
         notes: Vec::new(),
     };
     let mut call = input(

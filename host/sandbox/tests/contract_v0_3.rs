@@ -224,6 +224,10 @@ fn extras() -> CardExtras {
             ]
             .into(),
         },
+        next_expiry: Some(rabat_domain::lots::NextExpiry {
+            at: 1_950_000_000_000,
+            points: 120,
+        }),
         notes: Vec::new(),
     }
 }
@@ -236,6 +240,7 @@ fn every_0_3_input_and_answer_field_crosses_the_runtime() {
     let bill = order(vec![line("11111", "Espresso", 4, 250, "Hot Beverages")]);
     let mut card = Card::new("c");
     card.points = 900;
+    card.pending_points = 50;
     let extras = extras();
     let limits = Limits::default();
     let mut call = input(&bill, Some(&card), "{}", None, &limits);
@@ -246,7 +251,8 @@ fn every_0_3_input_and_answer_field_crosses_the_runtime() {
         d.description,
         "available=600; coupon WELCOME-7KQ4 batch=welcome amount 5.00 min=Some(\"8.00\") \
          until=Some(1900000000000); coupon TEN-OFF batch=ten percentage 10 min=None \
-         until=None; birthday 2-29 Some(1992); favourite=espresso; issue=welcome,birthday"
+         until=None; birthday 2-29 Some(1992); favourite=espresso; issue=welcome,birthday; \
+         pending=50; 120 expire at 1950000000000"
     );
     // The code came back in lower case: the host normalizes it.
     assert_eq!(d.coupon.as_deref(), Some("WELCOME-7KQ4"));
@@ -265,7 +271,10 @@ fn every_0_3_input_and_answer_field_crosses_the_runtime() {
         .evaluate(&policy, input(&bill, Some(&card), "{}", None, &limits))
         .result
         .unwrap();
-    assert_eq!(evaluation.discounts[0].description, "available=900");
+    assert_eq!(
+        evaluation.discounts[0].description, "available=850; pending=50",
+        "the spendable points, the pending ones beside them, no expiry"
+    );
     assert_eq!(evaluation.discounts[0].coupon, None);
 }
 

@@ -67,6 +67,7 @@ const ASSETS: &[(&str, &str, &str)] = &[
     ("cards.js", JS, include_str!("../../console/cards.js")),
     ("history.js", JS, include_str!("../../console/history.js")),
     ("settings.js", JS, include_str!("../../console/settings.js")),
+    ("points.js", JS, include_str!("../../console/points.js")),
     (
         "favicon.svg",
         SVG,

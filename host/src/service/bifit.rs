@@ -79,7 +79,13 @@ impl BifitSync {
         // The hold is kept under the ledger's order id, as endpoint 2 records it.
         let response = self
             .till
-            .evaluate(merchant, fetched.to_order(), card, &ledger_order_id(id))
+            .evaluate(
+                merchant,
+                fetched.to_order(),
+                card,
+                None,
+                &ledger_order_id(id),
+            )
             .await?;
         // Tracking must not block the till: a failure here is logged, the answer stands.
         let status = fetched.order.current_status_type.to_string();

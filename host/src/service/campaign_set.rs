@@ -218,6 +218,7 @@ impl WhatIf {
                     order,
                     &order.order_id,
                     members[*i].policy.contract(),
+                    None,
                 )
                 .await?;
             let call = Call {

@@ -90,7 +90,9 @@ impl PolicyRunner {
     /// What a policy of `contract` sees of `card` beyond it for `order_id` (the ledger's
     /// order id, whose own hold does not count against it): for 0.3, the points the
     /// card's other open orders do not hold, its usable wallet and its profile; `None` for
-    /// older contracts (they never see them, and the reads are skipped).
+    /// older contracts (they never see them, and the reads are skipped). `prefetched`:
+    /// the extras as read with the card ([`rabat_store::Store::card_with_extras`], one round trip for
+    /// both), else they are read here.
     ///
     /// A code the bill carries in its `couponCode` field (one the customer typed in, which a
     /// POS may add to Papaya's body) joins the wallet first when the card may use it now;
@@ -102,21 +104,26 @@ impl PolicyRunner {
         order: &Order,
         order_id: &str,
         contract: Contract,
+        prefetched: Option<CardExtras>,
     ) -> ServiceResult<Option<Arc<CardExtras>>> {
         if !contract.sees_coupons() {
             return Ok(None);
         }
         let now = now_ms();
-        let mut extras = self
-            .store
-            .card_extras(
-                merchant,
-                &card.card_id,
-                order_id,
-                card.spendable_points(),
-                now,
-            )
-            .await?;
+        let mut extras = match prefetched {
+            Some(extras) => extras,
+            None => {
+                self.store
+                    .card_extras(
+                        merchant,
+                        &card.card_id,
+                        order_id,
+                        card.spendable_points(),
+                        now,
+                    )
+                    .await?
+            }
+        };
         if let Some(typed) = typed_code(order) {
             match code_problem(&typed) {
                 Some(problem) => extras

@@ -21,7 +21,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use rabat_domain::clock::now_ms;
-use rabat_domain::coupon::{MAX_ISSUED_PER_BILL, normalize_code};
+use rabat_domain::coupon::{CardExtras, MAX_ISSUED_PER_BILL, normalize_code};
 use rabat_domain::currency;
 use rabat_domain::limits::{
     MAX_CARD_TAGS, MAX_POINTS_PER_ACCRUAL, MAX_TAG_CHARS, MAX_TIER_CHARS, card_label_problem,
@@ -154,9 +154,39 @@ impl Till {
         order: Order,
         card_id: &str,
     ) -> ServiceResult<DiscountResponse> {
-        let card = self.card(merchant, card_id).await?;
         let ledger_order_id = order.order_id.clone();
-        self.evaluate(merchant, order, card, &ledger_order_id).await
+        let (card, prefetched) = self
+            .card_for_till(merchant, card_id, &ledger_order_id)
+            .await?;
+        self.evaluate(merchant, order, card, prefetched, &ledger_order_id)
+            .await
+    }
+
+    /// The merchant's card `card_id` for a bill `order_id` at endpoint 1, or Papaya's error
+    /// 3; when a live campaign's policy sees contract 0.3's extras, with them, read in the
+    /// same round trip as the card.
+    pub async fn card_for_till(
+        &self,
+        merchant: &str,
+        card_id: &str,
+        order_id: &str,
+    ) -> ServiceResult<(Card, Option<CardExtras>)> {
+        // The active policies are in memory (a miss loads them, as `evaluate` would next).
+        let sees_extras = self.runner.active(merchant).await.is_ok_and(|active| {
+            active
+                .live(self.clock.now())
+                .iter()
+                .any(|c| c.policy.contract().sees_coupons())
+        });
+        if !sees_extras {
+            return Ok((self.card(merchant, card_id).await?, None));
+        }
+        let (card, extras) = self
+            .store
+            .card_with_extras(merchant, card_id, order_id, now_ms())
+            .await?
+            .ok_or(ServiceError::CustomerNotFound)?;
+        Ok((card, Some(extras)))
     }
 
     /// The merchant's card `card_id`, or Papaya's error 3.
@@ -177,6 +207,7 @@ impl Till {
         merchant: &str,
         order: Order,
         card: Card,
+        prefetched: Option<CardExtras>,
         ledger_order_id: &str,
     ) -> ServiceResult<DiscountResponse> {
         let active = match self.runner.active(merchant).await {
@@ -198,7 +229,7 @@ impl Till {
         // Several campaigns, or one with limits (which the host keeps under its locks).
         if live.len() > 1 || live.iter().any(|c| c.campaign.limits.is_some()) {
             return self
-                .evaluate_campaigns(merchant, order, card, ledger_order_id, &live)
+                .evaluate_campaigns(merchant, order, card, prefetched, ledger_order_id, &live)
                 .await;
         }
         let Some(campaign) = live.first() else {
@@ -233,7 +264,14 @@ impl Till {
         };
         let extras = self
             .runner
-            .extras(merchant, &card, &order, ledger_order_id, policy.contract())
+            .extras(
+                merchant,
+                &card,
+                &order,
+                ledger_order_id,
+                policy.contract(),
+                prefetched,
+            )
             .await?;
         let notes = extras.as_ref().map(|e| e.notes.clone()).unwrap_or_default();
         let call = Call {
@@ -577,7 +615,14 @@ impl Till {
         };
         let extras = self
             .runner
-            .extras(merchant, card, order, &order.order_id, policy.contract())
+            .extras(
+                merchant,
+                card,
+                order,
+                &order.order_id,
+                policy.contract(),
+                None,
+            )
             .await?;
         let call = Call {
             policy,

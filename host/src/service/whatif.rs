@@ -140,7 +140,14 @@ impl WhatIf {
             .map_err(|busy| ServiceError::Busy(busy.to_string()))?;
         let extras = self
             .runner
-            .extras(merchant, &card, &order, &order.order_id, policy.contract())
+            .extras(
+                merchant,
+                &card,
+                &order,
+                &order.order_id,
+                policy.contract(),
+                None,
+            )
             .await?;
         let call = Call {
             policy,

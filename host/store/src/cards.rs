@@ -25,18 +25,23 @@ pub struct UpsertedCard {
 /// A card row as stored; `into_card` checks what the database cannot.
 #[derive(sqlx::FromRow)]
 pub(crate) struct CardRow {
-    card_id: String,
-    customer_id: Option<String>,
-    name: Option<String>,
-    tier: Option<String>,
-    tags: String,
-    points: i64,
-    pending_points: i64,
-    visits: i64,
-    total_spent: String,
-    first_visit: Option<i64>,
-    last_visit: Option<i64>,
+    pub(crate) card_id: String,
+    pub(crate) customer_id: Option<String>,
+    pub(crate) name: Option<String>,
+    pub(crate) tier: Option<String>,
+    pub(crate) tags: String,
+    pub(crate) points: i64,
+    pub(crate) pending_points: i64,
+    pub(crate) visits: i64,
+    pub(crate) total_spent: String,
+    pub(crate) first_visit: Option<i64>,
+    pub(crate) last_visit: Option<i64>,
 }
+
+/// One card by its id: the till's read.
+const CARD: &str = "SELECT card_id, customer_id, name, tier, tags, points, pending_points, visits,
+            total_spent, first_visit, last_visit
+     FROM cards WHERE merchant_id = $1 AND card_id = $2";
 
 impl CardRow {
     pub(crate) fn into_card(self) -> Result<Card> {
@@ -176,12 +181,16 @@ impl Store {
 
     /// The card, if the merchant has it.
     pub async fn card(&self, merchant: &str, card_id: &str) -> Result<Option<Card>> {
+        // SQLite: on this thread when it can (see `local_read`).
+        if let Some(rows) = self.local.as_ref().and_then(|local| {
+            local.rows(CARD, &[("$1", &merchant), ("$2", &card_id)], |row| {
+                super::local_read::card_row(row, 0)
+            })
+        }) {
+            return rows.into_iter().next().map(CardRow::into_card).transpose();
+        }
         let row: Option<CardRow> = with_pool!(self, pool => {
-            sqlx::query_as(
-                "SELECT card_id, customer_id, name, tier, tags, points, pending_points, visits, total_spent,
-                        first_visit, last_visit
-                 FROM cards WHERE merchant_id = $1 AND card_id = $2",
-            )
+            sqlx::query_as(CARD)
             .bind(merchant)
             .bind(card_id)
             .fetch_optional(pool)

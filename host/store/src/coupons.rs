@@ -20,7 +20,10 @@ use rabat_domain::coupon::{
     CardExtras, CodePattern, CouponTerms, CouponValue, MAX_WALLET_COUPONS, Profile, WalletCoupon,
     uniform_symbol,
 };
+use rabat_domain::lots::NextExpiry;
+use rabat_domain::model::Card;
 
+use super::cards::CardRow;
 use super::engine::WriteConn;
 use super::page::{self, Page};
 use super::{AuditOf, Entity, Result, Store, StoreError, now_ms};
@@ -756,8 +759,9 @@ impl Store {
     }
 
     /// What a contract-0.3 policy sees of a card at endpoint 1 besides the card (whose
-    /// balance is `points`): the points its other open orders do not hold, its usable
-    /// wallet, its profile. Read without a lock; the reservation decides under it.
+    /// spendable points are `points`): the points its other open orders do not hold, its
+    /// usable wallet, its profile, its next expiry. Read without a lock; the reservation
+    /// decides under it.
     pub async fn card_extras(
         &self,
         merchant: &str,
@@ -766,60 +770,74 @@ impl Store {
         points: i64,
         now: i64,
     ) -> Result<CardExtras> {
-        // One round trip (each costs a hop to the database's thread: three of them halved
-        // endpoint 1's throughput, BENCHMARKS.md): the held points and the profile on every
-        // row, the usable wallet's coupons beside them (none: one row of NULLs).
-        type Row = (
-            i64,
-            Option<String>,
-            Option<String>,
-            Option<String>,
-            Option<String>,
-            Option<String>,
-            Option<i64>,
-        );
-        let rows: Vec<Row> = with_pool!(self, pool => sqlx::query_as(
-            "SELECT h.held, p.profile, w.code, w.name, w.value, w.min_bill, w.valid_until
-             FROM (SELECT CAST(COALESCE(SUM(points), 0) AS BIGINT) AS held FROM holds
-                   WHERE merchant_id = $1 AND card_id = $2 AND expires_at > $3
-                     AND order_id <> $4) h
-             CROSS JOIN (SELECT (SELECT profile FROM cards
-                                 WHERE merchant_id = $1 AND card_id = $2) AS profile) p
-             LEFT JOIN (
-                 SELECT c.code, b.name, b.value, b.min_bill, c.valid_until
-                 FROM coupons c JOIN coupon_batches b ON b.id = c.batch_id
-                 WHERE c.merchant_id = $1 AND c.card_id = $2 AND c.voided_at IS NULL
-                   AND (c.valid_from IS NULL OR c.valid_from <= $3)
-                   AND (c.valid_until IS NULL OR c.valid_until > $3)
-                   AND c.uses + (SELECT COUNT(*) FROM coupon_holds x
-                                 WHERE x.merchant_id = c.merchant_id AND x.code = c.code
-                                   AND x.expires_at > $3 AND x.order_id <> $4) < c.max_uses
-                 ORDER BY c.valid_until IS NULL, c.valid_until, c.code
-                 LIMIT $5) w ON 1 = 1
-             ORDER BY w.valid_until IS NULL, w.valid_until, w.code",
-        )
+        let rows = self
+            .card_with_extras_rows(merchant, card_id, order_id, now)
+            .await?;
+        extras_of(points, rows.into_iter().map(|row| row.extras))
+    }
+
+    /// The card and what a contract-0.3 policy sees of it beyond it (see
+    /// [`Store::card_extras`]) in **one** round trip: endpoint 1's read for a 0.3 policy.
+    /// Each round trip costs a hop to the database's thread and back; a second one for the
+    /// extras cost 0.3 policies more than half of endpoint 1's throughput (BENCHMARKS.md).
+    /// `None`: no such card.
+    pub async fn card_with_extras(
+        &self,
+        merchant: &str,
+        card_id: &str,
+        order_id: &str,
+        now: i64,
+    ) -> Result<Option<(Card, CardExtras)>> {
+        let mut rows = self
+            .card_with_extras_rows(merchant, card_id, order_id, now)
+            .await?
+            .into_iter();
+        let Some(first) = rows.next() else {
+            return Ok(None);
+        };
+        let card = first.card.into_card()?;
+        let extras = extras_of(
+            card.spendable_points(),
+            std::iter::once(first.extras).chain(rows.map(|row| row.extras)),
+        )?;
+        Ok(Some((card, extras)))
+    }
+
+    async fn card_with_extras_rows(
+        &self,
+        merchant: &str,
+        card_id: &str,
+        order_id: &str,
+        now: i64,
+    ) -> Result<Vec<CardWithExtrasRow>> {
+        if let Some(rows) = self.local.as_ref().and_then(|local| {
+            local.rows(
+                CARD_WITH_EXTRAS,
+                &[
+                    ("$1", &merchant),
+                    ("$2", &card_id),
+                    ("$3", &now),
+                    ("$4", &order_id),
+                    ("$5", &(MAX_WALLET_COUPONS as i64)),
+                ],
+                |row| {
+                    Ok(CardWithExtrasRow {
+                        card: super::local_read::card_row(row, 0)?,
+                        extras: super::local_read::extras_row(row, 11)?,
+                    })
+                },
+            )
+        }) {
+            return Ok(rows);
+        }
+        Ok(with_pool!(self, pool => sqlx::query_as(CARD_WITH_EXTRAS)
         .bind(merchant)
         .bind(card_id)
         .bind(now)
         .bind(order_id)
         .bind(MAX_WALLET_COUPONS as i64)
         .fetch_all(pool)
-        .await)?;
-        let held = rows.first().map_or(0, |row| row.0);
-        let profile = parse_profile(rows.first().and_then(|row| row.1.clone()))?;
-        let wallet = rows
-            .into_iter()
-            .filter_map(|(_, _, code, batch, value, min_bill, valid_until)| {
-                Some((code?, batch?, value?, min_bill, valid_until))
-            })
-            .map(wallet_coupon)
-            .collect::<Result<Vec<_>>>()?;
-        Ok(CardExtras {
-            available_points: points.saturating_sub(held),
-            wallet,
-            profile,
-            notes: Vec::new(),
-        })
+        .await)?)
     }
 
     /// What a contract-0.3 policy sees of the card's wallet at endpoint 1: its usable codes
@@ -928,6 +946,94 @@ impl Store {
         };
         Ok(Err(why))
     }
+}
+
+/// The card on every row, with its held points (other orders' holds), its profile and its
+/// next expiry; the usable wallet's coupons beside them (none: one row of NULLs). No card:
+/// no rows. The card's columns come first (11), then the extras' (9).
+const CARD_WITH_EXTRAS: &str =
+    "SELECT k.card_id, k.customer_id, k.name, k.tier, k.tags, k.points, k.pending_points,
+            k.visits, k.total_spent, k.first_visit, k.last_visit,
+            h.held, k.profile, n.at AS expiry_at, n.points AS expiry_points,
+            w.code, w.name AS batch, w.value, w.min_bill, w.valid_until
+     FROM cards k
+     CROSS JOIN (SELECT CAST(COALESCE(SUM(points), 0) AS BIGINT) AS held FROM holds
+                 WHERE merchant_id = $1 AND card_id = $2 AND expires_at > $3
+                   AND order_id <> $4) h
+     LEFT JOIN (SELECT expires_at AS at, CAST(SUM(remaining) AS BIGINT) AS points
+                FROM point_lots
+                WHERE merchant_id = $1 AND card_id = $2 AND remaining > 0
+                  AND expires_at IS NOT NULL
+                GROUP BY expires_at ORDER BY expires_at LIMIT 1) n ON 1 = 1
+     LEFT JOIN (
+         SELECT c.code, b.name, b.value, b.min_bill, c.valid_until
+         FROM coupons c JOIN coupon_batches b ON b.id = c.batch_id
+         WHERE c.merchant_id = $1 AND c.card_id = $2 AND c.voided_at IS NULL
+           AND (c.valid_from IS NULL OR c.valid_from <= $3)
+           AND (c.valid_until IS NULL OR c.valid_until > $3)
+           AND c.uses + (SELECT COUNT(*) FROM coupon_holds x
+                         WHERE x.merchant_id = c.merchant_id AND x.code = c.code
+                           AND x.expires_at > $3 AND x.order_id <> $4) < c.max_uses
+         ORDER BY c.valid_until IS NULL, c.valid_until, c.code
+         LIMIT $5) w ON 1 = 1
+     WHERE k.merchant_id = $1 AND k.card_id = $2
+     ORDER BY w.valid_until IS NULL, w.valid_until, w.code";
+
+/// One row of [`Store::card_with_extras`]'s read: the card, and one wallet coupon.
+#[derive(sqlx::FromRow)]
+pub(crate) struct CardWithExtrasRow {
+    #[sqlx(flatten)]
+    pub(crate) card: CardRow,
+    #[sqlx(flatten)]
+    pub(crate) extras: ExtrasRow,
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct ExtrasRow {
+    pub(crate) held: i64,
+    pub(crate) profile: Option<String>,
+    pub(crate) expiry_at: Option<i64>,
+    pub(crate) expiry_points: Option<i64>,
+    pub(crate) code: Option<String>,
+    pub(crate) batch: Option<String>,
+    pub(crate) value: Option<String>,
+    pub(crate) min_bill: Option<String>,
+    pub(crate) valid_until: Option<i64>,
+}
+
+/// The extras of a card with `points` spendable, from its read's rows.
+fn extras_of(points: i64, rows: impl Iterator<Item = ExtrasRow>) -> Result<CardExtras> {
+    let mut rows = rows.peekable();
+    let (held, profile, next_expiry) = match rows.peek_mut() {
+        Some(first) => (
+            first.held,
+            parse_profile(first.profile.take())?,
+            first
+                .expiry_at
+                .zip(first.expiry_points)
+                .map(|(at, points)| NextExpiry { at, points }),
+        ),
+        None => (0, Profile::default(), None),
+    };
+    let wallet = rows
+        .filter_map(|row| {
+            Some((
+                row.code?,
+                row.batch?,
+                row.value?,
+                row.min_bill,
+                row.valid_until,
+            ))
+        })
+        .map(wallet_coupon)
+        .collect::<Result<Vec<_>>>()?;
+    Ok(CardExtras {
+        available_points: points.saturating_sub(held),
+        wallet,
+        profile,
+        next_expiry,
+        notes: Vec::new(),
+    })
 }
 
 fn wallet_coupon(

@@ -47,6 +47,10 @@ pub struct StoreOptions {
     /// PostgreSQL: keep rabat's tables in this schema (created if absent) instead of the
     /// connection's default. Lets several deployments, or tests, share one database.
     pub postgres_schema: Option<String>,
+    /// SQLite: read the till's card on the calling thread with a connection of the
+    /// store's own instead of through the pool's connection thread (`local_read`; on by
+    /// default, off only to measure the difference).
+    pub local_reads: bool,
 }
 
 impl StoreOptions {
@@ -57,6 +61,7 @@ impl StoreOptions {
             acquire_timeout: Duration::from_secs(10),
             busy_timeout: Duration::from_secs(5),
             postgres_schema: None,
+            local_reads: true,
         }
     }
 }

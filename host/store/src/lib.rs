@@ -67,6 +67,7 @@ mod group_commit;
 mod holds;
 mod housekeeping;
 mod ledger;
+mod local_read;
 mod lots;
 mod merchants;
 mod notify;
@@ -97,6 +98,7 @@ pub use group_commit::GroupCommit;
 pub use holds::{Hold, NewHold, ReleasedHolds};
 pub use housekeeping::{Housekeeping, HousekeepingOptions, HousekeepingReport};
 pub use ledger::{EntryKind, LedgerEntry, LedgerQuery, Recorded, TransactionRecord};
+pub use local_read::LocalReadStats;
 pub use lots::{AgingReport, Lot, LotSource, NextExpiry, PointsSummary};
 pub use merchants::{Merchant, PosToken};
 pub use notify::{Change, ChangeListener};
@@ -116,6 +118,8 @@ pub struct Store {
     turn: engine::WriterTurn,
     /// SQLite: endpoint 1's reservations, committed in groups (see `reserve_queue`).
     reserve_queue: Option<reserve_queue::ReserveQueue>,
+    /// SQLite on a file: endpoint 1's card read on the caller's thread (see `local_read`).
+    local: Option<std::sync::Arc<local_read::LocalReads>>,
 }
 
 impl Store {
@@ -137,11 +141,25 @@ impl Store {
             )),
             engine::Pool::Postgres(_) => None,
         };
+        let local = match &pool {
+            engine::Pool::Sqlite(sqlite) if options.local_reads => {
+                local_read::LocalReads::new(sqlite.connect_options().get_filename())
+                    .map(std::sync::Arc::new)
+            }
+            _ => None,
+        };
         Ok(Store {
             pool,
             turn,
             reserve_queue,
+            local,
         })
+    }
+
+    /// SQLite on a file: how many card reads ran on the caller's thread, and how many fell
+    /// back to the pool (`None`: reads go through the pool).
+    pub fn local_reads(&self) -> Option<LocalReadStats> {
+        self.local.as_ref().map(|local| local.stats())
     }
 
     /// Which engine this store runs on (for logs and metrics labels).
@@ -158,6 +176,9 @@ impl Store {
     /// Waits for checked-out connections to come back, then closes the pool (graceful
     /// shutdown; SQLite checkpoints its WAL on the last close).
     pub async fn close(&self) {
+        if let Some(local) = &self.local {
+            local.close();
+        }
         with_pool!(self, pool => pool.close().await)
     }
 }

@@ -97,12 +97,7 @@ pub struct PointsSummary {
     pub next_expiry: Option<NextExpiry>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct NextExpiry {
-    pub at: i64,
-    pub points: i64,
-}
+pub use rabat_domain::lots::NextExpiry;
 
 /// What one run of the task did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

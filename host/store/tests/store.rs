@@ -54,6 +54,7 @@ macro_rules! on_both_engines {
 
 on_both_engines!(
     ping_and_engine,
+    the_tills_card_read_sees_every_acknowledged_write_at_once,
     merchant_create_get_conflict,
     credential_lookups_revocation_and_cross_merchant,
     policy_versions_activation_and_rollback,
@@ -167,6 +168,96 @@ async fn ping_and_engine(db: &TestDb) {
         Target::Shared => return,
     };
     assert_eq!(db.store.engine(), expected);
+}
+
+/// Endpoint 1's card read (on SQLite, on the caller's thread with a connection of the
+/// store's own: `local_read`) never answers with a card older than a write already
+/// acknowledged — by this store or by another replica on the same database — whatever
+/// kind of write it was: a bill, an adjustment, a hold, a profile.
+async fn the_tills_card_read_sees_every_acknowledged_write_at_once(db: &TestDb) {
+    let a = &db.store;
+    let b = db.reopen().await;
+    merchant(a, "m1").await;
+    card(a, "m1", "c1").await;
+    let now = rabat_domain::clock::now_ms();
+    let mut balance = 0;
+    for i in 1..=60_i64 {
+        // Alternate the writer: this store and the other replica.
+        let (writer, other) = if i % 2 == 0 { (a, &b) } else { (&b, a) };
+        if i % 3 == 0 {
+            writer
+                .adjust_points("m1", "c1", i, "test", audit)
+                .await
+                .unwrap();
+        } else {
+            let order = format!("o{i}");
+            let recorded = writer
+                .record_transaction("m1", &bill(&order, "c1", "1.00", i, 1_000 + i))
+                .await
+                .unwrap();
+            assert!(matches!(recorded, Recorded::New(_)), "{recorded:?}");
+        }
+        balance += i;
+        for reader in [writer, other] {
+            let card = reader.card("m1", "c1").await.unwrap().unwrap();
+            assert_eq!(card.points, balance, "write {i}: the card read at once");
+            assert_eq!(card.visits, u32::try_from(i - i / 3).unwrap(), "write {i}");
+            let (card, extras) = reader
+                .card_with_extras("m1", "c1", "till", now)
+                .await
+                .unwrap()
+                .unwrap();
+            assert_eq!(card.points, balance, "write {i}: with extras");
+            assert_eq!(extras.available_points, balance, "write {i}");
+        }
+    }
+    // A hold by one replica is seen by the other's next read.
+    b.hold_points("m1", "c1", "other-order", now, 60_000, |_| {
+        (
+            Some(rabat_store::NewHold {
+                points: 100,
+                offer: "{}".into(),
+            }),
+            (),
+        )
+    })
+    .await
+    .unwrap();
+    let (_, extras) = a
+        .card_with_extras("m1", "c1", "till", now)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(extras.available_points, balance - 100);
+    // So is a profile.
+    let profile: rabat_domain::coupon::Profile =
+        serde_json::from_value(json!({"attributes": {"favourite": "tea"}})).unwrap();
+    a.set_card_profile("m1", "c1", &profile, audit)
+        .await
+        .unwrap();
+    let (_, extras) = b
+        .card_with_extras("m1", "c1", "till", now)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(extras.profile, profile);
+    assert_eq!(a.card("m1", "nope").await.unwrap(), None);
+    assert_eq!(
+        b.card_with_extras("m1", "nope", "till", now).await.unwrap(),
+        None
+    );
+    // On SQLite these reads ran on the caller's thread, none through the pool.
+    match db.target {
+        Target::Sqlite { .. } => {
+            for store in [a, &b] {
+                let stats = store.local_reads().expect("a SQLite file reads locally");
+                assert!(stats.answered >= 120, "{stats:?}");
+                assert_eq!(stats.fell_back, 0, "{stats:?}");
+            }
+        }
+        _ => assert_eq!(a.local_reads(), None),
+    }
+    b.close().await;
 }
 
 async fn merchant_create_get_conflict(db: &TestDb) {

@@ -14,6 +14,7 @@ mod compiled_cache;
 mod console;
 mod console_campaigns;
 mod console_coupons;
+mod console_points;
 mod console_returns;
 mod contract_v0_1;
 mod coupons;

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use rabat_domain::budget::{self, Left, Pool, Scope};
 use rabat_domain::clock::now_ms;
-use rabat_domain::coupon::MAX_ISSUED_PER_BILL;
+use rabat_domain::coupon::{CardExtras, MAX_ISSUED_PER_BILL};
 use rabat_domain::currency;
 use rabat_domain::limits::{MAX_POINTS_PER_ACCRUAL, without_nul};
 use rabat_domain::model::{Card, Evaluation, Offer, Order};
@@ -37,6 +37,7 @@ impl Till {
         merchant: &str,
         order: Order,
         card: Card,
+        prefetched: Option<CardExtras>,
         ledger_order_id: &str,
         live: &[&ActiveCampaign],
     ) -> ServiceResult<DiscountResponse> {
@@ -79,6 +80,7 @@ impl Till {
                         &order,
                         ledger_order_id,
                         c.policy.contract(),
+                        prefetched,
                     )
                     .await?
             }
@@ -490,7 +492,14 @@ impl Till {
         let extras = match live.iter().find(|c| c.policy.contract().sees_coupons()) {
             Some(c) => {
                 self.runner
-                    .extras(merchant, card, order, &order.order_id, c.policy.contract())
+                    .extras(
+                        merchant,
+                        card,
+                        order,
+                        &order.order_id,
+                        c.policy.contract(),
+                        None,
+                    )
                     .await?
             }
             None => None,

@@ -498,8 +498,15 @@ async fn thirty_two_tills_on_two_pools_redeem_a_code_at_most_its_uses(db: &TestD
 async fn the_card_extras_show_available_points_wallet_and_profile(db: &TestDb) {
     let s = &db.store;
     merchant(s, "m1").await;
+    // Points expire 30 days after they are earned: the balance set below is one lot.
+    let rules = rabat_domain::lots::PointsRules {
+        expiry: rabat_domain::lots::Expiry::Days(30),
+        ..Default::default()
+    };
+    s.set_points_rules("m1", &rules, audit).await.unwrap();
     let mut c = card(s, "m1", "c1").await;
     c.points = 1000;
+    let before = now();
     s.upsert_card("m1", &c, Some(1000), audit).await.unwrap();
     let batch = s
         .create_coupon_batch(
@@ -540,9 +547,29 @@ async fn the_card_extras_show_available_points_wallet_and_profile(db: &TestDb) {
         extras.wallet[0].value,
         CouponValue::Amount { amount: dec("5") }
     );
+    let expiry = extras.next_expiry.expect("the balance's lot expires");
+    assert_eq!(expiry.points, 1000);
+    assert!(
+        (before + 30 * 86_400_000..=now() + 30 * 86_400_000).contains(&expiry.at),
+        "30 days after the balance was set: {expiry:?}"
+    );
     // Its own order does not count against itself.
     let own = s.card_extras("m1", "c1", "other", 1000, t).await.unwrap();
     assert_eq!(own.available_points, 1000);
+    // Endpoint 1's read: the card and the same extras in one round trip.
+    let (read, with_card) = s
+        .card_with_extras("m1", "c1", "this", t)
+        .await
+        .unwrap()
+        .expect("the card exists");
+    assert_eq!(read.card_id, "c1");
+    assert_eq!(read.points, 1000);
+    assert_eq!(with_card, extras);
+    assert_eq!(
+        s.card_with_extras("m1", "nope", "this", t).await.unwrap(),
+        None,
+        "an unknown card"
+    );
     let missing = s.set_card_profile("m1", "nope", &profile, audit).await;
     assert!(
         matches!(missing, Err(StoreError::NotFound { .. })),
