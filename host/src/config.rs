@@ -20,6 +20,9 @@ pub struct FileSettings {
     pub database_url: Option<String>,
     /// PostgreSQL: keep rabat's tables in this schema (created if absent).
     pub database_schema: Option<String>,
+    /// SQLite: the till's card read on the request's thread (default true; false only to
+    /// measure the difference).
+    pub sqlite_local_reads: Option<bool>,
     pub operator_token: Option<String>,
     /// Largest request body, in bytes.
     pub max_body_bytes: Option<usize>,
@@ -98,6 +101,8 @@ pub struct Settings {
     pub bind: SocketAddr,
     pub database_url: String,
     pub database_schema: Option<String>,
+    /// SQLite: the till's card read on the request's thread (`local_read` in the store).
+    pub sqlite_local_reads: bool,
     pub operator_token: Option<String>,
     pub max_body_bytes: usize,
     pub max_module_bytes: usize,
@@ -208,6 +213,7 @@ impl Default for Settings {
             bind: SocketAddr::from(([127, 0, 0, 1], 8080)),
             database_url: DEFAULT_DATABASE_URL.into(),
             database_schema: None,
+            sqlite_local_reads: true,
             operator_token: None,
             max_body_bytes: 256 << 10,
             max_module_bytes: 4 << 20,
@@ -287,6 +293,10 @@ pub struct SettingsArgs {
     /// [default: false]
     #[arg(long, env = "RABAT_BIFIT_ALLOW_HTTP")]
     pub bifit_allow_http: Option<bool>,
+    /// SQLite: read the till's card on the request's thread instead of through the
+    /// database pool's thread; false only to measure the difference [default: true]
+    #[arg(long, env = "RABAT_SQLITE_LOCAL_READS")]
+    pub sqlite_local_reads: Option<bool>,
     /// A TOML file with any of the settings (keys in kebab-case)
     #[arg(long, env = "RABAT_CONFIG")]
     pub config: Option<PathBuf>,
@@ -505,6 +515,10 @@ impl SettingsArgs {
                 .or(file.database_url)
                 .unwrap_or(defaults.database_url),
             database_schema: self.database_schema.clone().or(file.database_schema),
+            sqlite_local_reads: self
+                .sqlite_local_reads
+                .or(file.sqlite_local_reads)
+                .unwrap_or(defaults.sqlite_local_reads),
             operator_token,
             max_body_bytes: file.max_body_bytes.unwrap_or(defaults.max_body_bytes),
             max_module_bytes: file.max_module_bytes.unwrap_or(defaults.max_module_bytes),

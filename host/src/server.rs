@@ -134,6 +134,7 @@ pub struct Started {
 pub async fn start(settings: Settings) -> anyhow::Result<Started> {
     let mut options = StoreOptions::new(settings.database_url.clone());
     options.postgres_schema = settings.database_schema.clone();
+    options.local_reads = settings.sqlite_local_reads;
     let store = Store::connect_with(&options).await.with_context(|| {
         format!(
             "could not open the database {}",

@@ -1,8 +1,9 @@
-//! Crash safety with real processes: endpoint-2 load on a running `rabat serve`, SIGKILL
-//! in the middle of it, a restart on the same database, then every transaction that was
-//! acknowledged with 200 is in the ledger exactly once, and every card's stats equal the
-//! sum of its ledger rows. On SQLite, and on PostgreSQL when `RABAT_TEST_POSTGRES_URL` is
-//! set.
+//! Crash safety with real processes: endpoint-2 load on a running `rabat serve`, with
+//! returns of the acknowledged bills racing it (issue 19), SIGKILL in the middle of it, a
+//! restart on the same database, then every transaction that was acknowledged with 200 is
+//! in the ledger exactly once, every acknowledged return is recorded once (and taken its
+//! points back once), and every card's stats equal the sum of its ledger rows, its points
+//! the sum of its lots. On SQLite, and on PostgreSQL when `RABAT_TEST_POSTGRES_URL` is set.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::collections::{HashMap, HashSet};
@@ -18,6 +19,8 @@ use serde_json::{Value, json};
 
 const CARDS: usize = 4;
 const CLIENTS: usize = 16;
+/// Clients returning acknowledged bills whole while the bills go on.
+const RETURNERS: usize = 4;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn sqlite_acknowledged_transactions_survive_sigkill() {
@@ -146,6 +149,41 @@ async fn crash_and_check(store: &Store, url: &str, schema: Option<&str>) {
             }
         }));
     }
+    // Returns: each returner takes every RETURNERS-th acknowledged bill, whole.
+    let returned = Arc::new(Mutex::new(Vec::<String>::new()));
+    for returner in 0..RETURNERS {
+        let (acked, returned, stop, key) = (
+            acked.clone(),
+            returned.clone(),
+            stop.clone(),
+            api_key.clone(),
+        );
+        clients.push(tokio::spawn(async move {
+            let probe = Server::probe(port);
+            let mut next = returner;
+            while !stop.load(Ordering::Relaxed) {
+                let Some(order) = acked.lock().unwrap().get(next).map(|(id, _)| id.clone()) else {
+                    tokio::time::sleep(Duration::from_millis(5)).await;
+                    continue;
+                };
+                next += RETURNERS;
+                let body = json!({"returnId": format!("R-{order}")}).to_string();
+                match probe
+                    .call(
+                        "POST",
+                        &format!("/admin/v1/merchants/crash/transactions/{order}/returns"),
+                        Some(&key),
+                        body,
+                    )
+                    .await
+                {
+                    Ok((201, _)) => returned.lock().unwrap().push(order),
+                    Ok((status, text)) => panic!("return of {order}: {status}: {text}"),
+                    Err(_) => break, // the server is gone: never acknowledged
+                }
+            }
+        }));
+    }
     tokio::time::sleep(Duration::from_millis(1500)).await;
     server.kill();
     stop.store(true, Ordering::Relaxed);
@@ -153,6 +191,12 @@ async fn crash_and_check(store: &Store, url: &str, schema: Option<&str>) {
         client.await.unwrap();
     }
     let acked = acked.lock().unwrap().clone();
+    let returned = returned.lock().unwrap().clone();
+    assert!(
+        returned.len() > 3,
+        "the returns did run: {} acknowledged",
+        returned.len()
+    );
     assert!(
         acked.len() > 10,
         "the load did run: {} acknowledged",
@@ -175,6 +219,62 @@ async fn crash_and_check(store: &Store, url: &str, schema: Option<&str>) {
         );
     }
     check_cards_match_ledger(store, &ledger).await;
+    // Every acknowledged return once, its bill's point taken back once (a bill earns one
+    // stamp; a card never goes below zero, so a return takes it or records a shortfall),
+    // and no return — acknowledged or cut off by the kill — took points twice.
+    let mut rows_of_return: HashMap<&str, usize> = HashMap::new();
+    for row in &ledger {
+        if let Some(id) = row
+            .reason
+            .as_deref()
+            .and_then(|why| why.split("return '").nth(1))
+            .and_then(|rest| rest.split('\'').next())
+        {
+            *rows_of_return.entry(id).or_default() += 1;
+        }
+    }
+    assert!(
+        rows_of_return.values().all(|&n| n == 1),
+        "one ledger row per return: {rows_of_return:?}"
+    );
+    for order in &returned {
+        let (status, text) = server
+            .call(
+                "GET",
+                &format!("/admin/v1/merchants/crash/transactions/{order}/returns"),
+                Some(&api_key),
+                "",
+            )
+            .await
+            .unwrap();
+        assert_eq!(status, 200, "{text}");
+        let list: Value = serde_json::from_str(&text).unwrap();
+        let items = list["items"].as_array().unwrap();
+        assert_eq!(items.len(), 1, "{order}: returned once: {list}");
+        assert_eq!(items[0]["returnId"], format!("R-{order}"), "{list}");
+        let taken = items[0]["pointsTaken"].as_i64().unwrap();
+        let shortfall = items[0]["shortfall"].as_i64().unwrap();
+        assert_eq!(taken + shortfall, 1, "{order}: its one stamp: {list}");
+        let id = format!("R-{order}");
+        assert_eq!(
+            rows_of_return.get(id.as_str()).copied().unwrap_or(0),
+            usize::from(taken > 0),
+            "{order}: its row in the ledger"
+        );
+    }
+    // An acknowledged return repeated after the restart is the same return.
+    if let Some(order) = returned.first() {
+        let (status, text) = server
+            .call(
+                "POST",
+                &format!("/admin/v1/merchants/crash/transactions/{order}/returns"),
+                Some(&api_key),
+                json!({"returnId": format!("R-{order}")}).to_string(),
+            )
+            .await
+            .unwrap();
+        assert_eq!(status, 200, "a repeat: {text}");
+    }
 
     // An acknowledged bill repeated after the restart is recognised, and changes nothing.
     for (_, body) in acked.iter().take(5) {
@@ -238,5 +338,13 @@ async fn check_cards_match_ledger(store: &Store, ledger: &[rabat::store::LedgerE
             stored.points, points,
             "{id}: points = the sum of its ledger points"
         );
+        let lots: i64 = store
+            .card_lots("crash", &id)
+            .await
+            .unwrap()
+            .iter()
+            .map(|lot| lot.remaining)
+            .sum();
+        assert_eq!(lots, stored.points, "{id}: its lots hold its points");
     }
 }
