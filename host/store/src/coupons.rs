@@ -25,10 +25,34 @@ use rabat_domain::model::Card;
 
 use super::cards::CardRow;
 use super::engine::WriteConn;
+use super::lots::next_expiry_sql;
 use super::page::{self, Page};
 use super::{AuditOf, Entity, Result, Store, StoreError, now_ms};
 
 /// Rows per multi-row insert of codes (9 parameters each, far below both engines' caps).
+/// A card's usable wallet (merchant `$1`, card `$2`, at `$3`, for order `$4`, whose own
+/// holds do not count against it): its codes not voided, valid at `$3`, with uses left
+/// beyond what other open orders hold, soonest to expire first, at most
+/// [`MAX_WALLET_COUPONS`]. The limit is written into the statement, not bound: SQLite's
+/// planner reads a bound LIMIT's value, and a statement whose plan read a parameter is
+/// prepared again every time that parameter is bound — on endpoint 1's every read (a
+/// third of its time in SQLite's parser, BENCHMARKS.md).
+macro_rules! usable_wallet_sql {
+    () => {
+        "SELECT c.code, b.name, b.value, b.min_bill, c.valid_until
+         FROM coupons c JOIN coupon_batches b ON b.id = c.batch_id
+         WHERE c.merchant_id = $1 AND c.card_id = $2 AND c.voided_at IS NULL
+           AND (c.valid_from IS NULL OR c.valid_from <= $3)
+           AND (c.valid_until IS NULL OR c.valid_until > $3)
+           AND c.uses + (SELECT COUNT(*) FROM coupon_holds x
+                         WHERE x.merchant_id = c.merchant_id AND x.code = c.code
+                           AND x.expires_at > $3 AND x.order_id <> $4) < c.max_uses
+         ORDER BY c.valid_until IS NULL, c.valid_until, c.code
+         LIMIT 32"
+    };
+}
+const _: () = assert!(MAX_WALLET_COUPONS == 32, "usable_wallet_sql!'s LIMIT");
+
 const INSERT_CHUNK: usize = 500;
 
 /// How a new batch gets its codes.
@@ -818,7 +842,6 @@ impl Store {
                     ("$2", &card_id),
                     ("$3", &now),
                     ("$4", &order_id),
-                    ("$5", &(MAX_WALLET_COUPONS as i64)),
                 ],
                 |row| {
                     Ok(CardWithExtrasRow {
@@ -835,7 +858,6 @@ impl Store {
         .bind(card_id)
         .bind(now)
         .bind(order_id)
-        .bind(MAX_WALLET_COUPONS as i64)
         .fetch_all(pool)
         .await)?)
     }
@@ -852,23 +874,11 @@ impl Store {
         now: i64,
     ) -> Result<Vec<WalletCoupon>> {
         type Row = (String, String, String, Option<String>, Option<i64>);
-        let rows: Vec<Row> = with_pool!(self, pool => sqlx::query_as(
-            "SELECT c.code, b.name, b.value, b.min_bill, c.valid_until
-             FROM coupons c JOIN coupon_batches b ON b.id = c.batch_id
-             WHERE c.merchant_id = $1 AND c.card_id = $2 AND c.voided_at IS NULL
-               AND (c.valid_from IS NULL OR c.valid_from <= $3)
-               AND (c.valid_until IS NULL OR c.valid_until > $3)
-               AND c.uses + (SELECT COUNT(*) FROM coupon_holds h
-                             WHERE h.merchant_id = c.merchant_id AND h.code = c.code
-                               AND h.expires_at > $3 AND h.order_id <> $4) < c.max_uses
-             ORDER BY c.valid_until IS NULL, c.valid_until, c.code
-             LIMIT $5",
-        )
+        let rows: Vec<Row> = with_pool!(self, pool => sqlx::query_as(usable_wallet_sql!())
         .bind(merchant)
         .bind(card_id)
         .bind(now)
         .bind(order_id)
-        .bind(MAX_WALLET_COUPONS as i64)
         .fetch_all(pool)
         .await)?;
         rows.into_iter().map(wallet_coupon).collect()
@@ -951,7 +961,7 @@ impl Store {
 /// The card on every row, with its held points (other orders' holds), its profile and its
 /// next expiry; the usable wallet's coupons beside them (none: one row of NULLs). No card:
 /// no rows. The card's columns come first (11), then the extras' (9).
-const CARD_WITH_EXTRAS: &str =
+const CARD_WITH_EXTRAS: &str = concat!(
     "SELECT k.card_id, k.customer_id, k.name, k.tier, k.tags, k.points, k.pending_points,
             k.visits, k.total_spent, k.first_visit, k.last_visit,
             h.held, k.profile, n.at AS expiry_at, n.points AS expiry_points,
@@ -960,24 +970,15 @@ const CARD_WITH_EXTRAS: &str =
      CROSS JOIN (SELECT CAST(COALESCE(SUM(points), 0) AS BIGINT) AS held FROM holds
                  WHERE merchant_id = $1 AND card_id = $2 AND expires_at > $3
                    AND order_id <> $4) h
-     LEFT JOIN (SELECT expires_at AS at, CAST(SUM(remaining) AS BIGINT) AS points
-                FROM point_lots
-                WHERE merchant_id = $1 AND card_id = $2 AND remaining > 0
-                  AND expires_at IS NOT NULL
-                GROUP BY expires_at ORDER BY expires_at LIMIT 1) n ON 1 = 1
-     LEFT JOIN (
-         SELECT c.code, b.name, b.value, b.min_bill, c.valid_until
-         FROM coupons c JOIN coupon_batches b ON b.id = c.batch_id
-         WHERE c.merchant_id = $1 AND c.card_id = $2 AND c.voided_at IS NULL
-           AND (c.valid_from IS NULL OR c.valid_from <= $3)
-           AND (c.valid_until IS NULL OR c.valid_until > $3)
-           AND c.uses + (SELECT COUNT(*) FROM coupon_holds x
-                         WHERE x.merchant_id = c.merchant_id AND x.code = c.code
-                           AND x.expires_at > $3 AND x.order_id <> $4) < c.max_uses
-         ORDER BY c.valid_until IS NULL, c.valid_until, c.code
-         LIMIT $5) w ON 1 = 1
+     CROSS JOIN (",
+    next_expiry_sql!(),
+    ") n
+     LEFT JOIN (",
+    usable_wallet_sql!(),
+    ") w ON 1 = 1
      WHERE k.merchant_id = $1 AND k.card_id = $2
-     ORDER BY w.valid_until IS NULL, w.valid_until, w.code";
+     ORDER BY w.valid_until IS NULL, w.valid_until, w.code"
+);
 
 /// One row of [`Store::card_with_extras`]'s read: the card, and one wallet coupon.
 #[derive(sqlx::FromRow)]

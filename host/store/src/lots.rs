@@ -27,7 +27,27 @@ use rabat_domain::lots::PointsRules;
 use serde::Serialize;
 
 use super::engine::WriteConn;
+
+/// A card's next expiry as one row `(at, points)` for merchant `$1`, card `$2` (both NULL
+/// when nothing is due to expire), through the card's lots' index: the earliest expiry of
+/// its lots with points left, and how many points those lots hold. `remaining <> 0` is
+/// the card index's own condition (SQLite uses a partial index only for a query that
+/// states it; grouped by `expires_at` instead, it walked the expiry index of every
+/// merchant's lots: 576 ms at 300 000 lots against 14 µs).
+macro_rules! next_expiry_sql {
+    () => {
+        "SELECT MIN(expires_at) AS at,
+                CAST(SUM(CASE WHEN expires_at = (
+                         SELECT MIN(expires_at) FROM point_lots
+                         WHERE merchant_id = $1 AND card_id = $2 AND remaining <> 0
+                           AND remaining > 0)
+                     THEN remaining ELSE 0 END) AS BIGINT) AS points
+         FROM point_lots
+         WHERE merchant_id = $1 AND card_id = $2 AND remaining <> 0 AND remaining > 0"
+    };
+}
 use super::{AuditOf, Entity, Result, Store, StoreError, now_ms};
+pub(crate) use next_expiry_sql;
 
 /// Where a lot came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
@@ -229,7 +249,8 @@ async fn earn(
         // Debt first, oldest first.
         let debts: Vec<(i64, i64)> = sqlx::query_as(
             "SELECT id, remaining FROM point_lots
-             WHERE merchant_id = $1 AND card_id = $2 AND remaining < 0 ORDER BY id",
+             WHERE merchant_id = $1 AND card_id = $2 AND remaining <> 0 AND remaining < 0
+             ORDER BY id",
         )
         .bind(merchant)
         .bind(card_id)
@@ -294,7 +315,7 @@ async fn take(
     with_conn!(conn, c => {
         let lots: Vec<(i64, i64, i64)> = sqlx::query_as(
             "SELECT id, remaining, pending FROM point_lots
-             WHERE merchant_id = $1 AND card_id = $2 AND remaining > 0
+             WHERE merchant_id = $1 AND card_id = $2 AND remaining <> 0 AND remaining > 0
              ORDER BY CASE WHEN ledger_id = $3 THEN 0 ELSE 1 END, pending, earned_at, id",
         )
         .bind(merchant)
@@ -438,19 +459,18 @@ impl Store {
         now: i64,
     ) -> Result<PointsSummary> {
         type Row = (i64, i64, i64, Option<i64>, Option<i64>);
-        let row: Option<Row> = with_pool!(self, pool => sqlx::query_as(
+        let row: Option<Row> = with_pool!(self, pool => sqlx::query_as(concat!(
             "SELECT c.points, c.pending_points,
                     (SELECT CAST(COALESCE(SUM(h.points), 0) AS BIGINT) FROM holds h
                      WHERE h.merchant_id = c.merchant_id AND h.card_id = c.card_id
                        AND h.expires_at > $3),
                     n.at, n.points
              FROM cards c
-             LEFT JOIN (SELECT expires_at AS at, CAST(SUM(remaining) AS BIGINT) AS points
-                        FROM point_lots
-                        WHERE merchant_id = $1 AND card_id = $2 AND remaining > 0
-                          AND expires_at IS NOT NULL
-                        GROUP BY expires_at ORDER BY expires_at LIMIT 1) n ON 1 = 1
-             WHERE c.merchant_id = $1 AND c.card_id = $2",
+             CROSS JOIN (",
+            next_expiry_sql!(),
+            ") n
+             WHERE c.merchant_id = $1 AND c.card_id = $2"
+            ),
         )
         .bind(merchant)
         .bind(card_id)
@@ -556,7 +576,7 @@ impl Store {
             }
             let due: Vec<(i64, i64, i64)> = sqlx::query_as(
                 "SELECT id, remaining, pending FROM point_lots
-                 WHERE merchant_id = $1 AND card_id = $2 AND remaining > 0
+                 WHERE merchant_id = $1 AND card_id = $2 AND remaining <> 0 AND remaining > 0
                    AND expires_at IS NOT NULL AND expires_at <= $3
                  ORDER BY expires_at, id",
             )
