@@ -1105,6 +1105,17 @@ impl fantoccini::wd::WebDriverCompatibleCommand for BrowserLog {
 }
 
 /// The console's errors and warnings since the last call.
+/// Opens the console at `base` and signs in as `merchant` with its API key; returns once
+/// the Overview shows.
+pub(crate) async fn sign_in(c: &Client, base: &str, merchant: &str, key: &str) {
+    go(c, base, "overview").await;
+    wait_text(c, "h1", "Sign in").await;
+    fill(c, "input[name=merchant]", merchant).await;
+    fill(c, "input[name=apiKey]", key).await;
+    click_button(c, "Sign in").await;
+    wait_text(c, "h1", "Overview").await;
+}
+
 pub(crate) async fn browser_problems(c: &Client) -> Vec<String> {
     let log = c
         .issue_cmd(BrowserLog)

@@ -13,7 +13,7 @@ use crate::common::db::{Target, TestDb};
 use crate::common::process::Server;
 use crate::common::wasm::example;
 use crate::console::{
-    api, click_button, confirm, fill, go, shot, start_browser, wait_find, wait_text,
+    api, click_button, confirm, fill, go, shot, sign_in, start_browser, wait_find, wait_text,
 };
 use rabat::store::credentials;
 
@@ -53,12 +53,7 @@ async fn sqlite_campaigns_page_in_a_real_browser() {
     let key = key.plaintext;
     let pos = pos.plaintext;
     let (_driver, c) = start_browser().await;
-    go(&c, &base, "overview").await;
-    wait_text(&c, "h1", "Sign in").await;
-    fill(&c, "input[name=merchant]", "shop").await;
-    fill(&c, "input[name=apiKey]", &key).await;
-    click_button(&c, "Sign in").await;
-    wait_text(&c, "h1", "Overview").await;
+    sign_in(&c, &base, "shop", &key).await;
 
     // The list: the default campaign the activation made.
     go(&c, &base, "campaigns").await;

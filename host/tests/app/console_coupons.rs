@@ -16,8 +16,8 @@ use crate::common::app::audit;
 use crate::common::db::{Target, TestDb};
 use crate::common::process::Server;
 use crate::console::{
-    api, browser_problems, click_button, fill, go, shot, start_browser, wait_click, wait_find,
-    wait_text,
+    api, browser_problems, click_button, fill, go, shot, sign_in, start_browser, wait_click,
+    wait_find, wait_text,
 };
 use rabat::store::credentials;
 
@@ -70,12 +70,7 @@ async fn sqlite_coupons_in_a_real_browser() {
     let key = key.plaintext;
     let m = "/admin/v1/merchants/shop";
     let (_driver, c) = start_browser().await;
-    go(&c, &base, "overview").await;
-    wait_text(&c, "h1", "Sign in").await;
-    fill(&c, "input[name=merchant]", "shop").await;
-    fill(&c, "input[name=apiKey]", &key).await;
-    click_button(&c, "Sign in").await;
-    wait_text(&c, "h1", "Overview").await;
+    sign_in(&c, &base, "shop", &key).await;
 
     // The page from the navigation: no batch yet.
     click_button(&c, "Coupons").await;

@@ -8,58 +8,22 @@
 
 use serde_json::json;
 
-use crate::common::app::audit;
-use crate::common::db::{Target, TestDb};
-use crate::common::process::Server;
-use crate::common::wasm::example;
 use crate::console::{
-    api, browser_problems, click_button, fill, go, shot, start_browser, wait_find, wait_text,
+    api, browser_problems, click_button, fill, go, shot, sign_in, start_browser, wait_find,
+    wait_text,
 };
-use rabat::store::credentials;
+use crate::console_returns::points_shop;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sqlite_points_rules_and_lots_in_a_real_browser() {
-    let db = TestDb::sqlite().await;
-    let Target::Sqlite { path, .. } = &db.target else {
-        unreachable!()
-    };
-    let url = format!("sqlite://{}", path.display());
-    let store = &db.store;
-    let key = credentials::new_api_key();
-    let pos = credentials::new_pos_token();
-    store
-        .create_merchant("shop", "Corner Café", &key.hash, &pos.hash, audit)
-        .await
-        .unwrap();
-    // A point per whole currency unit of a completed bill (no birthday: no doubling).
-    let points = store
-        .add_policy("shop", &example("birthday-points"), Some("points"), audit)
-        .await
-        .unwrap()
-        .version;
-    store
-        .put_policy_config("shop", &json!({"pointsPerUnit": 1}), audit)
-        .await
-        .unwrap();
-    store.activate_policy("shop", points, audit).await.unwrap();
-    store.close().await;
-
-    let server = Server::start(&url, None).await;
-    let base = format!("http://127.0.0.1:{}", server.port);
-    let key = key.plaintext;
-    let pos = pos.plaintext;
+    let (_db, server, base, key, pos) = points_shop().await;
     let m = "/admin/v1/merchants/shop";
     let card = "4006381333931";
     let (status, _) = api(&server, "PUT", &format!("{m}/cards/{card}"), &key, "{}").await;
     assert_eq!(status, 201, "a new card");
 
     let (_driver, c) = start_browser().await;
-    go(&c, &base, "overview").await;
-    wait_text(&c, "h1", "Sign in").await;
-    fill(&c, "input[name=merchant]", "shop").await;
-    fill(&c, "input[name=apiKey]", &key).await;
-    click_button(&c, "Sign in").await;
-    wait_text(&c, "h1", "Overview").await;
+    sign_in(&c, &base, "shop", &key).await;
 
     // The rules page says the defaults in words.
     go(&c, &base, "points-rules").await;

@@ -16,8 +16,8 @@ use crate::common::db::{Target, TestDb};
 use crate::common::process::Server;
 use crate::common::wasm::example;
 use crate::console::{
-    api, browser_problems, click_button, fill, go, shot, start_browser, wait_click, wait_find,
-    wait_text,
+    api, browser_problems, click_button, fill, go, shot, sign_in, start_browser, wait_click,
+    wait_find, wait_text,
 };
 use rabat::store::credentials;
 
@@ -39,8 +39,11 @@ async fn eventually(
     panic!("GET {path} never satisfied the check; last: {last}");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn sqlite_returns_on_the_card_page_in_a_real_browser() {
+/// A SQLite shop `shop` whose policy earns a point per whole currency unit of a completed
+/// bill (`birthday-points`, no birthday: no doubling), served by a real `rabat serve`:
+/// the database (kept for the test's length), the server, its base URL, the API key and
+/// the POS token.
+pub(crate) async fn points_shop() -> (TestDb, Server, String, String, String) {
     let db = TestDb::sqlite().await;
     let Target::Sqlite { path, .. } = &db.target else {
         unreachable!()
@@ -53,7 +56,6 @@ async fn sqlite_returns_on_the_card_page_in_a_real_browser() {
         .create_merchant("shop", "Corner Café", &key.hash, &pos.hash, audit)
         .await
         .unwrap();
-    // A point per whole currency unit of a completed bill (no birthday: no doubling).
     let points = store
         .add_policy("shop", &example("birthday-points"), Some("points"), audit)
         .await
@@ -65,11 +67,14 @@ async fn sqlite_returns_on_the_card_page_in_a_real_browser() {
         .unwrap();
     store.activate_policy("shop", points, audit).await.unwrap();
     store.close().await;
-
     let server = Server::start(&url, None).await;
     let base = format!("http://127.0.0.1:{}", server.port);
-    let key = key.plaintext;
-    let pos = pos.plaintext;
+    (db, server, base, key.plaintext, pos.plaintext)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_returns_on_the_card_page_in_a_real_browser() {
+    let (_db, server, base, key, pos) = points_shop().await;
     let m = "/admin/v1/merchants/shop";
     let card = "4006381333931";
     let (status, _) = api(&server, "PUT", &format!("{m}/cards/{card}"), &key, "{}").await;
@@ -102,12 +107,7 @@ async fn sqlite_returns_on_the_card_page_in_a_real_browser() {
     let returns = format!("{m}/transactions/b1/returns");
 
     let (_driver, c) = start_browser().await;
-    go(&c, &base, "overview").await;
-    wait_text(&c, "h1", "Sign in").await;
-    fill(&c, "input[name=merchant]", "shop").await;
-    fill(&c, "input[name=apiKey]", &key).await;
-    click_button(&c, "Sign in").await;
-    wait_text(&c, "h1", "Overview").await;
+    sign_in(&c, &base, "shop", &key).await;
 
     // The card's page shows the bill with a Return button; no returns yet.
     go(&c, &base, &format!("cards/{card}")).await;
