@@ -255,6 +255,40 @@ async fn concurrent_bills_on_one_card_never_share_points(app: &TestApp) {
         .filter(|(kind, _, _)| kind == "burn")
         .collect();
     assert_eq!(burns, [("burn".into(), format!("o{}", offered[0]), -1000)]);
+
+    // The bill that paid with the points is returned whole: the 1 000 come back as a new
+    // lot (issue 19), once.
+    let order = format!("o{}", offered[0]);
+    let path = format!(
+        "/admin/v1/merchants/{}/transactions/{order}/returns",
+        shop.id
+    );
+    let body = json!({"returnId": "R-1"}).to_string();
+    let reply = app
+        .call("POST", &path, Some(&shop.api_key), body.clone())
+        .await;
+    assert_eq!(reply.status, 201, "{}", reply.text);
+    assert_eq!(reply.json["pointsGiven"], 1000, "{}", reply.text);
+    assert_eq!(reply.json["whole"], true, "{}", reply.text);
+    let again = app.call("POST", &path, Some(&shop.api_key), body).await;
+    assert_eq!(
+        again.status, 200,
+        "a repeat is the same return: {}",
+        again.text
+    );
+    assert_eq!(admin_card(app, &shop).await["points"], 1000);
+    let points = format!("/admin/v1/merchants/{}/cards/c1/points", shop.id);
+    let reply = app.call("GET", &points, Some(&shop.api_key), "").await;
+    assert_eq!(reply.status, 200, "{}", reply.text);
+    let returned: Vec<_> = reply.json["lots"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|lot| lot["source"] == "returned")
+        .map(|lot| (lot["points"].as_i64(), lot["remaining"].as_i64()))
+        .collect();
+    assert_eq!(returned, [(Some(1000), Some(1000))], "{}", reply.text);
+    assert_eq!(reply.json["availablePoints"], 1000, "{}", reply.text);
 }
 
 async fn an_offer_not_taken_burns_nothing_and_frees_the_points(app: &TestApp) {
