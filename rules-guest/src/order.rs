@@ -164,8 +164,7 @@ impl<'a> Order<'a> {
     where
         'a: 'b,
     {
-        self.items()
-            .filter(move |item| item.category_id() == Some(id))
+        self.items().filter(move |item| item.rec.category_id_is(id))
     }
 
     /// The distinct product ids of `lines`, in the order they first appear. Item
@@ -325,7 +324,7 @@ impl<'a> OrderItem<'a> {
 
     /// Whether the line's category name is `name`.
     pub fn in_category(&self, name: &str) -> bool {
-        self.category_name() == Some(name)
+        self.rec.category_name_is(name)
     }
 }
 

@@ -544,3 +544,47 @@ fn malformed_0_3_sections_name_the_field() {
     enc.config("{}");
     assert_eq!(enc.finish(), Err(EncodeError::CountMismatch("card extras")));
 }
+
+#[test]
+fn comparing_a_category_agrees_with_reading_it() {
+    let buf = sample(true, true);
+    let input = Input::open(&buf).unwrap();
+    let mut items = input.items();
+    let (first, second) = (items.next().unwrap(), items.next().unwrap());
+    assert!(first.category_name_is("Hot Beverages"));
+    assert!(!first.category_name_is("Hot Beverage"));
+    assert!(!first.category_name_is(""));
+    // No category at all is no name.
+    assert_eq!(first.category_id(), Ok(None));
+    assert!(!first.category_id_is(""));
+    for name in ["Hot Beverages", "Bakery", "", "Čaj"] {
+        for item in [first, second] {
+            assert_eq!(
+                item.category_name_is(name),
+                item.category_name() == Ok(Some(name)),
+                "{name}"
+            );
+            assert_eq!(
+                item.category_id_is(name),
+                item.category_id() == Ok(Some(name))
+            );
+        }
+    }
+    // A name that is not UTF-8, or out of bounds, is no category, as reading it says.
+    let item_at = input.layout().items.0;
+    let strings_at = input.layout().strings.0;
+    let at = u32_at(&buf, item_at + 85).unwrap() as usize;
+    let mut bad = buf.clone();
+    bad[strings_at + at] = 0xFF;
+    let bad_input = Input::open(&bad).unwrap();
+    let item = bad_input.items().next().unwrap();
+    assert!(item.category_name().is_err());
+    assert!(!item.category_name_is("Hot Beverages"));
+    assert!(!item.category_name_is("\u{FFFD}ot Beverages"));
+    let mut bad = buf.clone();
+    bad[item_at + 85..item_at + 89].copy_from_slice(&60_000u32.to_le_bytes());
+    let bad_input = Input::open(&bad).unwrap();
+    let item = bad_input.items().next().unwrap();
+    assert!(item.category_name().is_err());
+    assert!(!item.category_name_is("Hot Beverages"));
+}

@@ -25,18 +25,22 @@ impl Policy for TierCategory {
                 format!("{pct}% {tier} member discount"),
             ));
         }
-        let lines = || ctx.order().lines_in_category(&config.category);
-        for product_id in Order::products(lines()) {
+        // One pass over the bill: each product of the category once, named by its first
+        // line (one item discount covers every line of its product).
+        let mut seen: Vec<&str> = Vec::new();
+        for line in ctx.order().lines_in_category(&config.category) {
+            let product_id = line.product_id();
+            if seen.contains(&product_id) {
+                continue;
+            }
             if evaluation.discounts.len() == rabat_rules::MAX_DISCOUNTS {
                 break;
             }
-            let name = lines()
-                .find(|line| line.product_id() == product_id)
-                .map_or("", |line| line.name());
+            seen.push(product_id);
             evaluation = evaluation.with(Discount::percentage_on_item(
                 product_id,
                 config.percentage,
-                format!("{}% off {name}", config.percentage),
+                format!("{}% off {}", config.percentage, line.name()),
             ));
         }
         Ok(evaluation)
