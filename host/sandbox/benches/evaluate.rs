@@ -105,6 +105,12 @@ fn evaluate(c: &mut Criterion) {
     {
         config.keep_resident_bytes = bytes;
     }
+    if let Some(bytes) = std::env::var("RABAT_BENCH_TABLE_KEEP_RESIDENT")
+        .ok()
+        .and_then(|v| v.parse().ok())
+    {
+        config.table_keep_resident_bytes = bytes;
+    }
     if let Some(ms) = std::env::var("RABAT_BENCH_EPOCH_TICK_MS")
         .ok()
         .and_then(|v| v.parse().ok())
@@ -115,6 +121,9 @@ fn evaluate(c: &mut Criterion) {
     let flag = |name: &str| std::env::var(name).ok().map(|v| v == "1");
     if let Some(on) = flag("RABAT_BENCH_PAGEMAP_SCAN") {
         config.pagemap_scan = on;
+    }
+    if let Some(on) = flag("RABAT_BENCH_TABLE_LAZY_INIT") {
+        config.table_lazy_init = on;
     }
     if let Some(on) = flag("RABAT_BENCH_COW") {
         config.memory_init_cow = on;

@@ -44,6 +44,14 @@ pub struct RuntimeConfig {
     /// calls rather than returned to the kernel: cheaper for the small memories policies
     /// touch (see BENCHMARKS.md).
     pub keep_resident_bytes: usize,
+    /// The same for each pooled table. A policy's table (its indirect-call targets) is a
+    /// few hundred elements: within one page it is reset by `memset` alone, where a larger
+    /// setting costs a `PAGEMAP_SCAN` system call per call to find that one page dirty.
+    pub table_keep_resident_bytes: usize,
+    /// Fill a table's function references on first use (wasmtime's default) rather than
+    /// when the instance is made; eager filling measured slower (BENCHMARKS.md). Part of
+    /// the compiled code: changing it changes [`Runtime::engine_key`].
+    pub table_lazy_init: bool,
     /// Granularity of the wall-clock deadline.
     pub epoch_tick: Duration,
     /// Reset pooled memories with Linux's `PAGEMAP_SCAN` (only the pages a call dirtied)
@@ -68,6 +76,8 @@ impl Default for RuntimeConfig {
             max_memory_bytes: 64 << 20,
             max_table_elements: 20_000,
             keep_resident_bytes: 256 << 10,
+            table_keep_resident_bytes: 4 << 10,
+            table_lazy_init: true,
             epoch_tick: Duration::from_millis(1),
             pagemap_scan: true,
             memory_init_cow: true,
@@ -305,7 +315,7 @@ impl Runtime {
             .max_memory_size(config.max_memory_bytes)
             .table_elements(config.max_table_elements)
             .linear_memory_keep_resident(config.keep_resident_bytes)
-            .table_keep_resident(config.keep_resident_bytes);
+            .table_keep_resident(config.table_keep_resident_bytes);
         let auto = |on: bool| {
             if on {
                 wasmtime::Enabled::Auto
@@ -322,6 +332,7 @@ impl Runtime {
             .consume_fuel(true)
             .epoch_interruption(true)
             .max_wasm_stack(512 << 10)
+            .table_lazy_init(config.table_lazy_init)
             .memory_init_cow(config.memory_init_cow)
             .allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
         if config.perf_map {
