@@ -6,11 +6,12 @@
 //! on the calling tokio worker, with its deadline cut to [`INLINE_DEADLINE`] by default: the
 //! worst a call can hold a worker (and the other requests queued on it) is that. A call
 //! that runs into the cut deadline is run again from the start on the blocking pool with
-//! the merchant's full limits (a call has no effects: only its answer counts), and that
-//! merchant's calls go straight to the pool for [`SLOW_FOR`] or until its policy or config
-//! changes — so a merchant with a slow policy costs other requests one short stall now and
-//! then, never one per call (and a fast policy that was once descheduled past the cut
-//! deadline on a busy machine gets inline again).
+//! the merchant's full limits (a call has no effects: only its answer counts); when it had
+//! used [`SLOW_FUEL`] by then (it was running, not waiting for the CPU), that merchant's
+//! calls go straight to the pool for [`SLOW_FOR`] or until its policy or config changes —
+//! so a merchant with a slow policy costs other requests one short stall now and then,
+//! never one per call, and a fast policy descheduled past the cut deadline on a busy
+//! machine stays inline.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -39,6 +40,27 @@ pub const INLINE_DEADLINE: Duration = Duration::from_millis(2);
 /// How long a merchant whose call ran past [`INLINE_DEADLINE`] inline has its calls run
 /// on the blocking pool (unless its policy state changes first).
 pub const SLOW_FOR: Duration = Duration::from_secs(10);
+
+/// The fuel an inline call must have used when it ran into [`INLINE_DEADLINE`] for its
+/// policy to count as slow. The deadline is wall-clock time: on a busy machine a worker
+/// running a 20 µs call can be descheduled for milliseconds (under load the demo's policy
+/// was marked slow every 10 s, and endpoint 1 ran on the blocking pool most of the time:
+/// BENCHMARKS.md). A policy that ran for the 1–2 ms itself used far more fuel than this
+/// (compiled WebAssembly runs ≳ 1 instruction a nanosecond; a loop spends ≥ 1 M in 1 ms),
+/// while the examples' calls use a few thousand to ~300 000 for 1 000 lines. Such a call is
+/// still run again on the pool (its answer was cut short); its merchant stays inline.
+pub const SLOW_FUEL: u64 = 500_000;
+
+/// Whether an inline call that ran into its deadline having used `fuel_used` was running
+/// (a slow policy) rather than waiting for the CPU.
+fn ran_slow(fuel_used: u64) -> bool {
+    fuel_used >= SLOW_FUEL
+}
+
+/// The fuel used by a call that timed out, for [`PolicyRunner::run`].
+fn timed_out<A>(report: &CallReport<A>) -> Option<u64> {
+    matches!(report.result, Err(Failure::Timeout)).then_some(report.fuel_used)
+}
 
 /// The engine, the per-merchant policy caches and the live limits: what a service needs
 /// to load and run a merchant's policy.
@@ -203,7 +225,7 @@ impl PolicyRunner {
     /// with the decision.
     pub async fn decide(&self, call: Call) -> ServiceResult<(Decision, Order, Card)> {
         self.run(call, decide, |decision| {
-            matches!(decision.failure, Some(Failure::Timeout))
+            matches!(decision.failure, Some(Failure::Timeout)).then_some(decision.report.fuel_used)
         })
         .await
     }
@@ -213,14 +235,13 @@ impl PolicyRunner {
     /// ([`Decided::CostsPoints`]): which of those the card can afford is only known under
     /// its lock, in the till's hold transaction.
     pub async fn decide_at_till(&self, call: Call) -> ServiceResult<(Decided, Order, Card)> {
-        self.run(call, decide_at_till, |decided| {
-            matches!(
-                decided,
-                Decided::Done(Decision {
-                    failure: Some(Failure::Timeout),
-                    ..
-                })
-            )
+        self.run(call, decide_at_till, |decided| match decided {
+            Decided::Done(Decision {
+                failure: Some(Failure::Timeout),
+                report,
+                ..
+            }) => Some(report.fuel_used),
+            _ => None,
         })
         .await
     }
@@ -232,7 +253,7 @@ impl PolicyRunner {
             .run(
                 call,
                 |runtime, policy, input| runtime.evaluate(policy, input),
-                |report| matches!(report.result, Err(Failure::Timeout)),
+                timed_out,
             )
             .await?;
         Ok(report)
@@ -244,7 +265,7 @@ impl PolicyRunner {
             .run(
                 call,
                 |runtime, policy, input| runtime.accrue(policy, input),
-                |report| matches!(report.result, Err(Failure::Timeout)),
+                timed_out,
             )
             .await?;
         Ok(report)
@@ -252,14 +273,15 @@ impl PolicyRunner {
 
     /// Runs `run` with the call's inputs: inline with the deadline cut to
     /// [`INLINE_DEADLINE`] unless the merchant's policy is known to be slow, and on the
-    /// blocking pool with the full limits when it is or when the inline run `timed_out`.
+    /// blocking pool with the full limits when it is or when the inline run `timed_out`
+    /// (which gives the fuel that run used).
     /// The call's slot is held until the call is over even if the caller stops waiting;
     /// the order and card come back.
     async fn run<T: Send + 'static>(
         &self,
         call: Call,
         run: fn(&Runtime, &CompiledPolicy, CallInput<'_>) -> T,
-        timed_out: fn(&T) -> bool,
+        timed_out: fn(&T) -> Option<u64>,
     ) -> ServiceResult<(T, Order, Card)> {
         let inline = self.inline_deadline_ms > 0
             && call.limits.deadline_ms > self.inline_deadline_ms
@@ -278,16 +300,26 @@ impl PolicyRunner {
                 limits: &limits,
             };
             let out = run(&self.runtime, &call.policy, input);
-            if !timed_out(&out) {
+            let Some(fuel_used) = timed_out(&out) else {
                 return Ok((out, call.order, call.card));
+            };
+            let merchant = call.inline.as_ref().map(|(merchant, _)| merchant.as_str());
+            if ran_slow(fuel_used) {
+                if let Some(key) = &call.inline {
+                    self.mark_slow(key);
+                }
+                tracing::info!(
+                    merchant,
+                    fuel_used,
+                    "the policy ran past the inline deadline: its calls run on the blocking pool until it changes"
+                );
+            } else {
+                tracing::debug!(
+                    merchant,
+                    fuel_used,
+                    "an inline call was descheduled past its deadline; run again on the blocking pool"
+                );
             }
-            if let Some(key) = &call.inline {
-                self.mark_slow(key);
-            }
-            tracing::info!(
-                merchant = call.inline.as_ref().map(|(merchant, _)| merchant.as_str()),
-                "the policy ran past the inline deadline: its calls run on the blocking pool until it changes"
-            );
         }
         self.off_thread(call, run).await
     }
@@ -399,5 +431,32 @@ pub fn money_decision(
             failure: Some(failure),
             report,
         },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_a_call_that_burnt_fuel_to_its_deadline_marks_its_policy_slow() {
+        // Descheduled: the examples' calls use far less than the threshold.
+        assert!(!ran_slow(0));
+        assert!(!ran_slow(300_000));
+        assert!(!ran_slow(SLOW_FUEL - 1));
+        // Running: a loop spends ≥ 1 M in the 1 ms the inline deadline gives at least.
+        assert!(ran_slow(SLOW_FUEL));
+        assert!(ran_slow(1_000_000));
+        let report = |result: Result<(), Failure>| CallReport {
+            result,
+            fuel_used: 42,
+            peak_memory_bytes: 0,
+            duration: Duration::ZERO,
+            logs: Vec::new(),
+            logs_dropped: 0,
+        };
+        assert_eq!(timed_out(&report(Err(Failure::Timeout))), Some(42));
+        assert_eq!(timed_out(&report(Err(Failure::OutOfFuel))), None);
+        assert_eq!(timed_out(&report(Ok(()))), None);
     }
 }
