@@ -18,8 +18,8 @@ use tokio::sync::mpsc;
 
 use crate::metrics::{Kind, Metrics};
 use crate::store::{
-    EncodedEvaluation, EvaluationRetention, Housekeeping, HousekeepingOptions, PendingEvaluation,
-    Store,
+    EncodedEvaluation, EvaluationCompressor, EvaluationRetention, Housekeeping,
+    HousekeepingOptions, PendingEvaluation, Store,
 };
 
 /// The default bound on the bytes of records queued but not yet written: 64 MiB.
@@ -27,6 +27,10 @@ pub const DEFAULT_MAX_BYTES: usize = 64 << 20;
 
 const CHANNEL_CAPACITY: usize = 8192;
 const BATCH: usize = 256;
+/// How long the writer waits for more records after the first of a batch: a record is
+/// written at most this much later, and the writer wakes (and writes) at most ~200 times a
+/// second however busy the tills are.
+const GATHER: Duration = Duration::from_millis(5);
 /// How often each replica tries a housekeeping pass (only the lease's holder does it).
 pub const HOUSEKEEPING_EVERY: Duration = Duration::from_secs(60);
 
@@ -180,6 +184,7 @@ async fn write_loop(
 ) {
     let mut batch = Vec::with_capacity(BATCH);
     while rx.recv_many(&mut batch, BATCH).await > 0 {
+        gather(&mut rx, &mut batch).await;
         let bytes: usize = batch.iter().map(|queued| queued.bytes).sum();
         let records: Vec<PendingEvaluation> = batch.drain(..).map(|queued| queued.record).collect();
         let count = records.len() as u64;
@@ -201,12 +206,39 @@ async fn write_loop(
     }
 }
 
+/// Adds to `batch` what else arrives within [`GATHER`] of its first record, up to [`BATCH`]
+/// (or until the channel closes). Without it the writer took whatever had arrived — under
+/// load often one record — and woke a blocking thread and the database's writer for each;
+/// with it those wake-ups are at most ~200 a second however busy the tills are.
+async fn gather(rx: &mut mpsc::Receiver<Queued>, batch: &mut Vec<Queued>) {
+    let deadline = tokio::time::sleep(GATHER);
+    tokio::pin!(deadline);
+    while batch.len() < BATCH {
+        let room = BATCH - batch.len();
+        tokio::select! {
+            received = rx.recv_many(batch, room) => {
+                if received == 0 {
+                    return;
+                }
+            }
+            () = &mut deadline => return,
+        }
+    }
+}
+
 /// Compresses a batch; the records that cannot be are counted (and logged), not written.
 pub fn encode_all(records: &[PendingEvaluation]) -> (Vec<EncodedEvaluation>, u64) {
+    let mut compressor = match EvaluationCompressor::new() {
+        Ok(compressor) => compressor,
+        Err(error) => {
+            tracing::warn!(%error, count = records.len(), "could not compress evaluation log records; dropped");
+            return (Vec::new(), records.len() as u64);
+        }
+    };
     let mut refused = 0;
     let encoded = records
         .iter()
-        .filter_map(|record| match record.encode() {
+        .filter_map(|record| match record.encode_with(&mut compressor) {
             Ok(encoded) => Some(encoded),
             Err(error) => {
                 refused += 1;

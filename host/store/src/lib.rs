@@ -91,8 +91,8 @@ pub use coupons::{Batch, Coupon, CouponCheck, CouponFilter, CouponState, NewBatc
 pub use engine::{EngineKind, StoreOptions};
 pub use error::{Entity, StoreError};
 pub use evaluations::{
-    EncodedEvaluation, EvaluationQuery, EvaluationRecord, EvaluationRetention, PendingEvaluation,
-    ReplaySource, StoredEvaluation,
+    EncodedEvaluation, EvaluationCompressor, EvaluationQuery, EvaluationRecord,
+    EvaluationRetention, PendingEvaluation, ReplaySource, StoredEvaluation,
 };
 pub use group_commit::GroupCommit;
 pub use holds::{Hold, NewHold, ReleasedHolds};

@@ -229,6 +229,13 @@ async fn the_tills_card_read_sees_every_acknowledged_write_at_once(db: &TestDb) 
         .unwrap()
         .unwrap();
     assert_eq!(extras.available_points, balance - 100);
+    // And endpoint 1's question whether the order has one (asked after every answer).
+    assert!(a.has_hold("m1", "other-order").await.unwrap());
+    assert!(!a.has_hold("m1", "till").await.unwrap());
+    b.hold_points("m1", "c1", "other-order", now, 60_000, |_| (None, ()))
+        .await
+        .unwrap();
+    assert!(!a.has_hold("m1", "other-order").await.unwrap(), "released");
     // So is a profile.
     let profile: rabat_domain::coupon::Profile =
         serde_json::from_value(json!({"attributes": {"favourite": "tea"}})).unwrap();
