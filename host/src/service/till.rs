@@ -229,7 +229,15 @@ impl Till {
         // Several campaigns, or one with limits (which the host keeps under its locks).
         if live.len() > 1 || live.iter().any(|c| c.campaign.limits.is_some()) {
             return self
-                .evaluate_campaigns(merchant, order, card, prefetched, ledger_order_id, &live)
+                .evaluate_campaigns(
+                    merchant,
+                    order,
+                    card,
+                    prefetched,
+                    ledger_order_id,
+                    &live,
+                    active.generation,
+                )
                 .await;
         }
         let Some(campaign) = live.first() else {
@@ -584,7 +592,7 @@ impl Till {
         let live = active.live(self.clock.now());
         if live.len() > 1 {
             return self
-                .accrue_campaigns(merchant, order, card, offer, &live)
+                .accrue_campaigns(merchant, order, card, offer, &live, active.generation)
                 .await;
         }
         let Some(campaign) = live.first() else {

@@ -31,7 +31,9 @@ struct NoAnswer {
 }
 
 impl Till {
-    /// Endpoint 1 with several live campaigns (`live`, in run order).
+    /// Endpoint 1 with several live campaigns (`live`, in run order; `generation`: the
+    /// merchant's policy state they came from, by which the runner knows a slow policy).
+    #[allow(clippy::too_many_arguments)]
     pub(super) async fn evaluate_campaigns(
         &self,
         merchant: &str,
@@ -40,6 +42,7 @@ impl Till {
         prefetched: Option<CardExtras>,
         ledger_order_id: &str,
         live: &[&ActiveCampaign],
+        generation: i64,
     ) -> ServiceResult<DiscountResponse> {
         // As for one policy: only a 0.2 policy's `accrue` sees the order's offer.
         let sees_offers = live
@@ -87,7 +90,8 @@ impl Till {
             None => None,
         };
         let typed_notes = extras.as_ref().map(|e| e.notes.clone()).unwrap_or_default();
-        // Every call starts at once (each on its own blocking thread once it has its slot).
+        // Every call starts at once, each in its own task once it has its slot (inline on a
+        // worker, or on the blocking pool when the merchant's policy is known to be slow).
         let calls: Vec<_> = live
             .iter()
             .zip(&spent)
@@ -118,10 +122,11 @@ impl Till {
                             }));
                         }
                     };
-                    // On the blocking pool: the campaigns' calls run side by side.
+                    // Inline on the worker that runs this task, as a single campaign's call
+                    // (the runner sends a slow policy's calls to the blocking pool).
                     let call = Call {
                         policy,
-                        inline: None,
+                        inline: Some((merchant.clone(), generation)),
                         config,
                         limits: till.runner.limits().clone(),
                         order,
@@ -488,6 +493,7 @@ impl Till {
         card: &Card,
         offer: Option<&Offer>,
         live: &[&ActiveCampaign],
+        generation: i64,
     ) -> ServiceResult<Accrued> {
         let extras = match live.iter().find(|c| c.policy.contract().sees_coupons()) {
             Some(c) => {
@@ -526,10 +532,11 @@ impl Till {
                             return Ok(Err(busy.to_string()));
                         }
                     };
-                    // On the blocking pool: the campaigns' calls run side by side.
+                    // Inline on the worker that runs this task, as a single campaign's call
+                    // (the runner sends a slow policy's calls to the blocking pool).
                     let call = Call {
                         policy,
-                        inline: None,
+                        inline: Some((merchant.clone(), generation)),
                         config,
                         limits: till.runner.limits().clone(),
                         order,
