@@ -203,7 +203,6 @@ pub fn start_with(settings: Settings, store: Store) -> anyhow::Result<Started> {
     ));
     crate::active::PolicyCacheStats::register_metrics(&active, &mut metrics);
     let runtime = Arc::new(runtime);
-    let metrics = Arc::new(metrics);
     let runner = PolicyRunner::new(
         store.clone(),
         runtime.clone(),
@@ -211,6 +210,8 @@ pub fn start_with(settings: Settings, store: Store) -> anyhow::Result<Started> {
         settings.policy_limits.clone(),
         settings.inline_deadline,
     );
+    runner.register_metrics(&mut metrics);
+    let metrics = Arc::new(metrics);
     let till = Till::new(
         store.clone(),
         runner.clone(),

@@ -6,15 +6,14 @@
 //! on the calling tokio worker, with its deadline cut to [`INLINE_DEADLINE`] by default: the
 //! worst a call can hold a worker (and the other requests queued on it) is that. A call
 //! that runs into the cut deadline is run again from the start on the blocking pool with
-//! the merchant's full limits (a call has no effects: only its answer counts); when it had
-//! used [`SLOW_FUEL`] by then (it was running, not waiting for the CPU), that merchant's
-//! calls go straight to the pool for [`SLOW_FOR`] or until its policy or config changes —
-//! so a merchant with a slow policy costs other requests one short stall now and then,
-//! never one per call, and a fast policy descheduled past the cut deadline on a busy
-//! machine stays inline.
+//! the merchant's full limits (a call has no effects: only its answer counts); when the
+//! merchant's policy is found slow by then ([`slow`]: it used [`SLOW_FUEL`], or ran into the
+//! deadline [`SLOW_STRIKES`] times with little fuel), its calls go straight to the pool for
+//! [`SLOW_FOR`] or until its policy or config changes — so a merchant with a slow policy
+//! costs other requests a few short stalls now and then, never one per call, and a fast
+//! policy descheduled past the cut deadline on a busy machine stays inline.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use rabat_domain::clock::now_ms;
@@ -32,30 +31,15 @@ use sha2::{Digest, Sha256};
 use super::{ServiceError, ServiceResult};
 use crate::active::{Active, ActivePolicies, LoadError};
 use crate::admission::Slot;
+use crate::metrics::{Kind, Metrics};
+
+mod slow;
+pub use slow::{SLOW_FOR, SLOW_FUEL, SLOW_STRIKES};
+use slow::{SlowPolicies, Verdict};
 
 /// The deadline of a call run inline on a tokio worker by default (the epoch ticks every
 /// millisecond, so it stops within 1–2 ms).
 pub const INLINE_DEADLINE: Duration = Duration::from_millis(2);
-
-/// How long a merchant whose call ran past [`INLINE_DEADLINE`] inline has its calls run
-/// on the blocking pool (unless its policy state changes first).
-pub const SLOW_FOR: Duration = Duration::from_secs(10);
-
-/// The fuel an inline call must have used when it ran into [`INLINE_DEADLINE`] for its
-/// policy to count as slow. The deadline is wall-clock time: on a busy machine a worker
-/// running a 20 µs call can be descheduled for milliseconds (under load the demo's policy
-/// was marked slow every 10 s, and endpoint 1 ran on the blocking pool most of the time:
-/// BENCHMARKS.md). A policy that ran for the 1–2 ms itself used far more fuel than this
-/// (compiled WebAssembly runs ≳ 1 instruction a nanosecond; a loop spends ≥ 1 M in 1 ms),
-/// while the examples' calls use a few thousand to ~300 000 for 1 000 lines. Such a call is
-/// still run again on the pool (its answer was cut short); its merchant stays inline.
-pub const SLOW_FUEL: u64 = 500_000;
-
-/// Whether an inline call that ran into its deadline having used `fuel_used` was running
-/// (a slow policy) rather than waiting for the CPU.
-fn ran_slow(fuel_used: u64) -> bool {
-    fuel_used >= SLOW_FUEL
-}
 
 /// The fuel used by a call that timed out, for [`PolicyRunner::run`].
 fn timed_out<A>(report: &CallReport<A>) -> Option<u64> {
@@ -72,10 +56,9 @@ pub struct PolicyRunner {
     limits: Limits,
     /// The deadline of a call run inline, in milliseconds (0: none runs inline).
     inline_deadline_ms: u64,
-    /// Merchants whose policy ran past [`INLINE_DEADLINE`] inline, with the generation
-    /// of their policy state and when: their calls go to the blocking pool for [`SLOW_FOR`]
-    /// or until the generation changes.
-    slow: Arc<Mutex<HashMap<String, (i64, Instant)>>>,
+    /// Merchants whose policy ran past [`INLINE_DEADLINE`] inline: their calls go to the
+    /// blocking pool for a while ([`slow`]).
+    slow: Arc<SlowPolicies>,
 }
 
 /// One policy call's inputs, owned so they can move to a blocking thread and back.
@@ -185,6 +168,24 @@ impl PolicyRunner {
         }
     }
 
+    /// The inline calls' counters on `/metrics`.
+    pub fn register_metrics(&self, metrics: &mut Metrics) {
+        let slow = self.slow.clone();
+        metrics.sample(
+            "policy_inline_retries",
+            "Policy calls that ran past the inline deadline and were run again on the blocking pool",
+            Kind::Counter,
+            Arc::new(move || slow.retried()),
+        );
+        let slow = self.slow.clone();
+        metrics.sample(
+            "policy_marked_slow",
+            "Times a merchant's policy was found too slow to run inline (its calls then run on the blocking pool for a while)",
+            Kind::Counter,
+            Arc::new(move || slow.marked()),
+        );
+    }
+
     pub fn runtime(&self) -> &Arc<Runtime> {
         &self.runtime
     }
@@ -285,7 +286,10 @@ impl PolicyRunner {
     ) -> ServiceResult<(T, Order, Card)> {
         let inline = self.inline_deadline_ms > 0
             && call.limits.deadline_ms > self.inline_deadline_ms
-            && call.inline.as_ref().is_some_and(|key| !self.is_slow(key));
+            && call
+                .inline
+                .as_ref()
+                .is_some_and(|key| !self.slow.is_slow(key, Instant::now()));
         if inline {
             let limits = Limits {
                 deadline_ms: self.inline_deadline_ms,
@@ -300,46 +304,28 @@ impl PolicyRunner {
                 limits: &limits,
             };
             let out = run(&self.runtime, &call.policy, input);
-            let Some(fuel_used) = timed_out(&out) else {
+            let (Some(fuel_used), Some(key)) = (timed_out(&out), &call.inline) else {
+                if let Some(key) = &call.inline {
+                    self.slow.answered(key);
+                }
                 return Ok((out, call.order, call.card));
             };
-            let merchant = call.inline.as_ref().map(|(merchant, _)| merchant.as_str());
-            if ran_slow(fuel_used) {
-                if let Some(key) = &call.inline {
-                    self.mark_slow(key);
-                }
-                tracing::info!(
+            let merchant = key.0.as_str();
+            match self.slow.timed_out(key, fuel_used, Instant::now()) {
+                Verdict::Slow => tracing::info!(
                     merchant,
                     fuel_used,
-                    "the policy ran past the inline deadline: its calls run on the blocking pool until it changes"
-                );
-            } else {
-                tracing::debug!(
+                    "the policy ran past the inline deadline: its calls run on the blocking pool for a while"
+                ),
+                Verdict::Strike(strikes) => tracing::debug!(
                     merchant,
                     fuel_used,
-                    "an inline call was descheduled past its deadline; run again on the blocking pool"
-                );
+                    strikes,
+                    "an inline call ran past its deadline with little fuel; run again on the blocking pool"
+                ),
             }
         }
         self.off_thread(call, run).await
-    }
-
-    fn is_slow(&self, (merchant, generation): &(String, i64)) -> bool {
-        let slow = self
-            .slow
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        slow.get(merchant)
-            .is_some_and(|(slow, since)| slow == generation && since.elapsed() < SLOW_FOR)
-    }
-
-    fn mark_slow(&self, (merchant, generation): &(String, i64)) {
-        let mut slow = self
-            .slow
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        slow.retain(|_, (_, since)| since.elapsed() < SLOW_FOR);
-        slow.insert(merchant.clone(), (*generation, Instant::now()));
     }
 
     /// Runs `run` with the call's inputs on a blocking thread, holding the call's slot
@@ -431,32 +417,5 @@ pub fn money_decision(
             failure: Some(failure),
             report,
         },
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn only_a_call_that_burnt_fuel_to_its_deadline_marks_its_policy_slow() {
-        // Descheduled: the examples' calls use far less than the threshold.
-        assert!(!ran_slow(0));
-        assert!(!ran_slow(300_000));
-        assert!(!ran_slow(SLOW_FUEL - 1));
-        // Running: a loop spends ≥ 1 M in the 1 ms the inline deadline gives at least.
-        assert!(ran_slow(SLOW_FUEL));
-        assert!(ran_slow(1_000_000));
-        let report = |result: Result<(), Failure>| CallReport {
-            result,
-            fuel_used: 42,
-            peak_memory_bytes: 0,
-            duration: Duration::ZERO,
-            logs: Vec::new(),
-            logs_dropped: 0,
-        };
-        assert_eq!(timed_out(&report(Err(Failure::Timeout))), Some(42));
-        assert_eq!(timed_out(&report(Err(Failure::OutOfFuel))), None);
-        assert_eq!(timed_out(&report(Ok(()))), None);
     }
 }

@@ -309,3 +309,70 @@ fn a_short_policy_call_does_not_wait_for_the_blocking_pool() {
         app.shutdown().await;
     });
 }
+
+/// A policy slow without fuel — its time goes to page faults (the `page-faults` fixture:
+/// 12 000 fresh pages, one write each) — runs into the inline deadline having used less
+/// than `SLOW_FUEL`, as a fast call descheduled on a busy machine does. It must still leave
+/// the tokio workers after `SLOW_STRIKES` such calls, not stall one on every call: of six
+/// bills, only the first three run inline first. Counted, not timed: the `/metrics`
+/// counters say how many inline calls ran past the deadline and were run again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_policy_slow_without_fuel_leaves_the_workers_after_a_few_calls() {
+    use rabat::service::runner::{SLOW_FUEL, SLOW_STRIKES};
+    let mut settings = crate::common::app::settings();
+    settings.policy_limits.memory_bytes = 64 << 20;
+    let app = TestApp::with_settings(TestDb::sqlite().await, settings).await;
+    let faults = app.merchant("faults").await;
+    gold(&app, &faults).await;
+    app.activate(&faults, &fixture("page-faults"), json!({}))
+        .await;
+    let bills = 6;
+    for _ in 0..bills {
+        let reply = app.post_json(DISCOUNTS, &faults.pos_token, &bill()).await;
+        assert_eq!(reply.status, 200, "{}", reply.text);
+        assert_eq!(
+            reply.json["totalDiscount"].to_string(),
+            "0.00",
+            "{}",
+            reply.text
+        );
+    }
+    app.flush_evaluations().await;
+    // The fixture is what this test is about: each call answered, on little fuel (so the
+    // fuel rule alone would have kept it inline).
+    let query = EvaluationQuery {
+        limit: 500,
+        ..Default::default()
+    };
+    let page = app
+        .state
+        .store()
+        .list_evaluations("faults", &query)
+        .await
+        .unwrap();
+    let outcomes: Vec<_> = page
+        .items
+        .iter()
+        .map(|item| item.record.outcome.as_str())
+        .collect();
+    assert_eq!(outcomes, vec!["answer"; bills]);
+    for item in &page.items {
+        let fuel = item.record.fuel.expect("a call's fuel is logged");
+        assert!(fuel < SLOW_FUEL, "the fixture used {fuel} fuel");
+    }
+    let metrics = app
+        .call("GET", "/metrics", Some(crate::common::app::OPERATOR), "")
+        .await;
+    assert_eq!(metrics.status, 200, "{}", metrics.text);
+    for line in [
+        format!("rabat_policy_inline_retries_total {SLOW_STRIKES}"),
+        "rabat_policy_marked_slow_total 1".to_string(),
+    ] {
+        assert!(
+            metrics.text.lines().any(|l| l == line),
+            "{line} not in:\n{}",
+            metrics.text
+        );
+    }
+    app.shutdown().await;
+}
