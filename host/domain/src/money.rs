@@ -39,9 +39,8 @@ mod proptests;
 #[cfg(test)]
 mod tests;
 
-use std::collections::HashMap;
-
 use rust_decimal::Decimal;
+use rustc_hash::FxHashMap;
 
 pub use response::{DiscountLine, DiscountResponse, FAIL_SAFE_MESSAGE};
 
@@ -104,7 +103,12 @@ pub fn discount_response_traced(
     order: &Order,
     evaluation: &Evaluation,
 ) -> Result<(DiscountResponse, Vec<usize>), InvalidAnswer> {
-    check(order, evaluation)?;
+    let count = evaluation.discounts.len();
+    if count > MAX_DISCOUNTS {
+        return Err(InvalidAnswer::TooManyDiscounts { count });
+    }
+    let mut products = named_products(order, evaluation);
+    check(evaluation, &products)?;
     let units = currency::minor_units(&order.currency);
     let zero = currency::zero(units);
 
@@ -119,7 +123,6 @@ pub fn discount_response_traced(
     });
 
     let mut bill_left = order.total.max(Decimal::ZERO);
-    let mut product_left: HashMap<&str, Decimal> = HashMap::new();
     let mut lines = Vec::with_capacity(requests.len());
     let mut sources = Vec::with_capacity(requests.len());
     for (index, request) in requests {
@@ -129,16 +132,14 @@ pub fn discount_response_traced(
                 product_id,
                 percentage,
             } => {
-                let left = match product_left.get(product_id.as_str()) {
-                    Some(left) => *left,
-                    None => product_value(order, product_id).ok_or_else(overflow)?,
-                };
+                let product = named(&mut products, index, product_id)?;
+                let left = product.left.ok_or_else(overflow)?;
                 let wanted = percent_of(left, *percentage, units).ok_or_else(overflow)?;
                 let amount = capped(wanted, &[left, bill_left], units);
-                product_left.insert(product_id, left - amount);
+                product.left = Some(left - amount);
                 bill_left -= amount;
                 let percentage = percentage.normalize();
-                let product_name = product_name(order, product_id);
+                let product_name = product.name(product_id);
                 DiscountLine::PercentageOnItem {
                     description: described(&request.description, || {
                         format!("{percentage}% discount on {product_name}")
@@ -150,14 +151,12 @@ pub fn discount_response_traced(
                 }
             }
             DiscountKind::AmountOffItem { product_id, amount } => {
-                let left = match product_left.get(product_id.as_str()) {
-                    Some(left) => *left,
-                    None => product_value(order, product_id).ok_or_else(overflow)?,
-                };
+                let product = named(&mut products, index, product_id)?;
+                let left = product.left.ok_or_else(overflow)?;
                 let amount = capped(currency::round(*amount, units), &[left, bill_left], units);
-                product_left.insert(product_id, left - amount);
+                product.left = Some(left - amount);
                 bill_left -= amount;
-                let product_name = product_name(order, product_id);
+                let product_name = product.name(product_id);
                 // Papaya has no amount-off kind: the line goes out as a percentage on the
                 // item with this exact amount and the percentage of what was left of the
                 // product that it amounts to.
@@ -236,11 +235,7 @@ fn cashier_message(lines: &[DiscountLine]) -> String {
 }
 
 /// Money rule 3, for the whole answer before anything is computed.
-fn check(order: &Order, evaluation: &Evaluation) -> Result<(), InvalidAnswer> {
-    let count = evaluation.discounts.len();
-    if count > MAX_DISCOUNTS {
-        return Err(InvalidAnswer::TooManyDiscounts { count });
-    }
+fn check(evaluation: &Evaluation, products: &Products<'_>) -> Result<(), InvalidAnswer> {
     let percentage_ok = |index: usize, percentage: Decimal| {
         if percentage > Decimal::ZERO && percentage <= Decimal::ONE_HUNDRED {
             Ok(())
@@ -256,10 +251,9 @@ fn check(order: &Order, evaluation: &Evaluation) -> Result<(), InvalidAnswer> {
                 percentage,
             } => {
                 percentage_ok(index, *percentage)?;
-                if !order
-                    .items
-                    .iter()
-                    .any(|item| item.product_id == *product_id)
+                if !products
+                    .get(product_id.as_str())
+                    .is_some_and(|product| product.on_bill())
                 {
                     return Err(InvalidAnswer::ProductNotOnBill {
                         index,
@@ -275,10 +269,9 @@ fn check(order: &Order, evaluation: &Evaluation) -> Result<(), InvalidAnswer> {
                         amount: *amount,
                     });
                 }
-                if !order
-                    .items
-                    .iter()
-                    .any(|item| item.product_id == *product_id)
+                if !products
+                    .get(product_id.as_str())
+                    .is_some_and(|product| product.on_bill())
                 {
                     return Err(InvalidAnswer::ProductNotOnBill {
                         index,
@@ -306,25 +299,78 @@ fn check(order: &Order, evaluation: &Evaluation) -> Result<(), InvalidAnswer> {
     Ok(())
 }
 
-/// The sum of `totalPrice` over the product's lines (`None` only on overflow).
-fn product_value(order: &Order, product_id: &str) -> Option<Decimal> {
-    order
-        .items
-        .iter()
-        .filter(|item| item.product_id == product_id)
-        .try_fold(Decimal::ZERO, |sum, item| sum.checked_add(item.total_price))
+/// A product that item discounts name, as far as they have taken it.
+#[derive(Debug, Clone, Copy)]
+struct Product<'a> {
+    /// What is left of the sum of its lines' `totalPrice` after the discounts so far
+    /// (`None` only on overflow).
+    left: Option<Decimal>,
+    /// Its first line's name (`None`: it is not on the bill).
+    first_name: Option<&'a str>,
 }
 
-/// The name of the product's first line, or its id when that line has no name.
-fn product_name(order: &Order, product_id: &str) -> String {
-    order
-        .items
-        .iter()
-        .find(|item| item.product_id == product_id)
-        .map(|item| item.name.as_str())
-        .filter(|name| !name.trim().is_empty())
-        .unwrap_or(product_id)
-        .to_owned()
+impl Product<'_> {
+    fn on_bill(&self) -> bool {
+        self.first_name.is_some()
+    }
+
+    /// Its first line's name, or its id when that line has no name.
+    fn name(&self, product_id: &str) -> String {
+        self.first_name
+            .filter(|name| !name.trim().is_empty())
+            .unwrap_or(product_id)
+            .to_owned()
+    }
+}
+
+/// The products named by item discounts, by id.
+type Products<'a> = FxHashMap<&'a str, Product<'a>>;
+
+/// The products the item discounts of `evaluation` name, found in one pass over the bill
+/// whatever the number of discounts (a scan per discount made an answer O(discounts ×
+/// lines), three times over: 64 item discounts on a 1 000-line bill compared ids 192 000
+/// times). The ids are the policy's (at most [`MAX_DISCOUNTS`]), so a fast hash suffices.
+fn named_products<'a>(order: &'a Order, evaluation: &'a Evaluation) -> Products<'a> {
+    let mut products = Products::default();
+    for request in &evaluation.discounts {
+        if let DiscountKind::PercentageOnItem { product_id, .. }
+        | DiscountKind::AmountOffItem { product_id, .. } = &request.kind
+        {
+            products.insert(
+                product_id,
+                Product {
+                    left: Some(Decimal::ZERO),
+                    first_name: None,
+                },
+            );
+        }
+    }
+    if products.is_empty() {
+        return products;
+    }
+    for item in &order.items {
+        if let Some(product) = products.get_mut(item.product_id.as_str()) {
+            product.left = product
+                .left
+                .and_then(|sum| sum.checked_add(item.total_price));
+            product.first_name.get_or_insert(item.name.as_str());
+        }
+    }
+    products
+}
+
+/// The product the item discount at `index` names ([`check`] made sure it is on the bill).
+fn named<'p, 'a>(
+    products: &'p mut Products<'a>,
+    index: usize,
+    product_id: &str,
+) -> Result<&'p mut Product<'a>, InvalidAnswer> {
+    products
+        .get_mut(product_id)
+        .ok_or_else(|| InvalidAnswer::ProductNotOnBill {
+            index,
+            product_id: product_id.to_owned(),
+        })
 }
 
 /// `percentage` % of `base`, rounded; nothing of a base worth ≤ 0 (`None` on overflow).

@@ -728,3 +728,58 @@ fn an_amount_off_must_be_positive_and_name_a_product_on_the_bill() {
         Err(InvalidAnswer::ProductNotOnBill { .. })
     ));
 }
+
+/// Many item discounts on a bill whose products have several lines each, interleaved:
+/// each discount takes its own product's lines (their sum, what earlier discounts left of
+/// it) and names it by its first line, as when every discount scanned the bill itself.
+#[test]
+fn many_item_discounts_each_take_their_own_products_lines() {
+    let products = 40;
+    let mut items = Vec::new();
+    for round in 0..3 {
+        for p in 0..products {
+            let name = if round == 0 && p % 5 == 0 {
+                " ".to_owned() // a blank first name: the id stands for it
+            } else {
+                format!("Product {p} line {round}")
+            };
+            items.push(item(&format!("p{p}"), &name, d("1.00")));
+        }
+    }
+    let order = order(d("120.00"), "EUR", items);
+    // Every product once at 10 %, then the first ten again, 1.00 off what is left.
+    let mut discounts: Vec<_> = (0..products)
+        .map(|p| on_item(&format!("p{p}"), "10", ""))
+        .collect();
+    discounts.extend((0..10).map(|p| amount_off(&format!("p{p}"), "1.00", "")));
+    let response = answer(&order, &asked(discounts, None));
+    assert_eq!(response.discounts.len(), 50);
+    for (p, line) in response.discounts.iter().take(40).enumerate() {
+        let DiscountLine::PercentageOnItem {
+            product_id,
+            product_name,
+            amount,
+            ..
+        } = line
+        else {
+            panic!("{line:?}");
+        };
+        assert_eq!(product_id, &format!("p{p}"));
+        let first = if p % 5 == 0 {
+            format!("p{p}")
+        } else {
+            format!("Product {p} line 0")
+        };
+        assert_eq!(product_name, &first);
+        // 10 % of its three lines.
+        assert_eq!(*amount, d("0.30"), "{line:?}");
+    }
+    for line in &response.discounts[40..] {
+        let DiscountLine::PercentageOnItem { amount, .. } = line else {
+            panic!("{line:?}");
+        };
+        // 1.00 off the 2.70 the percentage left.
+        assert_eq!(*amount, d("1.00"), "{line:?}");
+    }
+    assert_eq!(response.total_discount, d("22.00"));
+}
