@@ -20,6 +20,7 @@ import http.client
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -30,6 +31,7 @@ from decimal import Decimal
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 RABAT = os.environ.get("RABAT_BIN") or os.path.join(ROOT, "target", "release", "rabat")
 API_KEY = "demo-api-key"
+METRICS_TOKEN = "load-metrics-token-0123456789"
 CARDS = 1000
 SEED = "examples/data/bills/papaya-discount-request.json"
 BIG = "examples/data/bills/big-200.json"
@@ -44,7 +46,8 @@ class Server:
         except OSError:
             pass
         self.log = open(os.path.join(db.dir, f"server-{port}.log"), "wb")
-        args = [RABAT, "serve", "--demo", "--bind", f"127.0.0.1:{port}"] + db.flags()
+        args = [RABAT, "serve", "--demo", "--bind", f"127.0.0.1:{port}",
+                "--metrics-token", METRICS_TOKEN] + db.flags()
         self.proc = subprocess.Popen(args, env={**os.environ, "RUST_LOG": "warn"},
                                      stdout=self.log, stderr=self.log)
         for _ in range(2400):
@@ -69,6 +72,14 @@ class Server:
         if conn is None:
             c.close()
         return r.status, data
+
+    def counter(self, name):
+        """A counter from /metrics (0 when it is not there)."""
+        status, data = self.call("GET", "/metrics", METRICS_TOKEN)
+        if status != 200:
+            raise RuntimeError(f"/metrics: {status} {data[:200]!r}")
+        m = re.search(rf"^{name} (\d+)$", data.decode(), re.M)
+        return int(m.group(1)) if m else 0
 
     def kill(self):
         self.proc.kill()
@@ -231,6 +242,10 @@ def run_config(name, db, replicas, args, port):
     spread = on_all(servers, sec, c, "bench/transactions.lua", "/pos/papaya/v1/transactions",
                     lambda i: {"PREFIX": f"spread{i}", "CARDS": str(CARDS)})
     rows.append(("endpoint 2, 1 000 cards (durable)", spread))
+    # How often a call ran past the inline deadline (and was run again on the blocking
+    # pool), and how often the demo's policy was taken for a slow one: both should be rare.
+    inline = {name: sum(s.counter(f"rabat_policy_{name}_total") for s in servers)
+              for name in ("inline_retries", "marked_slow")}
     for s in servers:
         s.kill()
     durability = check(db, hot["ack"] + spread["ack"] + plain["ack"] + budgeted["ack"])
@@ -243,6 +258,9 @@ def run_config(name, db, replicas, args, port):
         if label.endswith("budgeted campaign") and label.startswith("a bill"):
             share = f"{100 * r['rps'] / plain['rps']:.1f} % of unbudgeted"
         print(f"| {label} | {r['rps']:,.0f} | {share} | {fmt_ms(r['p50'])} | {fmt_ms(r['p99'])} | {r['non2xx']} |")
+    print(f"\nPolicy calls run again on the blocking pool after the inline deadline: "
+          f"{inline['inline_retries']}; times the demo's policy was taken for a slow one: "
+          f"{inline['marked_slow']}")
     d = durability
     print(f"\nSIGKILL, then: acknowledged {d['acknowledged']}, in the ledger {d['ledger']} "
           f"({d['distinct']} distinct orders); cards whose visits/spend/points differ from "
@@ -259,6 +277,8 @@ def main():
     p.add_argument("--only", choices=["sqlite", "pg1", "pg2"])
     p.add_argument("--port", type=int, default=28180)
     args = p.parse_args()
+    if not shutil.which("wrk"):
+        sys.exit("wrk is not installed (bench/load.sh installs it: apt-get install wrk)")
     load = open("/proc/loadavg").read().split()[:3]
     cpu = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo")
                 if line.startswith("model name")), "?")

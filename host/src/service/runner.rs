@@ -6,12 +6,12 @@
 //! on the calling tokio worker, with its deadline cut to [`INLINE_DEADLINE`] by default: the
 //! worst a call can hold a worker (and the other requests queued on it) is that. A call
 //! that runs into the cut deadline is run again from the start on the blocking pool with
-//! the merchant's full limits (a call has no effects: only its answer counts); when the
-//! merchant's policy is found slow by then ([`slow`]: it used [`SLOW_FUEL`], or ran into the
-//! deadline [`SLOW_STRIKES`] times with little fuel), its calls go straight to the pool for
-//! [`SLOW_FOR`] or until its policy or config changes — so a merchant with a slow policy
-//! costs other requests a few short stalls now and then, never one per call, and a fast
-//! policy descheduled past the cut deadline on a busy machine stays inline.
+//! the merchant's full limits (a call has no effects: only its answer counts); when it was
+//! running by then rather than waiting for the CPU ([`slow`]: its thread spent
+//! [`SLOW_CPU`] on it, or it used [`SLOW_FUEL`]), that merchant's calls go straight to the
+//! pool for [`SLOW_FOR`] or until its policy or config changes — so a merchant with a slow
+//! policy costs other requests one short stall now and then, never one per call, and a
+//! fast policy descheduled past the cut deadline on a busy machine stays inline.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -34,8 +34,8 @@ use crate::admission::Slot;
 use crate::metrics::{Kind, Metrics};
 
 mod slow;
-pub use slow::{SLOW_FOR, SLOW_FUEL, SLOW_STRIKES};
-use slow::{SlowPolicies, Verdict};
+pub use slow::{SLOW_CPU, SLOW_FOR, SLOW_FUEL};
+use slow::{SlowPolicies, ThreadCpu, Used};
 
 /// The deadline of a call run inline on a tokio worker by default (the epoch ticks every
 /// millisecond, so it stops within 1–2 ms).
@@ -303,26 +303,31 @@ impl PolicyRunner {
                 extras: call.extras.as_deref(),
                 limits: &limits,
             };
+            let cpu = ThreadCpu::now();
             let out = run(&self.runtime, &call.policy, input);
             let (Some(fuel_used), Some(key)) = (timed_out(&out), &call.inline) else {
-                if let Some(key) = &call.inline {
-                    self.slow.answered(key);
-                }
                 return Ok((out, call.order, call.card));
             };
+            let used = Used {
+                fuel: fuel_used,
+                cpu: cpu.elapsed(),
+            };
             let merchant = key.0.as_str();
-            match self.slow.timed_out(key, fuel_used, Instant::now()) {
-                Verdict::Slow => tracing::info!(
+            let cpu_us = used.cpu.map(|cpu| cpu.as_micros());
+            if self.slow.timed_out(key, used, Instant::now()) {
+                tracing::info!(
                     merchant,
                     fuel_used,
+                    cpu_us,
                     "the policy ran past the inline deadline: its calls run on the blocking pool for a while"
-                ),
-                Verdict::Strike(strikes) => tracing::debug!(
+                );
+            } else {
+                tracing::debug!(
                     merchant,
                     fuel_used,
-                    strikes,
-                    "an inline call ran past its deadline with little fuel; run again on the blocking pool"
-                ),
+                    cpu_us,
+                    "an inline call was descheduled past its deadline; run again on the blocking pool"
+                );
             }
         }
         self.off_thread(call, run).await
