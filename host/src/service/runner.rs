@@ -46,6 +46,9 @@ fn timed_out<A>(report: &CallReport<A>) -> Option<u64> {
     matches!(report.result, Err(Failure::Timeout)).then_some(report.fuel_used)
 }
 
+/// A counter of [`SlowPolicies`] on `/metrics`: name, help, reader.
+type SlowMetric = (&'static str, &'static str, fn(&SlowPolicies) -> u64);
+
 /// The engine, the per-merchant policy caches and the live limits: what a service needs
 /// to load and run a merchant's policy.
 #[derive(Debug, Clone)]
@@ -170,20 +173,22 @@ impl PolicyRunner {
 
     /// The inline calls' counters on `/metrics`.
     pub fn register_metrics(&self, metrics: &mut Metrics) {
-        let slow = self.slow.clone();
-        metrics.sample(
-            "policy_inline_retries",
-            "Policy calls that ran past the inline deadline and were run again on the blocking pool",
-            Kind::Counter,
-            Arc::new(move || slow.retried()),
-        );
-        let slow = self.slow.clone();
-        metrics.sample(
-            "policy_marked_slow",
-            "Times a merchant's policy was found too slow to run inline (its calls then run on the blocking pool for a while)",
-            Kind::Counter,
-            Arc::new(move || slow.marked()),
-        );
+        let all: [SlowMetric; 2] = [
+            (
+                "policy_inline_retries",
+                "Policy calls that ran past the inline deadline and were run again on the blocking pool",
+                SlowPolicies::retried,
+            ),
+            (
+                "policy_marked_slow",
+                "Times a merchant's policy was found too slow to run inline (its calls then run on the blocking pool for a while)",
+                SlowPolicies::marked,
+            ),
+        ];
+        for (name, help, get) in all {
+            let slow = self.slow.clone();
+            metrics.sample(name, help, Kind::Counter, Arc::new(move || get(&slow)));
+        }
     }
 
     pub fn runtime(&self) -> &Arc<Runtime> {

@@ -13,7 +13,7 @@ use crate::common::app::{TestApp, TestMerchant, audit};
 use crate::common::db::{Target, TestDb};
 use crate::common::wasm::{example, fixture};
 use rabat::model::Card;
-use rabat::store::EvaluationQuery;
+use rabat::store::{EvaluationQuery, StoredEvaluation};
 use serde_json::{Value, json};
 
 app_on_both_engines!(
@@ -36,10 +36,11 @@ async fn gold(app: &TestApp, shop: &TestMerchant) {
     app.card(shop, card).await;
 }
 
-async fn outcomes(app: &TestApp, merchant: &str, outcome: &str) -> usize {
+/// The merchant's logged evaluations (with `outcome`, if given).
+async fn logged(app: &TestApp, merchant: &str, outcome: Option<&str>) -> Vec<StoredEvaluation> {
     let query = EvaluationQuery {
         limit: 500,
-        outcome: Some(outcome),
+        outcome,
         ..Default::default()
     };
     let page = app
@@ -48,7 +49,19 @@ async fn outcomes(app: &TestApp, merchant: &str, outcome: &str) -> usize {
         .list_evaluations(merchant, &query)
         .await
         .unwrap();
-    page.items.len()
+    page.items
+}
+
+async fn outcomes(app: &TestApp, merchant: &str, outcome: &str) -> usize {
+    logged(app, merchant, Some(outcome)).await.len()
+}
+
+/// Endpoint 1 on [`bill`] for the merchant of `pos_token`: its `totalDiscount` (the call
+/// must be answered, 200).
+async fn total_discount(app: &TestApp, pos_token: &str) -> String {
+    let reply = app.post_json(DISCOUNTS, pos_token, &bill()).await;
+    assert_eq!(reply.status, 200, "{}", reply.text);
+    reply.json["totalDiscount"].to_string()
 }
 
 async fn a_saturated_merchant_does_not_starve_another(setup: &TestApp) {
@@ -260,13 +273,7 @@ fn a_short_policy_call_does_not_wait_for_the_blocking_pool() {
         gold(&app, &hog).await;
         app.activate(&hog, &fixture("loop"), json!({})).await;
         // Loading a policy into memory uses the pool: once each, before it is taken.
-        let warm = app.post_json(DISCOUNTS, &calm.pos_token, &bill()).await;
-        assert_eq!(
-            warm.json["totalDiscount"].to_string(),
-            "5.00",
-            "{}",
-            warm.text
-        );
+        assert_eq!(total_discount(&app, &calm.pos_token).await, "5.00");
 
         let (release, released) = std::sync::mpsc::channel::<()>();
         let (taken, is_taken) = tokio::sync::oneshot::channel::<()>();
@@ -276,33 +283,20 @@ fn a_short_policy_call_does_not_wait_for_the_blocking_pool() {
         });
         is_taken.await.unwrap();
         for _ in 0..3 {
-            let reply = tokio::time::timeout(
+            let total = tokio::time::timeout(
                 Duration::from_secs(60),
-                app.post_json(DISCOUNTS, &calm.pos_token, &bill()),
+                total_discount(&app, &calm.pos_token),
             )
             .await
             .expect("answered while the blocking pool is taken");
-            assert_eq!(reply.status, 200, "{}", reply.text);
-            assert_eq!(
-                reply.json["totalDiscount"].to_string(),
-                "5.00",
-                "{}",
-                reply.text
-            );
+            assert_eq!(total, "5.00");
         }
         release.send(()).unwrap();
         blocker.await.unwrap();
 
         // The hog's call runs past the inline deadline, then again on the pool, to its
         // full deadline: the fail-safe answer, logged as a timeout.
-        let reply = app.post_json(DISCOUNTS, &hog.pos_token, &bill()).await;
-        assert_eq!(reply.status, 200, "{}", reply.text);
-        assert_eq!(
-            reply.json["totalDiscount"].to_string(),
-            "0.00",
-            "{}",
-            reply.text
-        );
+        assert_eq!(total_discount(&app, &hog.pos_token).await, "0.00");
         app.flush_evaluations().await;
         assert_eq!(outcomes(&app, "hog", "timeout").await, 1);
         assert_eq!(outcomes(&app, "calm", "answer").await, 4);
@@ -329,35 +323,18 @@ async fn a_policy_slow_without_fuel_leaves_the_workers_at_once() {
         .await;
     let bills = 6;
     for _ in 0..bills {
-        let reply = app.post_json(DISCOUNTS, &faults.pos_token, &bill()).await;
-        assert_eq!(reply.status, 200, "{}", reply.text);
-        assert_eq!(
-            reply.json["totalDiscount"].to_string(),
-            "0.00",
-            "{}",
-            reply.text
-        );
+        assert_eq!(total_discount(&app, &faults.pos_token).await, "0.00");
     }
     app.flush_evaluations().await;
     // The fixture is what this test is about: each call answered, on little fuel (so the
     // fuel rule alone would have kept it inline).
-    let query = EvaluationQuery {
-        limit: 500,
-        ..Default::default()
-    };
-    let page = app
-        .state
-        .store()
-        .list_evaluations("faults", &query)
-        .await
-        .unwrap();
-    let outcomes: Vec<_> = page
-        .items
+    let logged = logged(&app, "faults", None).await;
+    let outcomes: Vec<_> = logged
         .iter()
         .map(|item| item.record.outcome.as_str())
         .collect();
     assert_eq!(outcomes, vec!["answer"; bills]);
-    for item in &page.items {
+    for item in &logged {
         let fuel = item.record.fuel.expect("a call's fuel is logged");
         assert!(fuel < SLOW_FUEL, "the fixture used {fuel} fuel");
     }
