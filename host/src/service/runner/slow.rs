@@ -7,7 +7,7 @@
 //! [`SLOW_CPU`] of it, page faults and host calls included, while a descheduled call used
 //! only its own short work. Fuel alone could not tell: a policy whose time goes to page
 //! faults runs into the deadline on a few thousand units. A call that used [`SLOW_FUEL`]
-//! was running whatever the clock says.
+//! was running whatever the clock says; one that used none never reached the policy's code.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -39,8 +39,10 @@ pub struct Used {
 
 impl Used {
     /// Whether the call was running (its policy is slow) rather than waiting for the CPU.
+    /// A call that used no fuel at all never ran the policy's code: its time went to the
+    /// host's own set-up (a process's first instances, a debug build), not to the policy.
     pub fn ran_slow(&self) -> bool {
-        self.fuel >= SLOW_FUEL || self.cpu.is_some_and(|cpu| cpu >= SLOW_CPU)
+        self.fuel >= SLOW_FUEL || (self.fuel > 0 && self.cpu.is_some_and(|cpu| cpu >= SLOW_CPU))
     }
 }
 
@@ -148,6 +150,9 @@ mod tests {
         // Running: the CPU time to the deadline, though on little fuel (page faults).
         assert!(used(20_000, 500).ran_slow());
         assert!(used(20_000, 1_900).ran_slow());
+        // No fuel at all: the policy never ran; the host's set-up took the time (the
+        // demo's first call in a debug build: 1 086 µs of CPU on 0 fuel).
+        assert!(!used(0, 1_086).ran_slow());
         // Running: fuel that only a running call spends, whatever the clock.
         assert!(used(SLOW_FUEL, 0).ran_slow());
         assert!(
